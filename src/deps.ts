@@ -1,0 +1,60 @@
+import { DEFAULT_PACKAGE_LIMITS } from "./domain/package";
+import { ed25519Signer, randomIds, webCryptoHasher } from "./edge/crypto";
+import { kvSnapshotStore } from "./edge/kv-snapshots";
+import { r2PackageStore } from "./edge/r2-packages";
+import { cachedSnapshotStore } from "./edge/snapshot-cache";
+import { fflateReader } from "./edge/zip-reader";
+import { d1Store } from "./store/d1-store";
+import type { Clock, Deps, Signer, SnapshotStore } from "./usecases/ports";
+
+/** Bindings and secrets. Secrets are set with `wrangler secret put` (see README) and are optional here. */
+export type Bindings = Env & {
+  SIGNING_KEY_SEED?: string;
+  SIGNING_KEY_ID?: string;
+  BOOTSTRAP_SECRET?: string;
+  SNAPSHOT_CACHE_MS?: string;
+};
+
+const systemClock: Clock = { now: () => Date.now() };
+
+/** How long an isolate serves a snapshot before asking KV again (bounds how stale a check can be). */
+const DEFAULT_SNAPSHOT_CACHE_MS = 1000;
+
+interface IsolateParts {
+  snapshots: SnapshotStore;
+  signer: Signer | null;
+}
+
+// Parts that must outlive a request (the snapshot cache, the imported signing key) live per isolate,
+// keyed by the env object the runtime hands every request of that isolate.
+const isolates = new WeakMap<object, IsolateParts>();
+
+function isolateParts(env: Bindings): IsolateParts {
+  let parts = isolates.get(env);
+  if (!parts) {
+    const ttl = Number(env.SNAPSHOT_CACHE_MS ?? DEFAULT_SNAPSHOT_CACHE_MS);
+    parts = {
+      snapshots: cachedSnapshotStore(kvSnapshotStore(env.SNAPSHOTS), systemClock, ttl),
+      signer: env.SIGNING_KEY_SEED ? ed25519Signer(env.SIGNING_KEY_SEED, env.SIGNING_KEY_ID ?? "default") : null,
+    };
+    isolates.set(env, parts);
+  }
+  return parts;
+}
+
+/** The composition root: every port built from the bindings. */
+export function buildDeps(env: Bindings): Deps {
+  const { snapshots, signer } = isolateParts(env);
+  const maxPackageBytes = Number(env.MAX_PACKAGE_BYTES) || 20 * 1024 * 1024;
+  return {
+    clock: systemClock,
+    ids: randomIds,
+    hasher: webCryptoHasher,
+    store: d1Store(env.DB),
+    packages: r2PackageStore(env.PACKAGES),
+    reader: fflateReader,
+    snapshots,
+    signer,
+    limits: { ...DEFAULT_PACKAGE_LIMITS, maxPackageBytes },
+  };
+}

@@ -1,0 +1,110 @@
+import { type ConfigPatch, mergeConfig } from "./config";
+import { LIVE_STATUSES, type ReleaseStatus } from "./release-status";
+import { compareVersions } from "./semver";
+import type { Snapshot, SnapshotMiniProgram, SnapshotRelease } from "./snapshot";
+import type { MiniProgramOrigin, MiniProgramType, UpdateMode } from "./update-mode";
+
+export interface SourceMiniProgram {
+  id: string;
+  key: string;
+  type: MiniProgramType;
+  origin: MiniProgramOrigin;
+  minUsableVersion: string | null;
+  config: ConfigPatch;
+}
+
+export interface SourceVersion {
+  id: string;
+  miniProgramId: string;
+  version: string;
+  sha256: string;
+  size: number;
+  compat: string;
+  publisherSignature: string | null;
+  deleted: boolean;
+}
+
+export interface SourceRelease {
+  id: string;
+  versionId: string;
+  seq: number;
+  status: ReleaseStatus;
+  /** True once the release has ever been in full release (archived releases included). */
+  wentFull: boolean;
+  rollback: boolean;
+  updateMode: UpdateMode;
+  config: ConfigPatch;
+}
+
+export interface SnapshotSource {
+  appKey: string;
+  env: string;
+  version: number;
+  builtAt: number;
+  miniPrograms: SourceMiniProgram[];
+  versions: SourceVersion[];
+  /** Releases of this (app, environment), any status. */
+  releases: SourceRelease[];
+}
+
+function byVersion(a: string, b: string): number {
+  return compareVersions(a, b);
+}
+
+/**
+ * Compiles the relational state of one (app, environment) into the snapshot the check path reads.
+ * Pure and deterministic: the same source always yields the same snapshot. Releases of deleted
+ * versions are left out (their bytes are gone).
+ */
+export function compileSnapshot(source: SnapshotSource): Snapshot {
+  const versions = new Map(source.versions.map((v) => [v.id, v]));
+  const miniPrograms: Record<string, SnapshotMiniProgram> = {};
+  const byId = new Map<string, SnapshotMiniProgram>();
+  for (const mp of source.miniPrograms) {
+    const known = source.versions.filter((v) => v.miniProgramId === mp.id).map((v) => v.version);
+    const entry: SnapshotMiniProgram = {
+      id: mp.id,
+      type: mp.type,
+      origin: mp.origin,
+      minUsableVersion: mp.minUsableVersion,
+      knownVersions: known.sort(byVersion),
+      syncMilestones: [],
+      releases: [],
+    };
+    miniPrograms[mp.key] = entry;
+    byId.set(mp.id, entry);
+  }
+  const globals = new Map(source.miniPrograms.map((mp) => [mp.id, mp.config]));
+  const ordered = [...source.releases].sort((a, b) => b.seq - a.seq);
+  for (const r of ordered) {
+    const version = versions.get(r.versionId);
+    const mp = version ? byId.get(version.miniProgramId) : undefined;
+    if (version === undefined || mp === undefined || version.deleted) continue;
+    if (r.wentFull && r.updateMode === "sync" && !mp.syncMilestones.includes(version.version)) {
+      mp.syncMilestones.push(version.version);
+    }
+    if (!LIVE_STATUSES.includes(r.status)) continue;
+    const release: SnapshotRelease = {
+      releaseId: r.id,
+      version: version.version,
+      seq: r.seq,
+      status: r.status === "full" ? "full" : "canary",
+      rollback: r.rollback,
+      updateMode: r.updateMode,
+      compat: version.compat,
+      package: { sha256: version.sha256, size: version.size },
+      publisherSignature: version.publisherSignature,
+      config: mergeConfig(globals.get(mp.id) ?? {}, r.config),
+    };
+    mp.releases.push(release);
+  }
+  for (const mp of byId.values()) mp.syncMilestones.sort(byVersion);
+  return {
+    format: 1,
+    appKey: source.appKey,
+    env: source.env,
+    version: source.version,
+    builtAt: source.builtAt,
+    miniPrograms,
+  };
+}

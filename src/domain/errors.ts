@@ -1,0 +1,45 @@
+/**
+ * The closed list of error codes Updraft reports. Every failure a caller can see carries
+ * exactly one of these; `http/problem.ts` maps each to its HTTP status in one exhaustive table.
+ */
+export const ERROR_CODES = [
+  "MALFORMED_JSON",
+  "VALIDATION_FAILED",
+  "UNSUPPORTED_MEDIA_TYPE",
+  "UNAUTHENTICATED",
+  "FORBIDDEN",
+  "NOT_FOUND",
+  "ROUTE_NOT_FOUND",
+  "METHOD_NOT_ALLOWED",
+  "CONFLICT",
+  "VERSION_CONFLICT",
+  "INVALID_TRANSITION",
+  "PAYLOAD_TOO_LARGE",
+  "INVALID_PACKAGE",
+  "RANGE_NOT_SATISFIABLE",
+  "SERVICE_MISCONFIGURED",
+  "INTERNAL",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** One field-level problem: a JSON pointer into the request and a message that never echoes input. */
+export interface FieldError {
+  pointer: string;
+  message: string;
+}
+
+/**
+ * An expected failure with a stable code. `detail` is written by us, never copied from input.
+ */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly errors: FieldError[] | undefined;
+
+  constructor(code: ErrorCode, detail: string, errors?: FieldError[]) {
+    super(detail);
+    this.name = "AppError";
+    this.code = code;
+    this.errors = errors;
+  }
+}

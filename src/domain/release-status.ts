@@ -1,0 +1,80 @@
+/** Release lifecycle of PRODUCT.md ("release task" in mPaaS, "release record" in Alipay+). */
+export const RELEASE_STATUSES = [
+  "created",
+  "in_review",
+  "rejected",
+  "approved",
+  "canary",
+  "full",
+  "paused",
+  "ended",
+  "archived",
+  "cancelled",
+] as const;
+export type ReleaseStatus = (typeof RELEASE_STATUSES)[number];
+
+/** Statuses a caller may ask for; `archived` is set only by the system when a newer full release supersedes. */
+export const REQUESTABLE_STATUSES = [
+  "in_review",
+  "rejected",
+  "approved",
+  "created",
+  "canary",
+  "full",
+  "paused",
+  "ended",
+  "cancelled",
+] as const;
+export type RequestableStatus = (typeof REQUESTABLE_STATUSES)[number];
+
+const NEXT: Readonly<Record<ReleaseStatus, readonly ReleaseStatus[]>> = {
+  created: ["in_review", "cancelled"],
+  in_review: ["approved", "rejected"],
+  rejected: ["created", "cancelled"],
+  approved: ["canary", "full"],
+  canary: ["full", "paused", "ended"],
+  full: ["paused", "ended"],
+  paused: ["canary", "full", "ended"],
+  ended: [],
+  archived: [],
+  cancelled: [],
+};
+
+/** Statuses in which a release is delivered to devices. */
+export const LIVE_STATUSES: readonly ReleaseStatus[] = ["canary", "full"];
+/** Statuses that keep a version's bytes in use (deleting the version is refused). */
+export const IN_USE_STATUSES: readonly ReleaseStatus[] = ["canary", "full", "paused"];
+
+export interface StatusState {
+  status: ReleaseStatus;
+  /** Where a paused release returns on continue; null unless paused. */
+  pausedFrom: "canary" | "full" | null;
+}
+
+export type TransitionResult =
+  | { ok: true; next: StatusState }
+  | { ok: false; reason: "not_allowed" | "continue_mismatch" | "reason_required" };
+
+/**
+ * Computes the state after asking for `to`. Pure: no side effects, no clock.
+ * A paused release continues only to the status it was paused from. A rejection needs a reason.
+ */
+export function transition(from: StatusState, to: RequestableStatus, reason: string | null): TransitionResult {
+  if (!NEXT[from.status].includes(to)) return { ok: false, reason: "not_allowed" };
+  if (from.status === "paused" && to !== "ended" && to !== from.pausedFrom) {
+    return { ok: false, reason: "continue_mismatch" };
+  }
+  if (to === "rejected" && (reason === null || reason.trim() === "")) {
+    return { ok: false, reason: "reason_required" };
+  }
+  if (to === "paused") {
+    const pausedFrom = from.status === "canary" ? "canary" : "full";
+    return { ok: true, next: { status: "paused", pausedFrom } };
+  }
+  return { ok: true, next: { status: to, pausedFrom: null } };
+}
+
+/** The statuses reachable from `status` by a caller (for error messages and the console). */
+export function allowedNext(status: ReleaseStatus): readonly ReleaseStatus[] {
+  return NEXT[status];
+}

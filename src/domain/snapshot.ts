@@ -1,0 +1,54 @@
+import type { MiniProgramOrigin, MiniProgramType, UpdateMode } from "./update-mode";
+
+/** Configuration delivered with a release: the mini program's global values overridden by the release's. */
+export interface DeliveredConfig {
+  networkAllowlist: string[];
+  internalTesters: string[];
+  payment: { clientId?: string; merchantId?: string };
+  switches: Record<string, string>;
+  features: string[];
+}
+
+/** One live release as the check path needs it. Built when something is published, never per request. */
+export interface SnapshotRelease {
+  releaseId: string;
+  version: string;
+  /** Per-target release sequence: grows with every release created on the (app, environment). */
+  seq: number;
+  status: "canary" | "full";
+  rollback: boolean;
+  updateMode: UpdateMode;
+  /** Host app version range (semver) the version is compatible with. */
+  compat: string;
+  package: { sha256: string; size: number };
+  /** The publisher's signature of the package sha256, or null when the version was uploaded unsigned. */
+  publisherSignature: string | null;
+  config: DeliveredConfig;
+}
+
+export interface SnapshotMiniProgram {
+  id: string;
+  type: MiniProgramType;
+  origin: MiniProgramOrigin;
+  minUsableVersion: string | null;
+  /** Every version ever uploaded (deleted ones included): an installed version outside it is unknown. */
+  knownVersions: string[];
+  /** Versions whose release went out fully as `sync`: mandatory for devices that skip over them. */
+  syncMilestones: string[];
+  /** Live releases, newest sequence first. */
+  releases: SnapshotRelease[];
+}
+
+/**
+ * The compiled, immutable delivery state of one (app, environment). `version` grows with every
+ * change, so a reader keeps whichever copy has the larger one.
+ */
+export interface Snapshot {
+  format: 1;
+  appKey: string;
+  env: string;
+  version: number;
+  builtAt: number;
+  /** Mini programs by their public key (the id devices send). */
+  miniPrograms: Record<string, SnapshotMiniProgram>;
+}

@@ -1,0 +1,80 @@
+import type { Hasher, Ids, Signer } from "../usecases/ports";
+
+const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"; // Crockford base32, lower case
+
+function randomBase32(length: number): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(length));
+  let out = "";
+  for (const b of bytes) out += ALPHABET[b & 31];
+  return out;
+}
+
+export const randomIds: Ids = {
+  // 20 base32 characters = 100 bits: collisions are not a practical concern.
+  id: (prefix) => `${prefix}_${randomBase32(20)}`,
+  // 32 base32 characters = 160 bits of secret.
+  token: () => `upd_${randomBase32(32)}`,
+};
+
+export function toHex(bytes: ArrayBuffer | Uint8Array): string {
+  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  let out = "";
+  for (const b of view) out += b.toString(16).padStart(2, "0");
+  return out;
+}
+
+export function toBase64Url(bytes: ArrayBuffer | Uint8Array): string {
+  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  let bin = "";
+  for (const b of view) bin += String.fromCharCode(b);
+  return btoa(bin).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+export function fromBase64Url(text: string): Uint8Array | null {
+  try {
+    const bin = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  } catch {
+    return null;
+  }
+}
+
+export const webCryptoHasher: Hasher = {
+  async sha256Hex(data) {
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    return toHex(await crypto.subtle.digest("SHA-256", bytes));
+  },
+};
+
+// PKCS#8 wrapping of a raw 32-byte Ed25519 seed (RFC 8410): a fixed 16-byte prefix.
+const PKCS8_ED25519_PREFIX = Uint8Array.from([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+]);
+
+/**
+ * Ed25519 signer from a base64url 32-byte seed. The imported key is cached for the isolate's life:
+ * importing costs far more than signing.
+ */
+export function ed25519Signer(seedB64: string, keyId: string): Signer | null {
+  const seed = fromBase64Url(seedB64);
+  if (seed === null || seed.length !== 32) return null;
+  const pkcs8 = new Uint8Array(48);
+  pkcs8.set(PKCS8_ED25519_PREFIX);
+  pkcs8.set(seed, 16);
+  let key: Promise<CryptoKey> | null = null;
+  const privateKey = () => {
+    key ??= crypto.subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, true, ["sign"]) as Promise<CryptoKey>;
+    return key;
+  };
+  return {
+    keyId,
+    async sign(bytes) {
+      const sig = await crypto.subtle.sign({ name: "Ed25519" }, await privateKey(), bytes);
+      return toBase64Url(sig);
+    },
+    async publicKey() {
+      const jwk = (await crypto.subtle.exportKey("jwk", await privateKey())) as JsonWebKey;
+      return jwk.x ?? "";
+    },
+  };
+}

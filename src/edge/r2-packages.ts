@@ -1,0 +1,38 @@
+import type { ManifestFile } from "../domain/package";
+import type { PackageStore } from "../usecases/ports";
+
+const packageKey = (sha256: string) => `packages/${sha256}`;
+const manifestKey = (sha256: string) => `manifests/${sha256}.json`;
+
+/** Package bytes in R2 under their sha256; every write is create-only. */
+export function r2PackageStore(bucket: R2Bucket): PackageStore {
+  return {
+    async putIfAbsent(sha256, bytes) {
+      // onlyIf etagDoesNotMatch "*" makes the put conditional on absence; R2 also verifies the sha256.
+      await bucket.put(packageKey(sha256), bytes, {
+        sha256,
+        onlyIf: { etagDoesNotMatch: "*" },
+        httpMetadata: { contentType: "application/zip" },
+      });
+    },
+    async putManifest(sha256, files) {
+      await bucket.put(manifestKey(sha256), JSON.stringify(files), {
+        onlyIf: { etagDoesNotMatch: "*" },
+        httpMetadata: { contentType: "application/json" },
+      });
+    },
+    async getManifest(sha256) {
+      const obj = await bucket.get(manifestKey(sha256));
+      return obj === null ? null : ((await obj.json()) as ManifestFile[]);
+    },
+    async head(sha256) {
+      const obj = await bucket.head(packageKey(sha256));
+      return obj === null ? null : obj.size;
+    },
+    async get(sha256, range) {
+      const obj = await bucket.get(packageKey(sha256), range ? { range } : undefined);
+      if (obj === null) return null;
+      return range ? { body: obj.body, size: obj.size, range } : { body: obj.body, size: obj.size };
+    },
+  };
+}

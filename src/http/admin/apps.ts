@@ -1,0 +1,113 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createApp } from "../../usecases/create-app";
+import { createEnvironment } from "../../usecases/create-environment";
+import { getApp, listApps } from "../../usecases/list-apps";
+import { ctxOf } from "../auth";
+import { jsonBody } from "../json-body";
+import { adminErrors, SecurityBearer } from "../schemas";
+import type { HttpEnv } from "../types";
+import { validationHook } from "../validate";
+
+const EnvName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "Must be 1-32 lower-case letters, digits or dashes.");
+
+const EnvironmentSchema = z
+  .object({
+    id: z.string(),
+    appId: z.string(),
+    name: z.string(),
+    snapshotVersion: z.number().int(),
+    createdAt: z.number().int(),
+  })
+  .openapi("Environment");
+
+const AppSchema = z
+  .object({
+    id: z.string(),
+    key: z.string(),
+    name: z.string(),
+    platforms: z.array(z.string()),
+    createdAt: z.number().int(),
+    environments: z.array(EnvironmentSchema),
+  })
+  .openapi("App");
+
+const CreateAppBody = z
+  .object({
+    key: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, "Must be 2-63 lower-case letters, digits or dashes."),
+    name: z.string().min(1).max(200),
+    platforms: z
+      .array(z.enum(["ios", "android", "harmony"]))
+      .min(1)
+      .max(3),
+    environments: z.array(EnvName).max(20).default(["test", "prod"]),
+  })
+  .strict()
+  .openapi("CreateApp");
+
+const AppParams = z.object({ appId: z.string().min(1).max(100) });
+
+const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
+
+export const appsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validationHook })
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/",
+      tags: ["apps"],
+      summary: "Register a host app with its environments",
+      security: SecurityBearer,
+      middleware: [jsonBody] as const,
+      request: { body: json(CreateAppBody) },
+      responses: {
+        201: { description: "Created", content: { "application/json": { schema: AppSchema } } },
+        ...adminErrors,
+      },
+    }),
+    async (c) => c.json(await createApp(c.var.deps, ctxOf(c), c.req.valid("json")), 201),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/",
+      tags: ["apps"],
+      summary: "List host apps",
+      security: SecurityBearer,
+      responses: {
+        200: {
+          description: "OK",
+          content: { "application/json": { schema: z.object({ items: z.array(AppSchema) }) } },
+        },
+        ...adminErrors,
+      },
+    }),
+    async (c) => c.json({ items: await listApps(c.var.deps, ctxOf(c)) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/{appId}",
+      tags: ["apps"],
+      summary: "Get a host app by id or key",
+      security: SecurityBearer,
+      request: { params: AppParams },
+      responses: { 200: { description: "OK", content: { "application/json": { schema: AppSchema } } }, ...adminErrors },
+    }),
+    async (c) => c.json(await getApp(c.var.deps, ctxOf(c), c.req.valid("param").appId), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/{appId}/environments",
+      tags: ["apps"],
+      summary: "Add an environment to a host app",
+      security: SecurityBearer,
+      middleware: [jsonBody] as const,
+      request: { params: AppParams, body: json(z.object({ name: EnvName }).strict()) },
+      responses: {
+        201: { description: "Created", content: { "application/json": { schema: EnvironmentSchema } } },
+        ...adminErrors,
+      },
+    }),
+    async (c) =>
+      c.json(await createEnvironment(c.var.deps, ctxOf(c), c.req.valid("param").appId, c.req.valid("json").name), 201),
+  );

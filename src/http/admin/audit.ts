@@ -1,0 +1,53 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { listAudit } from "../../usecases/list-audit";
+import { ctxOf } from "../auth";
+import { adminErrors, SecurityBearer } from "../schemas";
+import type { HttpEnv } from "../types";
+import { validationHook } from "../validate";
+
+const AuditSchema = z
+  .object({
+    id: z.string(),
+    workspaceId: z.string(),
+    actorMemberId: z.string(),
+    actorTokenId: z.string(),
+    action: z.string(),
+    resourceType: z.string(),
+    resourceId: z.string(),
+    before: z.unknown(),
+    after: z.unknown(),
+    requestId: z.string(),
+    createdAt: z.number().int(),
+  })
+  .openapi("AuditEntry");
+
+const Query = z
+  .object({
+    cursor: z.string().max(100).optional(),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+  })
+  .strict();
+
+export const auditRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validationHook }).openapi(
+  createRoute({
+    method: "get",
+    path: "/",
+    tags: ["audit"],
+    summary: "The workspace audit log, newest first",
+    security: SecurityBearer,
+    request: { query: Query },
+    responses: {
+      200: {
+        description: "OK",
+        content: {
+          "application/json": { schema: z.object({ items: z.array(AuditSchema), nextCursor: z.string().nullable() }) },
+        },
+      },
+      ...adminErrors,
+    },
+  }),
+  async (c) => {
+    const q = c.req.valid("query");
+    return c.json(await listAudit(c.var.deps, ctxOf(c), q.cursor ?? null, q.limit), 200);
+  },
+);

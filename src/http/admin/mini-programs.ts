@@ -1,0 +1,101 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { MINI_PROGRAM_ORIGINS, MINI_PROGRAM_TYPES } from "../../domain/update-mode";
+import { createMiniProgram, getMiniProgram, listMiniPrograms } from "../../usecases/create-mini-program";
+import { ctxOf } from "../auth";
+import { jsonBody } from "../json-body";
+import { adminErrors, ConfigSchema, SecurityBearer, UpdateModeSchema } from "../schemas";
+import { SemverSchema } from "../semver-schema";
+import type { HttpEnv } from "../types";
+import { validationHook } from "../validate";
+
+const Localized = z
+  .record(
+    z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, "Keys must be language tags such as en or zh-CN."),
+    z.string().min(1).max(500),
+  )
+  .refine((v) => Object.keys(v).length <= 20, "At most 20 languages.");
+
+export const MiniProgramSchema = z
+  .object({
+    id: z.string(),
+    key: z.string(),
+    type: z.enum(MINI_PROGRAM_TYPES),
+    origin: z.enum(MINI_PROGRAM_ORIGINS),
+    names: z.record(z.string(), z.string()),
+    descriptions: z.record(z.string(), z.string()),
+    defaultUpdateMode: UpdateModeSchema,
+    minUsableVersion: z.string().nullable(),
+    config: ConfigSchema,
+    createdAt: z.number().int(),
+    updatedAt: z.number().int(),
+    rowVersion: z.number().int(),
+  })
+  .openapi("MiniProgram");
+
+const CreateMiniProgramBody = z
+  .object({
+    key: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "Must be 1-128 letters, digits, dots, dashes or underscores."),
+    type: z.enum(MINI_PROGRAM_TYPES).default("dsl"),
+    origin: z.enum(MINI_PROGRAM_ORIGINS).default("workspace"),
+    names: Localized.refine((v) => Object.keys(v).length >= 1, "At least one name."),
+    descriptions: Localized.default({}),
+    defaultUpdateMode: UpdateModeSchema.default("default"),
+    minUsableVersion: SemverSchema.nullable().default(null),
+    config: ConfigSchema.default({}),
+  })
+  .strict()
+  .openapi("CreateMiniProgram");
+
+const Params = z.object({ miniProgramId: z.string().min(1).max(128) });
+
+export const miniProgramsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validationHook })
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/",
+      tags: ["mini programs"],
+      summary: "Register a mini program",
+      security: SecurityBearer,
+      middleware: [jsonBody] as const,
+      request: { body: { content: { "application/json": { schema: CreateMiniProgramBody } }, required: true } },
+      responses: {
+        201: { description: "Created", content: { "application/json": { schema: MiniProgramSchema } } },
+        ...adminErrors,
+      },
+    }),
+    async (c) => c.json(await createMiniProgram(c.var.deps, ctxOf(c), c.req.valid("json")), 201),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/",
+      tags: ["mini programs"],
+      summary: "List mini programs",
+      security: SecurityBearer,
+      responses: {
+        200: {
+          description: "OK",
+          content: { "application/json": { schema: z.object({ items: z.array(MiniProgramSchema) }) } },
+        },
+        ...adminErrors,
+      },
+    }),
+    async (c) => c.json({ items: await listMiniPrograms(c.var.deps, ctxOf(c)) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/{miniProgramId}",
+      tags: ["mini programs"],
+      summary: "Get a mini program by id or key",
+      security: SecurityBearer,
+      request: { params: Params },
+      responses: {
+        200: { description: "OK", content: { "application/json": { schema: MiniProgramSchema } } },
+        ...adminErrors,
+      },
+    }),
+    async (c) => c.json(await getMiniProgram(c.var.deps, ctxOf(c), c.req.valid("param").miniProgramId), 200),
+  );

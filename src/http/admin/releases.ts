@@ -1,0 +1,135 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { RELEASE_STATUSES, REQUESTABLE_STATUSES } from "../../domain/release-status";
+import { createRelease } from "../../usecases/create-release";
+import { getRelease, listReleases } from "../../usecases/list-releases";
+import { transitionRelease } from "../../usecases/transition-release";
+import { ctxOf } from "../auth";
+import { jsonBody } from "../json-body";
+import { adminErrors, ConfigSchema, SecurityBearer, UpdateModeSchema } from "../schemas";
+import { SemverSchema } from "../semver-schema";
+import type { HttpEnv } from "../types";
+import { validationHook } from "../validate";
+
+const ReleaseSchema = z
+  .object({
+    id: z.string(),
+    versionId: z.string(),
+    miniProgramId: z.string(),
+    appId: z.string(),
+    environmentId: z.string(),
+    seq: z.number().int(),
+    status: z.enum(RELEASE_STATUSES),
+    pausedFrom: z.enum(["canary", "full"]).nullable(),
+    wentFull: z.boolean(),
+    rollback: z.boolean(),
+    updateMode: UpdateModeSchema,
+    config: ConfigSchema,
+    targeting: z.record(z.string(), z.unknown()).nullable(),
+    reviewReason: z.string().nullable(),
+    createdBy: z.string(),
+    createdAt: z.number().int(),
+    updatedAt: z.number().int(),
+    rowVersion: z.number().int(),
+  })
+  .openapi("Release");
+
+const CreateReleaseBody = z
+  .object({
+    miniProgramId: z.string().min(1).max(128),
+    version: SemverSchema,
+    appId: z.string().min(1).max(100),
+    env: z.string().min(1).max(32),
+    updateMode: UpdateModeSchema.optional(),
+    config: ConfigSchema.default({}),
+    rollback: z.boolean().default(false),
+  })
+  .strict()
+  .openapi("CreateRelease");
+
+const TransitionBody = z
+  .object({ to: z.enum(REQUESTABLE_STATUSES), reason: z.string().min(1).max(2000).optional() })
+  .strict()
+  .openapi("Transition");
+
+const ListQuery = z
+  .object({
+    appId: z.string().min(1).max(100).optional(),
+    env: z.string().min(1).max(32).optional(),
+    miniProgramId: z.string().min(1).max(128).optional(),
+    status: z.enum(RELEASE_STATUSES).optional(),
+  })
+  .strict();
+
+const Params = z.object({ releaseId: z.string().min(1).max(64) });
+const ok = (schema: z.ZodType) => ({ content: { "application/json": { schema } } });
+
+export const releasesRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validationHook })
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/",
+      tags: ["releases"],
+      summary: "Create a release of a version for an (app, environment)",
+      security: SecurityBearer,
+      middleware: [jsonBody] as const,
+      request: { body: { content: { "application/json": { schema: CreateReleaseBody } }, required: true } },
+      responses: { 201: { description: "Created", ...ok(ReleaseSchema) }, ...adminErrors },
+    }),
+    async (c) => {
+      const b = c.req.valid("json");
+      const release = await createRelease(c.var.deps, ctxOf(c), { ...b, updateMode: b.updateMode ?? null });
+      return c.json(release, 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/",
+      tags: ["releases"],
+      summary: "List releases (newest first)",
+      security: SecurityBearer,
+      request: { query: ListQuery },
+      responses: { 200: { description: "OK", ...ok(z.object({ items: z.array(ReleaseSchema) })) }, ...adminErrors },
+    }),
+    async (c) => c.json({ items: await listReleases(c.var.deps, ctxOf(c), c.req.valid("query")) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/{releaseId}",
+      tags: ["releases"],
+      summary: "Get a release",
+      security: SecurityBearer,
+      request: { params: Params },
+      responses: { 200: { description: "OK", ...ok(ReleaseSchema) }, ...adminErrors },
+    }),
+    async (c) => c.json(await getRelease(c.var.deps, ctxOf(c), c.req.valid("param").releaseId), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/{releaseId}/transitions",
+      tags: ["releases"],
+      summary: "Move a release through its lifecycle",
+      description:
+        "created→in_review|cancelled; in_review→approved|rejected (reviewers; rejection needs a reason); " +
+        "rejected→created|cancelled; approved→canary|full; canary→full|paused|ended; full→paused|ended; " +
+        "paused→(the status it was paused from)|ended. Going full archives the previous full release.",
+      security: SecurityBearer,
+      middleware: [jsonBody] as const,
+      request: {
+        params: Params,
+        body: { content: { "application/json": { schema: TransitionBody } }, required: true },
+      },
+      responses: { 200: { description: "OK", ...ok(ReleaseSchema) }, ...adminErrors },
+    }),
+    async (c) => {
+      const b = c.req.valid("json");
+      const release = await transitionRelease(c.var.deps, ctxOf(c), {
+        releaseId: c.req.valid("param").releaseId,
+        to: b.to,
+        reason: b.reason ?? null,
+      });
+      return c.json(release, 200);
+    },
+  );

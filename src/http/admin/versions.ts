@@ -1,0 +1,138 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { AppError } from "../../domain/errors";
+import { getVersion, listVersions, uploadVersion } from "../../usecases/upload-version";
+import { ctxOf } from "../auth";
+import { readBodyWithLimit } from "../body";
+import { adminErrors, problemResponse, SecurityBearer, UpdateModeSchema } from "../schemas";
+import { RangeSchema, SemverSchema } from "../semver-schema";
+import type { HttpEnv } from "../types";
+import { validationHook } from "../validate";
+
+const VersionSchema = z
+  .object({
+    id: z.string(),
+    miniProgramId: z.string(),
+    version: z.string(),
+    sha256: z.string(),
+    size: z.number().int(),
+    fileCount: z.number().int(),
+    compat: z.string(),
+    defaultUpdateMode: UpdateModeSchema,
+    releaseNote: z.string(),
+    publisherSignature: z.string().nullable(),
+    publisherKeyId: z.string().nullable(),
+    uploadedBy: z.string(),
+    createdAt: z.number().int(),
+    deletedAt: z.number().int().nullable(),
+  })
+  .openapi("Version");
+
+const ManifestFileSchema = z.object({ path: z.string(), size: z.number().int(), sha256: z.string() });
+
+const Params = z.object({ miniProgramId: z.string().min(1).max(128) });
+
+const UploadQuery = z
+  .object({
+    version: SemverSchema,
+    compat: RangeSchema.default("*"),
+    updateMode: UpdateModeSchema.optional(),
+    releaseNote: z.string().max(2000).default(""),
+  })
+  .strict();
+
+const UploadHeaders = z.object({
+  "updraft-publisher-signature": z.string().max(512).optional(),
+  "updraft-publisher-key-id": z.string().max(128).optional(),
+});
+
+const ZIP_TYPES = new Set(["application/zip", "application/x-zip-compressed", "application/octet-stream"]);
+
+export const versionsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validationHook })
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/{miniProgramId}/versions",
+      tags: ["versions"],
+      summary: "Upload a version: the zip bytes are the body",
+      description:
+        "Updraft computes the sha256, size and per-file manifest, stores the bytes content-addressed (create-only) " +
+        "and then the version row. Identical bytes under an existing version are an idempotent replay (200); " +
+        "different bytes are 409 VERSION_CONFLICT. The size limit is enforced while the body is read.",
+      security: SecurityBearer,
+      request: {
+        params: Params,
+        query: UploadQuery,
+        headers: UploadHeaders,
+        body: { content: { "application/zip": { schema: z.string().openapi({ format: "binary" }) } }, required: true },
+      },
+      responses: {
+        200: {
+          description: "Replay of an identical upload",
+          content: { "application/json": { schema: VersionSchema } },
+        },
+        201: { description: "Created", content: { "application/json": { schema: VersionSchema } } },
+        422: problemResponse("Not a valid zip, or unsafe entry paths"),
+        ...adminErrors,
+      },
+    }),
+    async (c) => {
+      const mediaType = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+      if (!ZIP_TYPES.has(mediaType)) {
+        throw new AppError("UNSUPPORTED_MEDIA_TYPE", "The package must be sent as application/zip.");
+      }
+      const deps = c.var.deps;
+      const query = c.req.valid("query");
+      const headers = c.req.valid("header");
+      const bytes = await readBodyWithLimit(c.req.raw, deps.limits.maxPackageBytes);
+      const result = await uploadVersion(deps, ctxOf(c), {
+        miniProgramId: c.req.valid("param").miniProgramId,
+        version: query.version,
+        compat: query.compat,
+        updateMode: query.updateMode ?? null,
+        releaseNote: query.releaseNote,
+        publisherSignature: headers["updraft-publisher-signature"] ?? null,
+        publisherKeyId: headers["updraft-publisher-key-id"] ?? null,
+        bytes,
+      });
+      return result.created ? c.json(result.version, 201) : c.json(result.version, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/{miniProgramId}/versions",
+      tags: ["versions"],
+      summary: "List the versions of a mini program",
+      security: SecurityBearer,
+      request: { params: Params },
+      responses: {
+        200: {
+          description: "OK",
+          content: { "application/json": { schema: z.object({ items: z.array(VersionSchema) }) } },
+        },
+        ...adminErrors,
+      },
+    }),
+    async (c) => c.json({ items: await listVersions(c.var.deps, ctxOf(c), c.req.valid("param").miniProgramId) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/{miniProgramId}/versions/{version}",
+      tags: ["versions"],
+      summary: "Get a version with its file manifest",
+      security: SecurityBearer,
+      request: { params: Params.extend({ version: SemverSchema }) },
+      responses: {
+        200: {
+          description: "OK",
+          content: { "application/json": { schema: VersionSchema.extend({ files: z.array(ManifestFileSchema) }) } },
+        },
+        ...adminErrors,
+      },
+    }),
+    async (c) => {
+      const p = c.req.valid("param");
+      return c.json(await getVersion(c.var.deps, ctxOf(c), p.miniProgramId, p.version), 200);
+    },
+  );

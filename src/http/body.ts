@@ -1,0 +1,33 @@
+import { AppError } from "../domain/errors";
+
+/**
+ * Reads a request body into memory, refusing it with PAYLOAD_TOO_LARGE as soon as more than `limit`
+ * bytes arrive (a declared Content-Length over the limit is refused before reading anything).
+ */
+export async function readBodyWithLimit(request: Request, limit: number): Promise<Uint8Array> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > limit) {
+    throw new AppError("PAYLOAD_TOO_LARGE", `The body exceeds the limit of ${limit} bytes.`);
+  }
+  if (request.body === null) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel();
+      throw new AppError("PAYLOAD_TOO_LARGE", `The body exceeds the limit of ${limit} bytes.`);
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}

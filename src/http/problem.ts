@@ -1,0 +1,62 @@
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { ErrorCode, FieldError } from "../domain/errors";
+
+/** One exhaustive table from error code to HTTP status and title. */
+export const PROBLEMS: Readonly<Record<ErrorCode, { status: ContentfulStatusCode; title: string }>> = {
+  MALFORMED_JSON: { status: 400, title: "Malformed JSON" },
+  VALIDATION_FAILED: { status: 400, title: "Validation failed" },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "Unsupported media type" },
+  UNAUTHENTICATED: { status: 401, title: "Authentication required" },
+  FORBIDDEN: { status: 403, title: "Forbidden" },
+  NOT_FOUND: { status: 404, title: "Not found" },
+  ROUTE_NOT_FOUND: { status: 404, title: "No such route" },
+  METHOD_NOT_ALLOWED: { status: 405, title: "Method not allowed" },
+  CONFLICT: { status: 409, title: "Conflict" },
+  VERSION_CONFLICT: { status: 409, title: "Version conflict" },
+  INVALID_TRANSITION: { status: 409, title: "Invalid status transition" },
+  PAYLOAD_TOO_LARGE: { status: 413, title: "Payload too large" },
+  INVALID_PACKAGE: { status: 422, title: "Invalid package" },
+  RANGE_NOT_SATISFIABLE: { status: 416, title: "Range not satisfiable" },
+  SERVICE_MISCONFIGURED: { status: 503, title: "Service misconfigured" },
+  INTERNAL: { status: 500, title: "Internal error" },
+};
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  requestId: string;
+  errors?: FieldError[];
+}
+
+export function problemBody(code: ErrorCode, detail: string, requestId: string, errors?: FieldError[]): Problem {
+  const { status, title } = PROBLEMS[code];
+  const type = `urn:updraft:problem:${code.toLowerCase().replaceAll("_", "-")}`;
+  return errors
+    ? { type, title, status, detail, code, requestId, errors }
+    : { type, title, status, detail, code, requestId };
+}
+
+/** The RFC 9457 response for a code; the only way this service reports an error. */
+export function problem(
+  c: Context,
+  code: ErrorCode,
+  detail: string,
+  errors?: FieldError[],
+  headers?: Record<string, string>,
+): Response {
+  const requestId = (c.get("requestId" as never) as string | undefined) ?? "unknown";
+  const body = problemBody(code, detail, requestId, errors);
+  return new Response(JSON.stringify(body), {
+    status: body.status,
+    headers: {
+      "content-type": "application/problem+json",
+      "cache-control": "no-store",
+      "request-id": requestId,
+      ...headers,
+    },
+  });
+}

@@ -1,0 +1,49 @@
+import { z } from "@hono/zod-openapi";
+import { UPDATE_MODES } from "../domain/update-mode";
+
+// Shapes shared by more than one router.
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.string(),
+    requestId: z.string(),
+    errors: z.array(z.object({ pointer: z.string(), message: z.string() })).optional(),
+  })
+  .openapi("Problem");
+
+const problemContent = { "application/problem+json": { schema: ProblemSchema } };
+
+/** Standard error responses every admin route documents. */
+export const adminErrors = {
+  400: { description: "Malformed JSON or validation failure", content: problemContent },
+  401: { description: "Missing or invalid bearer token", content: problemContent },
+  403: { description: "The token's role does not allow this", content: problemContent },
+  404: { description: "Not found", content: problemContent },
+  409: { description: "Conflict", content: problemContent },
+  413: { description: "Payload too large", content: problemContent },
+  415: { description: "Unsupported media type", content: problemContent },
+} as const;
+
+export const problemResponse = (description: string) => ({ description, content: problemContent });
+
+export const UpdateModeSchema = z.enum(UPDATE_MODES);
+
+export const ConfigSchema = z
+  .object({
+    networkAllowlist: z.array(z.string().min(1).max(253)).max(500).optional(),
+    internalTesters: z.array(z.string().min(1).max(128)).max(1000).optional(),
+    payment: z
+      .object({ clientId: z.string().max(128).optional(), merchantId: z.string().max(128).optional() })
+      .strict()
+      .optional(),
+    switches: z.record(z.string().min(1).max(128), z.string().max(1024)).optional(),
+    features: z.array(z.string().min(1).max(128)).max(500).optional(),
+  })
+  .strict()
+  .openapi("Config");
+
+export const SecurityBearer = [{ bearer: [] }];

@@ -1,0 +1,27 @@
+import type { Hook } from "@hono/zod-openapi";
+import type { ZodError } from "zod";
+import type { FieldError } from "../domain/errors";
+import { problem } from "./problem";
+import type { HttpEnv } from "./types";
+
+const escapePointer = (segment: PropertyKey) => String(segment).replaceAll("~", "~0").replaceAll("/", "~1");
+
+/**
+ * Zod issues as JSON pointers with our own messages. Zod's messages name expected types and
+ * limits, never the received value, so they are safe to return; custom messages are ours.
+ */
+export function fieldErrors(error: ZodError): FieldError[] {
+  return error.issues.map((issue) => ({
+    pointer: issue.path.length === 0 ? "" : `/${issue.path.map(escapePointer).join("/")}`,
+    message: issue.message,
+  }));
+}
+
+/** The hook every route's validator uses: a failed parse becomes a VALIDATION_FAILED problem. */
+// biome-ignore lint/suspicious/noExplicitAny: the hook is shared by routes of every input shape
+export const validationHook: Hook<any, HttpEnv, any, any> = (result, c) => {
+  if (!result.success) {
+    const where = result.target === "json" ? "body" : result.target;
+    return problem(c, "VALIDATION_FAILED", `The request ${where} is not valid.`, fieldErrors(result.error));
+  }
+};

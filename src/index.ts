@@ -1,0 +1,8 @@
+import { buildDeps } from "./deps";
+import { createHttpApp } from "./http/app";
+
+const app = createHttpApp(buildDeps);
+
+export default {
+  fetch: app.fetch,
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,256 @@
+import { and, desc, eq, lt, or, type SQL, sql } from "drizzle-orm";
+import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
+import type { Actor } from "../domain/permissions";
+import type { AuditEntry, ReleaseRecord, Store, WriteResult } from "../usecases/ports";
+import * as t from "./schema";
+import { snapshotSource } from "./snapshot-source";
+
+type Db = DrizzleD1Database<typeof t>;
+
+function isUniqueViolation(error: unknown): boolean {
+  const text = String((error as { message?: unknown })?.message ?? error);
+  return text.includes("UNIQUE constraint failed") || text.includes("SQLITE_CONSTRAINT");
+}
+
+async function uniqueOrConflict(run: () => Promise<unknown>): Promise<WriteResult> {
+  try {
+    await run();
+    return "ok";
+  } catch (error) {
+    if (isUniqueViolation(error)) return "conflict";
+    throw error;
+  }
+}
+
+const auditInsert = (db: Db, a: AuditEntry) => db.insert(t.auditLogs).values(a);
+
+/** The audit row as constant columns of an INSERT … SELECT, so it can be made conditional. */
+const auditColumns = (a: AuditEntry) => ({
+  id: sql<string>`${a.id}`.as("id"),
+  workspaceId: sql<string>`${a.workspaceId}`.as("workspace_id"),
+  actorMemberId: sql<string>`${a.actorMemberId}`.as("actor_member_id"),
+  actorTokenId: sql<string>`${a.actorTokenId}`.as("actor_token_id"),
+  action: sql<string>`${a.action}`.as("action"),
+  resourceType: sql<string>`${a.resourceType}`.as("resource_type"),
+  resourceId: sql<string>`${a.resourceId}`.as("resource_id"),
+  before: sql<string>`${JSON.stringify(a.before ?? null)}`.as("before"),
+  after: sql<string>`${JSON.stringify(a.after ?? null)}`.as("after"),
+  requestId: sql<string>`${a.requestId}`.as("request_id"),
+  createdAt: sql<number>`${a.createdAt}`.as("created_at"),
+});
+
+/** True while the audit row of this change exists: makes every statement of a batch depend on the first. */
+const guard = (auditId: string): SQL => sql`exists (select 1 from ${t.auditLogs} where ${t.auditLogs.id} = ${auditId})`;
+
+export function d1Store(d1: D1Database): Store {
+  const db: Db = drizzle(d1, { schema: t });
+  return {
+    async actorForToken(tokenHash) {
+      const row = await db
+        .select({
+          tokenId: t.apiTokens.id,
+          memberId: t.members.id,
+          workspaceId: t.members.workspaceId,
+          role: t.members.role,
+        })
+        .from(t.apiTokens)
+        .innerJoin(t.members, eq(t.members.id, t.apiTokens.memberId))
+        .where(and(eq(t.apiTokens.tokenHash, tokenHash), sql`${t.apiTokens.revokedAt} is null`))
+        .get();
+      if (!row) return null;
+      const grants = await db
+        .select()
+        .from(t.miniProgramMembers)
+        .where(eq(t.miniProgramMembers.memberId, row.memberId));
+      const actor: Actor = {
+        memberId: row.memberId,
+        workspaceId: row.workspaceId,
+        tokenId: row.tokenId,
+        role: row.role,
+        miniProgramRoles: Object.fromEntries(grants.map((g) => [g.miniProgramId, g.role])),
+      };
+      return actor;
+    },
+
+    async hasWorkspace() {
+      return (await db.select({ id: t.workspaces.id }).from(t.workspaces).limit(1).get()) !== undefined;
+    },
+
+    async createWorkspace({ workspace, member, token, audit }) {
+      return uniqueOrConflict(() =>
+        db.batch([
+          db.insert(t.workspaces).values(workspace),
+          db.insert(t.members).values({ ...member, workspaceId: workspace.id, createdAt: workspace.createdAt }),
+          db.insert(t.apiTokens).values({
+            ...token,
+            workspaceId: workspace.id,
+            memberId: member.id,
+            createdAt: workspace.createdAt,
+          }),
+          auditInsert(db, audit),
+        ]),
+      );
+    },
+
+    createApp: (app, envs, audit) =>
+      uniqueOrConflict(() =>
+        db.batch([
+          db.insert(t.apps).values(app),
+          ...envs.map((e) => db.insert(t.environments).values(e)),
+          auditInsert(db, audit),
+        ]),
+      ),
+    listApps: (workspaceId) => db.select().from(t.apps).where(eq(t.apps.workspaceId, workspaceId)).orderBy(t.apps.key),
+    getApp: async (workspaceId, appId) =>
+      (await db
+        .select()
+        .from(t.apps)
+        .where(and(eq(t.apps.workspaceId, workspaceId), or(eq(t.apps.id, appId), eq(t.apps.key, appId))))
+        .get()) ?? null,
+    createEnvironment: (env, audit) =>
+      uniqueOrConflict(() => db.batch([db.insert(t.environments).values(env), auditInsert(db, audit)])),
+    listEnvironments: (appId) =>
+      db.select().from(t.environments).where(eq(t.environments.appId, appId)).orderBy(t.environments.name),
+    getEnvironment: async (appId, name) =>
+      (await db
+        .select()
+        .from(t.environments)
+        .where(and(eq(t.environments.appId, appId), eq(t.environments.name, name)))
+        .get()) ?? null,
+
+    createMiniProgram: (mp, audit) =>
+      uniqueOrConflict(() => db.batch([db.insert(t.miniPrograms).values(mp), auditInsert(db, audit)])),
+    listMiniPrograms: (workspaceId) =>
+      db.select().from(t.miniPrograms).where(eq(t.miniPrograms.workspaceId, workspaceId)).orderBy(t.miniPrograms.key),
+    getMiniProgram: async (workspaceId, id) =>
+      (await db
+        .select()
+        .from(t.miniPrograms)
+        .where(
+          and(eq(t.miniPrograms.workspaceId, workspaceId), or(eq(t.miniPrograms.id, id), eq(t.miniPrograms.key, id))),
+        )
+        .get()) ?? null,
+
+    findVersion: async (miniProgramId, version) =>
+      (await db
+        .select()
+        .from(t.versions)
+        .where(and(eq(t.versions.miniProgramId, miniProgramId), eq(t.versions.version, version)))
+        .get()) ?? null,
+    getVersion: async (versionId) =>
+      (await db.select().from(t.versions).where(eq(t.versions.id, versionId)).get()) ?? null,
+    createVersion: (version, audit) =>
+      uniqueOrConflict(() => db.batch([db.insert(t.versions).values(version), auditInsert(db, audit)])),
+    listVersions: (miniProgramId) =>
+      db
+        .select()
+        .from(t.versions)
+        .where(eq(t.versions.miniProgramId, miniProgramId))
+        .orderBy(desc(t.versions.createdAt)),
+
+    async createRelease(release, audit) {
+      const nextSeq = sql<number>`(select coalesce(max(${t.releases.seq}), 0) + 1 from ${t.releases} where ${t.releases.environmentId} = ${release.environmentId})`;
+      try {
+        const [rows] = await db.batch([
+          db
+            .insert(t.releases)
+            .values({ ...release, seq: nextSeq })
+            .returning(),
+          db
+            .update(t.environments)
+            .set({ snapshotVersion: sql`${t.environments.snapshotVersion} + 1` })
+            .where(eq(t.environments.id, release.environmentId)),
+          auditInsert(db, audit),
+        ]);
+        const row = rows[0];
+        if (!row) throw new Error("insert returned no row");
+        return row;
+      } catch (error) {
+        if (isUniqueViolation(error)) return "conflict";
+        throw error;
+      }
+    },
+    getRelease: async (workspaceId, releaseId) => {
+      const row = await db
+        .select({ release: t.releases })
+        .from(t.releases)
+        .innerJoin(t.apps, eq(t.apps.id, t.releases.appId))
+        .where(and(eq(t.releases.id, releaseId), eq(t.apps.workspaceId, workspaceId)))
+        .get();
+      return row?.release ?? null;
+    },
+    async listReleases(workspaceId, f) {
+      const conditions = [eq(t.apps.workspaceId, workspaceId)];
+      if (f.appId) conditions.push(eq(t.releases.appId, f.appId));
+      if (f.environmentId) conditions.push(eq(t.releases.environmentId, f.environmentId));
+      if (f.miniProgramId) conditions.push(eq(t.releases.miniProgramId, f.miniProgramId));
+      if (f.status) conditions.push(eq(t.releases.status, f.status));
+      const rows = await db
+        .select({ release: t.releases })
+        .from(t.releases)
+        .innerJoin(t.apps, eq(t.apps.id, t.releases.appId))
+        .where(and(...conditions))
+        .orderBy(desc(t.releases.createdAt), desc(t.releases.seq));
+      return rows.map((r) => r.release);
+    },
+
+    async updateReleaseStatus(release: ReleaseRecord, changes, audit) {
+      const ok = guard(audit.id);
+      const results = await db.batch([
+        // The audit row goes first and only when the compare-and-swap will succeed; every later
+        // statement is conditioned on it, so a lost race changes nothing at all.
+        db.insert(t.auditLogs).select(
+          db
+            .select(auditColumns(audit))
+            .from(t.releases)
+            .where(and(eq(t.releases.id, release.id), eq(t.releases.rowVersion, release.rowVersion))),
+        ),
+        db
+          .update(t.releases)
+          .set({ ...changes, rowVersion: release.rowVersion + 1 })
+          .where(and(eq(t.releases.id, release.id), eq(t.releases.rowVersion, release.rowVersion), ok)),
+        db
+          .update(t.releases)
+          .set({ status: "archived", updatedAt: changes.updatedAt, rowVersion: sql`${t.releases.rowVersion} + 1` })
+          .where(
+            and(
+              eq(t.releases.environmentId, release.environmentId),
+              eq(t.releases.miniProgramId, release.miniProgramId),
+              eq(t.releases.status, "full"),
+              sql`${t.releases.id} <> ${release.id}`,
+              sql`${changes.status} = 'full'`,
+              ok,
+            ),
+          ),
+        db
+          .update(t.environments)
+          .set({ snapshotVersion: sql`${t.environments.snapshotVersion} + 1` })
+          .where(and(eq(t.environments.id, release.environmentId), ok)),
+      ]);
+      const updated = results[1] as unknown as D1Result;
+      return updated.meta.changes === 1 ? "ok" : "conflict";
+    },
+
+    snapshotSource: (environmentId, builtAt) => snapshotSource(db, environmentId, builtAt),
+
+    async listAudit(workspaceId, cursor, limit) {
+      const conditions = [eq(t.auditLogs.workspaceId, workspaceId)];
+      const [at, id] = cursor?.split("~") ?? [];
+      if (at !== undefined && id !== undefined && /^\d+$/.test(at)) {
+        const atMs = Number(at);
+        conditions.push(
+          or(lt(t.auditLogs.createdAt, atMs), and(eq(t.auditLogs.createdAt, atMs), lt(t.auditLogs.id, id))) as SQL,
+        );
+      }
+      const rows = await db
+        .select()
+        .from(t.auditLogs)
+        .where(and(...conditions))
+        .orderBy(desc(t.auditLogs.createdAt), desc(t.auditLogs.id))
+        .limit(limit + 1);
+      const items = rows.slice(0, limit);
+      const last = items.at(-1);
+      return { items, nextCursor: rows.length > limit && last ? `${last.createdAt}~${last.id}` : null };
+    },
+  };
+}

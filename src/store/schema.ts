@@ -1,0 +1,211 @@
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+// Conventions: prefixed random text ids, integer millisecond timestamps, JSON in text columns,
+// a `row_version` column on rows changed by read-modify-write (compare-and-swap; a lost race is a 409).
+
+export const workspaces = sqliteTable("workspaces", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
+
+export const members = sqliteTable(
+  "members",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    name: text("name").notNull(),
+    email: text("email").notNull(),
+    role: text("role", { enum: ["admin", "reviewer", "developer"] }).notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("members_workspace_email").on(t.workspaceId, t.email)],
+);
+
+export const apiTokens = sqliteTable(
+  "api_tokens",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    memberId: text("member_id")
+      .notNull()
+      .references(() => members.id),
+    name: text("name").notNull(),
+    /** Hex sha256 of the whole token; the token itself is shown once and never stored. */
+    tokenHash: text("token_hash").notNull(),
+    createdAt: integer("created_at").notNull(),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [uniqueIndex("api_tokens_hash").on(t.tokenHash)],
+);
+
+export const apps = sqliteTable(
+  "apps",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    /** Public key devices send as `appId`; unique across the deployment. */
+    key: text("key").notNull(),
+    name: text("name").notNull(),
+    platforms: text("platforms", { mode: "json" }).$type<string[]>().notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("apps_key").on(t.key), index("apps_workspace").on(t.workspaceId)],
+);
+
+export const environments = sqliteTable(
+  "environments",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id),
+    name: text("name").notNull(),
+    /** Grows with every change that affects delivery on this target; stamps its snapshot. */
+    snapshotVersion: integer("snapshot_version").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("environments_app_name").on(t.appId, t.name)],
+);
+
+export const miniPrograms = sqliteTable(
+  "mini_programs",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    /** Public key devices send as `miniPrograms[].id`; unique in the workspace. */
+    key: text("key").notNull(),
+    type: text("type", { enum: ["dsl", "h5"] }).notNull(),
+    origin: text("origin", { enum: ["workspace", "external"] }).notNull(),
+    names: text("names", { mode: "json" }).$type<Record<string, string>>().notNull(),
+    descriptions: text("descriptions", { mode: "json" }).$type<Record<string, string>>().notNull(),
+    defaultUpdateMode: text("default_update_mode", { enum: ["sync", "async", "default"] }).notNull(),
+    minUsableVersion: text("min_usable_version"),
+    config: text("config", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    rowVersion: integer("row_version").notNull().default(1),
+  },
+  (t) => [uniqueIndex("mini_programs_workspace_key").on(t.workspaceId, t.key)],
+);
+
+export const miniProgramMembers = sqliteTable(
+  "mini_program_members",
+  {
+    miniProgramId: text("mini_program_id")
+      .notNull()
+      .references(() => miniPrograms.id),
+    memberId: text("member_id")
+      .notNull()
+      .references(() => members.id),
+    role: text("role", { enum: ["admin", "developer"] }).notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.miniProgramId, t.memberId] })],
+);
+
+export const versions = sqliteTable(
+  "versions",
+  {
+    id: text("id").primaryKey(),
+    miniProgramId: text("mini_program_id")
+      .notNull()
+      .references(() => miniPrograms.id),
+    version: text("version").notNull(),
+    /** Hex sha256 of the package bytes: the R2 key and the download URL. */
+    sha256: text("sha256").notNull(),
+    size: integer("size").notNull(),
+    fileCount: integer("file_count").notNull(),
+    /** Host app versions this version runs on (semver range, `*` for any). */
+    compat: text("compat").notNull(),
+    defaultUpdateMode: text("default_update_mode", { enum: ["sync", "async", "default"] }).notNull(),
+    releaseNote: text("release_note").notNull(),
+    publisherSignature: text("publisher_signature"),
+    publisherKeyId: text("publisher_key_id"),
+    uploadedBy: text("uploaded_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+    deletedAt: integer("deleted_at"),
+  },
+  (t) => [
+    uniqueIndex("versions_mini_program_version").on(t.miniProgramId, t.version),
+    index("versions_sha256").on(t.sha256),
+  ],
+);
+
+export const releases = sqliteTable(
+  "releases",
+  {
+    id: text("id").primaryKey(),
+    versionId: text("version_id")
+      .notNull()
+      .references(() => versions.id),
+    miniProgramId: text("mini_program_id")
+      .notNull()
+      .references(() => miniPrograms.id),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id),
+    environmentId: text("environment_id")
+      .notNull()
+      .references(() => environments.id),
+    /** Per-target sequence, assigned at creation; only grows (a rollback release gets a newer one). */
+    seq: integer("seq").notNull(),
+    status: text("status", {
+      enum: [
+        "created",
+        "in_review",
+        "rejected",
+        "approved",
+        "canary",
+        "full",
+        "paused",
+        "ended",
+        "archived",
+        "cancelled",
+      ],
+    }).notNull(),
+    pausedFrom: text("paused_from", { enum: ["canary", "full"] }),
+    wentFull: integer("went_full", { mode: "boolean" }).notNull().default(false),
+    rollback: integer("rollback", { mode: "boolean" }).notNull().default(false),
+    updateMode: text("update_mode", { enum: ["sync", "async", "default"] }).notNull(),
+    config: text("config", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    /** Canary targeting (allowlists, filters, percentage, time window); null until configured. */
+    targeting: text("targeting", { mode: "json" }).$type<Record<string, unknown>>(),
+    reviewReason: text("review_reason"),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    rowVersion: integer("row_version").notNull().default(1),
+  },
+  (t) => [
+    uniqueIndex("releases_version_environment").on(t.versionId, t.environmentId),
+    uniqueIndex("releases_environment_seq").on(t.environmentId, t.seq),
+    index("releases_mini_program").on(t.miniProgramId),
+  ],
+);
+
+export const auditLogs = sqliteTable(
+  "audit_logs",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id").notNull(),
+    actorMemberId: text("actor_member_id").notNull(),
+    actorTokenId: text("actor_token_id").notNull(),
+    action: text("action").notNull(),
+    resourceType: text("resource_type").notNull(),
+    resourceId: text("resource_id").notNull(),
+    before: text("before", { mode: "json" }),
+    after: text("after", { mode: "json" }),
+    requestId: text("request_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("audit_logs_workspace_created").on(t.workspaceId, t.createdAt)],
+);

@@ -1,0 +1,40 @@
+import type { ReleaseStatus } from "../domain/release-status";
+import type { Context, Deps } from "./ports";
+import { notFound, requirePermission } from "./support";
+
+export interface ListReleasesInput {
+  appId?: string;
+  env?: string;
+  miniProgramId?: string;
+  status?: ReleaseStatus;
+}
+
+/** Releases of the workspace, newest first, filtered by app, environment, mini program and status. */
+export async function listReleases(deps: Deps, ctx: Context, input: ListReleasesInput) {
+  requirePermission(ctx, "workspace:read");
+  const filter: { appId?: string; environmentId?: string; miniProgramId?: string; status?: ReleaseStatus } = {};
+  if (input.appId !== undefined) {
+    const app = await deps.store.getApp(ctx.actor.workspaceId, input.appId);
+    if (app === null) throw notFound("The app");
+    filter.appId = app.id;
+    if (input.env !== undefined) {
+      const env = await deps.store.getEnvironment(app.id, input.env);
+      if (env === null) throw notFound("The environment");
+      filter.environmentId = env.id;
+    }
+  }
+  if (input.miniProgramId !== undefined) {
+    const mp = await deps.store.getMiniProgram(ctx.actor.workspaceId, input.miniProgramId);
+    if (mp === null) throw notFound("The mini program");
+    filter.miniProgramId = mp.id;
+  }
+  if (input.status !== undefined) filter.status = input.status;
+  return deps.store.listReleases(ctx.actor.workspaceId, filter);
+}
+
+export async function getRelease(deps: Deps, ctx: Context, releaseId: string) {
+  requirePermission(ctx, "workspace:read");
+  const release = await deps.store.getRelease(ctx.actor.workspaceId, releaseId);
+  if (release === null) throw notFound("The release");
+  return release;
+}

@@ -1,0 +1,215 @@
+import type { SnapshotSource, SourceMiniProgram } from "../domain/compile-snapshot";
+import type { ManifestFile, PackageLimits } from "../domain/package";
+import type { Actor, WorkspaceRole } from "../domain/permissions";
+import type { ReleaseStatus } from "../domain/release-status";
+import type { Snapshot } from "../domain/snapshot";
+import type { MiniProgramOrigin, MiniProgramType, UpdateMode } from "../domain/update-mode";
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+export interface Ids {
+  /** A prefixed random id such as `rel_3kq…`. */
+  id(prefix: string): string;
+  /** A new API token secret (`upd_…`), 160 bits of randomness. */
+  token(): string;
+}
+
+export interface Hasher {
+  sha256Hex(data: Uint8Array | string): Promise<string>;
+}
+
+/** Reads a zip into its file manifest; throws AppError INVALID_PACKAGE / PAYLOAD_TOO_LARGE. */
+export interface PackageReader {
+  manifest(bytes: Uint8Array, limits: PackageLimits): Promise<ManifestFile[]>;
+}
+
+export interface StoredObject {
+  body: ReadableStream | null;
+  size: number;
+  /** Present when a byte range was served. */
+  range?: { offset: number; length: number };
+}
+
+export interface PackageStore {
+  /** Stores bytes under their sha256, create-only: existing bytes are never overwritten. */
+  putIfAbsent(sha256: string, bytes: Uint8Array): Promise<void>;
+  putManifest(sha256: string, files: ManifestFile[]): Promise<void>;
+  getManifest(sha256: string): Promise<ManifestFile[] | null>;
+  /** The object's size, or null when absent. */
+  head(sha256: string): Promise<number | null>;
+  /** The bytes, or a range of them; null when absent. */
+  get(sha256: string, range?: { offset: number; length: number }): Promise<StoredObject | null>;
+}
+
+export interface SnapshotStore {
+  get(appKey: string, env: string): Promise<Snapshot | null>;
+  put(snapshot: Snapshot): Promise<void>;
+}
+
+export interface Signer {
+  readonly keyId: string;
+  /** base64url Ed25519 signature of the bytes. */
+  sign(bytes: Uint8Array): Promise<string>;
+  /** base64url raw public key. */
+  publicKey(): Promise<string>;
+}
+
+/** An audit record, written in the same batch as the change it describes. */
+export interface AuditEntry {
+  id: string;
+  workspaceId: string;
+  actorMemberId: string;
+  actorTokenId: string;
+  action: string;
+  resourceType: string;
+  resourceId: string;
+  before: unknown;
+  after: unknown;
+  requestId: string;
+  createdAt: number;
+}
+
+export interface AppRecord {
+  id: string;
+  workspaceId: string;
+  key: string;
+  name: string;
+  platforms: string[];
+  createdAt: number;
+}
+
+export interface EnvironmentRecord {
+  id: string;
+  appId: string;
+  name: string;
+  snapshotVersion: number;
+  createdAt: number;
+}
+
+export interface MiniProgramRecord extends SourceMiniProgram {
+  workspaceId: string;
+  names: Record<string, string>;
+  descriptions: Record<string, string>;
+  defaultUpdateMode: UpdateMode;
+  createdAt: number;
+  updatedAt: number;
+  rowVersion: number;
+  type: MiniProgramType;
+  origin: MiniProgramOrigin;
+}
+
+export interface VersionRecord {
+  id: string;
+  miniProgramId: string;
+  version: string;
+  sha256: string;
+  size: number;
+  fileCount: number;
+  compat: string;
+  defaultUpdateMode: UpdateMode;
+  releaseNote: string;
+  publisherSignature: string | null;
+  publisherKeyId: string | null;
+  uploadedBy: string;
+  createdAt: number;
+  deletedAt: number | null;
+}
+
+export interface ReleaseRecord {
+  id: string;
+  versionId: string;
+  miniProgramId: string;
+  appId: string;
+  environmentId: string;
+  seq: number;
+  status: ReleaseStatus;
+  pausedFrom: "canary" | "full" | null;
+  wentFull: boolean;
+  rollback: boolean;
+  updateMode: UpdateMode;
+  config: Record<string, unknown>;
+  targeting: Record<string, unknown> | null;
+  reviewReason: string | null;
+  createdBy: string;
+  createdAt: number;
+  updatedAt: number;
+  rowVersion: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** Outcome of a write that can lose to a uniqueness constraint or a concurrent writer. */
+export type WriteResult = "ok" | "conflict";
+
+export interface Store {
+  actorForToken(tokenHash: string): Promise<Actor | null>;
+  hasWorkspace(): Promise<boolean>;
+  createWorkspace(input: {
+    workspace: { id: string; name: string; createdAt: number };
+    member: { id: string; name: string; email: string; role: WorkspaceRole };
+    token: { id: string; name: string; tokenHash: string };
+    audit: AuditEntry;
+  }): Promise<WriteResult>;
+
+  createApp(app: AppRecord, envs: EnvironmentRecord[], audit: AuditEntry): Promise<WriteResult>;
+  listApps(workspaceId: string): Promise<AppRecord[]>;
+  getApp(workspaceId: string, appId: string): Promise<AppRecord | null>;
+  createEnvironment(env: EnvironmentRecord, audit: AuditEntry): Promise<WriteResult>;
+  listEnvironments(appId: string): Promise<EnvironmentRecord[]>;
+  getEnvironment(appId: string, name: string): Promise<EnvironmentRecord | null>;
+
+  createMiniProgram(mp: MiniProgramRecord, audit: AuditEntry): Promise<WriteResult>;
+  listMiniPrograms(workspaceId: string): Promise<MiniProgramRecord[]>;
+  getMiniProgram(workspaceId: string, miniProgramId: string): Promise<MiniProgramRecord | null>;
+
+  findVersion(miniProgramId: string, version: string): Promise<VersionRecord | null>;
+  getVersion(versionId: string): Promise<VersionRecord | null>;
+  createVersion(version: VersionRecord, audit: AuditEntry): Promise<WriteResult>;
+  listVersions(miniProgramId: string): Promise<VersionRecord[]>;
+
+  /** Inserts with the next per-target sequence; conflict when the version already has a release there. */
+  createRelease(release: Omit<ReleaseRecord, "seq">, audit: AuditEntry): Promise<ReleaseRecord | "conflict">;
+  getRelease(workspaceId: string, releaseId: string): Promise<ReleaseRecord | null>;
+  listReleases(
+    workspaceId: string,
+    filter: { appId?: string; environmentId?: string; miniProgramId?: string; status?: ReleaseStatus },
+  ): Promise<ReleaseRecord[]>;
+  /**
+   * Compare-and-swap on `rowVersion`: applies `changes`, archives other full releases of the same
+   * mini program on the target when the release goes full, bumps the target's snapshot version and
+   * writes the audit row, all or nothing. "conflict" when the row changed since it was read.
+   */
+  updateReleaseStatus(
+    release: ReleaseRecord,
+    changes: Pick<ReleaseRecord, "status" | "pausedFrom" | "wentFull" | "reviewReason" | "updatedAt">,
+    audit: AuditEntry,
+  ): Promise<WriteResult>;
+
+  snapshotSource(environmentId: string, builtAt: number): Promise<SnapshotSource | null>;
+  listAudit(workspaceId: string, cursor: string | null, limit: number): Promise<Page<AuditEntry>>;
+}
+
+/** Everything a use case may touch, built once per request by the composition root. */
+export interface Deps {
+  clock: Clock;
+  ids: Ids;
+  hasher: Hasher;
+  store: Store;
+  packages: PackageStore;
+  reader: PackageReader;
+  snapshots: SnapshotStore;
+  signer: Signer | null;
+  limits: { maxPackageBytes: number } & PackageLimits;
+}
+
+/** Who is acting and under which request id: passed to every admin use case. */
+export interface Context {
+  actor: Actor;
+  requestId: string;
+}

@@ -1,0 +1,90 @@
+import { AppError } from "../domain/errors";
+import { allowedUpdateMode, type UpdateMode } from "../domain/update-mode";
+import type { Context, Deps, VersionRecord } from "./ports";
+import { auditEntry, notFound, requirePermission } from "./support";
+
+export interface UploadVersionInput {
+  miniProgramId: string;
+  version: string;
+  compat: string;
+  updateMode: UpdateMode | null;
+  releaseNote: string;
+  publisherSignature: string | null;
+  publisherKeyId: string | null;
+  bytes: Uint8Array;
+}
+
+export type UploadResult = { version: VersionRecord; created: boolean };
+
+/**
+ * Stores a version's package: reads the zip into its manifest, writes the bytes and the manifest to
+ * the package store (create-only, content-addressed) and only then the version row with its audit
+ * row. Identical bytes under an existing version number are an idempotent replay (created: false);
+ * different bytes are VERSION_CONFLICT.
+ */
+export async function uploadVersion(deps: Deps, ctx: Context, input: UploadVersionInput): Promise<UploadResult> {
+  const mp = await deps.store.getMiniProgram(ctx.actor.workspaceId, input.miniProgramId);
+  if (mp === null) throw notFound("The mini program");
+  requirePermission(ctx, "version:upload", mp.id);
+  const sha256 = await deps.hasher.sha256Hex(input.bytes);
+  const replay = (existing: VersionRecord): UploadResult => {
+    if (existing.sha256 !== sha256) {
+      throw new AppError("VERSION_CONFLICT", "This version number already exists with different package bytes.");
+    }
+    return { version: existing, created: false };
+  };
+  const existing = await deps.store.findVersion(mp.id, input.version);
+  if (existing !== null) return replay(existing);
+
+  const files = await deps.reader.manifest(input.bytes, deps.limits);
+  await deps.packages.putIfAbsent(sha256, input.bytes);
+  await deps.packages.putManifest(sha256, files);
+
+  const record: VersionRecord = {
+    id: deps.ids.id("ver"),
+    miniProgramId: mp.id,
+    version: input.version,
+    sha256,
+    size: input.bytes.length,
+    fileCount: files.length,
+    compat: input.compat,
+    defaultUpdateMode: allowedUpdateMode(input.updateMode ?? mp.defaultUpdateMode, mp.type, mp.origin),
+    releaseNote: input.releaseNote,
+    publisherSignature: input.publisherSignature,
+    publisherKeyId: input.publisherKeyId,
+    uploadedBy: ctx.actor.memberId,
+    createdAt: deps.clock.now(),
+    deletedAt: null,
+  };
+  const audit = auditEntry(deps, ctx, {
+    action: "version.upload",
+    resourceType: "version",
+    resourceId: record.id,
+    before: null,
+    after: record,
+  });
+  if ((await deps.store.createVersion(record, audit)) === "conflict") {
+    // A concurrent upload of the same version number won the race: compare with what it stored.
+    const winner = await deps.store.findVersion(mp.id, input.version);
+    if (winner === null) throw new AppError("CONFLICT", "The version could not be stored; retry.");
+    return replay(winner);
+  }
+  return { version: record, created: true };
+}
+
+export async function listVersions(deps: Deps, ctx: Context, miniProgramId: string) {
+  requirePermission(ctx, "workspace:read");
+  const mp = await deps.store.getMiniProgram(ctx.actor.workspaceId, miniProgramId);
+  if (mp === null) throw notFound("The mini program");
+  return deps.store.listVersions(mp.id);
+}
+
+/** A version with its file manifest. */
+export async function getVersion(deps: Deps, ctx: Context, miniProgramId: string, version: string) {
+  requirePermission(ctx, "workspace:read");
+  const mp = await deps.store.getMiniProgram(ctx.actor.workspaceId, miniProgramId);
+  if (mp === null) throw notFound("The mini program");
+  const record = await deps.store.findVersion(mp.id, version);
+  if (record === null) throw notFound("The version");
+  return { ...record, files: (await deps.packages.getManifest(record.sha256)) ?? [] };
+}

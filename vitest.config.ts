@@ -1,0 +1,42 @@
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(import.meta.dirname, "drizzle"));
+  return {
+    test: {
+      projects: [
+        {
+          test: {
+            name: "unit",
+            environment: "node",
+            include: ["test/unit/**/*.test.ts"],
+          },
+        },
+        {
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: {
+                  TEST_MIGRATIONS: migrations,
+                  // Test-only key material; production sets these with `wrangler secret put`.
+                  SIGNING_KEY_SEED: "dGVzdC1zaWduaW5nLWtleS1zZWVkLTMyLWJ5dGVzISE",
+                  SIGNING_KEY_ID: "test-key",
+                  BOOTSTRAP_SECRET: "test-bootstrap-secret",
+                  MAX_PACKAGE_BYTES: "1048576",
+                },
+              },
+            }),
+          ],
+          test: {
+            name: "integration",
+            include: ["test/integration/**/*.test.ts"],
+            setupFiles: ["test/integration/apply-migrations.ts"],
+          },
+        },
+      ],
+    },
+  };
+});
