@@ -1,0 +1,92 @@
+import { describe, expect, it } from "vitest";
+import { decide } from "../../src/domain/decide";
+import { EMPTY_CONFIG } from "../../src/domain/config";
+import type { SnapshotMiniProgram, SnapshotRelease } from "../../src/domain/snapshot";
+
+function release(version: string, seq: number, extra: Partial<SnapshotRelease> = {}): SnapshotRelease {
+  return {
+    releaseId: `rel_${version}`,
+    version,
+    seq,
+    status: "full",
+    rollback: false,
+    updateMode: "async",
+    compat: "*",
+    package: { sha256: version.padEnd(64, "0"), size: 10 },
+    publisherSignature: null,
+    config: EMPTY_CONFIG,
+    ...extra,
+  };
+}
+
+function mp(releases: SnapshotRelease[], extra: Partial<SnapshotMiniProgram> = {}): SnapshotMiniProgram {
+  return {
+    id: "mp_1",
+    type: "dsl",
+    origin: "workspace",
+    minUsableVersion: null,
+    knownVersions: ["1.0.0", "1.1.0", "1.2.0", "1.3.0"],
+    syncMilestones: [],
+    releases: [...releases].sort((a, b) => b.seq - a.seq),
+    ...extra,
+  };
+}
+
+const q = (installed: string | null, appVersion: string | null = "8.0.0", failed: string[] = []) => ({
+  installed,
+  appVersion,
+  failed,
+});
+
+describe("decide", () => {
+  it.each([
+    ["not installed gets the latest", null, "update", "1.2.0"],
+    ["older gets the latest", "1.0.0", "update", "1.2.0"],
+    ["latest gets none", "1.2.0", "none", undefined],
+    ["newer than every release gets none, never a downgrade", "1.3.0", "none", undefined],
+  ])("%s", (_name, installed, action, version) => {
+    const d = decide(mp([release("1.1.0", 1), release("1.2.0", 2)]), q(installed));
+    expect(d.action).toBe(action);
+    if (d.action !== "none") expect(d.release.version).toBe(version);
+  });
+
+  it("answers none for unknown mini programs and unknown or malformed installed versions", () => {
+    expect(decide(undefined, q(null)).reason).toBe("UNKNOWN_MINI_PROGRAM");
+    expect(decide(mp([release("1.2.0", 1)]), q("0.9.0")).reason).toBe("UNKNOWN_VERSION");
+    expect(decide(mp([release("1.2.0", 1)]), q("banana")).reason).toBe("UNKNOWN_VERSION");
+  });
+
+  it("respects the host app compatibility range and fails closed without an app version", () => {
+    const m = mp([release("1.1.0", 1), release("1.2.0", 2, { compat: ">=9.0.0" })]);
+    expect(decide(m, q("1.0.0", "8.5.0"))).toMatchObject({ action: "update", release: { version: "1.1.0" } });
+    expect(decide(m, q("1.0.0", "9.1"))).toMatchObject({ action: "update", release: { version: "1.2.0" } });
+    expect(decide(m, q("1.0.0", null))).toMatchObject({ action: "update", release: { version: "1.1.0" } });
+    const only = mp([release("1.2.0", 2, { compat: ">=9.0.0" })]);
+    expect(decide(only, q("1.0.0", null)).reason).toBe("NO_APPLICABLE_RELEASE");
+  });
+
+  it("never offers a version the device reported as failed", () => {
+    const d = decide(mp([release("1.1.0", 1), release("1.2.0", 2)]), q("1.0.0", "8.0.0", ["1.2.0"]));
+    expect(d).toMatchObject({ action: "update", release: { version: "1.1.0" } });
+    expect(d.trace.find((t) => t.version === "1.2.0")?.reason).toBe("FAILED_ON_DEVICE");
+  });
+
+  it("lets a newer rollback release win and report rollback to devices above it", () => {
+    const m = mp([release("1.2.0", 1), release("1.1.0", 2, { rollback: true })]);
+    expect(decide(m, q("1.2.0"))).toMatchObject({ action: "rollback", release: { version: "1.1.0" } });
+    expect(decide(m, q("1.0.0"))).toMatchObject({ action: "update", release: { version: "1.1.0" } });
+    expect(decide(m, q("1.1.0")).action).toBe("none");
+    const later = mp([release("1.2.0", 1), release("1.1.0", 2, { rollback: true }), release("1.3.0", 3)]);
+    expect(decide(later, q("1.2.0"))).toMatchObject({ action: "update", release: { version: "1.3.0" } });
+  });
+
+  it("makes a skipped sync milestone mandatory and forces sync below the minimum usable version", () => {
+    const m = mp([release("1.3.0", 3)], { syncMilestones: ["1.2.0"] });
+    expect(decide(m, q("1.0.0"))).toMatchObject({ updateMode: "sync" });
+    expect(decide(m, q("1.2.0"))).toMatchObject({ updateMode: "async" });
+    const min = mp([release("1.3.0", 3)], { minUsableVersion: "1.1.0" });
+    expect(decide(min, q("1.0.0"))).toMatchObject({ updateMode: "sync" });
+    expect(decide(min, q("1.1.0"))).toMatchObject({ updateMode: "async" });
+    expect(decide(m, q(null))).toMatchObject({ updateMode: "async" });
+  });
+});
