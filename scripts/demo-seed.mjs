@@ -32,7 +32,12 @@ export async function seedDemo(base, bootstrapSecret) {
   const { token } = await res.json();
   const call = (method, path, body, headers) => api(base, token, method, path, body, headers);
 
-  await call("POST", "/v1/admin/apps", { key: "demo-wallet", name: "Demo Wallet", platforms: ["ios", "android"], environments: ["test", "prod"] });
+  await call("POST", "/v1/admin/apps", {
+    key: "demo-wallet",
+    name: "Demo Wallet",
+    platforms: ["ios", "android"],
+    environments: ["test", "prod"],
+  });
   await call("POST", "/v1/admin/mini-programs", {
     key: "demo-pay",
     type: "dsl",
@@ -44,10 +49,18 @@ export async function seedDemo(base, bootstrapSecret) {
   await call("POST", "/v1/admin/mini-programs", { key: "demo-coupons", type: "h5", names: { en: "Coupons" } });
   for (const mp of ["demo-pay", "demo-coupons"]) {
     for (const version of ["1.0.0", "1.1.0"]) {
-      const bytes = zip({ "index.js": `console.log("${mp} ${version}");`, "app.json": JSON.stringify({ mp, version }) });
-      await call("POST", `/v1/admin/mini-programs/${mp}/versions?version=${version}&compat=%3E%3D8.0.0&releaseNote=Demo%20${version}`, bytes, {
-        "content-type": "application/zip",
+      const bytes = zip({
+        "index.js": `console.log("${mp} ${version}");`,
+        "app.json": JSON.stringify({ mp, version }),
       });
+      await call(
+        "POST",
+        `/v1/admin/mini-programs/${mp}/versions?version=${version}&compat=%3E%3D8.0.0&releaseNote=Demo%20${version}`,
+        bytes,
+        {
+          "content-type": "application/zip",
+        },
+      );
     }
   }
   const release = await call("POST", "/v1/admin/releases", {

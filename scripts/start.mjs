@@ -12,7 +12,10 @@ const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETC
 // Local secrets: generated once per checkout, never committed (.gitignore).
 if (!existsSync(".dev.vars")) {
   const b64url = (n) => randomBytes(n).toString("base64url");
-  writeFileSync(".dev.vars", `SIGNING_KEY_SEED=${b64url(32)}\nSIGNING_KEY_ID=local-dev\nBOOTSTRAP_SECRET=${b64url(24)}\n`);
+  writeFileSync(
+    ".dev.vars",
+    `SIGNING_KEY_SEED=${b64url(32)}\nSIGNING_KEY_ID=local-dev\nBOOTSTRAP_SECRET=${b64url(24)}\n`,
+  );
 }
 const vars = Object.fromEntries(
   readFileSync(".dev.vars", "utf8")
@@ -24,10 +27,14 @@ const vars = Object.fromEntries(
 const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "updraft", "--local"], { env, stdio: "inherit" });
 if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
-const dev = spawn("wrangler", ["dev", "--ip", "127.0.0.1", "--port", String(PORT), "--show-interactive-dev-session=false"], {
-  env,
-  stdio: ["ignore", "inherit", "inherit"],
-});
+const dev = spawn(
+  "wrangler",
+  ["dev", "--ip", "127.0.0.1", "--port", String(PORT), "--show-interactive-dev-session=false"],
+  {
+    env,
+    stdio: ["ignore", "inherit", "inherit"],
+  },
+);
 const stop = () => dev.kill("SIGINT");
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
@@ -69,10 +76,11 @@ try {
   });
   console.log("\n──────── Updraft is running on", BASE, "────────");
   if (token) console.log(`Admin token (demo workspace): ${token}`);
-  else console.log("The local state has a workspace but .updraft/demo.json is gone: run `npm run reset` to start over.");
+  else
+    console.log("The local state has a workspace but .updraft/demo.json is gone: run `npm run reset` to start over.");
   console.log("Try an update check for a device on demo-pay 1.0.0:\n");
   console.log(`curl -s -X POST ${BASE}/v1/check -H 'content-type: application/json' -d '${check}'`);
-  console.log("\nOpenAPI document: " + `${BASE}/openapi.json` + "   Stop with Ctrl-C.\n");
+  console.log(`\nOpenAPI document: ${BASE}/openapi.json   Stop with Ctrl-C.\n`);
 } catch (error) {
   console.error(String(error));
   stop();
