@@ -112,7 +112,7 @@ CREATE TABLE `releases` (
 	FOREIGN KEY (`environment_id`) REFERENCES `environments`(`id`) ON UPDATE no action ON DELETE no action
 );
 --> statement-breakpoint
-CREATE UNIQUE INDEX `releases_version_environment` ON `releases` (`version_id`,`environment_id`);--> statement-breakpoint
+CREATE UNIQUE INDEX `releases_version_environment_open` ON `releases` (`version_id`,`environment_id`) WHERE "releases"."status" not in ('ended', 'archived', 'cancelled');--> statement-breakpoint
 CREATE UNIQUE INDEX `releases_environment_seq` ON `releases` (`environment_id`,`seq`);--> statement-breakpoint
 CREATE INDEX `releases_mini_program` ON `releases` (`mini_program_id`);--> statement-breakpoint
 CREATE TABLE `versions` (

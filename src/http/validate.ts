@@ -7,13 +7,14 @@ import type { HttpEnv } from "./types";
 const escapePointer = (segment: PropertyKey) => String(segment).replaceAll("~", "~0").replaceAll("/", "~1");
 
 /**
- * Zod issues as JSON pointers with our own messages. Zod's messages name expected types and
- * limits, never the received value, so they are safe to return; custom messages are ours.
+ * Zod issues as JSON pointers. Zod's messages name expected types and limits, not received values,
+ * except for unrecognized keys, whose message is replaced; custom messages are ours.
  */
 export function fieldErrors(error: ZodError): FieldError[] {
   return error.issues.map((issue) => ({
     pointer: issue.path.length === 0 ? "" : `/${issue.path.map(escapePointer).join("/")}`,
-    message: issue.message,
+    // Zod names unrecognized keys in its message: those are input, so they are never sent back.
+    message: issue.code === "unrecognized_keys" ? "Unknown fields are not allowed here." : issue.message,
   }));
 }
 

@@ -25,14 +25,14 @@ async function uniqueOrConflict(run: () => Promise<unknown>): Promise<WriteResul
 const auditInsert = (db: Db, a: AuditEntry) => db.insert(t.auditLogs).values(a);
 
 /** The audit row as constant columns of an INSERT … SELECT, so it can be made conditional. */
-const auditColumns = (a: AuditEntry) => ({
-  id: sql<string>`${a.id}`.as("id"),
+const auditColumns = (a: AuditEntry, override: { id?: SQL; resourceId?: SQL } = {}) => ({
+  id: (override.id ?? sql<string>`${a.id}`).as("id"),
   workspaceId: sql<string>`${a.workspaceId}`.as("workspace_id"),
   actorMemberId: sql<string>`${a.actorMemberId}`.as("actor_member_id"),
   actorTokenId: sql<string>`${a.actorTokenId}`.as("actor_token_id"),
   action: sql<string>`${a.action}`.as("action"),
   resourceType: sql<string>`${a.resourceType}`.as("resource_type"),
-  resourceId: sql<string>`${a.resourceId}`.as("resource_id"),
+  resourceId: (override.resourceId ?? sql<string>`${a.resourceId}`).as("resource_id"),
   before: sql<string>`${JSON.stringify(a.before ?? null)}`.as("before"),
   after: sql<string>`${JSON.stringify(a.after ?? null)}`.as("after"),
   requestId: sql<string>`${a.requestId}`.as("request_id"),
@@ -196,6 +196,14 @@ export function d1Store(d1: D1Database): Store {
 
     async updateReleaseStatus(release: ReleaseRecord, changes, audit) {
       const ok = guard(audit.id);
+      const superseded = and(
+        eq(t.releases.environmentId, release.environmentId),
+        eq(t.releases.miniProgramId, release.miniProgramId),
+        eq(t.releases.status, "full"),
+        sql`${t.releases.id} <> ${release.id}`,
+        sql`${changes.status} = 'full'`,
+        ok,
+      );
       const results = await db.batch([
         // The audit row goes first and only when the compare-and-swap will succeed; every later
         // statement is conditioned on it, so a lost race changes nothing at all.
@@ -209,19 +217,22 @@ export function d1Store(d1: D1Database): Store {
           .update(t.releases)
           .set({ ...changes, rowVersion: release.rowVersion + 1 })
           .where(and(eq(t.releases.id, release.id), eq(t.releases.rowVersion, release.rowVersion), ok)),
+        // Releases superseded by this one going full: one audit row each, then the archive itself.
+        db.insert(t.auditLogs).select(
+          db
+            .select(
+              auditColumns(
+                { ...audit, action: "release.archive", before: { status: "full" }, after: { status: "archived" } },
+                { id: sql`${audit.id} || '_' || substr(${t.releases.id}, 5)`, resourceId: sql`${t.releases.id}` },
+              ),
+            )
+            .from(t.releases)
+            .where(superseded),
+        ),
         db
           .update(t.releases)
           .set({ status: "archived", updatedAt: changes.updatedAt, rowVersion: sql`${t.releases.rowVersion} + 1` })
-          .where(
-            and(
-              eq(t.releases.environmentId, release.environmentId),
-              eq(t.releases.miniProgramId, release.miniProgramId),
-              eq(t.releases.status, "full"),
-              sql`${t.releases.id} <> ${release.id}`,
-              sql`${changes.status} = 'full'`,
-              ok,
-            ),
-          ),
+          .where(superseded),
         db
           .update(t.environments)
           .set({ snapshotVersion: sql`${t.environments.snapshotVersion} + 1` })

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 // Conventions: prefixed random text ids, integer millisecond timestamps, JSON in text columns,
@@ -186,7 +187,11 @@ export const releases = sqliteTable(
     rowVersion: integer("row_version").notNull().default(1),
   },
   (t) => [
-    uniqueIndex("releases_version_environment").on(t.versionId, t.environmentId),
+    // At most one open release per version and target; an ended, archived or cancelled one does
+    // not block releasing the same version again (e.g. rolling back to it).
+    uniqueIndex("releases_version_environment_open")
+      .on(t.versionId, t.environmentId)
+      .where(sql`${t.status} not in ('ended', 'archived', 'cancelled')`),
     uniqueIndex("releases_environment_seq").on(t.environmentId, t.seq),
     index("releases_mini_program").on(t.miniProgramId),
   ],

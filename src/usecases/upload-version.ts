@@ -11,7 +11,8 @@ export interface UploadVersionInput {
   releaseNote: string;
   publisherSignature: string | null;
   publisherKeyId: string | null;
-  bytes: Uint8Array;
+  /** Reads the package bytes; called only once the mini program and the permission are checked. */
+  readBody: () => Promise<Uint8Array>;
 }
 
 export type UploadResult = { version: VersionRecord; created: boolean };
@@ -26,7 +27,8 @@ export async function uploadVersion(deps: Deps, ctx: Context, input: UploadVersi
   const mp = await deps.store.getMiniProgram(ctx.actor.workspaceId, input.miniProgramId);
   if (mp === null) throw notFound("The mini program");
   requirePermission(ctx, "version:upload", mp.id);
-  const sha256 = await deps.hasher.sha256Hex(input.bytes);
+  const bytes = await input.readBody();
+  const sha256 = await deps.hasher.sha256Hex(bytes);
   const replay = (existing: VersionRecord): UploadResult => {
     if (existing.sha256 !== sha256) {
       throw new AppError("VERSION_CONFLICT", "This version number already exists with different package bytes.");
@@ -36,8 +38,8 @@ export async function uploadVersion(deps: Deps, ctx: Context, input: UploadVersi
   const existing = await deps.store.findVersion(mp.id, input.version);
   if (existing !== null) return replay(existing);
 
-  const files = await deps.reader.manifest(input.bytes, deps.limits);
-  await deps.packages.putIfAbsent(sha256, input.bytes);
+  const files = await deps.reader.manifest(bytes, deps.limits);
+  await deps.packages.putIfAbsent(sha256, bytes);
   await deps.packages.putManifest(sha256, files);
 
   const record: VersionRecord = {
@@ -45,7 +47,7 @@ export async function uploadVersion(deps: Deps, ctx: Context, input: UploadVersi
     miniProgramId: mp.id,
     version: input.version,
     sha256,
-    size: input.bytes.length,
+    size: bytes.length,
     fileCount: files.length,
     compat: input.compat,
     defaultUpdateMode: allowedUpdateMode(input.updateMode ?? mp.defaultUpdateMode, mp.type, mp.origin),

@@ -23,7 +23,10 @@ const AuditSchema = z
 
 const Query = z
   .object({
-    cursor: z.string().max(100).optional(),
+    cursor: z
+      .string()
+      .regex(/^\d{1,15}~[0-9a-z_]{1,80}$/, "Must be a nextCursor value from a previous page.")
+      .optional(),
     limit: z.coerce.number().int().min(1).max(200).default(50),
   })
   .strict();

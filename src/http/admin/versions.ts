@@ -83,7 +83,6 @@ export const versionsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validation
       const deps = c.var.deps;
       const query = c.req.valid("query");
       const headers = c.req.valid("header");
-      const bytes = await readBodyWithLimit(c.req.raw, deps.limits.maxPackageBytes);
       const result = await uploadVersion(deps, ctxOf(c), {
         miniProgramId: c.req.valid("param").miniProgramId,
         version: query.version,
@@ -92,7 +91,7 @@ export const versionsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validation
         releaseNote: query.releaseNote,
         publisherSignature: headers["updraft-publisher-signature"] ?? null,
         publisherKeyId: headers["updraft-publisher-key-id"] ?? null,
-        bytes,
+        readBody: () => readBodyWithLimit(c.req.raw, deps.limits.maxPackageBytes),
       });
       return result.created ? c.json(result.version, 201) : c.json(result.version, 200);
     },

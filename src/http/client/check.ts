@@ -5,7 +5,14 @@ import { ConfigSchema, problemResponse, UpdateModeSchema } from "../schemas";
 import type { HttpEnv } from "../types";
 import { validationHook } from "../validate";
 
-const short = (max: number) => z.string().min(1).max(max);
+// Lone UTF-16 surrogates cannot be encoded as UTF-8 (KV keys, logs): refuse them at the edge.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const short = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((s) => !LONE_SURROGATE.test(s), "Must be valid Unicode.");
 const optional = (max: number) =>
   short(max)
     .nullish()
