@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { decide } from "../../src/domain/decide";
 import { EMPTY_CONFIG } from "../../src/domain/config";
+import { decide } from "../../src/domain/decide";
 import type { SnapshotMiniProgram, SnapshotRelease } from "../../src/domain/snapshot";
 
 function release(version: string, seq: number, extra: Partial<SnapshotRelease> = {}): SnapshotRelease {

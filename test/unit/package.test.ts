@@ -2,15 +2,12 @@ import { describe, expect, it } from "vitest";
 import { unsafePathReason } from "../../src/domain/package";
 
 describe("zip entry paths", () => {
-  it.each([
-    ["index.js"],
-    ["pages/home/index.js"],
-    ["assets/"],
-    ["a..b/c.js"],
-    ["中文/文件.js"],
-  ])("accepts %s", (name) => {
-    expect(unsafePathReason(name, 512)).toBeNull();
-  });
+  it.each([["index.js"], ["pages/home/index.js"], ["assets/"], ["a..b/c.js"], ["中文/文件.js"]])(
+    "accepts %s",
+    (name) => {
+      expect(unsafePathReason(name, 512)).toBeNull();
+    },
+  );
 
   it.each([
     ["", "empty path"],

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { RELEASE_STATUSES, REQUESTABLE_STATUSES, type ReleaseStatus, transition } from "../../src/domain/release-status";
+import {
+  RELEASE_STATUSES,
+  REQUESTABLE_STATUSES,
+  type ReleaseStatus,
+  transition,
+} from "../../src/domain/release-status";
 
 const allowed: Record<ReleaseStatus, string[]> = {
   created: ["in_review", "cancelled"],
