@@ -1,5 +1,7 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { RELEASE_STATUSES } from "../domain/release-status";
+import { UPDATE_MODES } from "../domain/update-mode";
 
 // Conventions: prefixed random text ids, integer millisecond timestamps, JSON in text columns,
 // a `row_version` column on rows changed by read-modify-write (compare-and-swap; a lost race is a 409).
@@ -88,7 +90,7 @@ export const miniPrograms = sqliteTable(
     origin: text("origin", { enum: ["workspace", "external"] }).notNull(),
     names: text("names", { mode: "json" }).$type<Record<string, string>>().notNull(),
     descriptions: text("descriptions", { mode: "json" }).$type<Record<string, string>>().notNull(),
-    defaultUpdateMode: text("default_update_mode", { enum: ["sync", "async", "default"] }).notNull(),
+    defaultUpdateMode: text("default_update_mode", { enum: UPDATE_MODES }).notNull(),
     minUsableVersion: text("min_usable_version"),
     config: text("config", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
     createdAt: integer("created_at").notNull(),
@@ -127,7 +129,7 @@ export const versions = sqliteTable(
     fileCount: integer("file_count").notNull(),
     /** Host app versions this version runs on (semver range, `*` for any). */
     compat: text("compat").notNull(),
-    defaultUpdateMode: text("default_update_mode", { enum: ["sync", "async", "default"] }).notNull(),
+    defaultUpdateMode: text("default_update_mode", { enum: UPDATE_MODES }).notNull(),
     releaseNote: text("release_note").notNull(),
     publisherSignature: text("publisher_signature"),
     publisherKeyId: text("publisher_key_id"),
@@ -176,7 +178,7 @@ export const releases = sqliteTable(
     pausedFrom: text("paused_from", { enum: ["canary", "full"] }),
     wentFull: integer("went_full", { mode: "boolean" }).notNull().default(false),
     rollback: integer("rollback", { mode: "boolean" }).notNull().default(false),
-    updateMode: text("update_mode", { enum: ["sync", "async", "default"] }).notNull(),
+    updateMode: text("update_mode", { enum: UPDATE_MODES }).notNull(),
     config: text("config", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
     /** Canary targeting (allowlists, filters, percentage, time window); null until configured. */
     targeting: text("targeting", { mode: "json" }).$type<Record<string, unknown>>(),
