@@ -1,0 +1,565 @@
+// Over 300 lines: the operator table with its compile-time validation, the loose-version
+// comparison it relies on and the regex guard (shared with allowlist.ts) live together. If this
+// grows further, the regex guard and the version helpers are the parts to move into files of their own.
+import semver from "semver";
+import { isValidRange } from "../semver";
+
+export type BuiltinAttribute =
+  | "city"
+  | "region"
+  | "country"
+  | "brand"
+  | "model"
+  | "network"
+  | "osName"
+  | "osVersion"
+  | "appVersion"
+  | "language";
+/** A built-in attribute, or `custom:<name>` (name: 1..64 of `A-Z a-z 0-9 _ . -`) read from `profile.custom`. */
+export type Attribute = BuiltinAttribute | `custom:${string}`;
+export type Operator = "include" | "exclude" | "inRange" | "outOfRange" | "semver" | "prefix" | "regex";
+
+/** What the check path knows about a device. null (or "") means "not sent / unknown". */
+export interface DeviceProfile {
+  city: string | null;
+  region: string | null;
+  country: string | null;
+  brand: string | null;
+  model: string | null;
+  network: string | null;
+  osName: string | null;
+  osVersion: string | null;
+  appVersion: string | null;
+  language: string | null;
+  custom: Record<string, string>;
+}
+
+/** A range bound: a number (numeric range) or a loose version string (`8`, `8.2`, `8.2.1-beta.1`). */
+export type RangeBound = number | string;
+/** `min` inclusive, `max` exclusive; either may be omitted (unbounded), not both. */
+export interface RangeValue {
+  min?: RangeBound;
+  max?: RangeBound;
+}
+/** A rule as authored (JSON). `values` holds strings, except for inRange/outOfRange (RangeValue). */
+export interface Rule {
+  attribute: Attribute;
+  operator: Operator;
+  values: readonly (string | RangeValue)[];
+}
+/** A validation failure: `pointer` is a JSON pointer into the input; `message` never quotes input. */
+export interface CompileError {
+  pointer: string;
+  message: string;
+}
+export type RuleReason = "MATCHED" | "ATTRIBUTE_MISSING" | "BAD_VALUE" | "NOT_MATCHED";
+export interface RuleMatch {
+  readonly match: boolean;
+  readonly reason: RuleReason;
+}
+type Outcome = "MATCHED" | "NOT_MATCHED" | "BAD_VALUE";
+type Test = (value: string) => Outcome;
+
+/** A validated rule with its matcher prebuilt. Holds closures and RegExps: keep `rule` to re-serialize. */
+export interface CompiledRule {
+  readonly attribute: Attribute;
+  readonly operator: Operator;
+  /** The normalized source rule. */
+  readonly rule: Rule;
+  readonly read: (profile: DeviceProfile) => string | null;
+  readonly test: Test;
+}
+
+export const MAX_RULES = 50;
+export const MAX_VALUES_PER_RULE = 1000;
+export const MAX_VALUE_LENGTH = 256;
+export const MAX_PATTERN_LENGTH = 256;
+/** Longest attribute value a regex is run against; longer values are BAD_VALUE. */
+export const MAX_REGEX_SUBJECT_LENGTH = 128;
+/** Budget of regexSafetyProblem: log2 of the worst-case backtracking paths. */
+const MAX_LOG2_PATHS = 16;
+export const MAX_COMPILE_ERRORS = 100;
+
+const BUILTIN: ReadonlySet<string> = new Set<BuiltinAttribute>([
+  "city",
+  "region",
+  "country",
+  "brand",
+  "model",
+  "network",
+  "osName",
+  "osVersion",
+  "appVersion",
+  "language",
+]);
+/** Attributes compared case-insensitively by include, exclude, prefix and regex. */
+const CASE_INSENSITIVE: ReadonlySet<string> = new Set<BuiltinAttribute>([
+  "city",
+  "region",
+  "country",
+  "brand",
+  "model",
+  "network",
+  "osName",
+  "language",
+]);
+/** Attributes that ordered operators (inRange, outOfRange, semver) may use. */
+const ORDERED: ReadonlySet<string> = new Set<BuiltinAttribute>(["osVersion", "appVersion"]);
+const CUSTOM_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Appends an error unless MAX_COMPILE_ERRORS is reached (a huge bad input must not make a huge answer). */
+export function pushError(errors: CompileError[], pointer: string, message: string): void {
+  if (errors.length < MAX_COMPILE_ERRORS) errors.push({ pointer, message });
+}
+
+// ---- versions and numbers -------------------------------------------------------------------
+
+interface Version {
+  major: number;
+  minor: number;
+  patch: number;
+  pre: string | null;
+}
+const IDENT = "(?:0|[1-9]\\d*|\\d*[A-Za-z-][0-9A-Za-z-]*)";
+const LOOSE_VERSION = new RegExp(
+  `^v?(\\d{1,9})(?:\\.(\\d{1,9}))?(?:\\.(\\d{1,9}))?(?:\\.\\d{1,9})?(?:-(${IDENT}(?:\\.${IDENT})*))?(?:\\+[0-9A-Za-z.-]+)?$`,
+);
+const DECIMAL = /^[-+]?\d{1,15}(?:\.\d{1,15})?$/;
+
+/** `8`, `8.2`, `v8.2.1`, `8.2.1.4501` (fourth part ignored), `8.2.1-beta.1`; anything else is null. */
+function parseLooseVersion(input: string): Version | null {
+  if (input.length > 128) return null;
+  const m = LOOSE_VERSION.exec(input);
+  if (m === null) return null;
+  return { major: Number(m[1]), minor: Number(m[2] ?? 0), patch: Number(m[3] ?? 0), pre: m[4] ?? null };
+}
+
+function compareVersion(a: Version, b: Version): number {
+  if (a.major !== b.major) return a.major - b.major;
+  if (a.minor !== b.minor) return a.minor - b.minor;
+  if (a.patch !== b.patch) return a.patch - b.patch;
+  if (a.pre === b.pre) return 0;
+  if (a.pre === null) return 1;
+  if (b.pre === null) return -1;
+  return semver.compare(`0.0.0-${a.pre}`, `0.0.0-${b.pre}`);
+}
+
+function parseDecimal(input: string): number | null {
+  return DECIMAL.test(input) ? Number(input) : null;
+}
+
+// ---- regex guard ----------------------------------------------------------------------------
+
+/**
+ * Conservative static check against catastrophic backtracking (V8's engine backtracks, and an
+ * unanchored search multiplies every cost by the subject length). Rejects, with a message:
+ * - an empty pattern or one longer than MAX_PATTERN_LENGTH; backreferences (`\1`, `\k<x>`);
+ * - a group that can repeat (`*`, `+`, `{n,}`, `{n,m}` with m > 1) and contains a quantifier or an
+ *   alternation: `(a+)+`, `(a*)*`, `(a|a)*`, `(a?){12}`, `(\w+\s?)*`;
+ * - a pattern whose worst-case number of backtracking paths over a MAX_REGEX_SUBJECT_LENGTH
+ *   subject may exceed 2^18: the product of the start positions (L = 128), of every quantifier's
+ *   span (`?` 2, `{1,3}` 3, `*`/`+`/`{n,}` L) and of every group's alternatives. One unbounded
+ *   quantifier plus a few choices fits (`^Redmi Note \d+( Pro)?$`); `a*a*b`, `.*x.*y` do not.
+ * Returns null when accepted. Rejected-but-harmless patterns can be rewritten with narrower
+ * quantifiers (`\d{1,6}`) or split into several values of the rule, which are ORed.
+ */
+export function regexSafetyProblem(pattern: string): string | null {
+  if (pattern.length === 0) return "pattern is empty";
+  if (pattern.length > MAX_PATTERN_LENGTH) return `pattern is longer than ${MAX_PATTERN_LENGTH} characters`;
+  const risky: boolean[] = [false]; // per open group: contains a quantifier or an alternation
+  const bars: number[] = [0]; // per open group: `|` at its own level
+  let closedRisky = false; // true right after the `)` of a risky group
+  let log2Paths = Math.log2(MAX_REGEX_SUBJECT_LENGTH);
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    const afterRiskyGroup = closedRisky;
+    closedRisky = false;
+    if (c === "\\") {
+      const n = pattern[i + 1] ?? "";
+      if ((n >= "1" && n <= "9") || n === "k") return "backreferences are not allowed";
+      i++;
+      if (n !== "" && "pPux".includes(n) && pattern[i + 1] === "{") i = skipTo(pattern, i + 1, "}");
+    } else if (c === "[") {
+      i = skipClass(pattern, i);
+    } else if (c === "(") {
+      risky.push(false);
+      bars.push(0);
+      if (pattern[i + 1] === "?") {
+        const named = pattern[i + 2] === "<" && pattern[i + 3] !== "=" && pattern[i + 3] !== "!";
+        // Skip the group's prefix: `(?<name>`, or `(?<=` / `(?<!`, or `(?:` / `(?=` / `(?!`.
+        i = named ? skipTo(pattern, i + 3, ">") : i + (pattern[i + 2] === "<" ? 3 : 2);
+      }
+    } else if (c === ")") {
+      const inner = risky.pop() ?? false;
+      log2Paths += Math.log2((bars.pop() ?? 0) + 1);
+      if (risky.length === 0) return "unbalanced parenthesis";
+      risky[risky.length - 1] ||= inner;
+      closedRisky = inner;
+    } else if (c === "|") {
+      risky[risky.length - 1] = true;
+      bars[bars.length - 1] = (bars[bars.length - 1] ?? 0) + 1;
+    } else {
+      const q = readQuantifier(pattern, i);
+      if (q === null) continue;
+      if (afterRiskyGroup && q.max > 1) return "nested quantifiers are not allowed";
+      log2Paths += Math.log2(Math.min(q.max - q.min, MAX_REGEX_SUBJECT_LENGTH) + 1);
+      risky[risky.length - 1] = true;
+      i = pattern[q.end + 1] === "?" ? q.end + 1 : q.end;
+    }
+  }
+  log2Paths += Math.log2((bars[0] ?? 0) + 1);
+  if (log2Paths > MAX_LOG2_PATHS) return "pattern may backtrack too much: use fewer or narrower quantifiers";
+  return null;
+}
+
+function skipTo(p: string, from: number, close: string): number {
+  const at = p.indexOf(close, from);
+  return at < 0 ? p.length : at;
+}
+
+function skipClass(p: string, open: number): number {
+  for (let i = open + 1; i < p.length; i++) {
+    if (p[i] === "\\") i++;
+    else if (p[i] === "]") return i;
+  }
+  return p.length;
+}
+
+const BRACES = /^\{(\d{1,6})(,(\d{0,6}))?\}/;
+
+/** The repetition bounds of a quantifier at `i` (`max` Infinity when unbounded), or null. */
+function readQuantifier(p: string, i: number): { min: number; max: number; end: number } | null {
+  const c = p[i];
+  if (c === "*") return { min: 0, max: Number.POSITIVE_INFINITY, end: i };
+  if (c === "+") return { min: 1, max: Number.POSITIVE_INFINITY, end: i };
+  if (c === "?") return { min: 0, max: 1, end: i };
+  if (c !== "{") return null;
+  const m = BRACES.exec(p.slice(i, i + 16));
+  if (m === null) return null;
+  const min = Number(m[1]);
+  const max = m[2] === undefined ? min : m[3] ? Number(m[3]) : Number.POSITIVE_INFINITY;
+  return { min, max, end: i + m[0].length - 1 };
+}
+
+/**
+ * Compiles a pattern that passed regexSafetyProblem, with the `u` flag (strict syntax) and `i`
+ * when `caseInsensitive`. Never `g`/`y`, so `test` is stateless. Returns a message on failure.
+ */
+export function compileSafeRegex(pattern: string, caseInsensitive: boolean): RegExp | string {
+  const problem = regexSafetyProblem(pattern);
+  if (problem !== null) return problem;
+  try {
+    return new RegExp(pattern, caseInsensitive ? "iu" : "u");
+  } catch {
+    return "pattern is not a valid regular expression";
+  }
+}
+
+// ---- the operator table ---------------------------------------------------------------------
+
+interface Ctx {
+  ci: boolean;
+  ptr: string;
+  errors: CompileError[];
+}
+interface OperatorSpec {
+  /** Ordered operators need a version-like or numeric attribute (osVersion, appVersion, custom:*). */
+  ordered: boolean;
+  compile(values: readonly unknown[], ctx: Ctx): { test: Test; values: Rule["values"] } | null;
+}
+
+function strings(values: readonly unknown[], ctx: Ctx): string[] | null {
+  const out: string[] = [];
+  values.forEach((v, i) => {
+    if (typeof v !== "string" || v.length === 0 || v.length > MAX_VALUE_LENGTH) {
+      pushError(ctx.errors, `${ctx.ptr}/${i}`, `must be a string of 1 to ${MAX_VALUE_LENGTH} characters`);
+    } else out.push(v);
+  });
+  return out.length === values.length ? out : null;
+}
+
+function membership(negate: boolean): OperatorSpec["compile"] {
+  return (values, ctx) => {
+    const list = strings(values, ctx);
+    if (list === null) return null;
+    const set = new Set(ctx.ci ? list.map((v) => v.toLowerCase()) : list);
+    const ci = ctx.ci;
+    const test: Test = (v) => (set.has(ci ? v.toLowerCase() : v) !== negate ? "MATCHED" : "NOT_MATCHED");
+    return { test, values: list };
+  };
+}
+
+interface Bounds {
+  min: number | Version | null;
+  max: number | Version | null;
+}
+
+function ranges(negate: boolean): OperatorSpec["compile"] {
+  return (values, ctx) => {
+    const compiled: Bounds[] = [];
+    let kind: "number" | "version" | null = null;
+    values.forEach((v, i) => {
+      const b = compileRange(v, `${ctx.ptr}/${i}`, ctx.errors);
+      if (b === null) return;
+      const k = typeof (b.min ?? b.max) === "number" ? "number" : "version";
+      if (kind !== null && kind !== k) {
+        pushError(ctx.errors, `${ctx.ptr}/${i}`, "all ranges of a rule must be numeric or all versions");
+        return;
+      }
+      kind = k;
+      compiled.push(b);
+    });
+    if (compiled.length !== values.length) return null;
+    const parse: (v: string) => number | Version | null = kind === "number" ? parseDecimal : parseLooseVersion;
+    const test: Test = (raw) => {
+      const v = parse(raw);
+      if (v === null) return "BAD_VALUE";
+      let inside = false;
+      for (const b of compiled) {
+        if (inBounds(v, b)) {
+          inside = true;
+          break;
+        }
+      }
+      return inside !== negate ? "MATCHED" : "NOT_MATCHED";
+    };
+    return { test, values: values as RangeValue[] };
+  };
+}
+
+function cmp(a: number | Version, b: number | Version): number {
+  return typeof a === "number" ? a - (b as number) : compareVersion(a, b as Version);
+}
+
+function inBounds(v: number | Version, b: Bounds): boolean {
+  return (b.min === null || cmp(v, b.min) >= 0) && (b.max === null || cmp(v, b.max) < 0);
+}
+
+function compileBound(v: unknown, ptr: string, errors: CompileError[]): number | Version | null | undefined {
+  if (v === undefined) return null;
+  if (typeof v === "number" && Number.isFinite(v)) return v;
+  const parsed = typeof v === "string" ? parseLooseVersion(v) : null;
+  if (parsed === null) pushError(errors, ptr, "must be a finite number or a version such as 8.2.1");
+  return parsed ?? undefined;
+}
+
+function compileRange(v: unknown, ptr: string, errors: CompileError[]): Bounds | null {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    pushError(errors, ptr, "must be an object with min and/or max");
+    return null;
+  }
+  const r = v as Record<string, unknown>;
+  if (Object.keys(r).some((k) => k !== "min" && k !== "max")) pushError(errors, ptr, "only min and max are allowed");
+  const min = compileBound(r.min, `${ptr}/min`, errors);
+  const max = compileBound(r.max, `${ptr}/max`, errors);
+  if (min === undefined || max === undefined) return null;
+  if (min === null && max === null) {
+    pushError(errors, ptr, "needs min, max or both");
+    return null;
+  }
+  if (min !== null && max !== null) {
+    if (typeof min !== typeof max) pushError(errors, ptr, "min and max must both be numbers or both versions");
+    else if (cmp(min, max) >= 0) pushError(errors, `${ptr}/max`, "must be greater than min");
+    else return { min, max };
+    return null;
+  }
+  return { min, max };
+}
+
+/** One comparator of a parsed range; `v` null means "any version". */
+interface Comparator {
+  op: string;
+  v: Version | null;
+}
+
+/**
+ * Parses a range once at compile time (`includePrerelease`, as ../semver.ts `inRange`) into
+ * comparator sets evaluated with compareVersion: semver's own `Range.test` re-parses the version
+ * on every call, which costs microseconds on the hot path.
+ */
+function semverRange(expr: string): Comparator[][] | null {
+  try {
+    const range = new semver.Range(expr, { includePrerelease: true });
+    return range.set.map((set) =>
+      set.map((c) => {
+        const sv = c.semver instanceof semver.SemVer ? c.semver : null;
+        const pre = sv === null || sv.prerelease.length === 0 ? null : sv.prerelease.join(".");
+        return { op: c.operator, v: sv === null ? null : { major: sv.major, minor: sv.minor, patch: sv.patch, pre } };
+      }),
+    );
+  } catch {
+    return null;
+  }
+}
+
+function satisfies(v: Version, c: Comparator): boolean {
+  if (c.v === null) return true;
+  const d = compareVersion(v, c.v);
+  if (c.op === "<") return d < 0;
+  if (c.op === "<=") return d <= 0;
+  if (c.op === ">") return d > 0;
+  if (c.op === ">=") return d >= 0;
+  return d === 0;
+}
+
+function satisfiesAll(v: Version, set: readonly Comparator[]): boolean {
+  for (const c of set) if (!satisfies(v, c)) return false;
+  return true;
+}
+
+const semverRanges: OperatorSpec["compile"] = (values, ctx) => {
+  const list = strings(values, ctx);
+  if (list === null) return null;
+  const compiled: Comparator[][][] = [];
+  list.forEach((expr, i) => {
+    const range = isValidRange(expr) ? semverRange(expr) : null;
+    if (range !== null) compiled.push(range);
+    else pushError(ctx.errors, `${ctx.ptr}/${i}`, "must be a semver range such as >=8.0.0 <9");
+  });
+  if (compiled.length !== list.length) return null;
+  const test: Test = (raw) => {
+    const v = parseLooseVersion(raw);
+    if (v === null) return "BAD_VALUE";
+    for (const range of compiled) {
+      for (const set of range) if (satisfiesAll(v, set)) return "MATCHED";
+    }
+    return "NOT_MATCHED";
+  };
+  return { test, values: list };
+};
+
+const prefixes: OperatorSpec["compile"] = (values, ctx) => {
+  const list = strings(values, ctx);
+  if (list === null) return null;
+  const ci = ctx.ci;
+  const norm = ci ? list.map((v) => v.toLowerCase()) : list;
+  const test: Test = (raw) => {
+    const v = ci ? raw.toLowerCase() : raw;
+    for (const p of norm) if (v.startsWith(p)) return "MATCHED";
+    return "NOT_MATCHED";
+  };
+  return { test, values: list };
+};
+
+const regexes: OperatorSpec["compile"] = (values, ctx) => {
+  const list = strings(values, ctx);
+  if (list === null) return null;
+  const compiled: RegExp[] = [];
+  list.forEach((pattern, i) => {
+    const re = compileSafeRegex(pattern, ctx.ci);
+    if (typeof re === "string") pushError(ctx.errors, `${ctx.ptr}/${i}`, re);
+    else compiled.push(re);
+  });
+  if (compiled.length !== list.length) return null;
+  const test: Test = (v) => {
+    if (v.length > MAX_REGEX_SUBJECT_LENGTH) return "BAD_VALUE";
+    for (const re of compiled) if (re.test(v)) return "MATCHED";
+    return "NOT_MATCHED";
+  };
+  return { test, values: list };
+};
+
+/** The one operator table. `exclude`/`outOfRange` match when the value is present and not listed. */
+const OPERATORS: Readonly<Record<Operator, OperatorSpec>> = {
+  include: { ordered: false, compile: membership(false) },
+  exclude: { ordered: false, compile: membership(true) },
+  inRange: { ordered: true, compile: ranges(false) },
+  outOfRange: { ordered: true, compile: ranges(true) },
+  semver: { ordered: true, compile: semverRanges },
+  prefix: { ordered: false, compile: prefixes },
+  regex: { ordered: false, compile: regexes },
+};
+
+function isOperator(v: unknown): v is Operator {
+  return typeof v === "string" && Object.hasOwn(OPERATORS, v);
+}
+
+function reader(attribute: Attribute): (p: DeviceProfile) => string | null {
+  if (attribute.startsWith("custom:")) {
+    const name = attribute.slice(7);
+    return (p) => {
+      const v = Object.hasOwn(p.custom, name) ? p.custom[name] : undefined;
+      return typeof v === "string" && v !== "" ? v : null;
+    };
+  }
+  const key = attribute as BuiltinAttribute;
+  return (p) => {
+    const v = p[key];
+    return typeof v === "string" && v !== "" ? v : null;
+  };
+}
+
+function compileRule(input: unknown, ptr: string, errors: CompileError[]): CompiledRule | null {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    pushError(errors, ptr, "must be an object with attribute, operator and values");
+    return null;
+  }
+  const r = input as Record<string, unknown>;
+  const before = errors.length;
+  if (Object.keys(r).some((k) => k !== "attribute" && k !== "operator" && k !== "values")) {
+    pushError(errors, ptr, "only attribute, operator and values are allowed");
+  }
+  const attr = r.attribute;
+  const custom = typeof attr === "string" && attr.startsWith("custom:") && CUSTOM_NAME.test(attr.slice(7));
+  if (typeof attr !== "string" || !(BUILTIN.has(attr) || custom)) {
+    pushError(errors, `${ptr}/attribute`, "must be a known attribute or custom:<name>");
+  }
+  const op = r.operator;
+  if (!isOperator(op)) pushError(errors, `${ptr}/operator`, "must be one of the known operators");
+  else if (OPERATORS[op].ordered && typeof attr === "string" && BUILTIN.has(attr) && !ORDERED.has(attr)) {
+    pushError(errors, `${ptr}/operator`, "needs a version or numeric attribute (osVersion, appVersion, custom)");
+  }
+  const values = r.values;
+  if (!Array.isArray(values) || values.length === 0 || values.length > MAX_VALUES_PER_RULE) {
+    pushError(errors, `${ptr}/values`, `must be an array of 1 to ${MAX_VALUES_PER_RULE} values`);
+    return null;
+  }
+  if (errors.length !== before || !isOperator(op)) return null;
+  const attribute = attr as Attribute;
+  const ctx = { ci: CASE_INSENSITIVE.has(attribute), ptr: `${ptr}/values`, errors };
+  const compiled = OPERATORS[op].compile(values, ctx);
+  if (compiled === null) return null;
+  const rule: Rule = { attribute, operator: op, values: compiled.values };
+  return { attribute, operator: op, rule, read: reader(attribute), test: compiled.test };
+}
+
+/**
+ * Validates and compiles authored rules (an array of at most MAX_RULES). Error pointers are
+ * relative to the array (`/0/values/1`). Call when something is published, never per request.
+ */
+export function compileRules(
+  input: unknown,
+): { ok: true; rules: CompiledRule[] } | { ok: false; errors: CompileError[] } {
+  const errors: CompileError[] = [];
+  if (!Array.isArray(input) || input.length > MAX_RULES) {
+    return { ok: false, errors: [{ pointer: "", message: `must be an array of at most ${MAX_RULES} rules` }] };
+  }
+  const rules: CompiledRule[] = [];
+  input.forEach((r, i) => {
+    const c = compileRule(r, `/${i}`, errors);
+    if (c !== null) rules.push(c);
+  });
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, rules };
+}
+
+const RESULTS: Readonly<Record<RuleReason, RuleMatch>> = {
+  MATCHED: Object.freeze({ match: true, reason: "MATCHED" }),
+  NOT_MATCHED: Object.freeze({ match: false, reason: "NOT_MATCHED" }),
+  BAD_VALUE: Object.freeze({ match: false, reason: "BAD_VALUE" }),
+  ATTRIBUTE_MISSING: Object.freeze({ match: false, reason: "ATTRIBUTE_MISSING" }),
+};
+
+/**
+ * Evaluates one compiled rule. Total and fail-closed: a missing (null, "" or absent) attribute is
+ * ATTRIBUTE_MISSING and an unparsable value BAD_VALUE, both "no match" — also for exclude and
+ * outOfRange. Returns shared frozen objects: allocation-free apart from the operator's own work.
+ */
+export function matchRule(rule: CompiledRule, profile: DeviceProfile): RuleMatch {
+  try {
+    const value = rule.read(profile);
+    return value === null ? RESULTS.ATTRIBUTE_MISSING : RESULTS[rule.test(value)];
+  } catch {
+    // Unreachable for well-typed input; a malformed profile (say, custom: null) must not throw.
+    return RESULTS.BAD_VALUE;
+  }
+}
