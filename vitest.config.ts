@@ -25,6 +25,7 @@ export default defineConfig(async () => {
                   SIGNING_KEY_SEED: "dGVzdC1zaWduaW5nLWtleS1zZWVkLTMyLWJ5dGVzISE",
                   SIGNING_KEY_ID: "test-key",
                   BOOTSTRAP_SECRET: "test-bootstrap-secret",
+                  BUCKET_KEY: "000102030405060708090a0b0c0d0e0f",
                   MAX_PACKAGE_BYTES: "1048576",
                 },
               },

@@ -40,11 +40,13 @@ const mf = new Miniflare(
         d1Databases: { DB: "bench-db" },
         r2Buckets: { PACKAGES: "bench-packages" },
         kvNamespaces: { SNAPSHOTS: "bench-snapshots" },
+        durableObjects: { ADMISSIONS: "AdmissionCounter" },
         bindings: {
           MAX_PACKAGE_BYTES: "20971520",
           SIGNING_KEY_SEED: randomBytes(32).toString("base64url"),
           SIGNING_KEY_ID: "bench",
           BOOTSTRAP_SECRET: bootstrapSecret,
+          BUCKET_KEY: randomBytes(16).toString("hex"),
         },
       },
     ],

@@ -10,12 +10,18 @@ const BASE = `http://127.0.0.1:${PORT}`;
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 
 // Local secrets: generated once per checkout, never committed (.gitignore).
-if (!existsSync(".dev.vars")) {
-  const b64url = (n) => randomBytes(n).toString("base64url");
-  writeFileSync(
-    ".dev.vars",
-    `SIGNING_KEY_SEED=${b64url(32)}\nSIGNING_KEY_ID=local-dev\nBOOTSTRAP_SECRET=${b64url(24)}\n`,
-  );
+// Missing keys are added to an existing file, so checkouts from before a new secret keep working.
+const LOCAL_SECRETS = {
+  SIGNING_KEY_SEED: () => randomBytes(32).toString("base64url"),
+  SIGNING_KEY_ID: () => "local-dev",
+  BOOTSTRAP_SECRET: () => randomBytes(24).toString("base64url"),
+  BUCKET_KEY: () => randomBytes(16).toString("hex"),
+};
+const existing = existsSync(".dev.vars") ? readFileSync(".dev.vars", "utf8") : "";
+const missing = Object.entries(LOCAL_SECRETS).filter(([k]) => !new RegExp(`^${k}=`, "m").test(existing));
+if (missing.length > 0) {
+  const prefix = existing === "" || existing.endsWith("\n") ? existing : `${existing}\n`;
+  writeFileSync(".dev.vars", prefix + missing.map(([k, make]) => `${k}=${make()}\n`).join(""));
 }
 const vars = Object.fromEntries(
   readFileSync(".dev.vars", "utf8")

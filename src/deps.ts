@@ -1,17 +1,24 @@
 import { DEFAULT_PACKAGE_LIMITS } from "./domain/package";
+import { type BucketKey, bucketKeyFromHex } from "./domain/targeting/bucket";
+import { cachedAdmissionGate, durableObjectAdmissionGate } from "./edge/admissions";
 import { ed25519Signer, randomIds, webCryptoHasher } from "./edge/crypto";
+import { geoFromCf } from "./edge/geo";
 import { kvSnapshotStore } from "./edge/kv-snapshots";
+import { listContentStore } from "./edge/list-content";
 import { r2PackageStore } from "./edge/r2-packages";
 import { cachedSnapshotStore } from "./edge/snapshot-cache";
+import { parseUserAgent } from "./edge/user-agent";
 import { fflateReader } from "./edge/zip-reader";
 import { d1Store } from "./store/d1-store";
-import type { Clock, Deps, Signer, SnapshotStore } from "./usecases/ports";
+import type { AdmissionGate, Clock, Deps, ListContentStore, Signer, SnapshotStore } from "./usecases/ports";
 
 /** Bindings and secrets. Secrets are set with `wrangler secret put` (see README) and are optional here. */
 export type Bindings = Env & {
   SIGNING_KEY_SEED?: string;
   SIGNING_KEY_ID?: string;
   BOOTSTRAP_SECRET?: string;
+  /** 32 hex digits: the secret key of percentage bucketing. Without it no device is in a percentage. */
+  BUCKET_KEY?: string;
   SNAPSHOT_CACHE_MS?: string;
 };
 
@@ -23,6 +30,9 @@ const DEFAULT_SNAPSHOT_CACHE_MS = 1000;
 interface IsolateParts {
   snapshots: SnapshotStore;
   signer: Signer | null;
+  lists: ListContentStore;
+  admissions: AdmissionGate;
+  bucketKey: BucketKey | null;
 }
 
 // Parts that must outlive a request (the snapshot cache, the imported signing key) live per isolate,
@@ -36,6 +46,9 @@ function isolateParts(env: Bindings): IsolateParts {
     parts = {
       snapshots: cachedSnapshotStore(kvSnapshotStore(env.SNAPSHOTS), systemClock, ttl),
       signer: env.SIGNING_KEY_SEED ? ed25519Signer(env.SIGNING_KEY_SEED, env.SIGNING_KEY_ID ?? "default") : null,
+      lists: listContentStore(env.PACKAGES, env.SNAPSHOTS),
+      admissions: cachedAdmissionGate(durableObjectAdmissionGate(env.ADMISSIONS)),
+      bucketKey: env.BUCKET_KEY ? bucketKeyFromHex(env.BUCKET_KEY) : null,
     };
     isolates.set(env, parts);
   }
@@ -44,7 +57,7 @@ function isolateParts(env: Bindings): IsolateParts {
 
 /** The composition root: every port built from the bindings. */
 export function buildDeps(env: Bindings): Deps {
-  const { snapshots, signer } = isolateParts(env);
+  const { snapshots, signer, lists, admissions, bucketKey } = isolateParts(env);
   const maxPackageBytes = Number(env.MAX_PACKAGE_BYTES) || 20 * 1024 * 1024;
   return {
     clock: systemClock,
@@ -55,6 +68,11 @@ export function buildDeps(env: Bindings): Deps {
     reader: fflateReader,
     snapshots,
     signer,
+    lists,
+    admissions,
+    bucketKey,
+    parseUserAgent,
+    geoFromCf,
     limits: { ...DEFAULT_PACKAGE_LIMITS, maxPackageBytes },
   };
 }

@@ -6,3 +6,4 @@ const app = createHttpApp(buildDeps);
 export default {
   fetch: app.fetch,
 } satisfies ExportedHandler<Env>;
+export { AdmissionCounter } from "./edge/admission-counter";

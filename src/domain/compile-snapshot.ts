@@ -34,6 +34,15 @@ export interface SourceRelease {
   rollback: boolean;
   updateMode: UpdateMode;
   config: ConfigPatch;
+  targeting: Record<string, unknown> | null;
+}
+
+export interface SourceList {
+  id: string;
+  kind: "user" | "device";
+  contentKey: string;
+  shardCount: number;
+  regexEntries: string[];
 }
 
 export interface SnapshotSource {
@@ -45,6 +54,8 @@ export interface SnapshotSource {
   versions: SourceVersion[];
   /** Releases of this (app, environment), any status. */
   releases: SourceRelease[];
+  /** Allowlists of the workspace. */
+  lists: SourceList[];
 }
 
 function byVersion(a: string, b: string): number {
@@ -95,6 +106,7 @@ export function compileSnapshot(source: SnapshotSource): Snapshot {
       package: { sha256: version.sha256, size: version.size },
       publisherSignature: version.publisherSignature,
       config: mergeConfig(globals.get(mp.id) ?? {}, r.config),
+      targeting: r.status === "canary" ? r.targeting : null,
     };
     mp.releases.push(release);
   }
@@ -106,5 +118,11 @@ export function compileSnapshot(source: SnapshotSource): Snapshot {
     version: source.version,
     builtAt: source.builtAt,
     miniPrograms,
+    lists: Object.fromEntries(
+      source.lists.map((l) => [
+        l.id,
+        { kind: l.kind, contentKey: l.contentKey, shardCount: l.shardCount, regex: l.regexEntries },
+      ]),
+    ),
   };
 }

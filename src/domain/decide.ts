@@ -1,5 +1,8 @@
 import { coerceVersion, compareVersions, inRange, parseVersion } from "./semver";
 import type { SnapshotMiniProgram, SnapshotRelease } from "./snapshot";
+import type { Admission, Targeting, TargetingResult } from "./targeting/evaluate";
+import { evaluateTargeting } from "./targeting/evaluate";
+import type { DeviceProfile } from "./targeting/rules";
 import { effectiveUpdateMode, type UpdateMode } from "./update-mode";
 
 /** What a device told us about itself and one installed mini program. */
@@ -12,8 +15,32 @@ export interface DeviceQuery {
   failed: readonly string[];
 }
 
+/**
+ * Everything canary evaluation needs besides the snapshot. All of it is synchronous: list shards and
+ * admissions are fetched by the caller before deciding (see `pendingAdmission`).
+ */
+export interface CanaryContext {
+  profile: DeviceProfile;
+  ids: { userId: string | null; deviceId: string };
+  /** ms since epoch. */
+  now: number;
+  /** The release's compiled targeting; null when it has none or it no longer compiles (fails closed). */
+  targetingOf(release: SnapshotRelease): Targeting | null;
+  inList(listId: string, id: string): boolean;
+  /** The device's bucket for this release (keyed hash of the release salt and the sticky id), or null. */
+  bucketOf(release: SnapshotRelease, targeting: Targeting): number | null;
+  admission(releaseId: string): Admission;
+}
+
 /** Why one release does or does not apply to a device (closed list). */
-export type ReleaseReason = "APPLIES" | "INCOMPATIBLE_APP_VERSION" | "FAILED_ON_DEVICE" | "NOT_NEWER";
+export type ReleaseReason =
+  | "APPLIES"
+  | "INCOMPATIBLE_APP_VERSION"
+  | "FAILED_ON_DEVICE"
+  | "NOT_TARGETED"
+  | "NO_TARGETING"
+  | "NEEDS_ADMISSION"
+  | "NOT_NEWER";
 
 /** Why the device got the answer it got (closed list). */
 export type DecisionReason =
@@ -27,7 +54,10 @@ export type DecisionReason =
 export interface ReleaseTrace {
   releaseId: string;
   version: string;
+  status: "canary" | "full";
   reason: ReleaseReason;
+  /** For canary releases that reached targeting: the step that decided and why. */
+  targeting?: TargetingResult;
 }
 
 export type Decision =
@@ -38,14 +68,38 @@ export type Decision =
       reason: DecisionReason;
       trace: ReleaseTrace[];
     }
-  | { action: "none"; reason: DecisionReason; trace: ReleaseTrace[] };
+  | {
+      action: "none";
+      reason: DecisionReason;
+      trace: ReleaseTrace[];
+      /** A canary release that would win if this device were admitted to its time window. */
+      pendingAdmission?: SnapshotRelease;
+    };
 
-function releaseReason(release: SnapshotRelease, appVersion: string | null, q: DeviceQuery): ReleaseReason {
+function evaluate(
+  release: SnapshotRelease,
+  appVersion: string | null,
+  q: DeviceQuery,
+  canary: CanaryContext | null,
+): ReleaseTrace {
+  const base = { releaseId: release.releaseId, version: release.version, status: release.status };
   if (release.compat !== "*" && (appVersion === null || !inRange(appVersion, release.compat))) {
-    return "INCOMPATIBLE_APP_VERSION";
+    return { ...base, reason: "INCOMPATIBLE_APP_VERSION" };
   }
-  if (q.failed.includes(release.version)) return "FAILED_ON_DEVICE";
-  return "APPLIES";
+  if (q.failed.includes(release.version)) return { ...base, reason: "FAILED_ON_DEVICE" };
+  if (release.status === "full") return { ...base, reason: "APPLIES" };
+  const targeting = canary?.targetingOf(release) ?? null;
+  if (canary === null || targeting === null) return { ...base, reason: "NO_TARGETING" };
+  const result = evaluateTargeting(targeting, {
+    profile: canary.profile,
+    ids: canary.ids,
+    now: canary.now,
+    inList: canary.inList,
+    bucket: canary.bucketOf(release, targeting),
+    admission: canary.admission(release.releaseId),
+  });
+  const reason = result.decision === "in" ? "APPLIES" : result.decision === "out" ? "NOT_TARGETED" : "NEEDS_ADMISSION";
+  return { ...base, reason, targeting: result };
 }
 
 /**
@@ -63,28 +117,44 @@ function pickWinner(applicable: SnapshotRelease[]): SnapshotRelease | null {
   return best;
 }
 
+/** -1, 0 or 1: how the offered version compares with the installed one (not installed counts as lower). */
+const direction = (offered: string, installed: string | null) =>
+  installed === null ? 1 : Math.sign(compareVersions(offered, installed));
+
 /**
- * Decides what one device gets for one mini program. Pure and total: every input, however odd,
- * yields a decision with a reason. A device is never offered a lower version than the one it has
- * unless the winning release is a rollback release.
+ * Decides what one device gets for one mini program, in PRODUCT.md's fixed order (eligibility,
+ * then for canary releases allow/deny lists, filters, time window, percentage). Pure and total.
+ * A device is never offered a lower version than the one it has unless the winner is a rollback
+ * release. When a time-window release would win if the device were admitted, the decision is
+ * `none` with `pendingAdmission` set: the caller asks the admission authority and decides again.
+ * `canary` null means canary releases never apply.
  */
-export function decide(mp: SnapshotMiniProgram | undefined, q: DeviceQuery): Decision {
+export function decide(
+  mp: SnapshotMiniProgram | undefined,
+  q: DeviceQuery,
+  canary: CanaryContext | null = null,
+): Decision {
   if (mp === undefined) return { action: "none", reason: "UNKNOWN_MINI_PROGRAM", trace: [] };
   const installed = q.installed === null ? null : parseVersion(q.installed);
   if (q.installed !== null && (installed === null || !mp.knownVersions.includes(installed))) {
     return { action: "none", reason: "UNKNOWN_VERSION", trace: [] };
   }
   const appVersion = q.appVersion === null ? null : coerceVersion(q.appVersion);
-  const trace: ReleaseTrace[] = [];
-  const applicable: SnapshotRelease[] = [];
-  for (const release of mp.releases) {
-    const reason = releaseReason(release, appVersion, q);
-    trace.push({ releaseId: release.releaseId, version: release.version, reason });
-    if (reason === "APPLIES") applicable.push(release);
-  }
+  const trace = mp.releases.map((release) => evaluate(release, appVersion, q, canary));
+  const applicable = mp.releases.filter((_, i) => trace[i]?.reason === "APPLIES");
+  const pending = mp.releases.filter((_, i) => trace[i]?.reason === "NEEDS_ADMISSION");
   const winner = pickWinner(applicable);
+  if (pending.length > 0) {
+    const hoped = pickWinner([...applicable, ...pending]);
+    if (hoped !== null && hoped !== winner && pending.includes(hoped)) {
+      const d = direction(hoped.version, installed);
+      if (d > 0 || (d < 0 && hoped.rollback)) {
+        return { action: "none", reason: "NO_APPLICABLE_RELEASE", trace, pendingAdmission: hoped };
+      }
+    }
+  }
   if (winner === null) return { action: "none", reason: "NO_APPLICABLE_RELEASE", trace };
-  const cmp = installed === null ? 1 : compareVersions(winner.version, installed);
+  const cmp = direction(winner.version, installed);
   if (cmp === 0) return { action: "none", reason: "UP_TO_DATE", trace };
   if (cmp < 0 && !winner.rollback) {
     for (const t of trace) if (t.releaseId === winner.releaseId) t.reason = "NOT_NEWER";

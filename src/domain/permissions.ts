@@ -16,6 +16,7 @@ export const PERMISSIONS = [
   "version:delete",
   "release:write",
   "release:review",
+  "allowlist:write",
   "audit:read",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];

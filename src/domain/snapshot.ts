@@ -24,6 +24,18 @@ export interface SnapshotRelease {
   /** The publisher's signature of the package sha256, or null when the version was uploaded unsigned. */
   publisherSignature: string | null;
   config: DeliveredConfig;
+  /** Canary targeting as validated at save time (compileTargeting input); null for none. */
+  targeting: Record<string, unknown> | null;
+}
+
+/** What the check path needs to look a device up in one allowlist (contents are sharded in KV). */
+export interface SnapshotList {
+  kind: "user" | "device";
+  /** Names the immutable shard set of the current content ("" when the list is empty). */
+  contentKey: string;
+  shardCount: number;
+  /** Regex entries, compiled once per isolate. */
+  regex: string[];
 }
 
 export interface SnapshotMiniProgram {
@@ -51,4 +63,6 @@ export interface Snapshot {
   builtAt: number;
   /** Mini programs by their public key (the id devices send). */
   miniPrograms: Record<string, SnapshotMiniProgram>;
+  /** Allowlists of the workspace by id. */
+  lists: Record<string, SnapshotList>;
 }

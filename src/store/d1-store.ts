@@ -1,46 +1,11 @@
 import { and, desc, eq, lt, or, type SQL, sql } from "drizzle-orm";
-import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
+import { drizzle } from "drizzle-orm/d1";
 import type { Actor } from "../domain/permissions";
-import type { AuditEntry, ReleaseRecord, Store, WriteResult } from "../usecases/ports";
+import type { ReleaseRecord, Store } from "../usecases/ports";
+import { allowlistMethods } from "./d1-allowlists";
+import { auditColumns, auditInsert, type Db, guard, isUniqueViolation, uniqueOrConflict } from "./d1-helpers";
 import * as t from "./schema";
 import { snapshotSource } from "./snapshot-source";
-
-type Db = DrizzleD1Database<typeof t>;
-
-function isUniqueViolation(error: unknown): boolean {
-  const text = String((error as { message?: unknown })?.message ?? error);
-  return text.includes("UNIQUE constraint failed") || text.includes("SQLITE_CONSTRAINT");
-}
-
-async function uniqueOrConflict(run: () => Promise<unknown>): Promise<WriteResult> {
-  try {
-    await run();
-    return "ok";
-  } catch (error) {
-    if (isUniqueViolation(error)) return "conflict";
-    throw error;
-  }
-}
-
-const auditInsert = (db: Db, a: AuditEntry) => db.insert(t.auditLogs).values(a);
-
-/** The audit row as constant columns of an INSERT … SELECT, so it can be made conditional. */
-const auditColumns = (a: AuditEntry, override: { id?: SQL; resourceId?: SQL } = {}) => ({
-  id: (override.id ?? sql<string>`${a.id}`).as("id"),
-  workspaceId: sql<string>`${a.workspaceId}`.as("workspace_id"),
-  actorMemberId: sql<string>`${a.actorMemberId}`.as("actor_member_id"),
-  actorTokenId: sql<string>`${a.actorTokenId}`.as("actor_token_id"),
-  action: sql<string>`${a.action}`.as("action"),
-  resourceType: sql<string>`${a.resourceType}`.as("resource_type"),
-  resourceId: (override.resourceId ?? sql<string>`${a.resourceId}`).as("resource_id"),
-  before: sql<string>`${JSON.stringify(a.before ?? null)}`.as("before"),
-  after: sql<string>`${JSON.stringify(a.after ?? null)}`.as("after"),
-  requestId: sql<string>`${a.requestId}`.as("request_id"),
-  createdAt: sql<number>`${a.createdAt}`.as("created_at"),
-});
-
-/** True while the audit row of this change exists: makes every statement of a batch depend on the first. */
-const guard = (auditId: string): SQL => sql`exists (select 1 from ${t.auditLogs} where ${t.auditLogs.id} = ${auditId})`;
 
 export function d1Store(d1: D1Database): Store {
   const db: Db = drizzle(d1, { schema: t });
@@ -241,6 +206,28 @@ export function d1Store(d1: D1Database): Store {
       const updated = results[1] as unknown as D1Result;
       return updated.meta.changes === 1 ? "ok" : "conflict";
     },
+
+    async updateReleaseTargeting(release, targeting, updatedAt, audit) {
+      const results = await db.batch([
+        db.insert(t.auditLogs).select(
+          db
+            .select(auditColumns(audit))
+            .from(t.releases)
+            .where(and(eq(t.releases.id, release.id), eq(t.releases.rowVersion, release.rowVersion))),
+        ),
+        db
+          .update(t.releases)
+          .set({ targeting, updatedAt, rowVersion: release.rowVersion + 1 })
+          .where(and(eq(t.releases.id, release.id), eq(t.releases.rowVersion, release.rowVersion), guard(audit.id))),
+        db
+          .update(t.environments)
+          .set({ snapshotVersion: sql`${t.environments.snapshotVersion} + 1` })
+          .where(and(eq(t.environments.id, release.environmentId), guard(audit.id))),
+      ]);
+      return (results[1] as unknown as D1Result).meta.changes === 1 ? "ok" : "conflict";
+    },
+
+    ...allowlistMethods(db),
 
     snapshotSource: (environmentId, builtAt) => snapshotSource(db, environmentId, builtAt),
 

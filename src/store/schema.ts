@@ -161,20 +161,7 @@ export const releases = sqliteTable(
       .references(() => environments.id),
     /** Per-target sequence, assigned at creation; only grows (a rollback release gets a newer one). */
     seq: integer("seq").notNull(),
-    status: text("status", {
-      enum: [
-        "created",
-        "in_review",
-        "rejected",
-        "approved",
-        "canary",
-        "full",
-        "paused",
-        "ended",
-        "archived",
-        "cancelled",
-      ],
-    }).notNull(),
+    status: text("status", { enum: RELEASE_STATUSES }).notNull(),
     pausedFrom: text("paused_from", { enum: ["canary", "full"] }),
     wentFull: integer("went_full", { mode: "boolean" }).notNull().default(false),
     rollback: integer("rollback", { mode: "boolean" }).notNull().default(false),
@@ -215,4 +202,29 @@ export const auditLogs = sqliteTable(
     createdAt: integer("created_at").notNull(),
   },
   (t) => [index("audit_logs_workspace_created").on(t.workspaceId, t.createdAt)],
+);
+
+export const allowlists = sqliteTable(
+  "allowlists",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    name: text("name").notNull(),
+    /** What the entries are: user ids or device ids. */
+    kind: text("kind", { enum: ["user", "device"] }).notNull(),
+    /** Grows with every upload (for people); the content itself is named by `contentKey`. */
+    contentVersion: integer("content_version").notNull().default(0),
+    /** Random name of the immutable source object and shard set of the current content ("" when empty). */
+    contentKey: text("content_key").notNull().default(""),
+    exactCount: integer("exact_count").notNull().default(0),
+    shardCount: integer("shard_count").notNull().default(1),
+    /** Regex entries (at most 100), kept here because the check path compiles them from the snapshot. */
+    regexEntries: text("regex_entries", { mode: "json" }).$type<string[]>().notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    rowVersion: integer("row_version").notNull().default(1),
+  },
+  (t) => [uniqueIndex("allowlists_workspace_name").on(t.workspaceId, t.name)],
 );

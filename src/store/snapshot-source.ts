@@ -24,12 +24,21 @@ export async function snapshotSource(
     .select({ id: t.environments.appId })
     .from(t.environments)
     .where(eq(t.environments.id, environmentId));
-  const [envRows, appRows, releaseRows, mps, versions] = await db.batch([
+  const [envRows, appRows, releaseRows, mps, versions, lists] = await db.batch([
     db.select().from(t.environments).where(eq(t.environments.id, environmentId)),
     db.select().from(t.apps).where(inArray(t.apps.id, appOfEnv)),
     db.select().from(t.releases).where(eq(t.releases.environmentId, environmentId)),
     db.select().from(t.miniPrograms).where(inArray(t.miniPrograms.id, released)),
     db.select().from(t.versions).where(inArray(t.versions.miniProgramId, released)),
+    db
+      .select()
+      .from(t.allowlists)
+      .where(
+        inArray(
+          t.allowlists.workspaceId,
+          db.select({ id: t.apps.workspaceId }).from(t.apps).where(inArray(t.apps.id, appOfEnv)),
+        ),
+      ),
   ]);
   const env = envRows[0];
   const app = appRows[0];
@@ -66,6 +75,14 @@ export async function snapshotSource(
       rollback: r.rollback,
       updateMode: r.updateMode,
       config: r.config as ConfigPatch,
+      targeting: r.targeting,
+    })),
+    lists: lists.map((l) => ({
+      id: l.id,
+      kind: l.kind,
+      contentKey: l.contentKey,
+      shardCount: l.shardCount,
+      regexEntries: l.regexEntries,
     })),
   };
 }

@@ -1,6 +1,8 @@
-import { decide } from "../domain/decide";
+import type { Decision } from "../domain/decide";
+import { buildDeviceProfile } from "../domain/device-profile";
 import { AppError } from "../domain/errors";
-import type { Snapshot } from "../domain/snapshot";
+import type { Snapshot, SnapshotMiniProgram } from "../domain/snapshot";
+import { canaryContext, decideWithAdmission } from "./canary-context";
 import type { Deps } from "./ports";
 
 export interface CheckedMiniProgram {
@@ -27,6 +29,12 @@ export interface CheckInput {
   miniPrograms: CheckedMiniProgram[];
 }
 
+/** Where the request came from, as only the platform can tell: `request.cf` and the User-Agent. */
+export interface RequestOrigin {
+  cf: unknown;
+  userAgent: string | null;
+}
+
 export type CheckResult =
   | { id: string; action: "none" }
   | {
@@ -44,24 +52,48 @@ export type CheckResult =
 export const CHECK_TTL_MS = 5 * 60 * 1000;
 
 /**
- * Answers a device's update check from the compiled snapshot only (never the relational store).
- * An unknown app, environment, mini program or installed version yields `none`, exactly like
- * "no update". Returns the response body and the service's signature over its exact bytes.
+ * Decides every asked mini program for one device from the compiled snapshot only (never the
+ * relational store): eligibility, then canary targeting with list shards and time-window admissions
+ * fetched as needed. `mode` "lookup" never admits anyone (explain).
  */
-export async function checkUpdates(deps: Deps, input: CheckInput, packageBaseUrl: string) {
+export async function decideAll(
+  deps: Deps,
+  input: CheckInput,
+  origin: RequestOrigin,
+  mode: "admit" | "lookup",
+): Promise<{ snapshot: Snapshot | null; decisions: Decision[] }> {
+  const snapshot = await deps.snapshots.get(input.appId, input.env);
+  const mps: (SnapshotMiniProgram | undefined)[] = input.miniPrograms.map((m) => snapshot?.miniPrograms[m.id]);
+  const device = {
+    profile: buildDeviceProfile(input, deps.geoFromCf(origin.cf), deps.parseUserAgent(origin.userAgent)),
+    ids: { userId: input.userId, deviceId: input.deviceId },
+  };
+  const canary = snapshot ? await canaryContext(deps, snapshot, mps, device, deps.clock.now()) : null;
+  const decisions = await Promise.all(
+    input.miniPrograms.map((m, i) => {
+      const q = { appVersion: input.appVersion, installed: m.version, failed: m.failed };
+      return canary
+        ? decideWithAdmission(deps, mps[i], q, canary, mode)
+        : decideWithAdmission(deps, undefined, q, null, mode);
+    }),
+  );
+  return { snapshot, decisions };
+}
+
+/**
+ * Answers a device's update check. An unknown app, environment, mini program or installed version
+ * yields `none`, exactly like "no update". Returns the body and the signature over its exact bytes.
+ */
+export async function checkUpdates(deps: Deps, input: CheckInput, origin: RequestOrigin, packageBaseUrl: string) {
   const signer = deps.signer;
   if (signer === null) throw new AppError("SERVICE_MISCONFIGURED", "The service has no signing key configured.");
-  const snapshot: Snapshot | null = await deps.snapshots.get(input.appId, input.env);
-  const results: CheckResult[] = input.miniPrograms.map((mp) => {
-    const decision = decide(snapshot?.miniPrograms[mp.id], {
-      appVersion: input.appVersion,
-      installed: mp.version,
-      failed: mp.failed,
-    });
-    if (decision.action === "none") return { id: mp.id, action: "none" };
+  const { decisions } = await decideAll(deps, input, origin, "admit");
+  const results: CheckResult[] = decisions.map((decision, i) => {
+    const id = input.miniPrograms[i]?.id ?? "";
+    if (decision.action === "none") return { id, action: "none" };
     const { release } = decision;
     return {
-      id: mp.id,
+      id,
       action: decision.action,
       version: release.version,
       releaseId: release.releaseId,

@@ -1,8 +1,10 @@
 import type { SnapshotSource, SourceMiniProgram } from "../domain/compile-snapshot";
+import type { Geo, ParsedUserAgent } from "../domain/device-profile";
 import type { ManifestFile, PackageLimits } from "../domain/package";
 import type { Actor, WorkspaceRole } from "../domain/permissions";
 import type { ReleaseStatus } from "../domain/release-status";
 import type { Snapshot } from "../domain/snapshot";
+import type { BucketKey } from "../domain/targeting/bucket";
 import type { MiniProgramOrigin, MiniProgramType, UpdateMode } from "../domain/update-mode";
 
 export interface Clock {
@@ -191,6 +193,27 @@ export interface Store {
     audit: AuditEntry,
   ): Promise<WriteResult>;
 
+  /** Replaces the release's targeting (compare-and-swap), bumps its target's snapshot version, audits. */
+  updateReleaseTargeting(
+    release: ReleaseRecord,
+    targeting: Record<string, unknown> | null,
+    updatedAt: number,
+    audit: AuditEntry,
+  ): Promise<WriteResult>;
+
+  createAllowlist(list: AllowlistRecord, audit: AuditEntry): Promise<WriteResult>;
+  getAllowlist(workspaceId: string, idOrName: string): Promise<AllowlistRecord | null>;
+  listAllowlists(workspaceId: string): Promise<AllowlistRecord[]>;
+  updateAllowlistContent(
+    list: AllowlistRecord,
+    changes: Pick<
+      AllowlistRecord,
+      "contentVersion" | "contentKey" | "exactCount" | "shardCount" | "regexEntries" | "updatedAt"
+    >,
+    audit: AuditEntry,
+  ): Promise<WriteResult>;
+  environmentIdsOfWorkspace(workspaceId: string): Promise<string[]>;
+
   snapshotSource(environmentId: string, builtAt: number): Promise<SnapshotSource | null>;
   listAudit(workspaceId: string, cursor: string | null, limit: number): Promise<Page<AuditEntry>>;
 }
@@ -205,6 +228,13 @@ export interface Deps {
   reader: PackageReader;
   snapshots: SnapshotStore;
   signer: Signer | null;
+  lists: ListContentStore;
+  admissions: AdmissionGate;
+  parseUserAgent(ua: string | null): ParsedUserAgent | null;
+  /** Geography from the platform's request metadata (`request.cf`); null when unknown. */
+  geoFromCf(cf: unknown): Geo | null;
+  /** The per-deployment secret key of percentage bucketing (16 bytes), or null when not configured. */
+  bucketKey: BucketKey | null;
   limits: { maxPackageBytes: number } & PackageLimits;
 }
 
@@ -212,4 +242,54 @@ export interface Deps {
 export interface Context {
   actor: Actor;
   requestId: string;
+}
+
+/** The time-window admission authority's answer for one device. */
+export interface AdmissionAnswer {
+  admitted: boolean;
+  /**
+   * True once the admitted set can no longer change (cap reached, or the window has ended):
+   * a caller may then remember "not admitted" for this release without asking again.
+   */
+  closed: boolean;
+}
+
+/** Exact, concurrency-safe admission for time-window canaries: one authority per release. */
+export interface AdmissionGate {
+  /**
+   * Admits `deviceId` when `now` lies in [startsAt, endsAt) and fewer than `cap` devices are in;
+   * an admitted device stays admitted. Outside the window it only looks up (never admits).
+   */
+  admit(
+    releaseId: string,
+    deviceId: string,
+    window: { startsAt: number; endsAt: number; cap: number },
+    now: number,
+  ): Promise<AdmissionAnswer>;
+  /** Looks up without admitting (for explain). */
+  lookup(releaseId: string, deviceId: string): Promise<AdmissionAnswer>;
+}
+
+/** Allowlist contents: the canonical source and its hash-sharded form, immutable under a random content key. */
+export interface ListContentStore {
+  putSource(contentKey: string, text: string): Promise<void>;
+  getSource(contentKey: string): Promise<string | null>;
+  putShards(contentKey: string, shards: readonly string[]): Promise<void>;
+  /** The exact entries of one shard (empty when absent). Cached per isolate with a bounded LRU. */
+  getShard(contentKey: string, shard: number): Promise<ReadonlySet<string>>;
+}
+
+export interface AllowlistRecord {
+  id: string;
+  workspaceId: string;
+  name: string;
+  kind: "user" | "device";
+  contentVersion: number;
+  contentKey: string;
+  exactCount: number;
+  shardCount: number;
+  regexEntries: string[];
+  createdAt: number;
+  updatedAt: number;
+  rowVersion: number;
 }

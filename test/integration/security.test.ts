@@ -5,11 +5,12 @@ import { makeZip } from "../support/zip";
 
 // The role × route matrix. Every admin operation in the OpenAPI document must have an entry here
 // (a new route without one fails the first test), and every entry is exercised for every role.
-type Req = { path: string; method: string; json?: unknown; body?: Uint8Array; type?: string };
+type Req = { path: string; method: string; json?: unknown; body?: Uint8Array; type?: string; text?: string };
 const ROLES: WorkspaceRole[] = ["admin", "reviewer", "developer"];
 
 interface Fixture {
   appKey: string;
+  listId: string;
   releaseId: string;
   reviewReleaseId: string;
 }
@@ -76,9 +77,50 @@ const MATRIX: Record<string, { allowed: WorkspaceRole[]; req: (f: Fixture, role:
     allowed: ROLES,
     req: (f) => ({ method: "GET", path: `/v1/admin/releases/${f.releaseId}` }),
   },
+  "PUT /v1/admin/releases/{releaseId}/targeting": {
+    allowed: ["admin"],
+    req: (f) => ({
+      method: "PUT",
+      path: `/v1/admin/releases/${f.releaseId}/targeting`,
+      json: { allowlists: [{ kind: "user", listId: f.listId }] },
+    }),
+  },
+  "PUT /v1/admin/releases/{releaseId}/rollout": {
+    allowed: ["admin"],
+    req: (f) => ({ method: "PUT", path: `/v1/admin/releases/${f.releaseId}/rollout`, json: { basisPoints: 100 } }),
+  },
   "POST /v1/admin/releases/{releaseId}/transitions": {
     allowed: ["admin"],
     req: (f) => ({ method: "POST", path: `/v1/admin/releases/${f.releaseId}/transitions`, json: { to: "cancelled" } }),
+  },
+  "GET /v1/admin/allowlists": { allowed: ROLES, req: () => ({ method: "GET", path: "/v1/admin/allowlists" }) },
+  "POST /v1/admin/allowlists": {
+    allowed: ["admin"],
+    req: (_f, role) => ({ method: "POST", path: "/v1/admin/allowlists", json: { name: `l-${role}`, kind: "device" } }),
+  },
+  "GET /v1/admin/allowlists/{allowlistId}": {
+    allowed: ROLES,
+    req: (f) => ({ method: "GET", path: `/v1/admin/allowlists/${f.listId}` }),
+  },
+  "GET /v1/admin/allowlists/{allowlistId}/entries": {
+    allowed: ROLES,
+    req: (f) => ({ method: "GET", path: `/v1/admin/allowlists/${f.listId}/entries` }),
+  },
+  "PUT /v1/admin/allowlists/{allowlistId}/entries": {
+    allowed: ["admin"],
+    req: (f) => ({ method: "PUT", path: `/v1/admin/allowlists/${f.listId}/entries`, text: "u-1\nu-2" }),
+  },
+  "POST /v1/admin/allowlists/{allowlistId}/entries": {
+    allowed: ["admin"],
+    req: (f) => ({ method: "POST", path: `/v1/admin/allowlists/${f.listId}/entries`, text: "u-3" }),
+  },
+  "POST /v1/admin/explain": {
+    allowed: ROLES,
+    req: (f) => ({
+      method: "POST",
+      path: "/v1/admin/explain",
+      json: { appId: f.appKey, env: "prod", deviceId: "d", miniPrograms: [{ id: "pay", version: null }] },
+    }),
   },
   "GET /v1/admin/audit-logs": {
     allowed: ["admin", "reviewer"],
@@ -123,7 +165,13 @@ describe("role × route matrix", () => {
           })
         ).json<{ id: string }>()
       ).id;
-    fixture = { appKey, releaseId: await rel("prod"), reviewReleaseId: await rel("test") };
+    const list = await call("/v1/admin/allowlists", {
+      method: "POST",
+      token: admin,
+      json: { name: "testers", kind: "user" },
+    });
+    const listId = (await list.json<{ id: string }>()).id;
+    fixture = { appKey, listId, releaseId: await rel("prod"), reviewReleaseId: await rel("test") };
     await call(`/v1/admin/releases/${fixture.reviewReleaseId}/transitions`, {
       method: "POST",
       token: admin,
@@ -143,13 +191,15 @@ describe("role × route matrix", () => {
   const cases = Object.entries(MATRIX).flatMap(([route, entry]) => ROLES.map((role) => [route, role, entry] as const));
   it.each(cases)("%s as %s", async (_route, role, entry) => {
     const r = entry.req(fixture, role);
-    const headers: Record<string, string> = r.type ? { "content-type": r.type } : {};
+    const type = r.text !== undefined ? "text/plain" : r.type;
+    const headers: Record<string, string> = type ? { "content-type": type } : {};
     const res = await call(r.path, {
       method: r.method,
       token: tokens[role],
       headers,
       ...(r.json !== undefined ? { json: r.json } : {}),
       ...(r.body ? { body: r.body } : {}),
+      ...(r.text !== undefined ? { body: r.text } : {}),
     });
     const text = await res.text();
     if (entry.allowed.includes(role)) {

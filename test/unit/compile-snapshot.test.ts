@@ -48,6 +48,7 @@ const source: SnapshotSource = {
       deleted: true,
     },
   ],
+  lists: [],
   releases: [
     {
       id: "r1",
@@ -58,6 +59,7 @@ const source: SnapshotSource = {
       rollback: false,
       updateMode: "sync",
       config: {},
+      targeting: null,
     },
     {
       id: "r2",
@@ -68,6 +70,7 @@ const source: SnapshotSource = {
       rollback: false,
       updateMode: "async",
       config: { switches: { y: "2" } },
+      targeting: null,
     },
     {
       id: "r3",
@@ -78,6 +81,7 @@ const source: SnapshotSource = {
       rollback: false,
       updateMode: "async",
       config: {},
+      targeting: null,
     },
     {
       id: "r4",
@@ -88,6 +92,7 @@ const source: SnapshotSource = {
       rollback: false,
       updateMode: "async",
       config: {},
+      targeting: null,
     },
   ],
 };

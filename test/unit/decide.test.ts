@@ -15,6 +15,7 @@ function release(version: string, seq: number, extra: Partial<SnapshotRelease> =
     package: { sha256: version.padEnd(64, "0"), size: 10 },
     publisherSignature: null,
     config: EMPTY_CONFIG,
+    targeting: null,
     ...extra,
   };
 }

@@ -10,6 +10,7 @@ const snap = (version: number): Snapshot => ({
   version,
   builtAt: 0,
   miniPrograms: {},
+  lists: {},
 });
 
 /** An in-memory snapshot store that counts reads (a port fake; the KV adapter is tested in workerd). */

@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { RELEASE_STATUSES, REQUESTABLE_STATUSES } from "../../domain/release-status";
 import { createRelease } from "../../usecases/create-release";
 import { getRelease, listReleases } from "../../usecases/list-releases";
+import { setReleaseRollout, setReleaseTargeting } from "../../usecases/set-release-targeting";
 import { transitionRelease } from "../../usecases/transition-release";
 import { ctxOf } from "../auth";
 import { jsonBody } from "../json-body";
@@ -61,6 +62,36 @@ const ListQuery = z
   .strict();
 
 const Params = z.object({ releaseId: z.string().min(1).max(64) });
+
+// Shapes for the document and a first check; the domain compiler validates every detail (operators
+// per attribute, ranges, regex safety, ramps, windows) and reports JSON pointers into this body.
+const ListRef = z.object({ kind: z.enum(["user", "device"]), listId: z.string().min(1).max(128) }).strict();
+const RampStep = z.object({ at: z.number().int(), basisPoints: z.number().int().min(0).max(10000) }).strict();
+const PercentageSchema = z
+  .object({ basisPoints: z.number().int().min(0).max(10000), ramp: z.array(RampStep).max(100).optional() })
+  .strict()
+  .openapi("Percentage");
+const TargetingSchema = z
+  .object({
+    allowlists: z.array(ListRef).optional(),
+    denylists: z.array(ListRef).optional(),
+    rules: z
+      .array(z.object({ attribute: z.string(), operator: z.string(), values: z.array(z.unknown()) }).strict())
+      .optional(),
+    percentage: PercentageSchema.optional(),
+    timeWindow: z
+      .object({ startsAt: z.number().int(), endsAt: z.number().int(), cap: z.number().int() })
+      .strict()
+      .optional(),
+    stickyKey: z.enum(["user", "device"]).optional(),
+  })
+  .strict()
+  .openapi("Targeting", {
+    description:
+      "Canary targeting, evaluated in order: denylists, allowlists, rules (all must match), time window, percentage. " +
+      "Rule attributes: city, region, country, brand, model, network, osName, osVersion, appVersion, language, custom:<name>. " +
+      "Operators: include, exclude, inRange, outOfRange, semver, prefix, regex.",
+  });
 const ok = (schema: z.ZodType) => ({ content: { "application/json": { schema } } });
 
 export const releasesRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validationHook })
@@ -130,6 +161,50 @@ export const releasesRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validation
         to: b.to,
         reason: b.reason ?? null,
       });
+      return c.json(release, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "put",
+      path: "/{releaseId}/targeting",
+      tags: ["releases"],
+      summary: "Set a release's canary targeting (while created or rejected)",
+      security: SecurityBearer,
+      middleware: [jsonBody] as const,
+      request: {
+        params: Params,
+        body: { content: { "application/json": { schema: TargetingSchema.nullable() } }, required: true },
+      },
+      responses: { 200: { description: "OK", ...ok(ReleaseSchema) }, ...adminErrors },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const release = await setReleaseTargeting(c.var.deps, ctxOf(c), c.req.valid("param").releaseId, body);
+      return c.json(release, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "put",
+      path: "/{releaseId}/rollout",
+      tags: ["releases"],
+      summary: "Change the rollout percentage (basis points) and phased ramp, also while live",
+      security: SecurityBearer,
+      middleware: [jsonBody] as const,
+      request: {
+        params: Params,
+        body: { content: { "application/json": { schema: PercentageSchema } }, required: true },
+      },
+      responses: { 200: { description: "OK", ...ok(ReleaseSchema) }, ...adminErrors },
+    }),
+    async (c) => {
+      const release = await setReleaseRollout(
+        c.var.deps,
+        ctxOf(c),
+        c.req.valid("param").releaseId,
+        c.req.valid("json"),
+      );
       return c.json(release, 200);
     },
   );

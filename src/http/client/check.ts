@@ -100,7 +100,8 @@ export const checkRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validationHoo
   }),
   async (c) => {
     const base = `${new URL(c.req.url).origin}/v1/packages`;
-    const { body, signature, keyId } = await checkUpdates(c.var.deps, c.req.valid("json"), base);
+    const origin = { cf: c.req.raw.cf, userAgent: c.req.header("user-agent") ?? null };
+    const { body, signature, keyId } = await checkUpdates(c.var.deps, c.req.valid("json"), origin, base);
     return c.body(body, 200, {
       "content-type": "application/json",
       "cache-control": "private, no-store",

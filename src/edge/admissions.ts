@@ -1,0 +1,101 @@
+import type { AdmissionAnswer, AdmissionGate } from "../usecases/ports";
+import type { AdmissionCounter } from "./admission-counter";
+
+/** An admission gate that can also list a release's admitted devices (final once closed). */
+export interface AdmissionAuthority extends AdmissionGate {
+  members(releaseId: string): Promise<string[]>;
+}
+
+/** The gate backed by one AdmissionCounter Durable Object per release. */
+export function durableObjectAdmissionGate(ns: DurableObjectNamespace<AdmissionCounter>): AdmissionAuthority {
+  const counter = (releaseId: string) => ns.get(ns.idFromName(releaseId));
+  // Copy the RPC results into plain values (the stub's result types carry RPC wrappers).
+  const plain = ({ admitted, closed }: AdmissionAnswer): AdmissionAnswer => ({ admitted, closed });
+  return {
+    admit: async (releaseId, deviceId, window, now) =>
+      plain(await counter(releaseId).admit(deviceId, { ...window }, now)),
+    lookup: async (releaseId, deviceId) => plain(await counter(releaseId).lookup(deviceId)),
+    members: async (releaseId) => [...(await counter(releaseId).members())],
+  };
+}
+
+export interface AdmissionCacheLimits {
+  /** Admitted (release, device) pairs remembered; the oldest is forgotten first. */
+  maxPairs: number;
+  /** Device ids held across all closed releases' sets; the oldest release's set is dropped first. */
+  maxMembers: number;
+}
+
+const MAX_OVERSIZE = 1000;
+
+export const DEFAULT_ADMISSION_CACHE_LIMITS: AdmissionCacheLimits = { maxPairs: 100_000, maxMembers: 100_000 };
+
+/**
+ * An isolate-wide cache in front of an admission authority. A device once admitted stays admitted,
+ * so admitted pairs are remembered. A "no" can only be remembered once the release's set is closed
+ * (cap reached or window over): the first answer saying so fetches the final member set once, and
+ * from then on every question about that release is answered from memory.
+ *
+ * Only values are shared between requests, never promises: the Workers runtime forbids one request
+ * from awaiting I/O started by another. A members fetch in flight is marked by a flag, so other
+ * requests ask the authority meanwhile instead of fetching the set again.
+ */
+export function cachedAdmissionGate(
+  inner: AdmissionAuthority,
+  limits: AdmissionCacheLimits = DEFAULT_ADMISSION_CACHE_LIMITS,
+): AdmissionGate {
+  const pairs = new Set<string>();
+  const closedSets = new Map<string, Set<string>>();
+  const fetching = new Set<string>();
+  // Releases whose closed set is larger than maxMembers: never fetched again (bounded FIFO).
+  const oversize = new Set<string>();
+  let held = 0;
+
+  const bounded = (set: Set<string>, value: string, max: number) => {
+    set.add(value);
+    if (set.size <= max) return;
+    const oldest = set.values().next();
+    if (!oldest.done) set.delete(oldest.value);
+  };
+
+  const rememberSet = (releaseId: string, members: string[]) => {
+    if (members.length > limits.maxMembers) return bounded(oversize, releaseId, MAX_OVERSIZE);
+    if (closedSets.has(releaseId)) return;
+    for (const [id, set] of closedSets) {
+      if (held + members.length <= limits.maxMembers) break;
+      closedSets.delete(id);
+      held -= set.size;
+    }
+    closedSets.set(releaseId, new Set(members));
+    held += members.length;
+  };
+
+  const fetchClosedSet = async (releaseId: string) => {
+    if (closedSets.has(releaseId) || fetching.has(releaseId) || oversize.has(releaseId)) return;
+    fetching.add(releaseId);
+    try {
+      rememberSet(releaseId, await inner.members(releaseId));
+    } catch {
+      // The answer in hand is still right; a later request retries the fetch.
+    } finally {
+      fetching.delete(releaseId);
+    }
+  };
+
+  const ask = async (releaseId: string, deviceId: string, question: () => Promise<AdmissionAnswer>) => {
+    const set = closedSets.get(releaseId);
+    if (set) return { admitted: set.has(deviceId), closed: true };
+    const key = `${releaseId}\u0000${deviceId}`;
+    if (pairs.has(key)) return { admitted: true, closed: false };
+    const answer = await question();
+    if (answer.admitted) bounded(pairs, key, limits.maxPairs);
+    if (answer.closed) await fetchClosedSet(releaseId);
+    return answer;
+  };
+
+  return {
+    admit: (releaseId, deviceId, window, now) =>
+      ask(releaseId, deviceId, () => inner.admit(releaseId, deviceId, window, now)),
+    lookup: (releaseId, deviceId) => ask(releaseId, deviceId, () => inner.lookup(releaseId, deviceId)),
+  };
+}

@@ -1,0 +1,147 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { AppError } from "../../domain/errors";
+import {
+  createAllowlist,
+  getAllowlist,
+  getAllowlistEntries,
+  listAllowlists,
+  uploadAllowlistEntries,
+} from "../../usecases/manage-allowlists";
+import { ctxOf } from "../auth";
+import { readBodyWithLimit } from "../body";
+import { jsonBody } from "../json-body";
+import { adminErrors, SecurityBearer } from "../schemas";
+import type { HttpEnv } from "../types";
+import { validationHook } from "../validate";
+
+/** Largest list upload: 1,000,000 ids of up to ~60 characters. */
+export const LIST_BODY_LIMIT = 64 * 1024 * 1024;
+
+const AllowlistSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    kind: z.enum(["user", "device"]),
+    contentVersion: z.number().int(),
+    exactCount: z.number().int(),
+    shardCount: z.number().int(),
+    regexEntries: z.array(z.string()),
+    createdAt: z.number().int(),
+    updatedAt: z.number().int(),
+    rowVersion: z.number().int(),
+  })
+  .openapi("Allowlist");
+
+const Params = z.object({ allowlistId: z.string().min(1).max(100) });
+const ok = (schema: z.ZodType) => ({ content: { "application/json": { schema } } });
+const entriesBody = {
+  content: { "text/plain": { schema: z.string().openapi({ example: "user-1\nuser-2\nre:^qa-[0-9]{1,6}$" }) } },
+  required: true,
+};
+
+async function readEntries(request: Request): Promise<string> {
+  const type = (request.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
+  if (type !== "text/plain") throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Entries must be sent as text/plain.");
+  const bytes = await readBodyWithLimit(request, LIST_BODY_LIMIT);
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw new AppError("VALIDATION_FAILED", "The entries are not valid UTF-8.");
+  }
+}
+
+const upload = (method: "put" | "post", summary: string) =>
+  createRoute({
+    method,
+    path: "/{allowlistId}/entries",
+    tags: ["allowlists"],
+    summary,
+    description:
+      "One entry per line (user or device ids, per the list's kind); a line starting with `re:` is a bounded " +
+      "regex entry (at most 100, checked for catastrophic patterns). Up to 1,000,000 exact entries, 64 MiB.",
+    security: SecurityBearer,
+    request: { params: Params, body: entriesBody },
+    responses: { 200: { description: "The list's new metadata", ...ok(AllowlistSchema) }, ...adminErrors },
+  });
+
+export const allowlistsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validationHook })
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/",
+      tags: ["allowlists"],
+      summary: "Create a named allowlist (or denylist) of user ids or device ids",
+      security: SecurityBearer,
+      middleware: [jsonBody] as const,
+      request: {
+        body: {
+          content: {
+            "application/json": {
+              schema: z
+                .object({
+                  name: z
+                    .string()
+                    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "1-100 letters, digits, dots, dashes or underscores."),
+                  kind: z.enum(["user", "device"]),
+                })
+                .strict(),
+            },
+          },
+          required: true,
+        },
+      },
+      responses: { 201: { description: "Created", ...ok(AllowlistSchema) }, ...adminErrors },
+    }),
+    async (c) => c.json(await createAllowlist(c.var.deps, ctxOf(c), c.req.valid("json")), 201),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/",
+      tags: ["allowlists"],
+      summary: "List allowlists",
+      security: SecurityBearer,
+      responses: { 200: { description: "OK", ...ok(z.object({ items: z.array(AllowlistSchema) })) }, ...adminErrors },
+    }),
+    async (c) => c.json({ items: await listAllowlists(c.var.deps, ctxOf(c)) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/{allowlistId}",
+      tags: ["allowlists"],
+      summary: "Get an allowlist by id or name",
+      security: SecurityBearer,
+      request: { params: Params },
+      responses: { 200: { description: "OK", ...ok(AllowlistSchema) }, ...adminErrors },
+    }),
+    async (c) => c.json(await getAllowlist(c.var.deps, ctxOf(c), c.req.valid("param").allowlistId), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/{allowlistId}/entries",
+      tags: ["allowlists"],
+      summary: "Download the entries (upload format)",
+      security: SecurityBearer,
+      request: { params: Params },
+      responses: { 200: { description: "OK", content: { "text/plain": { schema: z.string() } } }, ...adminErrors },
+    }),
+    async (c) => c.text(await getAllowlistEntries(c.var.deps, ctxOf(c), c.req.valid("param").allowlistId), 200),
+  )
+  .openapi(upload("put", "Replace all entries"), async (c) => {
+    const list = await uploadAllowlistEntries(c.var.deps, ctxOf(c), {
+      idOrName: c.req.valid("param").allowlistId,
+      mode: "replace",
+      readBody: () => readEntries(c.req.raw),
+    });
+    return c.json(list, 200);
+  })
+  .openapi(upload("post", "Add entries to the existing ones"), async (c) => {
+    const list = await uploadAllowlistEntries(c.var.deps, ctxOf(c), {
+      idOrName: c.req.valid("param").allowlistId,
+      mode: "append",
+      readBody: () => readEntries(c.req.raw),
+    });
+    return c.json(list, 200);
+  });

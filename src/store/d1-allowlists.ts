@@ -1,0 +1,69 @@
+import { and, eq, inArray, or, sql } from "drizzle-orm";
+import type { AllowlistRecord, AuditEntry, WriteResult } from "../usecases/ports";
+import { auditColumns, auditInsert, type Db, guard, uniqueOrConflict } from "./d1-helpers";
+import * as t from "./schema";
+
+type ContentChanges = Pick<
+  AllowlistRecord,
+  "contentVersion" | "contentKey" | "exactCount" | "shardCount" | "regexEntries" | "updatedAt"
+>;
+
+/** Allowlist rows; contents live in R2/KV (see edge/list-content.ts). */
+export function allowlistMethods(db: Db) {
+  const appsOf = (workspaceId: string) =>
+    db.select({ id: t.apps.id }).from(t.apps).where(eq(t.apps.workspaceId, workspaceId));
+  return {
+    createAllowlist: (list: AllowlistRecord, audit: AuditEntry) =>
+      uniqueOrConflict(() => db.batch([db.insert(t.allowlists).values(list), auditInsert(db, audit)])),
+    getAllowlist: async (workspaceId: string, idOrName: string): Promise<AllowlistRecord | null> =>
+      (await db
+        .select()
+        .from(t.allowlists)
+        .where(
+          and(
+            eq(t.allowlists.workspaceId, workspaceId),
+            or(eq(t.allowlists.id, idOrName), eq(t.allowlists.name, idOrName)),
+          ),
+        )
+        .get()) ?? null,
+    listAllowlists: (workspaceId: string): Promise<AllowlistRecord[]> =>
+      db.select().from(t.allowlists).where(eq(t.allowlists.workspaceId, workspaceId)).orderBy(t.allowlists.name),
+    /**
+     * Compare-and-swap on rowVersion: new content metadata, the audit row, and a snapshot-version bump
+     * of every environment of the workspace (their snapshots carry list metadata), all or nothing.
+     */
+    async updateAllowlistContent(
+      list: AllowlistRecord,
+      changes: ContentChanges,
+      audit: AuditEntry,
+    ): Promise<WriteResult> {
+      const ok = guard(audit.id);
+      const results = await db.batch([
+        db.insert(t.auditLogs).select(
+          db
+            .select(auditColumns(audit))
+            .from(t.allowlists)
+            .where(and(eq(t.allowlists.id, list.id), eq(t.allowlists.rowVersion, list.rowVersion))),
+        ),
+        db
+          .update(t.allowlists)
+          .set({ ...changes, rowVersion: list.rowVersion + 1 })
+          .where(and(eq(t.allowlists.id, list.id), eq(t.allowlists.rowVersion, list.rowVersion), ok)),
+        db
+          .update(t.environments)
+          .set({ snapshotVersion: sqlIncrement })
+          .where(and(inArray(t.environments.appId, appsOf(list.workspaceId)), ok)),
+      ]);
+      return (results[1] as unknown as D1Result).meta.changes === 1 ? "ok" : "conflict";
+    },
+    environmentIdsOfWorkspace: async (workspaceId: string): Promise<string[]> =>
+      (
+        await db
+          .select({ id: t.environments.id })
+          .from(t.environments)
+          .where(inArray(t.environments.appId, appsOf(workspaceId)))
+      ).map((r) => r.id),
+  };
+}
+
+const sqlIncrement = sql`${t.environments.snapshotVersion} + 1`;

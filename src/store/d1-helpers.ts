@@ -1,0 +1,42 @@
+import { type SQL, sql } from "drizzle-orm";
+import type { DrizzleD1Database } from "drizzle-orm/d1";
+import type { AuditEntry, WriteResult } from "../usecases/ports";
+import * as t from "./schema";
+
+export type Db = DrizzleD1Database<typeof t>;
+
+export function isUniqueViolation(error: unknown): boolean {
+  const text = String((error as { message?: unknown })?.message ?? error);
+  return text.includes("UNIQUE constraint failed") || text.includes("SQLITE_CONSTRAINT");
+}
+
+export async function uniqueOrConflict(run: () => Promise<unknown>): Promise<WriteResult> {
+  try {
+    await run();
+    return "ok";
+  } catch (error) {
+    if (isUniqueViolation(error)) return "conflict";
+    throw error;
+  }
+}
+
+export const auditInsert = (db: Db, a: AuditEntry) => db.insert(t.auditLogs).values(a);
+
+/** The audit row as constant columns of an INSERT … SELECT, so it can be made conditional. */
+export const auditColumns = (a: AuditEntry, override: { id?: SQL; resourceId?: SQL } = {}) => ({
+  id: (override.id ?? sql<string>`${a.id}`).as("id"),
+  workspaceId: sql<string>`${a.workspaceId}`.as("workspace_id"),
+  actorMemberId: sql<string>`${a.actorMemberId}`.as("actor_member_id"),
+  actorTokenId: sql<string>`${a.actorTokenId}`.as("actor_token_id"),
+  action: sql<string>`${a.action}`.as("action"),
+  resourceType: sql<string>`${a.resourceType}`.as("resource_type"),
+  resourceId: (override.resourceId ?? sql<string>`${a.resourceId}`).as("resource_id"),
+  before: sql<string>`${JSON.stringify(a.before ?? null)}`.as("before"),
+  after: sql<string>`${JSON.stringify(a.after ?? null)}`.as("after"),
+  requestId: sql<string>`${a.requestId}`.as("request_id"),
+  createdAt: sql<number>`${a.createdAt}`.as("created_at"),
+});
+
+/** True while the audit row of this change exists: makes every statement of a batch depend on the first. */
+export const guard = (auditId: string): SQL =>
+  sql`exists (select 1 from ${t.auditLogs} where ${t.auditLogs.id} = ${auditId})`;

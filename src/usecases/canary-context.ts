@@ -1,0 +1,124 @@
+import { shardOf } from "../domain/allowlist-shards";
+import { type CanaryContext, type Decision, type DeviceQuery, decide } from "../domain/decide";
+import type { Snapshot, SnapshotList, SnapshotMiniProgram, SnapshotRelease } from "../domain/snapshot";
+import { type BucketKey, createBucketer } from "../domain/targeting/bucket";
+import { type Admission, compileTargeting, stickyIdFor, type Targeting } from "../domain/targeting/evaluate";
+import { compileSafeRegex, type DeviceProfile, MAX_REGEX_SUBJECT_LENGTH } from "../domain/targeting/rules";
+import type { Deps } from "./ports";
+
+// Memos keyed by immutable snapshot objects: a snapshot is compiled once per isolate, not per request.
+const compiledTargeting = new WeakMap<SnapshotRelease, Targeting | null>();
+const bucketers = new WeakMap<SnapshotRelease, (id: string) => number>();
+const listRegexes = new WeakMap<SnapshotList, RegExp[]>();
+
+function targetingOf(release: SnapshotRelease): Targeting | null {
+  let t = compiledTargeting.get(release);
+  if (t === undefined) {
+    const compiled = release.targeting === null ? null : compileTargeting(release.targeting);
+    t = compiled?.ok ? compiled.targeting : null;
+    compiledTargeting.set(release, t);
+  }
+  return t;
+}
+
+function regexesOf(list: SnapshotList): RegExp[] {
+  let r = listRegexes.get(list);
+  if (r === undefined) {
+    r = list.regex.map((p) => compileSafeRegex(p, false)).filter((x): x is RegExp => typeof x !== "string");
+    listRegexes.set(list, r);
+  }
+  return r;
+}
+
+/** The device identity used for list lookups of a list of `kind`. */
+const idFor = (kind: "user" | "device", ids: { userId: string | null; deviceId: string }) =>
+  kind === "user" ? ids.userId : ids.deviceId;
+
+export interface DeviceIdentity {
+  profile: DeviceProfile;
+  ids: { userId: string | null; deviceId: string };
+}
+
+/**
+ * Prepares canary evaluation for one check: loads, for every list any canary release of the asked
+ * mini programs refers to, the one shard that can hold this device's id (isolate-cached), so the
+ * decision itself stays synchronous.
+ */
+export async function canaryContext(
+  deps: Deps,
+  snapshot: Snapshot,
+  mps: (SnapshotMiniProgram | undefined)[],
+  device: DeviceIdentity,
+  now: number,
+): Promise<{ ctx: CanaryContext; admissions: Map<string, Admission> }> {
+  const needed = new Set<string>();
+  for (const mp of mps) {
+    for (const release of mp?.releases ?? []) {
+      const t = release.status === "canary" ? targetingOf(release) : null;
+      for (const ref of t ? [...t.allowlists, ...t.denylists] : []) needed.add(ref.listId);
+    }
+  }
+  const shards = new Map<string, ReadonlySet<string>>();
+  await Promise.all(
+    [...needed].map(async (listId) => {
+      const list = snapshot.lists[listId];
+      const id = list ? idFor(list.kind, device.ids) : null;
+      if (!list || id === null) return;
+      shards.set(listId, await deps.lists.getShard(list.contentKey, shardOf(id, list.shardCount)));
+    }),
+  );
+  const admissions = new Map<string, Admission>();
+  const key: BucketKey | null = deps.bucketKey;
+  const ctx: CanaryContext = {
+    profile: device.profile,
+    ids: device.ids,
+    now,
+    targetingOf,
+    inList(listId, id) {
+      const list = snapshot.lists[listId];
+      if (!list || id !== idFor(list.kind, device.ids)) return false;
+      if (shards.get(listId)?.has(id)) return true;
+      return regexesOf(list).some((re) => id.length <= MAX_REGEX_SUBJECT_LENGTH && re.test(id));
+    },
+    bucketOf(release, t) {
+      const sticky = stickyIdFor(t, device.ids);
+      if (key === null || sticky === null) return null;
+      let bucketer = bucketers.get(release);
+      if (!bucketer) {
+        bucketer = createBucketer(key, release.releaseId);
+        bucketers.set(release, bucketer);
+      }
+      return bucketer(sticky);
+    },
+    admission: (releaseId) => admissions.get(releaseId) ?? "unknown",
+  };
+  return { ctx, admissions };
+}
+
+/**
+ * Decides for one mini program, asking the time-window authority when a canary release would win
+ * if the device were admitted (`admit`), or only looking the device up (`lookup`, for explain).
+ */
+export async function decideWithAdmission(
+  deps: Deps,
+  mp: SnapshotMiniProgram | undefined,
+  q: DeviceQuery,
+  canary: { ctx: CanaryContext; admissions: Map<string, Admission> } | null,
+  mode: "admit" | "lookup",
+): Promise<Decision> {
+  let decision = decide(mp, q, canary?.ctx ?? null);
+  if (canary === null) return decision;
+  // Each round settles one release; a mini program has few live releases.
+  for (let round = 0; round < 4 && decision.action === "none" && decision.pendingAdmission; round++) {
+    const release = decision.pendingAdmission;
+    const window = targetingOf(release)?.timeWindow;
+    if (!window) break;
+    const answer =
+      mode === "admit"
+        ? await deps.admissions.admit(release.releaseId, canary.ctx.ids.deviceId, window, canary.ctx.now)
+        : await deps.admissions.lookup(release.releaseId, canary.ctx.ids.deviceId);
+    canary.admissions.set(release.releaseId, answer.admitted ? "admitted" : "not_admitted");
+    decision = decide(mp, q, canary.ctx);
+  }
+  return decision;
+}

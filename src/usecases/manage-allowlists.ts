@@ -1,0 +1,101 @@
+import { buildShards, parseEntries, REGEX_PREFIX, shardCountFor } from "../domain/allowlist-shards";
+import { AppError } from "../domain/errors";
+import type { AllowlistRecord, Context, Deps } from "./ports";
+import { rebuildSnapshot } from "./rebuild-snapshot";
+import { auditEntry, notFound, requirePermission } from "./support";
+
+/** Creates an empty named allowlist of user ids or device ids; CONFLICT when the name is taken. */
+export async function createAllowlist(deps: Deps, ctx: Context, input: { name: string; kind: "user" | "device" }) {
+  requirePermission(ctx, "allowlist:write");
+  const now = deps.clock.now();
+  const list: AllowlistRecord = {
+    id: deps.ids.id("al"),
+    workspaceId: ctx.actor.workspaceId,
+    name: input.name,
+    kind: input.kind,
+    contentVersion: 0,
+    contentKey: "",
+    exactCount: 0,
+    shardCount: 1,
+    regexEntries: [],
+    createdAt: now,
+    updatedAt: now,
+    rowVersion: 1,
+  };
+  const audit = auditEntry(deps, ctx, {
+    action: "allowlist.create",
+    resourceType: "allowlist",
+    resourceId: list.id,
+    before: null,
+    after: list,
+  });
+  if ((await deps.store.createAllowlist(list, audit)) === "conflict") {
+    throw new AppError("CONFLICT", "An allowlist with this name already exists.");
+  }
+  return list;
+}
+
+export async function listAllowlists(deps: Deps, ctx: Context) {
+  requirePermission(ctx, "workspace:read");
+  return deps.store.listAllowlists(ctx.actor.workspaceId);
+}
+
+export async function getAllowlist(deps: Deps, ctx: Context, idOrName: string) {
+  requirePermission(ctx, "workspace:read");
+  const list = await deps.store.getAllowlist(ctx.actor.workspaceId, idOrName);
+  if (list === null) throw notFound("The allowlist");
+  return list;
+}
+
+/** The list's current content in upload format (one entry per line, regex entries prefixed `re:`). */
+export async function getAllowlistEntries(deps: Deps, ctx: Context, idOrName: string) {
+  const list = await getAllowlist(deps, ctx, idOrName);
+  return list.contentKey === "" ? "" : ((await deps.lists.getSource(list.contentKey)) ?? "");
+}
+
+/**
+ * Replaces (or, with `append`, extends) a list's entries: parses and validates every line, writes
+ * the canonical source and the hash shards under a new random content key (create-once, so a
+ * concurrent upload can never overwrite them), then swaps the list's metadata with a
+ * compare-and-swap and rebuilds the workspace's snapshots. A lost race is a CONFLICT.
+ */
+export async function uploadAllowlistEntries(
+  deps: Deps,
+  ctx: Context,
+  input: { idOrName: string; mode: "replace" | "append"; readBody: () => Promise<string> },
+) {
+  requirePermission(ctx, "allowlist:write");
+  const list = await deps.store.getAllowlist(ctx.actor.workspaceId, input.idOrName);
+  if (list === null) throw notFound("The allowlist");
+  let text = await input.readBody();
+  if (input.mode === "append" && list.contentKey !== "") {
+    text = `${(await deps.lists.getSource(list.contentKey)) ?? ""}\n${text}`;
+  }
+  const parsed = parseEntries(text);
+  if (!parsed.ok) throw new AppError("VALIDATION_FAILED", "Some entries are not valid.", parsed.errors);
+  const { exact, regex } = parsed.entries;
+  const contentKey = deps.ids.id("lc");
+  const shardCount = shardCountFor(exact.length);
+  await deps.lists.putShards(contentKey, buildShards(exact, shardCount));
+  await deps.lists.putSource(contentKey, [...exact, ...regex.map((r) => `${REGEX_PREFIX}${r}`)].join("\n"));
+  const changes = {
+    contentVersion: list.contentVersion + 1,
+    contentKey,
+    exactCount: exact.length,
+    shardCount,
+    regexEntries: regex,
+    updatedAt: deps.clock.now(),
+  };
+  const audit = auditEntry(deps, ctx, {
+    action: input.mode === "append" ? "allowlist.append" : "allowlist.replace",
+    resourceType: "allowlist",
+    resourceId: list.id,
+    before: { contentVersion: list.contentVersion, exactCount: list.exactCount, regexCount: list.regexEntries.length },
+    after: { contentVersion: changes.contentVersion, exactCount: exact.length, regexCount: regex.length },
+  });
+  if ((await deps.store.updateAllowlistContent(list, changes, audit)) === "conflict") {
+    throw new AppError("CONFLICT", "The allowlist was changed by someone else; retry.");
+  }
+  for (const envId of await deps.store.environmentIdsOfWorkspace(list.workspaceId)) await rebuildSnapshot(deps, envId);
+  return { ...list, ...changes, rowVersion: list.rowVersion + 1 };
+}

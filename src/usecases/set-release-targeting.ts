@@ -1,0 +1,94 @@
+import { AppError, type FieldError } from "../domain/errors";
+import type { ReleaseStatus } from "../domain/release-status";
+import { compileTargeting } from "../domain/targeting/evaluate";
+import type { Context, Deps, ReleaseRecord } from "./ports";
+import { rebuildSnapshot } from "./rebuild-snapshot";
+import { auditEntry, notFound, requirePermission } from "./support";
+
+/** Largest time-window cap: the admitted set of a closed window is cached whole by every isolate. */
+export const MAX_TIME_WINDOW_CAP = 100_000;
+
+/** Statuses in which the whole targeting may change (before review binds it). */
+const TARGETING_EDITABLE: readonly ReleaseStatus[] = ["created", "rejected"];
+/** Statuses in which an SRE may change the percentage and ramp. */
+const ROLLOUT_EDITABLE: readonly ReleaseStatus[] = ["created", "rejected", "approved", "canary", "paused"];
+
+type Json = Record<string, unknown>;
+
+/**
+ * Validates targeting JSON (the domain compiler, then references to this workspace's lists) and
+ * returns it normalized: list references by id. Errors carry JSON pointers into the body.
+ */
+async function validate(deps: Deps, ctx: Context, input: Json): Promise<Json> {
+  const compiled = compileTargeting(input);
+  if (!compiled.ok) throw new AppError("VALIDATION_FAILED", "The targeting is not valid.", compiled.errors);
+  const errors: FieldError[] = [];
+  const normalized: Json = { ...input };
+  for (const field of ["allowlists", "denylists"] as const) {
+    const refs = Array.isArray(input[field]) ? (input[field] as Json[]) : [];
+    const out: Json[] = [];
+    for (const [i, ref] of refs.entries()) {
+      const list = await deps.store.getAllowlist(ctx.actor.workspaceId, String(ref.listId));
+      if (list === null)
+        errors.push({ pointer: `/${field}/${i}/listId`, message: "No such allowlist in this workspace." });
+      else if (list.kind !== ref.kind)
+        errors.push({ pointer: `/${field}/${i}/kind`, message: `The list holds ${list.kind} ids.` });
+      else out.push({ kind: list.kind, listId: list.id });
+    }
+    if (input[field] !== undefined) normalized[field] = out;
+  }
+  const cap = compiled.targeting.timeWindow?.cap;
+  if (cap !== undefined && cap > MAX_TIME_WINDOW_CAP) {
+    errors.push({ pointer: "/timeWindow/cap", message: `At most ${MAX_TIME_WINDOW_CAP}.` });
+  }
+  if (errors.length > 0) throw new AppError("VALIDATION_FAILED", "The targeting is not valid.", errors);
+  return normalized;
+}
+
+async function save(deps: Deps, ctx: Context, release: ReleaseRecord, targeting: Json | null, action: string) {
+  const now = deps.clock.now();
+  const audit = auditEntry(deps, ctx, {
+    action,
+    resourceType: "release",
+    resourceId: release.id,
+    before: release.targeting,
+    after: targeting,
+  });
+  if ((await deps.store.updateReleaseTargeting(release, targeting, now, audit)) === "conflict") {
+    throw new AppError("CONFLICT", "The release was changed by someone else; read it again and retry.");
+  }
+  await rebuildSnapshot(deps, release.environmentId);
+  return { ...release, targeting, updatedAt: now, rowVersion: release.rowVersion + 1 };
+}
+
+async function editable(deps: Deps, ctx: Context, releaseId: string, statuses: readonly ReleaseStatus[]) {
+  const release = await deps.store.getRelease(ctx.actor.workspaceId, releaseId);
+  if (release === null) throw notFound("The release");
+  requirePermission(ctx, "release:write", release.miniProgramId);
+  if (!statuses.includes(release.status)) {
+    throw new AppError("INVALID_TRANSITION", `This cannot change while the release is ${release.status}.`);
+  }
+  return release;
+}
+
+/** Replaces a release's canary targeting (null clears it); only before the release is submitted. */
+export async function setReleaseTargeting(deps: Deps, ctx: Context, releaseId: string, input: Json | null) {
+  const release = await editable(deps, ctx, releaseId, TARGETING_EDITABLE);
+  const targeting = input === null ? null : await validate(deps, ctx, input);
+  return save(deps, ctx, release, targeting, "release.targeting");
+}
+
+/**
+ * Changes only the percentage (basis points) and phased ramp of a release's targeting, also while
+ * it is live: raising the percentage only adds devices. Takes effect on the next snapshot refresh.
+ */
+export async function setReleaseRollout(
+  deps: Deps,
+  ctx: Context,
+  releaseId: string,
+  percentage: { basisPoints: number; ramp?: { at: number; basisPoints: number }[] },
+) {
+  const release = await editable(deps, ctx, releaseId, ROLLOUT_EDITABLE);
+  const next = await validate(deps, ctx, { ...(release.targeting ?? {}), percentage });
+  return save(deps, ctx, release, next, "release.rollout");
+}
