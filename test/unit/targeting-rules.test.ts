@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { inRange } from "../../src/domain/semver";
-import { compileTargeting } from "../../src/domain/targeting/evaluate";
+import { compileTargeting, stickyIdFor } from "../../src/domain/targeting/evaluate";
 import {
   type CompileError,
   compileRules,
@@ -255,8 +255,13 @@ describe("compileTargeting errors", () => {
     expectNoEcho(result.errors);
   });
 
-  it("accepts a window of exactly 7 days and defaults the sticky key to the device", () => {
+  it("accepts a window of exactly 7 days and defaults the sticky key to auto (user id, else device id)", () => {
     const result = compileTargeting({ timeWindow: { startsAt: 0, endsAt: 7 * day, cap: 1 } });
-    expect(result.ok && result.targeting.stickyKey).toBe("device");
+    expect(result.ok && result.targeting.stickyKey).toBe("auto");
+    if (!result.ok) return;
+    expect(stickyIdFor(result.targeting, { userId: "u-1", deviceId: "d-1" })).toBe("u-1");
+    expect(stickyIdFor(result.targeting, { userId: null, deviceId: "d-1" })).toBe("d-1");
+    const device = compileTargeting({ percentage: { basisPoints: 1 }, stickyKey: "device" });
+    expect(device.ok && stickyIdFor(device.targeting, { userId: "u-1", deviceId: "d-1" })).toBe("d-1");
   });
 });

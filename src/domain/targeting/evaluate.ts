@@ -10,7 +10,8 @@ import {
   type RuleReason,
 } from "./rules";
 
-export type StickyKey = "user" | "device";
+/** Whose id keeps a device in its bucket: `auto` (the default) is the user id when present, else the device id. */
+export type StickyKey = "auto" | "user" | "device";
 /** A reference to a stored allowlist / denylist of user ids or of device ids. */
 export interface ListRef {
   kind: "user" | "device";
@@ -110,6 +111,7 @@ const NO_AUDIENCE = result("out", "default", "NO_AUDIENCE");
 
 /** The id the bucket must be computed from, or null (sticky key "user" and no user id). */
 export function stickyIdFor(t: Targeting, ids: EvaluationInput["ids"]): string | null {
+  if (t.stickyKey === "auto") return ids.userId ?? ids.deviceId;
   return t.stickyKey === "user" ? ids.userId : ids.deviceId;
 }
 
@@ -277,7 +279,7 @@ function compileTimeWindow(v: unknown, errors: CompileError[]): TimeWindow | nul
 /**
  * Validates and compiles a release's targeting JSON:
  * `{ allowlists?, denylists?: {kind, listId}[], rules?: Rule[], percentage?: {basisPoints, ramp?} | null,
- *    timeWindow?: {startsAt, endsAt, cap} | null, stickyKey?: "user" | "device" (default "device") }`.
+ *    timeWindow?: {startsAt, endsAt, cap} | null, stickyKey?: "auto" | "user" | "device" (default "auto") }`.
  * Error pointers are absolute in that document (`/rules/0/operator`, `/timeWindow/endsAt`); messages
  * never quote input. A targeting must admit someone: an allowlist, rules, a percentage or a window.
  */
@@ -297,13 +299,15 @@ export function compileTargeting(
   }
   const percentage = compilePercentage(input.percentage, errors);
   const timeWindow = compileTimeWindow(input.timeWindow, errors);
-  const sticky = input.stickyKey ?? "device";
-  if (sticky !== "user" && sticky !== "device") pushError(errors, "/stickyKey", "must be user or device");
+  const sticky = input.stickyKey ?? "auto";
+  if (sticky !== "auto" && sticky !== "user" && sticky !== "device") {
+    pushError(errors, "/stickyKey", "must be auto, user or device");
+  }
   const admitsSomeone = allowlists.length > 0 || rules.length > 0 || percentage !== null || timeWindow !== null;
   if (errors.length === 0 && !admitsSomeone) {
     pushError(errors, "", "needs an allowlist, rules, a percentage or a time window");
   }
   if (errors.length > 0) return { ok: false, errors };
-  const stickyKey: StickyKey = sticky === "user" ? "user" : "device";
+  const stickyKey: StickyKey = sticky === "user" ? "user" : sticky === "device" ? "device" : "auto";
   return { ok: true, targeting: { allowlists, denylists, rules, percentage, timeWindow, stickyKey } };
 }

@@ -83,7 +83,7 @@ const TargetingSchema = z
       .object({ startsAt: z.number().int(), endsAt: z.number().int(), cap: z.number().int() })
       .strict()
       .optional(),
-    stickyKey: z.enum(["user", "device"]).optional(),
+    stickyKey: z.enum(["auto", "user", "device"]).optional(),
   })
   .strict()
   .openapi("Targeting", {

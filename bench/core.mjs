@@ -1,0 +1,232 @@
+// `npm run bench` (first part): the decision core in Node, nanoseconds per device check.
+// Bundles the real src/ modules with esbuild into a temp dir and drives them directly: the snapshot
+// is compiled by compileSnapshot (50 mini programs, each with 1.0.0 in full release and 3 canary
+// releases of 5 rules; see bench/fixtures.mjs), list shards are built by the real buildShards
+// layout from a 1,000,000-entry user allowlist and a device denylist, and the canary context is the
+// real canaryContext(). Stand-in: its shard port is an in-memory map of those shard Sets (in the
+// Worker the same Sets come from KV through an isolate cache), so what is timed is the core, not KV.
+// Prints figures only; asserts nothing about time.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { build } from "esbuild";
+import {
+  ALLOWLIST_SIZE,
+  allowlistText,
+  COMPAT,
+  canaryReleases,
+  DENYLIST_SIZE,
+  deviceMix,
+  denylistText,
+  MINI_PROGRAMS,
+  mpKey,
+  TIME_WINDOW_CAP,
+  VERSIONS,
+} from "./fixtures.mjs";
+
+const DEVICES = Number(process.env.BENCH_CORE_DEVICES ?? 10_000);
+/** Each measurement runs whole passes over the device mix until this much time has passed. */
+const SECONDS = Number(process.env.BENCH_CORE_SECONDS ?? 3);
+
+const work = mkdtempSync(join(tmpdir(), "updraft-core-"));
+try {
+  await build({
+    stdin: {
+      contents: [
+        'export { decide } from "./src/domain/decide";',
+        'export { compileSnapshot } from "./src/domain/compile-snapshot";',
+        'export { buildShards, shardCountFor } from "./src/domain/allowlist-shards";',
+        'export { bucketKeyFromHex } from "./src/domain/targeting/bucket";',
+        'export { buildDeviceProfile } from "./src/domain/device-profile";',
+        'export { canaryContext } from "./src/usecases/canary-context";',
+      ].join("\n"),
+      resolveDir: process.cwd(),
+      loader: "ts",
+      sourcefile: "bench-core-entry.ts",
+    },
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node22",
+    outfile: join(work, "core.mjs"),
+    logLevel: "warning",
+  });
+  await run(await import(pathToFileURL(join(work, "core.mjs")).href));
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+async function run(core) {
+  const now = Date.now();
+  const t0 = performance.now();
+  const lists = {
+    users: { id: "al_users", kind: "user", contentKey: "lc_users", text: allowlistText() },
+    devices: { id: "al_devices", kind: "device", contentKey: "lc_devices", text: denylistText() },
+  };
+  const shardSets = new Map();
+  for (const l of Object.values(lists)) {
+    const exact = l.text.split("\n");
+    l.shardCount = core.shardCountFor(exact.length);
+    // As the Worker's list store does: one Set per shard body.
+    shardSets.set(
+      l.contentKey,
+      core.buildShards(exact, l.shardCount).map((body) => new Set(body.split("\n"))),
+    );
+  }
+  const snapshot = core.compileSnapshot(source(now, lists));
+  const deps = {
+    lists: { getShard: async (contentKey, shard) => shardSets.get(contentKey)?.[shard] ?? new Set() },
+    bucketKey: core.bucketKeyFromHex("000102030405060708090a0b0c0d0e0f"),
+  };
+  const geo = { country: "CN", region: "Zhejiang", city: "Hangzhou" };
+  const bodies = deviceMix(DEVICES);
+  const devices = bodies.map((b) => ({
+    body: b,
+    identity: { profile: core.buildDeviceProfile(b, geo, null), ids: { userId: b.userId, deviceId: b.deviceId } },
+    mps: b.miniPrograms.map((m) => snapshot.miniPrograms[m.id]),
+    queries: b.miniPrograms.map((m) => ({ appVersion: b.appVersion, installed: m.version, failed: [] })),
+  }));
+  const windowRelease = snapshot.miniPrograms[mpKey(0)].releases.find((r) => r.version === "1.3.0");
+  const setup = ((performance.now() - t0) / 1000).toFixed(1);
+
+  // Admissions as the Worker's cached gate answers them once the window's cap is reached: the first
+  // TIME_WINDOW_CAP devices (in mix order) that asked are admitted, every later one is not.
+  const admitted = new Set();
+  for (const d of devices) {
+    d.canary = await core.canaryContext(deps, snapshot, d.mps, d.identity, now);
+    for (let i = 0; i < d.mps.length; i++) {
+      const decision = core.decide(d.mps[i], d.queries[i], d.canary.ctx);
+      if (decision.pendingAdmission === windowRelease && admitted.size < TIME_WINDOW_CAP) admitted.add(d.body.deviceId);
+    }
+  }
+  const admit = (d) => {
+    if (windowRelease) d.canary.admissions.set(windowRelease.releaseId, admitted.has(d.body.deviceId) ? "admitted" : "not_admitted");
+  };
+  for (const d of devices) admit(d);
+
+  const asked = devices[0]?.mps.length ?? 0;
+  const mix = describeMix(core, devices);
+  console.log(
+    `updraft core bench: node ${process.version}, ${MINI_PROGRAMS} mini programs × (1 full + 3 canary releases × 5 rules), ` +
+      `allowlist ${ALLOWLIST_SIZE.toLocaleString("en")} user ids in ${lists.users.shardCount} shards, denylist ${DENYLIST_SIZE} device ids, ` +
+      `${DEVICES.toLocaleString("en")} devices × ${asked} mini programs per check (setup ${setup} s)`,
+  );
+  console.log(`  mix: ${mix}`);
+
+  // 1. decide() only: the canary context of each device is prepared (shards in hand, admissions known).
+  const decideOnly = measure(() => {
+    let sink = 0;
+    for (const d of devices) {
+      for (let i = 0; i < d.mps.length; i++) sink += core.decide(d.mps[i], d.queries[i], d.canary.ctx).trace.length;
+    }
+    return sink;
+  });
+  console.log(
+    `core decide: ${fmt(decideOnly.nsPerPass / DEVICES)} ns/check ${fmt(decideOnly.nsPerPass / DEVICES / asked)} ns/decision ` +
+      `(${decideOnly.passes} passes, ${(decideOnly.passes * DEVICES).toLocaleString("en")} checks)`,
+  );
+
+  // 2. The whole synchronous-core part of a check: device profile, canaryContext (list shard lookups
+  //    through the in-memory port, one await), admissions from the cache, decide() per mini program.
+  const whole = await measureAsync(async () => {
+    let sink = 0;
+    for (const d of devices) {
+      const profile = core.buildDeviceProfile(d.body, geo, null);
+      d.canary = await core.canaryContext(deps, snapshot, d.mps, { profile, ids: d.identity.ids }, now);
+      admit(d);
+      for (let i = 0; i < d.mps.length; i++) sink += core.decide(d.mps[i], d.queries[i], d.canary.ctx).trace.length;
+    }
+    return sink;
+  });
+  console.log(
+    `core check (profile + canaryContext + decide): ${fmt(whole.nsPerPass / DEVICES)} ns/check ` +
+      `${fmt(whole.nsPerPass / DEVICES / asked)} ns/decision (${whole.passes} passes)`,
+  );
+}
+
+function source(now, lists) {
+  const miniPrograms = [];
+  const versions = [];
+  const releases = [];
+  let seq = 0;
+  for (let m = 0; m < MINI_PROGRAMS; m++) {
+    const id = `mp_${m}`;
+    miniPrograms.push({ id, key: mpKey(m), type: "dsl", origin: "workspace", minUsableVersion: null, config: {} });
+    for (const v of VERSIONS) {
+      const sha256 = `${m}-${v}`.padEnd(64, "0");
+      versions.push({ id: `ver_${m}_${v}`, miniProgramId: id, version: v, sha256, size: 1024, compat: COMPAT, publisherSignature: null, deleted: false });
+    }
+    const release = (version, status, targeting) => ({
+      id: `rel_${m}_${version}`,
+      versionId: `ver_${m}_${version}`,
+      seq: ++seq,
+      status,
+      wentFull: status === "full",
+      rollback: false,
+      updateMode: "async",
+      config: {},
+      targeting,
+    });
+    releases.push(release("1.0.0", "full", null));
+    for (const c of canaryReleases(m, { userList: lists.users.id, deviceList: lists.devices.id, now })) {
+      releases.push(release(c.version, "canary", c.targeting));
+    }
+  }
+  return {
+    appKey: "bench-app",
+    env: "prod",
+    version: 1,
+    builtAt: now,
+    miniPrograms,
+    versions,
+    releases,
+    lists: Object.values(lists).map((l) => ({ id: l.id, kind: l.kind, contentKey: l.contentKey, shardCount: l.shardCount, regexEntries: [] })),
+  };
+}
+
+/** A one-line summary of what the mix decides: actions, offered versions, targeting reasons. */
+function describeMix(core, devices) {
+  const counts = new Map();
+  const bump = (k) => counts.set(k, (counts.get(k) ?? 0) + 1);
+  for (const d of devices) {
+    for (let i = 0; i < d.mps.length; i++) {
+      const decision = core.decide(d.mps[i], d.queries[i], d.canary.ctx);
+      bump(decision.action === "none" ? `none:${decision.reason}` : `${decision.action}:${decision.release.version}`);
+      for (const t of decision.trace) if (t.targeting) bump(t.targeting.reason);
+    }
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}=${n}`).join(" ");
+}
+
+function measure(pass) {
+  pass(); // warm-up
+  let passes = 0;
+  const start = process.hrtime.bigint();
+  const deadline = start + BigInt(SECONDS * 1e9);
+  let end = start;
+  while (end < deadline) {
+    pass();
+    passes++;
+    end = process.hrtime.bigint();
+  }
+  return { passes, nsPerPass: Number(end - start) / passes };
+}
+
+async function measureAsync(pass) {
+  await pass();
+  let passes = 0;
+  const start = process.hrtime.bigint();
+  const deadline = start + BigInt(SECONDS * 1e9);
+  let end = start;
+  while (end < deadline) {
+    await pass();
+    passes++;
+    end = process.hrtime.bigint();
+  }
+  return { passes, nsPerPass: Number(end - start) / passes };
+}
+
+function fmt(ns) {
+  return ns >= 100 ? Math.round(ns).toLocaleString("en") : ns.toFixed(1);
+}
