@@ -1,7 +1,10 @@
-// `npm run bench`: HTTP benchmark of POST /v1/check against a trivial route of the same server.
-// Starts the built Worker on bare Miniflare (no wrangler dev proxy) on 127.0.0.1 with local D1/R2/KV,
-// seeds a workspace through the admin API, then runs bounded load at several concurrencies.
-// Prints figures only; asserts nothing about time.
+// `npm run bench` (second part): HTTP benchmark of POST /v1/check against a trivial route of the same server.
+// Builds the Worker with `wrangler deploy --dry-run` and runs it on bare Miniflare (no wrangler dev
+// proxy) on 127.0.0.1 with local D1/R2/KV and the AdmissionCounter Durable Object (SQLite-backed), seeds
+// the benchmark snapshot of bench/fixtures.mjs through the admin API (1,000,000-user allowlist, device
+// denylist, 50 mini programs × 1 full + 3 canary releases of 5 rules, percentages, one capped time
+// window), then runs bounded load at concurrency 1, 8 and 64 from an undici Pool (one connection per
+// concurrent request, no pipelining). Prints figures only; asserts nothing about time.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -9,14 +12,36 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { strToU8, zipSync } from "fflate";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { Pool } from "undici";
+import {
+  ALLOWLIST_SIZE,
+  ASKED,
+  allowlisted,
+  allowlistText,
+  COMPAT,
+  canaryReleases,
+  DENYLIST_SIZE,
+  deviceMix,
+  denylistText,
+  MINI_PROGRAMS,
+  mpKey,
+  TIME_WINDOW_CAP,
+  VERSIONS,
+} from "./fixtures.mjs";
 
-const MINI_PROGRAMS = Number(process.env.BENCH_MINI_PROGRAMS ?? 20);
+const DEVICES = Number(process.env.BENCH_DEVICES ?? 2000);
 const LEVELS = [
   { c: 1, requests: 1500 },
-  { c: 8, requests: 4000 },
-  { c: 64, requests: 6000 },
+  { c: 8, requests: 6000 },
+  { c: 64, requests: 8000 },
 ];
-const MAX_SECONDS_PER_RUN = 20;
+/** Each level runs trivial, check, trivial, check with half the requests each (drift hits both alike). */
+const ROUNDS = 2;
+const MAX_SECONDS_PER_RUN = 15;
+/** Seeding calls in flight (one mini program each). */
+const SEED_CONCURRENCY = 4;
+// request.cf as the platform would send it (Miniflare would otherwise try to download one).
+const CF = { country: "CN", region: "Zhejiang", city: "Hangzhou", colo: "HKG", asn: 4134, timezone: "Asia/Shanghai" };
 
 const work = mkdtempSync(join(tmpdir(), "updraft-bench-"));
 execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", join(work, "dist")], {
@@ -29,6 +54,7 @@ const mf = new Miniflare(
   convertV4MiniflareOptions({
     host: "127.0.0.1",
     port: 0,
+    cf: CF,
     workers: [
       {
         name: "updraft",
@@ -40,7 +66,8 @@ const mf = new Miniflare(
         d1Databases: { DB: "bench-db" },
         r2Buckets: { PACKAGES: "bench-packages" },
         kvNamespaces: { SNAPSHOTS: "bench-snapshots" },
-        durableObjects: { ADMISSIONS: "AdmissionCounter" },
+        // wrangler.toml declares the class in new_sqlite_classes: it uses ctx.storage.sql.
+        durableObjects: { ADMISSIONS: { className: "AdmissionCounter", useSQLite: true } },
         bindings: {
           MAX_PACKAGE_BYTES: "20971520",
           SIGNING_KEY_SEED: randomBytes(32).toString("base64url"),
@@ -63,94 +90,132 @@ async function main() {
       if (statement.trim()) await db.prepare(statement).run();
     }
   }
-  const token = await seed(url);
-  const bodies = devices(500);
-
-  console.log(`updraft bench: ${MINI_PROGRAMS} mini programs per check, Miniflare on ${url}, node ${process.version}`);
-  for (const { c, requests } of LEVELS) {
-    await load(url, c, 200, () => ({ path: "/healthz" })); // warm-up
-    await load(url, c, 200, (i) => ({ path: "/v1/check", body: bodies[i % bodies.length] }));
-    const trivial = await load(url, c, requests, () => ({ path: "/healthz" }));
-    const check = await load(url, c, requests, (i) => ({ path: "/v1/check", body: bodies[i % bodies.length] }));
+  const seeded = await seed(url);
+  const devices = deviceMix(DEVICES);
+  const bodies = devices.map((d) => JSON.stringify(d));
+  const pool = new Pool(url, { connections: 64, pipelining: 1 });
+  try {
+    const mix = await firstPass(pool, devices, bodies);
     console.log(
-      `c=${c} check=${check.rps.toFixed(0)} trivial=${trivial.rps.toFixed(0)} ratio=${(check.rps / trivial.rps).toFixed(2)} ` +
-        `p50=${check.p50.toFixed(2)}ms p99=${check.p99.toFixed(2)}ms trivial_p50=${trivial.p50.toFixed(2)}ms ` +
-        `errors=${check.errors + trivial.errors}`,
+      `updraft HTTP bench: bare Miniflare on ${url}, node ${process.version}, undici Pool client in the same process; ` +
+        `snapshot ${MINI_PROGRAMS} mini programs × (1 full + 3 canary releases × 5 rules), allowlist ${ALLOWLIST_SIZE.toLocaleString("en")} user ids, ` +
+        `denylist ${DENYLIST_SIZE} device ids, time window capped at ${TIME_WINDOW_CAP}; ${DEVICES} devices × ${ASKED} mini programs per check`,
     );
+    console.log(`  seeding through the admin API: ${seeded.seconds.toFixed(1)} s (allowlist upload ${seeded.listSeconds.toFixed(1)} s)`);
+    console.log(`  mix: ${mix}`);
+    for (const { c, requests } of LEVELS) {
+      const trivial = { path: "/healthz" };
+      const check = (i) => ({ path: "/v1/check", body: bodies[i % bodies.length] });
+      await load(pool, c, 300, () => trivial); // warm-up
+      await load(pool, c, 300, check);
+      const t = [];
+      const k = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        t.push(await load(pool, c, requests / ROUNDS, () => trivial));
+        k.push(await load(pool, c, requests / ROUNDS, check));
+      }
+      const tr = merge(t);
+      const ck = merge(k);
+      const errors = tr.errors + ck.errors;
+      console.log(
+        `c=${c} check=${ck.rps.toFixed(0)} trivial=${tr.rps.toFixed(0)} ratio=${(ck.rps / tr.rps).toFixed(2)} ` +
+          `p50=${ck.p50.toFixed(2)}ms p99=${ck.p99.toFixed(2)}ms${errors ? ` errors=${errors}` : ""}`,
+      );
+    }
+  } finally {
+    await pool.close();
   }
-  void token;
 }
 
+/** Seeds the benchmark snapshot through the admin API; returns how long it took. */
 async function seed(url) {
+  const started = performance.now();
   const boot = await fetch(`${url}/v1/bootstrap`, {
     method: "POST",
     headers: { "content-type": "application/json", "updraft-bootstrap-secret": bootstrapSecret },
     body: JSON.stringify({ workspaceName: "Bench", adminName: "Bench", adminEmail: "bench@bench.test" }),
   });
+  if (!boot.ok) throw new Error(`bootstrap → ${boot.status} ${await boot.text()}`);
   const { token } = await boot.json();
   const call = async (method, path, body, type = "application/json") => {
     const res = await fetch(`${url}${path}`, {
       method,
       headers: { authorization: `Bearer ${token}`, "content-type": type },
-      body: body instanceof Uint8Array ? body : JSON.stringify(body),
+      body: body instanceof Uint8Array || typeof body === "string" ? body : JSON.stringify(body),
     });
-    if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${await res.text()}`);
+    if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${(await res.text()).slice(0, 500)}`);
     return res.json();
   };
   await call("POST", "/v1/admin/apps", { key: "bench-app", name: "Bench", platforms: ["ios", "android"] });
-  for (let m = 0; m < MINI_PROGRAMS; m++) {
-    const key = `mp-${m}`;
-    await call("POST", "/v1/admin/mini-programs", { key, names: { en: key }, defaultUpdateMode: "async" });
-    for (const version of ["1.0.0", "1.1.0", "1.2.0"]) {
-      const bytes = zipSync({ "index.js": strToU8(`// ${key} ${version}`) });
-      await call(
-        "POST",
-        `/v1/admin/mini-programs/${key}/versions?version=${version}&compat=%3E%3D8.0.0`,
-        bytes,
-        "application/zip",
-      );
-    }
-    for (const version of ["1.1.0", "1.2.0"]) {
-      const rel = await call("POST", "/v1/admin/releases", {
-        miniProgramId: key,
-        version,
-        appId: "bench-app",
-        env: "prod",
-      });
-      for (const to of ["in_review", "approved", "full"])
-        await call("POST", `/v1/admin/releases/${rel.id}/transitions`, { to });
-    }
-  }
-  return token;
-}
+  const listStarted = performance.now();
+  const users = await call("POST", "/v1/admin/allowlists", { name: "bench-users", kind: "user" });
+  const uploaded = await call("PUT", `/v1/admin/allowlists/${users.id}/entries`, allowlistText(), "text/plain");
+  if (uploaded.exactCount !== ALLOWLIST_SIZE) throw new Error(`allowlist holds ${uploaded.exactCount} entries`);
+  const listSeconds = (performance.now() - listStarted) / 1000;
+  const denied = await call("POST", "/v1/admin/allowlists", { name: "bench-denied-devices", kind: "device" });
+  await call("PUT", `/v1/admin/allowlists/${denied.id}/entries`, denylistText(), "text/plain");
 
-/** A varied mix of devices: ids, brands, models, OS and app versions, installed versions. */
-function devices(n) {
-  const brands = ["Apple", "samsung", "HUAWEI", "Xiaomi", "OPPO"];
-  const appVersions = ["7.9.0", "8.0.0", "8.2.1", "9.0", "8.5.3.1200"];
-  const installed = [null, "1.0.0", "1.1.0", "1.2.0"];
-  return Array.from({ length: n }, (_, i) =>
-    JSON.stringify({
-      appId: "bench-app",
-      env: "prod",
-      deviceId: `device-${i}`,
-      userId: i % 3 === 0 ? `user-${i}` : undefined,
-      appVersion: appVersions[i % appVersions.length],
-      platform: i % 2 ? "ios" : "android",
-      osVersion: `${14 + (i % 4)}.0`,
-      brand: brands[i % brands.length],
-      model: `model-${i % 17}`,
-      network: i % 4 ? "wifi" : "4g",
-      language: i % 2 ? "en" : "zh-CN",
-      miniPrograms: Array.from({ length: MINI_PROGRAMS }, (_, m) => ({
-        id: `mp-${m}`,
-        version: installed[(i + m) % 4],
-      })),
+  const now = Date.now();
+  const seedMiniProgram = async (m) => {
+    const key = mpKey(m);
+    await call("POST", "/v1/admin/mini-programs", { key, names: { en: key }, defaultUpdateMode: "async" });
+    for (const version of VERSIONS) {
+      const bytes = zipSync({ "index.js": strToU8(`// ${key} ${version}`) });
+      const query = `version=${version}&compat=${encodeURIComponent(COMPAT)}`;
+      await call("POST", `/v1/admin/mini-programs/${key}/versions?${query}`, bytes, "application/zip");
+    }
+    const target = { miniProgramId: key, appId: "bench-app", env: "prod" };
+    const full = await call("POST", "/v1/admin/releases", { ...target, version: "1.0.0" });
+    for (const to of ["in_review", "approved", "full"]) {
+      await call("POST", `/v1/admin/releases/${full.id}/transitions`, { to });
+    }
+    for (const { version, targeting } of canaryReleases(m, { userList: users.id, deviceList: denied.id, now })) {
+      const rel = await call("POST", "/v1/admin/releases", { ...target, version });
+      await call("PUT", `/v1/admin/releases/${rel.id}/targeting`, targeting);
+      for (const to of ["in_review", "approved", "canary"]) {
+        await call("POST", `/v1/admin/releases/${rel.id}/transitions`, { to });
+      }
+    }
+  };
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: SEED_CONCURRENCY }, async () => {
+      while (next < MINI_PROGRAMS) await seedMiniProgram(next++);
     }),
   );
+  return { seconds: (performance.now() - started) / 1000, listSeconds };
 }
 
-async function load(url, concurrency, total, next) {
+/**
+ * One sequential check per device before any load (this is where the time window fills up to its
+ * cap), summarized: what was offered, how many devices are allowlisted and in the time window.
+ */
+async function firstPass(pool, devices, bodies) {
+  const offered = new Map();
+  let windowed = 0;
+  let signed = 0;
+  for (let i = 0; i < bodies.length; i++) {
+    const res = await pool.request({
+      path: "/v1/check",
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: bodies[i],
+    });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`check → ${res.statusCode} ${text.slice(0, 300)}`);
+    if (res.headers["updraft-signature"]) signed++;
+    for (const r of JSON.parse(text).results) {
+      const k = r.action === "none" ? "none" : `${r.action}:${r.version}`;
+      offered.set(k, (offered.get(k) ?? 0) + 1);
+      if (r.id === mpKey(0) && r.version === "1.3.0") windowed++;
+    }
+  }
+  const listed = devices.filter(allowlisted).length;
+  const results = [...offered].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}=${n}`);
+  return `${results.join(" ")}; ${listed}/${devices.length} devices allowlisted, ${windowed} admitted to the time window, ${signed} signed answers`;
+}
+
+async function load(pool, concurrency, total, next) {
   const latencies = [];
   let issued = 0;
   let errors = 0;
@@ -160,20 +225,32 @@ async function load(url, concurrency, total, next) {
     while (issued < total && performance.now() < deadline) {
       const { path, body } = next(issued++);
       const t0 = performance.now();
-      const res = await fetch(
-        `${url}${path}`,
-        body ? { method: "POST", headers: { "content-type": "application/json" }, body } : {},
+      const res = await pool.request(
+        body
+          ? { path, method: "POST", headers: { "content-type": "application/json" }, body }
+          : { path, method: "GET" },
       );
-      const text = await res.text();
-      if (!res.ok && errors++ === 0) console.error(`first error: ${path} ${res.status} ${text.slice(0, 300)}`);
+      const text = await res.body.text();
       latencies.push(performance.now() - t0);
+      if (res.statusCode !== 200 && errors++ === 0) {
+        console.error(`first error: ${path} ${res.statusCode} ${text.slice(0, 300)}`);
+      }
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
+  return { latencies, seconds: (performance.now() - started) / 1000, errors };
+}
+
+function merge(runs) {
+  const latencies = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const seconds = runs.reduce((s, r) => s + r.seconds, 0);
   const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
-  return { rps: latencies.length / seconds, p50: pct(0.5), p99: pct(0.99), errors };
+  return {
+    rps: latencies.length / seconds,
+    p50: pct(0.5),
+    p99: pct(0.99),
+    errors: runs.reduce((s, r) => s + r.errors, 0),
+  };
 }
 
 try {

@@ -10,7 +10,7 @@ import { cachedSnapshotStore } from "./edge/snapshot-cache";
 import { parseUserAgent } from "./edge/user-agent";
 import { fflateReader } from "./edge/zip-reader";
 import { d1Store } from "./store/d1-store";
-import type { AdmissionGate, Clock, Deps, ListContentStore, Signer, SnapshotStore } from "./usecases/ports";
+import type { AdmissionGate, Clock, Deps, ListContentStore, Signer, SnapshotStore, Store } from "./usecases/ports";
 
 /** Bindings and secrets. Secrets are set with `wrangler secret put` (see README) and are optional here. */
 export type Bindings = Env & {
@@ -28,6 +28,7 @@ const systemClock: Clock = { now: () => Date.now() };
 const DEFAULT_SNAPSHOT_CACHE_MS = 1000;
 
 interface IsolateParts {
+  store: Store;
   snapshots: SnapshotStore;
   signer: Signer | null;
   lists: ListContentStore;
@@ -44,6 +45,8 @@ function isolateParts(env: Bindings): IsolateParts {
   if (!parts) {
     const ttl = Number(env.SNAPSHOT_CACHE_MS ?? DEFAULT_SNAPSHOT_CACHE_MS);
     parts = {
+      // drizzle builds its schema metadata on construction: once per isolate, not per request.
+      store: d1Store(env.DB),
       snapshots: cachedSnapshotStore(kvSnapshotStore(env.SNAPSHOTS), systemClock, ttl),
       signer: env.SIGNING_KEY_SEED ? ed25519Signer(env.SIGNING_KEY_SEED, env.SIGNING_KEY_ID ?? "default") : null,
       lists: listContentStore(env.PACKAGES, env.SNAPSHOTS),
@@ -57,13 +60,13 @@ function isolateParts(env: Bindings): IsolateParts {
 
 /** The composition root: every port built from the bindings. */
 export function buildDeps(env: Bindings): Deps {
-  const { snapshots, signer, lists, admissions, bucketKey } = isolateParts(env);
+  const { store, snapshots, signer, lists, admissions, bucketKey } = isolateParts(env);
   const maxPackageBytes = Number(env.MAX_PACKAGE_BYTES) || 20 * 1024 * 1024;
   return {
     clock: systemClock,
     ids: randomIds,
     hasher: webCryptoHasher,
-    store: d1Store(env.DB),
+    store,
     packages: r2PackageStore(env.PACKAGES),
     reader: fflateReader,
     snapshots,
