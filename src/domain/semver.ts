@@ -21,11 +21,32 @@ export function isValidRange(range: string): boolean {
  * Prereleases count as inside when their numbers fit (`includePrerelease`).
  */
 export function inRange(version: string, range: string): boolean {
+  const compiled = compiledRange(range);
+  if (compiled === null) return false;
   try {
-    return semver.satisfies(version, range, { includePrerelease: true });
+    return compiled.test(version);
   } catch {
     return false;
   }
+}
+
+// Parsing a range costs far more than testing one, and the check path tests the same few ranges
+// for every device: a bounded memo (a pure cache; the same input always yields the same Range).
+const RANGE_MEMO_LIMIT = 1000;
+const ranges = new Map<string, semver.Range | null>();
+
+function compiledRange(range: string): semver.Range | null {
+  let r = ranges.get(range);
+  if (r === undefined) {
+    try {
+      r = new semver.Range(range, { includePrerelease: true });
+    } catch {
+      r = null;
+    }
+    if (ranges.size >= RANGE_MEMO_LIMIT) ranges.clear();
+    ranges.set(range, r);
+  }
+  return r;
 }
 
 /**
