@@ -1,9 +1,9 @@
 // The benchmark workload shared by bench/core.mjs (decision core in Node) and bench/run.mjs (HTTP):
 // one snapshot shape, one allowlist, one device mix. Deterministic (seeded PRNG), so runs compare.
 
-/** Mini programs in the benchmark snapshot; each check asks about ASKED of them. */
+/** Mini programs in the benchmark snapshot; each check asks about ASKED of them (BENCH_ASKED, default 20). */
 export const MINI_PROGRAMS = 50;
-export const ASKED = 20;
+export const ASKED = Number(process.env.BENCH_ASKED ?? 20);
 /** Exact entries of the user allowlist: `u-0`, `u-5`, `u-10`, … (every fifth user id). */
 export const ALLOWLIST_SIZE = 1_000_000;
 const USER_ID_SPACE = ALLOWLIST_SIZE * 5;
@@ -11,6 +11,8 @@ const USER_ID_SPACE = ALLOWLIST_SIZE * 5;
 export const DENYLIST_SIZE = 1000;
 /** Mini program 0's 1.3.0 is the one time-window canary; at most this many devices get in. */
 export const TIME_WINDOW_CAP = 100;
+/** The percentage bucketing key of the benchmark deployment (fixed, so runs bucket devices alike). */
+export const BUCKET_KEY = "62656e63682d6275636b65742d6b6579";
 export const VERSIONS = ["1.0.0", "1.1.0", "1.2.0", "1.3.0"];
 /** Every version is uploaded for host apps >= 8.0.0 (devices on 7.x are incompatible). */
 export const COMPAT = ">=8.0.0";
@@ -43,7 +45,11 @@ const RULES_B = [
   { attribute: "language", operator: "prefix", values: ["zh", "en"] },
   { attribute: "osName", operator: "include", values: ["android", "ios", "harmonyos"] },
   { attribute: "appVersion", operator: "semver", values: [">=8.2.0 <11"] },
-  { attribute: "model", operator: "regex", values: ["^(SM-[A-Z]\\d{3,4}|iPhone1\\d|Redmi Note \\d{1,2}|ELS-AN\\d{2})"] },
+  {
+    attribute: "model",
+    operator: "regex",
+    values: ["^(SM-[A-Z]\\d{3,4}|iPhone1\\d|Redmi Note \\d{1,2}|ELS-AN\\d{2})"],
+  },
   { attribute: "network", operator: "include", values: ["wifi", "5g", "4g"] },
 ];
 const RULES_C = [
@@ -65,12 +71,19 @@ const RULES_C = [
 export function canaryReleases(m, { userList, deviceList, now }) {
   const third =
     m === 0
-      ? { rules: RULES_C, timeWindow: { startsAt: now - 3_600_000, endsAt: now + 6 * 86_400_000, cap: TIME_WINDOW_CAP } }
+      ? {
+          rules: RULES_C,
+          timeWindow: { startsAt: now - 3_600_000, endsAt: now + 6 * 86_400_000, cap: TIME_WINDOW_CAP },
+        }
       : { rules: RULES_C, percentage: { basisPoints: 100 } };
   return [
     {
       version: "1.1.0",
-      targeting: { denylists: [{ kind: "device", listId: deviceList }], rules: RULES_A, percentage: { basisPoints: 3000 } },
+      targeting: {
+        denylists: [{ kind: "device", listId: deviceList }],
+        rules: RULES_A,
+        percentage: { basisPoints: 3000 },
+      },
     },
     {
       version: "1.2.0",
@@ -86,9 +99,19 @@ export function canaryReleases(m, { userList, deviceList, now }) {
 }
 
 const HARDWARE = [
-  { brand: "Apple", platform: "ios", models: ["iPhone15,2", "iPhone14,5", "iPhone12,1"], os: ["15.7", "16.6.1", "17.5", "18.1"] },
+  {
+    brand: "Apple",
+    platform: "ios",
+    models: ["iPhone15,2", "iPhone14,5", "iPhone12,1"],
+    os: ["15.7", "16.6.1", "17.5", "18.1"],
+  },
   { brand: "samsung", platform: "android", models: ["SM-S918B", "SM-A546E", "SM-G991U"], os: ["11", "12", "13", "14"] },
-  { brand: "Xiaomi", platform: "android", models: ["Redmi Note 12", "Redmi Note 9 Pro", "2201123G"], os: ["12", "13", "14"] },
+  {
+    brand: "Xiaomi",
+    platform: "android",
+    models: ["Redmi Note 12", "Redmi Note 9 Pro", "2201123G"],
+    os: ["12", "13", "14"],
+  },
   { brand: "HUAWEI", platform: "harmony", models: ["ELS-AN00", "NOH-AN00"], os: ["3.0.0", "4.0", "12"] },
   { brand: "OPPO", platform: "android", models: ["CPH2451", "PGEM10"], os: ["10", "13"] },
   { brand: "vivo", platform: "android", models: ["V2227A"], os: ["13", "14"] },

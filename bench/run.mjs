@@ -18,23 +18,28 @@ import {
   ASKED,
   allowlisted,
   allowlistText,
+  BUCKET_KEY,
   COMPAT,
   canaryReleases,
   DENYLIST_SIZE,
-  deviceMix,
   denylistText,
+  deviceMix,
   MINI_PROGRAMS,
   mpKey,
   TIME_WINDOW_CAP,
   VERSIONS,
 } from "./fixtures.mjs";
+import { startProfile, summarize } from "./profile.mjs";
 
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 2000);
+const ONLY = process.env.BENCH_LEVELS?.split(",").map(Number);
 const LEVELS = [
   { c: 1, requests: 1500 },
   { c: 8, requests: 6000 },
   { c: 64, requests: 8000 },
-];
+].filter(({ c }) => !ONLY || ONLY.includes(c));
+/** With BENCH_PROFILE=<dir>, the Worker's CPU is profiled during the c=8 check runs (slows it down). */
+const PROFILE_DIR = process.env.BENCH_PROFILE;
 /** Each level runs trivial, check, trivial, check with half the requests each (drift hits both alike). */
 const ROUNDS = 2;
 const MAX_SECONDS_PER_RUN = 15;
@@ -43,42 +48,47 @@ const SEED_CONCURRENCY = 4;
 // request.cf as the platform would send it (Miniflare would otherwise try to download one).
 const CF = { country: "CN", region: "Zhejiang", city: "Hangzhou", colo: "HKG", asn: 4134, timezone: "Asia/Shanghai" };
 
-const work = mkdtempSync(join(tmpdir(), "updraft-bench-"));
-execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", join(work, "dist")], {
-  stdio: "ignore",
-  env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
-});
 const bootstrapSecret = randomBytes(16).toString("hex");
-// Miniflare 5 takes a new options shape; convertV4MiniflareOptions accepts the classic one.
-const mf = new Miniflare(
-  convertV4MiniflareOptions({
-    host: "127.0.0.1",
-    port: 0,
-    cf: CF,
-    workers: [
-      {
-        name: "updraft",
-        modules: true,
-        modulesRoot: join(work, "dist"),
-        scriptPath: join(work, "dist", "index.js"),
-        compatibilityDate: "2026-10-01",
-        compatibilityFlags: ["nodejs_compat"],
-        d1Databases: { DB: "bench-db" },
-        r2Buckets: { PACKAGES: "bench-packages" },
-        kvNamespaces: { SNAPSHOTS: "bench-snapshots" },
-        // wrangler.toml declares the class in new_sqlite_classes: it uses ctx.storage.sql.
-        durableObjects: { ADMISSIONS: { className: "AdmissionCounter", useSQLite: true } },
-        bindings: {
-          MAX_PACKAGE_BYTES: "20971520",
-          SIGNING_KEY_SEED: randomBytes(32).toString("base64url"),
-          SIGNING_KEY_ID: "bench",
-          BOOTSTRAP_SECRET: bootstrapSecret,
-          BUCKET_KEY: randomBytes(16).toString("hex"),
+const work = mkdtempSync(join(tmpdir(), "updraft-bench-"));
+let mf;
+
+function startServer() {
+  execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", join(work, "dist")], {
+    stdio: "ignore",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  });
+  // Miniflare 5 takes a new options shape; convertV4MiniflareOptions accepts the classic one.
+  return new Miniflare(
+    convertV4MiniflareOptions({
+      host: "127.0.0.1",
+      port: 0,
+      ...(PROFILE_DIR ? { inspectorPort: 0 } : {}),
+      cf: CF,
+      workers: [
+        {
+          name: "updraft",
+          modules: true,
+          modulesRoot: join(work, "dist"),
+          scriptPath: join(work, "dist", "index.js"),
+          compatibilityDate: "2026-10-01",
+          compatibilityFlags: ["nodejs_compat"],
+          d1Databases: { DB: "bench-db" },
+          r2Buckets: { PACKAGES: "bench-packages" },
+          kvNamespaces: { SNAPSHOTS: "bench-snapshots" },
+          // wrangler.toml declares the class in new_sqlite_classes: it uses ctx.storage.sql.
+          durableObjects: { ADMISSIONS: { className: "AdmissionCounter", useSQLite: true } },
+          bindings: {
+            MAX_PACKAGE_BYTES: "20971520",
+            SIGNING_KEY_SEED: randomBytes(32).toString("base64url"),
+            SIGNING_KEY_ID: "bench",
+            BOOTSTRAP_SECRET: bootstrapSecret,
+            BUCKET_KEY,
+          },
         },
-      },
-    ],
-  }),
-);
+      ],
+    }),
+  );
+}
 
 async function main() {
   const url = (await mf.ready).toString().replace(/\/$/, "");
@@ -101,8 +111,11 @@ async function main() {
         `snapshot ${MINI_PROGRAMS} mini programs × (1 full + 3 canary releases × 5 rules), allowlist ${ALLOWLIST_SIZE.toLocaleString("en")} user ids, ` +
         `denylist ${DENYLIST_SIZE} device ids, time window capped at ${TIME_WINDOW_CAP}; ${DEVICES} devices × ${ASKED} mini programs per check`,
     );
-    console.log(`  seeding through the admin API: ${seeded.seconds.toFixed(1)} s (allowlist upload ${seeded.listSeconds.toFixed(1)} s)`);
+    console.log(
+      `  seeding through the admin API: ${seeded.seconds.toFixed(1)} s (allowlist upload ${seeded.listSeconds.toFixed(1)} s)`,
+    );
     console.log(`  mix: ${mix}`);
+    const cpu = [];
     for (const { c, requests } of LEVELS) {
       const trivial = { path: "/healthz" };
       const check = (i) => ({ path: "/v1/check", body: bodies[i % bodies.length] });
@@ -110,9 +123,12 @@ async function main() {
       await load(pool, c, 300, check);
       const t = [];
       const k = [];
+      const profiles = [];
       for (let r = 0; r < ROUNDS; r++) {
         t.push(await load(pool, c, requests / ROUNDS, () => trivial));
+        const stop = PROFILE_DIR && c === 8 ? await startProfile(mf, "updraft") : null;
         k.push(await load(pool, c, requests / ROUNDS, check));
+        if (stop) profiles.push(await stop());
       }
       const tr = merge(t);
       const ck = merge(k);
@@ -121,7 +137,12 @@ async function main() {
         `c=${c} check=${ck.rps.toFixed(0)} trivial=${tr.rps.toFixed(0)} ratio=${(ck.rps / tr.rps).toFixed(2)} ` +
           `p50=${ck.p50.toFixed(2)}ms p99=${ck.p99.toFixed(2)}ms${errors ? ` errors=${errors}` : ""}`,
       );
+      cpu.push(
+        `c=${c} trivial ${tr.client.toFixed(2)}/${tr.server.toFixed(2)} check ${ck.client.toFixed(2)}/${ck.server.toFixed(2)}`,
+      );
+      if (profiles[0]) summarize(profiles[0], PROFILE_DIR, `check-c${c}`);
     }
+    console.log(`  CPU in cores (load client / workerd) while measuring: ${cpu.join("; ")}`);
   } finally {
     await pool.close();
   }
@@ -221,6 +242,8 @@ async function load(pool, concurrency, total, next) {
   let errors = 0;
   const deadline = performance.now() + MAX_SECONDS_PER_RUN * 1000;
   const started = performance.now();
+  const client0 = process.cpuUsage();
+  const server0 = serverCpuSeconds();
   const worker = async () => {
     while (issued < total && performance.now() < deadline) {
       const { path, body } = next(issued++);
@@ -238,14 +261,47 @@ async function load(pool, concurrency, total, next) {
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return { latencies, seconds: (performance.now() - started) / 1000, errors };
+  const client = process.cpuUsage(client0);
+  return {
+    latencies,
+    seconds: (performance.now() - started) / 1000,
+    errors,
+    clientCpu: (client.user + client.system) / 1e6,
+    serverCpu: serverCpuSeconds() - server0,
+  };
+}
+
+/** CPU seconds used so far by this process's child processes named workerd (Linux /proc; 0 elsewhere). */
+function serverCpuSeconds() {
+  let total = 0;
+  try {
+    for (const pid of readdirSync("/proc")) {
+      if (!/^\d+$/.test(pid)) continue;
+      let stat;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      } catch {
+        continue;
+      }
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (comm !== "workerd" || Number(fields[1]) !== process.pid) continue;
+      total += (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
+    }
+  } catch {
+    return 0;
+  }
+  return total;
 }
 
 function merge(runs) {
   const latencies = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const seconds = runs.reduce((s, r) => s + r.seconds, 0);
   const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+  const cpu = (k) => runs.reduce((s, r) => s + r[k], 0) / seconds;
   return {
+    client: cpu("clientCpu"),
+    server: cpu("serverCpu"),
     rps: latencies.length / seconds,
     p50: pct(0.5),
     p99: pct(0.99),
@@ -254,8 +310,9 @@ function merge(runs) {
 }
 
 try {
+  mf = startServer();
   await main();
 } finally {
-  await mf.dispose();
+  await mf?.dispose();
   rmSync(work, { recursive: true, force: true });
 }

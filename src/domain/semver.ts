@@ -1,14 +1,34 @@
 import semver from "semver";
 
-/** A version string in canonical semver form (`1.2.3`, `1.2.3-beta.1`), or null when not valid semver. */
-export function parseVersion(input: string): string | null {
-  const v = semver.valid(input);
-  return v;
+// The check path asks the same few questions (the same app versions, installed versions and compat
+// ranges) for every device, and semver parsing dominates their cost (loose inputs such as `8.2` even
+// throw and catch inside the library). Each function is memoized in a small bounded map: a pure
+// cache, since the same input always yields the same answer.
+const MEMO_LIMIT = 2000;
+
+function memo<T>(fn: (key: string) => T): (key: string) => T {
+  const cache = new Map<string, T>();
+  return (key) => {
+    const hit = cache.get(key);
+    if (hit !== undefined || cache.has(key)) return hit as T;
+    const value = fn(key);
+    if (cache.size >= MEMO_LIMIT) cache.clear();
+    cache.set(key, value);
+    return value;
+  };
 }
+
+/** A version string in canonical semver form (`1.2.3`, `1.2.3-beta.1`), or null when not valid semver. */
+export const parseVersion: (input: string) => string | null = memo((input) => semver.valid(input));
+
+const compareMemo = memo((key) => {
+  const [a = "", b = ""] = key.split("\u0000");
+  return semver.compare(a, b);
+});
 
 /** Negative when a < b, zero when equal, positive when a > b. Both must be valid semver. */
 export function compareVersions(a: string, b: string): number {
-  return semver.compare(a, b);
+  return compareMemo(`${a}\u0000${b}`);
 }
 
 /** True when `range` is a valid semver range expression (`*`, `>=8.0.0 <9`, `^8.1`). */
@@ -16,11 +36,16 @@ export function isValidRange(range: string): boolean {
   return semver.validRange(range) !== null;
 }
 
-/**
- * True when `version` lies inside `range`. Fails closed: an invalid version or range is "outside".
- * Prereleases count as inside when their numbers fit (`includePrerelease`).
- */
-export function inRange(version: string, range: string): boolean {
+const compiledRange = memo((range): semver.Range | null => {
+  try {
+    return new semver.Range(range, { includePrerelease: true });
+  } catch {
+    return null;
+  }
+});
+
+const inRangeMemo = memo((key) => {
+  const [version = "", range = ""] = key.split("\u0000");
   const compiled = compiledRange(range);
   if (compiled === null) return false;
   try {
@@ -28,34 +53,23 @@ export function inRange(version: string, range: string): boolean {
   } catch {
     return false;
   }
-}
+});
 
-// Parsing a range costs far more than testing one, and the check path tests the same few ranges
-// for every device: a bounded memo (a pure cache; the same input always yields the same Range).
-const RANGE_MEMO_LIMIT = 1000;
-const ranges = new Map<string, semver.Range | null>();
-
-function compiledRange(range: string): semver.Range | null {
-  let r = ranges.get(range);
-  if (r === undefined) {
-    try {
-      r = new semver.Range(range, { includePrerelease: true });
-    } catch {
-      r = null;
-    }
-    if (ranges.size >= RANGE_MEMO_LIMIT) ranges.clear();
-    ranges.set(range, r);
-  }
-  return r;
+/**
+ * True when `version` lies inside `range`. Fails closed: an invalid version or range is "outside".
+ * Prereleases count as inside when their numbers fit (`includePrerelease`).
+ */
+export function inRange(version: string, range: string): boolean {
+  return inRangeMemo(`${version}\u0000${range}`);
 }
 
 /**
  * Coerces a loose host-app version (`8.2`, `v8.2.1`, `8.2.1.4501`) to semver, or null.
  * Host apps often report three- or four-part build numbers; the first three parts decide.
  */
-export function coerceVersion(input: string): string | null {
+export const coerceVersion: (input: string) => string | null = memo((input) => {
   const strict = semver.valid(input);
   if (strict) return strict;
   const coerced = semver.coerce(input);
   return coerced ? coerced.version : null;
-}
+});

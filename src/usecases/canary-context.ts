@@ -4,7 +4,7 @@ import type { Snapshot, SnapshotList, SnapshotMiniProgram, SnapshotRelease } fro
 import { type BucketKey, createBucketer } from "../domain/targeting/bucket";
 import { type Admission, compileTargeting, stickyIdFor, type Targeting } from "../domain/targeting/evaluate";
 import { compileSafeRegex, type DeviceProfile, MAX_REGEX_SUBJECT_LENGTH } from "../domain/targeting/rules";
-import type { Deps } from "./ports";
+import type { Deps, ShardLookup } from "./ports";
 
 // Memos keyed by immutable snapshot objects: a snapshot is compiled once per isolate, not per request.
 const compiledTargeting = new WeakMap<SnapshotRelease, Targeting | null>();
@@ -58,7 +58,7 @@ export async function canaryContext(
       for (const ref of t ? [...t.allowlists, ...t.denylists] : []) needed.add(ref.listId);
     }
   }
-  const shards = new Map<string, ReadonlySet<string>>();
+  const shards = new Map<string, ShardLookup>();
   await Promise.all(
     [...needed].map(async (listId) => {
       const list = snapshot.lists[listId];

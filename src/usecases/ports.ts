@@ -270,13 +270,18 @@ export interface AdmissionGate {
   lookup(releaseId: string, deviceId: string): Promise<AdmissionAnswer>;
 }
 
+/** Exact-entry membership of one list shard. */
+export interface ShardLookup {
+  has(id: string): boolean;
+}
+
 /** Allowlist contents: the canonical source and its hash-sharded form, immutable under a random content key. */
 export interface ListContentStore {
   putSource(contentKey: string, text: string): Promise<void>;
   getSource(contentKey: string): Promise<string | null>;
   putShards(contentKey: string, shards: readonly string[]): Promise<void>;
-  /** The exact entries of one shard (empty when absent). Cached per isolate with a bounded LRU. */
-  getShard(contentKey: string, shard: number): Promise<ReadonlySet<string>>;
+  /** Membership in one shard (empty when absent). Cached per isolate with a bounded LRU. */
+  getShard(contentKey: string, shard: number): Promise<ShardLookup>;
 }
 
 export interface AllowlistRecord {
