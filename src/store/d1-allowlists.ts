@@ -1,6 +1,6 @@
 import { and, eq, inArray, or, sql } from "drizzle-orm";
 import type { AllowlistRecord, AuditEntry, WriteResult } from "../usecases/ports";
-import { auditColumns, auditInsert, type Db, guard, uniqueOrConflict } from "./d1-helpers";
+import { auditIfUnchanged, auditInsert, type Db, guard, uniqueOrConflict } from "./d1-helpers";
 import * as t from "./schema";
 
 type ContentChanges = Pick<
@@ -39,12 +39,7 @@ export function allowlistMethods(db: Db) {
     ): Promise<WriteResult> {
       const ok = guard(audit.id);
       const results = await db.batch([
-        db.insert(t.auditLogs).select(
-          db
-            .select(auditColumns(audit))
-            .from(t.allowlists)
-            .where(and(eq(t.allowlists.id, list.id), eq(t.allowlists.rowVersion, list.rowVersion))),
-        ),
+        auditIfUnchanged(db, t.allowlists, list, audit),
         db
           .update(t.allowlists)
           .set({ ...changes, rowVersion: list.rowVersion + 1 })

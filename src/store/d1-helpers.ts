@@ -1,4 +1,4 @@
-import { type SQL, sql } from "drizzle-orm";
+import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { AuditEntry, WriteResult } from "../usecases/ports";
 import * as t from "./schema";
@@ -40,3 +40,21 @@ export const auditColumns = (a: AuditEntry, override: { id?: SQL; resourceId?: S
 /** True while the audit row of this change exists: makes every statement of a batch depend on the first. */
 export const guard = (auditId: string): SQL =>
   sql`exists (select 1 from ${t.auditLogs} where ${t.auditLogs.id} = ${auditId})`;
+
+/**
+ * The first statement of every compare-and-swap batch: inserts the audit row only if the row still
+ * has the row version that was read. Every later statement is conditioned on `guard(audit.id)`.
+ */
+export function auditIfUnchanged(
+  db: Db,
+  table: typeof t.releases | typeof t.allowlists,
+  row: { id: string; rowVersion: number },
+  audit: AuditEntry,
+) {
+  return db.insert(t.auditLogs).select(
+    db
+      .select(auditColumns(audit))
+      .from(table)
+      .where(and(eq(table.id, row.id), eq(table.rowVersion, row.rowVersion))),
+  );
+}

@@ -3,7 +3,15 @@ import { drizzle } from "drizzle-orm/d1";
 import type { Actor } from "../domain/permissions";
 import type { ReleaseRecord, Store } from "../usecases/ports";
 import { allowlistMethods } from "./d1-allowlists";
-import { auditColumns, auditInsert, type Db, guard, isUniqueViolation, uniqueOrConflict } from "./d1-helpers";
+import {
+  auditColumns,
+  auditIfUnchanged,
+  auditInsert,
+  type Db,
+  guard,
+  isUniqueViolation,
+  uniqueOrConflict,
+} from "./d1-helpers";
 import * as t from "./schema";
 import { snapshotSource } from "./snapshot-source";
 
@@ -172,12 +180,7 @@ export function d1Store(d1: D1Database): Store {
       const results = await db.batch([
         // The audit row goes first and only when the compare-and-swap will succeed; every later
         // statement is conditioned on it, so a lost race changes nothing at all.
-        db.insert(t.auditLogs).select(
-          db
-            .select(auditColumns(audit))
-            .from(t.releases)
-            .where(and(eq(t.releases.id, release.id), eq(t.releases.rowVersion, release.rowVersion))),
-        ),
+        auditIfUnchanged(db, t.releases, release, audit),
         db
           .update(t.releases)
           .set({ ...changes, rowVersion: release.rowVersion + 1 })
@@ -209,12 +212,7 @@ export function d1Store(d1: D1Database): Store {
 
     async updateReleaseTargeting(release, targeting, updatedAt, audit) {
       const results = await db.batch([
-        db.insert(t.auditLogs).select(
-          db
-            .select(auditColumns(audit))
-            .from(t.releases)
-            .where(and(eq(t.releases.id, release.id), eq(t.releases.rowVersion, release.rowVersion))),
-        ),
+        auditIfUnchanged(db, t.releases, release, audit),
         db
           .update(t.releases)
           .set({ targeting, updatedAt, rowVersion: release.rowVersion + 1 })

@@ -1,5 +1,5 @@
 import type { Decision } from "../domain/decide";
-import { buildDeviceProfile } from "../domain/device-profile";
+import { buildDeviceProfile, type SdkDeviceFields } from "../domain/device-profile";
 import { AppError } from "../domain/errors";
 import type { Snapshot, SnapshotMiniProgram } from "../domain/snapshot";
 import { canaryContext, decideWithAdmission } from "./canary-context";
@@ -12,19 +12,12 @@ export interface CheckedMiniProgram {
   failed: string[];
 }
 
-export interface CheckInput {
+/** A device check: who the device is, its attributes (SdkDeviceFields) and what it has installed. */
+export interface CheckInput extends SdkDeviceFields {
   appId: string;
   env: string;
   deviceId: string;
   userId: string | null;
-  appVersion: string | null;
-  platform: string | null;
-  osVersion: string | null;
-  brand: string | null;
-  model: string | null;
-  network: string | null;
-  language: string | null;
-  attributes: Record<string, string>;
   nonce: string | null;
   miniPrograms: CheckedMiniProgram[];
 }
