@@ -120,7 +120,7 @@ async function run(core) {
   const decidePass = () => {
     let sink = 0;
     for (const d of devices) {
-      for (let i = 0; i < d.mps.length; i++) sink += core.decide(d.mps[i], d.queries[i], d.canary.ctx).trace.length;
+      for (let i = 0; i < d.mps.length; i++) sink += core.decide(d.mps[i], d.queries[i], d.canary.ctx).reason.length;
     }
     return sink;
   };
@@ -132,7 +132,7 @@ async function run(core) {
       const profile = core.buildDeviceProfile(d.body, geo, null);
       d.canary = await core.canaryContext(deps, snapshot, d.mps, { profile, ids: d.identity.ids }, now);
       admit(d);
-      for (let i = 0; i < d.mps.length; i++) sink += core.decide(d.mps[i], d.queries[i], d.canary.ctx).trace.length;
+      for (let i = 0; i < d.mps.length; i++) sink += core.decide(d.mps[i], d.queries[i], d.canary.ctx).reason.length;
     }
     return sink;
   };
@@ -214,7 +214,7 @@ function describeMix(core, devices) {
   const bump = (k) => counts.set(k, (counts.get(k) ?? 0) + 1);
   for (const d of devices) {
     for (let i = 0; i < d.mps.length; i++) {
-      const decision = core.decide(d.mps[i], d.queries[i], d.canary.ctx);
+      const decision = core.decide(d.mps[i], d.queries[i], d.canary.ctx, true);
       bump(decision.action === "none" ? `none:${decision.reason}` : `${decision.action}:${decision.release.version}`);
       for (const t of decision.trace) if (t.targeting) bump(t.targeting.reason);
     }

@@ -76,30 +76,36 @@ export type Decision =
       pendingAdmission?: SnapshotRelease;
     };
 
+/** What evaluating one release yields: a reason, or the targeting result when targeting decided. */
+type Verdict = Exclude<ReleaseReason, "NOT_TARGETED" | "NEEDS_ADMISSION" | "NOT_NEWER"> | TargetingResult;
+
 function evaluate(
   release: SnapshotRelease,
   appVersion: string | null,
   q: DeviceQuery,
   canary: CanaryContext | null,
-): ReleaseTrace {
-  const base = { releaseId: release.releaseId, version: release.version, status: release.status };
+): Verdict {
   if (release.compat !== "*" && (appVersion === null || !inRange(appVersion, release.compat))) {
-    return { ...base, reason: "INCOMPATIBLE_APP_VERSION" };
+    return "INCOMPATIBLE_APP_VERSION";
   }
-  if (q.failed.includes(release.version)) return { ...base, reason: "FAILED_ON_DEVICE" };
-  if (release.status === "full") return { ...base, reason: "APPLIES" };
+  if (q.failed.length > 0 && q.failed.includes(release.version)) return "FAILED_ON_DEVICE";
+  if (release.status === "full") return "APPLIES";
   const targeting = canary?.targetingOf(release) ?? null;
-  if (canary === null || targeting === null) return { ...base, reason: "NO_TARGETING" };
-  const result = evaluateTargeting(targeting, {
+  if (canary === null || targeting === null) return "NO_TARGETING";
+  return evaluateTargeting(targeting, {
     profile: canary.profile,
     ids: canary.ids,
     now: canary.now,
     inList: canary.inList,
-    bucket: canary.bucketOf(release, targeting),
+    // Hashing is only needed when the percentage step is reached.
+    bucket: () => canary.bucketOf(release, targeting),
     admission: canary.admission(release.releaseId),
   });
-  const reason = result.decision === "in" ? "APPLIES" : result.decision === "out" ? "NOT_TARGETED" : "NEEDS_ADMISSION";
-  return { ...base, reason, targeting: result };
+}
+
+function reasonOf(v: Verdict): ReleaseReason {
+  if (typeof v === "string") return v;
+  return v.decision === "in" ? "APPLIES" : v.decision === "out" ? "NOT_TARGETED" : "NEEDS_ADMISSION";
 }
 
 /**
@@ -127,12 +133,13 @@ const direction = (offered: string, installed: string | null) =>
  * A device is never offered a lower version than the one it has unless the winner is a rollback
  * release. When a time-window release would win if the device were admitted, the decision is
  * `none` with `pendingAdmission` set: the caller asks the admission authority and decides again.
- * `canary` null means canary releases never apply.
+ * `canary` null means canary releases never apply. `trace` is filled only when `explain` is true.
  */
 export function decide(
   mp: SnapshotMiniProgram | undefined,
   q: DeviceQuery,
   canary: CanaryContext | null = null,
+  explain = false,
 ): Decision {
   if (mp === undefined) return { action: "none", reason: "UNKNOWN_MINI_PROGRAM", trace: [] };
   const installed = q.installed === null ? null : parseVersion(q.installed);
@@ -140,9 +147,24 @@ export function decide(
     return { action: "none", reason: "UNKNOWN_VERSION", trace: [] };
   }
   const appVersion = q.appVersion === null ? null : coerceVersion(q.appVersion);
-  const trace = mp.releases.map((release) => evaluate(release, appVersion, q, canary));
-  const applicable = mp.releases.filter((_, i) => trace[i]?.reason === "APPLIES");
-  const pending = mp.releases.filter((_, i) => trace[i]?.reason === "NEEDS_ADMISSION");
+  // Device answers skip the per-release trace: only explain shows it.
+  const trace: ReleaseTrace[] = [];
+  const applicable: SnapshotRelease[] = [];
+  const pending: SnapshotRelease[] = [];
+  for (const release of mp.releases) {
+    const verdict = evaluate(release, appVersion, q, canary);
+    const reason = reasonOf(verdict);
+    if (reason === "APPLIES") applicable.push(release);
+    else if (reason === "NEEDS_ADMISSION") pending.push(release);
+    if (explain) {
+      const { releaseId, version, status } = release;
+      trace.push(
+        typeof verdict === "string"
+          ? { releaseId, version, status, reason }
+          : { releaseId, version, status, reason, targeting: verdict },
+      );
+    }
+  }
   const winner = pickWinner(applicable);
   if (pending.length > 0) {
     const hoped = pickWinner([...applicable, ...pending]);

@@ -2,8 +2,11 @@ import semver from "semver";
 
 // The check path asks the same few questions (the same app versions, installed versions and compat
 // ranges) for every device, and semver parsing dominates their cost (loose inputs such as `8.2` even
-// throw and catch inside the library). Each function is memoized in a small bounded map: a pure
-// cache, since the same input always yields the same answer.
+// throw and catch inside the library). Each function is memoized in small bounded maps: a pure
+// cache, since the same input always yields the same answer. Two-argument functions use one map per
+// first argument rather than a concatenated key: the arguments come from the snapshot and from the
+// one-argument memos, so their hashes are already computed, while a fresh key string would be hashed
+// on every call.
 const MEMO_LIMIT = 2000;
 
 function memo<T>(fn: (key: string) => T): (key: string) => T {
@@ -18,18 +21,29 @@ function memo<T>(fn: (key: string) => T): (key: string) => T {
   };
 }
 
+function memo2<T>(fn: (a: string, b: string) => T): (a: string, b: string) => T {
+  const outer = new Map<string, Map<string, T>>();
+  return (a, b) => {
+    let inner = outer.get(a);
+    if (inner === undefined) {
+      if (outer.size >= MEMO_LIMIT) outer.clear();
+      inner = new Map();
+      outer.set(a, inner);
+    }
+    const hit = inner.get(b);
+    if (hit !== undefined || inner.has(b)) return hit as T;
+    const value = fn(a, b);
+    if (inner.size >= MEMO_LIMIT) inner.clear();
+    inner.set(b, value);
+    return value;
+  };
+}
+
 /** A version string in canonical semver form (`1.2.3`, `1.2.3-beta.1`), or null when not valid semver. */
 export const parseVersion: (input: string) => string | null = memo((input) => semver.valid(input));
 
-const compareMemo = memo((key) => {
-  const [a = "", b = ""] = key.split("\u0000");
-  return semver.compare(a, b);
-});
-
 /** Negative when a < b, zero when equal, positive when a > b. Both must be valid semver. */
-export function compareVersions(a: string, b: string): number {
-  return compareMemo(`${a}\u0000${b}`);
-}
+export const compareVersions: (a: string, b: string) => number = memo2((a, b) => semver.compare(a, b));
 
 /** True when `range` is a valid semver range expression (`*`, `>=8.0.0 <9`, `^8.1`). */
 export function isValidRange(range: string): boolean {
@@ -44,8 +58,7 @@ const compiledRange = memo((range): semver.Range | null => {
   }
 });
 
-const inRangeMemo = memo((key) => {
-  const [version = "", range = ""] = key.split("\u0000");
+const inRangeMemo = memo2((range, version) => {
   const compiled = compiledRange(range);
   if (compiled === null) return false;
   try {
@@ -60,7 +73,7 @@ const inRangeMemo = memo((key) => {
  * Prereleases count as inside when their numbers fit (`includePrerelease`).
  */
 export function inRange(version: string, range: string): boolean {
-  return inRangeMemo(`${version}\u0000${range}`);
+  return inRangeMemo(range, version);
 }
 
 /**

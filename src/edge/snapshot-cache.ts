@@ -19,7 +19,9 @@ export function cachedSnapshotStore(inner: SnapshotStore, clock: Clock, ttlMs: n
   const entries = new Map<string, Entry>();
   const keep = (k: string, snapshot: Snapshot | null) => {
     const current = entries.get(k)?.snapshot ?? null;
-    const newer = current !== null && (snapshot === null || snapshot.version < current.version) ? current : snapshot;
+    // Same version: keep the object already in hand, so the per-snapshot memos (compiled targeting,
+    // bucketers, regexes) stay warm instead of being rebuilt after every refresh.
+    const newer = current !== null && (snapshot === null || snapshot.version <= current.version) ? current : snapshot;
     entries.set(k, { snapshot: newer, fetchedAt: clock.now() });
     return newer;
   };

@@ -9,22 +9,38 @@ export const JSON_BODY_LIMIT = 1024 * 1024;
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
 /**
- * For requests that carry a JSON body: 415 unless the media type is JSON, 413 past the limit
- * (enforced while reading), 400 MALFORMED_JSON when it does not parse. The parsed value is
- * handed to the route validators through Hono's body cache, so the body is read once.
+ * The body of a request that must carry JSON, as text: UNSUPPORTED_MEDIA_TYPE unless the media type
+ * is JSON, PAYLOAD_TOO_LARGE past the limit (enforced while reading), MALFORMED_JSON unless it is
+ * valid UTF-8.
  */
-export const jsonBody = createMiddleware<HttpEnv>(async (c, next) => {
-  const mediaType = (c.req.header("content-type") ?? "").split(";")[0]?.trim() ?? "";
+export async function readJsonText(request: Request): Promise<string> {
+  const mediaType = (request.headers.get("content-type") ?? "").split(";")[0]?.trim() ?? "";
   if (!JSON_TYPE.test(mediaType)) {
     throw new AppError("UNSUPPORTED_MEDIA_TYPE", "The request body must be application/json.");
   }
-  const bytes = await readBodyWithLimit(c.req.raw, JSON_BODY_LIMIT);
-  let parsed: unknown;
+  const bytes = await readBodyWithLimit(request, JSON_BODY_LIMIT);
   try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {
     throw new AppError("MALFORMED_JSON", "The request body is not valid JSON.");
   }
+}
+
+/** JSON.parse, failing with MALFORMED_JSON. */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new AppError("MALFORMED_JSON", "The request body is not valid JSON.");
+  }
+}
+
+/**
+ * Middleware for routes that carry a JSON body (see readJsonText). The parsed value is handed to the
+ * route validators through Hono's body cache, so the body is read once.
+ */
+export const jsonBody = createMiddleware<HttpEnv>(async (c, next) => {
+  const parsed = parseJson(await readJsonText(c.req.raw));
   c.req.bodyCache.json = Promise.resolve(parsed);
   await next();
 });

@@ -10,6 +10,7 @@ import type { Deps, ShardLookup } from "./ports";
 const compiledTargeting = new WeakMap<SnapshotRelease, Targeting | null>();
 const bucketers = new WeakMap<SnapshotRelease, (id: string) => number>();
 const listRegexes = new WeakMap<SnapshotList, RegExp[]>();
+const listIds = new WeakMap<SnapshotMiniProgram, string[]>();
 
 function targetingOf(release: SnapshotRelease): Targeting | null {
   let t = compiledTargeting.get(release);
@@ -19,6 +20,21 @@ function targetingOf(release: SnapshotRelease): Targeting | null {
     compiledTargeting.set(release, t);
   }
   return t;
+}
+
+/** Ids of the lists any canary release of `mp` refers to. */
+function listsOf(mp: SnapshotMiniProgram): string[] {
+  let ids = listIds.get(mp);
+  if (ids === undefined) {
+    const set = new Set<string>();
+    for (const release of mp.releases) {
+      const t = release.status === "canary" ? targetingOf(release) : null;
+      for (const ref of t ? [...t.allowlists, ...t.denylists] : []) set.add(ref.listId);
+    }
+    ids = [...set];
+    listIds.set(mp, ids);
+  }
+  return ids;
 }
 
 function regexesOf(list: SnapshotList): RegExp[] {
@@ -52,12 +68,7 @@ export async function canaryContext(
   now: number,
 ): Promise<{ ctx: CanaryContext; admissions: Map<string, Admission> }> {
   const needed = new Set<string>();
-  for (const mp of mps) {
-    for (const release of mp?.releases ?? []) {
-      const t = release.status === "canary" ? targetingOf(release) : null;
-      for (const ref of t ? [...t.allowlists, ...t.denylists] : []) needed.add(ref.listId);
-    }
-  }
+  for (const mp of mps) if (mp !== undefined) for (const listId of listsOf(mp)) needed.add(listId);
   const shards = new Map<string, ShardLookup>();
   await Promise.all(
     [...needed].map(async (listId) => {
@@ -97,7 +108,8 @@ export async function canaryContext(
 
 /**
  * Decides for one mini program, asking the time-window authority when a canary release would win
- * if the device were admitted (`admit`), or only looking the device up (`lookup`, for explain).
+ * if the device were admitted (`admit`), or only looking the device up (`lookup`, for explain, which
+ * also records the per-release trace).
  */
 export async function decideWithAdmission(
   deps: Deps,
@@ -106,7 +118,8 @@ export async function decideWithAdmission(
   canary: { ctx: CanaryContext; admissions: Map<string, Admission> } | null,
   mode: "admit" | "lookup",
 ): Promise<Decision> {
-  let decision = decide(mp, q, canary?.ctx ?? null);
+  const explain = mode === "lookup";
+  let decision = decide(mp, q, canary?.ctx ?? null, explain);
   if (canary === null) return decision;
   // Each round settles one release; a mini program has few live releases.
   for (let round = 0; round < 4 && decision.action === "none" && decision.pendingAdmission; round++) {
@@ -118,7 +131,7 @@ export async function decideWithAdmission(
         ? await deps.admissions.admit(release.releaseId, canary.ctx.ids.deviceId, window, canary.ctx.now)
         : await deps.admissions.lookup(release.releaseId, canary.ctx.ids.deviceId);
     canary.admissions.set(release.releaseId, answer.admitted ? "admitted" : "not_admitted");
-    decision = decide(mp, q, canary.ctx);
+    decision = decide(mp, q, canary.ctx, explain);
   }
   return decision;
 }

@@ -67,9 +67,20 @@ describe("decide", () => {
   });
 
   it("never offers a version the device reported as failed", () => {
-    const d = decide(mp([release("1.1.0", 1), release("1.2.0", 2)]), q("1.0.0", "8.0.0", ["1.2.0"]));
+    const d = decide(mp([release("1.1.0", 1), release("1.2.0", 2)]), q("1.0.0", "8.0.0", ["1.2.0"]), null, true);
     expect(d).toMatchObject({ action: "update", release: { version: "1.1.0" } });
     expect(d.trace.find((t) => t.version === "1.2.0")?.reason).toBe("FAILED_ON_DEVICE");
+  });
+
+  it("builds the per-release trace only when explaining, with the same decision either way", () => {
+    const m = mp([release("1.1.0", 1), release("1.2.0", 2, { compat: ">=9.0.0" }), release("1.3.0", 3)]);
+    for (const query of [q("1.0.0", "8.5.0", ["1.3.0"]), q("1.3.0"), q(null, "9.1"), q("1.1.0", null)]) {
+      const device = decide(m, query);
+      const explained = decide(m, query, null, true);
+      expect(device.trace).toEqual([]);
+      expect(explained.trace.map((t) => t.version)).toEqual(["1.3.0", "1.2.0", "1.1.0"]);
+      expect({ ...explained, trace: [] }).toEqual(device);
+    }
   });
 
   it("lets a newer rollback release win and report rollback to devices above it", () => {

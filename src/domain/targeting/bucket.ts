@@ -170,7 +170,14 @@ function writeUtf8(s: string, at: number): number {
     bigger.set(scratch.subarray(0, at));
     scratch = bigger;
   }
-  return at + utf8.encodeInto(s, at === 0 ? scratch : scratch.subarray(at)).written;
+  // Ids are nearly always ASCII: copy code units directly, and leave anything else to the encoder.
+  const buf = scratch;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return at + utf8.encodeInto(s, buf.subarray(at)).written;
+    buf[at + i] = c;
+  }
+  return at + s.length;
 }
 
 /**

@@ -47,8 +47,11 @@ export interface EvaluationInput {
   now: number;
   /** Membership of `id` in the stored list `listId`. Should not throw; if it does, see evaluateTargeting. */
   inList: (listId: string, id: string) => boolean;
-  /** This device's bucket (0..9999) from bucket.ts over the sticky id, or null when it has none. */
-  bucket: number | null;
+  /**
+   * This device's bucket (0..9999) from bucket.ts over the sticky id, or null when it has none; or a
+   * function computing it, called only when the percentage step is reached.
+   */
+  bucket: number | null | (() => number | null);
   admission: Admission;
 }
 
@@ -138,7 +141,7 @@ function timeWindowStep(w: TimeWindow, input: EvaluationInput): TargetingResult 
 
 function percentageStep(t: Targeting, p: PercentageTarget, input: EvaluationInput): TargetingResult {
   if (stickyIdFor(t, input.ids) === null) return STICKY_KEY_MISSING;
-  const b = input.bucket;
+  const b = typeof input.bucket === "function" ? input.bucket() : input.bucket;
   if (b === null || !Number.isInteger(b) || b < 0 || b >= BUCKET_COUNT) return BUCKET_UNAVAILABLE;
   const bp = p.ramp === null ? p.basisPoints : rampPercentage(p.ramp, input.now, p.basisPoints);
   return b < bp ? IN_PERCENTAGE : OUTSIDE_PERCENTAGE;

@@ -127,11 +127,23 @@ const LOOSE_VERSION = new RegExp(
 const DECIMAL = /^[-+]?\d{1,15}(?:\.\d{1,15})?$/;
 
 /** `8`, `8.2`, `v8.2.1`, `8.2.1.4501` (fourth part ignored), `8.2.1-beta.1`; anything else is null. */
-function parseLooseVersion(input: string): Version | null {
+function parseLooseVersionUncached(input: string): Version | null {
   if (input.length > 128) return null;
   const m = LOOSE_VERSION.exec(input);
   if (m === null) return null;
   return { major: Number(m[1]), minor: Number(m[2] ?? 0), patch: Number(m[3] ?? 0), pre: m[4] ?? null };
+}
+
+// Every ordered rule of every release parses the same osVersion / appVersion of a device: a small
+// bounded memo (results are never mutated) turns that into one parse per distinct value.
+const parsedVersions = new Map<string, Version | null>();
+function parseLooseVersion(input: string): Version | null {
+  const hit = parsedVersions.get(input);
+  if (hit !== undefined) return hit;
+  const parsed = parseLooseVersionUncached(input);
+  if (parsedVersions.size >= 4096) parsedVersions.clear();
+  parsedVersions.set(input, parsed);
+  return parsed;
 }
 
 function compareVersion(a: Version, b: Version): number {

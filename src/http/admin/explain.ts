@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { explainDevice } from "../../usecases/explain-device";
 import { ctxOf } from "../auth";
-import { CheckRequest } from "../client/check";
+import { CheckRequest } from "../client/check-request";
 import { jsonBody } from "../json-body";
 import { adminErrors, SecurityBearer } from "../schemas";
 import type { HttpEnv } from "../types";
