@@ -3,8 +3,9 @@
 // is compiled by compileSnapshot (50 mini programs, each with 1.0.0 in full release and 3 canary
 // releases of 5 rules; see bench/fixtures.mjs), list shards are built by the real buildShards
 // layout from a 1,000,000-entry user allowlist and a device denylist, and the canary context is the
-// real canaryContext(). Stand-in: its shard port is an in-memory map of those shard Sets (in the
-// Worker the same Sets come from KV through an isolate cache), so what is timed is the core, not KV.
+// real canaryContext(). Stand-in: its shard port is an in-memory map of the shards, kept as the
+// Worker's isolate cache keeps them (sorted strings, see src/edge/list-content.ts), so what is timed
+// is the core, not KV.
 // Prints figures only; asserts nothing about time.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -41,6 +42,7 @@ try {
         'export { bucketKeyFromHex } from "./src/domain/targeting/bucket";',
         'export { buildDeviceProfile } from "./src/domain/device-profile";',
         'export { canaryContext } from "./src/usecases/canary-context";',
+        'export { sortedShard } from "./src/edge/list-content";',
       ].join("\n"),
       resolveDir: process.cwd(),
       loader: "ts",
@@ -65,19 +67,19 @@ async function run(core) {
     users: { id: "al_users", kind: "user", contentKey: "lc_users", text: allowlistText() },
     devices: { id: "al_devices", kind: "device", contentKey: "lc_devices", text: denylistText() },
   };
-  const shardSets = new Map();
+  const shards = new Map();
   for (const l of Object.values(lists)) {
     const exact = l.text.split("\n");
     l.shardCount = core.shardCountFor(exact.length);
-    // As the Worker's list store does: one Set per shard body.
-    shardSets.set(
+    // As the Worker's list store keeps them: each shard body as one sorted string, binary-searched.
+    shards.set(
       l.contentKey,
-      core.buildShards(exact, l.shardCount).map((body) => new Set(body.split("\n"))),
+      core.buildShards(exact, l.shardCount).map((body) => core.sortedShard(body)),
     );
   }
   const snapshot = core.compileSnapshot(source(now, lists));
   const deps = {
-    lists: { getShard: async (contentKey, shard) => shardSets.get(contentKey)?.[shard] ?? new Set() },
+    lists: { getShard: async (contentKey, shard) => shards.get(contentKey)?.[shard] ?? core.sortedShard("") },
     bucketKey: core.bucketKeyFromHex(BUCKET_KEY),
   };
   const geo = { country: "CN", region: "Zhejiang", city: "Hangzhou" };

@@ -61,15 +61,16 @@ export function ed25519Signer(seedB64: string, keyId: string): Signer | null {
   const pkcs8 = new Uint8Array(48);
   pkcs8.set(PKCS8_ED25519_PREFIX);
   pkcs8.set(seed, 16);
-  let key: Promise<CryptoKey> | null = null;
-  const privateKey = () => {
-    key ??= crypto.subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, true, ["sign"]) as Promise<CryptoKey>;
+  // The key itself is kept, never the import's promise: a request must not await another's promise.
+  let key: CryptoKey | null = null;
+  const privateKey = async () => {
+    key ??= (await crypto.subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, true, ["sign"])) as CryptoKey;
     return key;
   };
   return {
     keyId,
     async sign(bytes) {
-      const sig = await crypto.subtle.sign({ name: "Ed25519" }, await privateKey(), bytes);
+      const sig = await crypto.subtle.sign({ name: "Ed25519" }, key ?? (await privateKey()), bytes);
       return toBase64Url(sig);
     },
     async publicKey() {

@@ -53,15 +53,20 @@ export function listContentStore(bucket: R2Bucket, kv: KVNamespace, maxChars = 2
         await Promise.all(shards.slice(i, i + 16).map((body, j) => kv.put(shardKey(contentKey, i + j), body)));
       }
     },
-    async getShard(contentKey, shard) {
+    cachedShard(contentKey, shard) {
       if (contentKey === "") return EMPTY;
       const key = shardKey(contentKey, shard);
       const hit = cache.get(key);
       if (hit) {
         cache.delete(key);
         cache.set(key, hit);
-        return hit;
       }
+      return hit;
+    },
+    async getShard(contentKey, shard) {
+      const hit = this.cachedShard?.(contentKey, shard);
+      if (hit) return hit;
+      const key = shardKey(contentKey, shard);
       const loaded = sortedShard((await kv.get(key, { cacheTtl: 3600 })) ?? "");
       cache.set(key, loaded);
       chars += loaded.chars;

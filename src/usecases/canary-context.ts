@@ -70,15 +70,20 @@ export async function canaryContext(
   const needed = new Set<string>();
   for (const mp of mps) if (mp !== undefined) for (const listId of listsOf(mp)) needed.add(listId);
   const shards = new Map<string, ShardLookup>();
-  await Promise.all(
-    [...needed].map(async (listId) => {
-      const list = snapshot.lists[listId];
-      const id = list ? idFor(list.kind, device.ids) : null;
-      if (!list || id === null) return;
-      shards.set(listId, await deps.lists.getShard(list.contentKey, shardOf(id, list.shardCount)));
-    }),
-  );
+  const loads: Promise<void>[] = [];
+  for (const listId of needed) {
+    const list = snapshot.lists[listId];
+    const id = list ? idFor(list.kind, device.ids) : null;
+    if (!list || id === null) continue;
+    const shard = shardOf(id, list.shardCount);
+    const cached = deps.lists.cachedShard?.(list.contentKey, shard);
+    if (cached) shards.set(listId, cached);
+    else loads.push(deps.lists.getShard(list.contentKey, shard).then((s) => void shards.set(listId, s)));
+  }
+  // Only shards this isolate does not hold yet cost an await.
+  if (loads.length > 0) await Promise.all(loads);
   const admissions = new Map<string, Admission>();
+  const membership = new Map<string, boolean>();
   const key: BucketKey | null = deps.bucketKey;
   const ctx: CanaryContext = {
     profile: device.profile,
@@ -88,8 +93,15 @@ export async function canaryContext(
     inList(listId, id) {
       const list = snapshot.lists[listId];
       if (!list || id !== idFor(list.kind, device.ids)) return false;
-      if (shards.get(listId)?.has(id)) return true;
-      return regexesOf(list).some((re) => id.length <= MAX_REGEX_SUBJECT_LENGTH && re.test(id));
+      // Many releases share a list and the id is always this device's: look it up once per check.
+      let hit = membership.get(listId);
+      if (hit === undefined) {
+        hit =
+          shards.get(listId)?.has(id) === true ||
+          regexesOf(list).some((re) => id.length <= MAX_REGEX_SUBJECT_LENGTH && re.test(id));
+        membership.set(listId, hit);
+      }
+      return hit;
     },
     bucketOf(release, t) {
       const sticky = stickyIdFor(t, device.ids);
@@ -107,20 +119,20 @@ export async function canaryContext(
 }
 
 /**
- * Decides for one mini program, asking the time-window authority when a canary release would win
- * if the device were admitted (`admit`), or only looking the device up (`lookup`, for explain, which
- * also records the per-release trace).
+ * Settles a decision that waits on a time-window admission (`pendingAdmission`): asks the authority
+ * (`admit`), or only looks the device up (`lookup`, for explain, which also records the per-release
+ * trace), and decides again.
  */
-export async function decideWithAdmission(
+export async function settleAdmission(
   deps: Deps,
   mp: SnapshotMiniProgram | undefined,
   q: DeviceQuery,
-  canary: { ctx: CanaryContext; admissions: Map<string, Admission> } | null,
+  canary: { ctx: CanaryContext; admissions: Map<string, Admission> },
   mode: "admit" | "lookup",
+  first: Decision,
 ): Promise<Decision> {
   const explain = mode === "lookup";
-  let decision = decide(mp, q, canary?.ctx ?? null, explain);
-  if (canary === null) return decision;
+  let decision = first;
   // Each round settles one release; a mini program has few live releases.
   for (let round = 0; round < 4 && decision.action === "none" && decision.pendingAdmission; round++) {
     const release = decision.pendingAdmission;

@@ -1,8 +1,8 @@
-import type { Decision } from "../domain/decide";
+import { type Decision, decide } from "../domain/decide";
 import { buildDeviceProfile, type SdkDeviceFields } from "../domain/device-profile";
 import { AppError } from "../domain/errors";
 import type { Snapshot, SnapshotMiniProgram } from "../domain/snapshot";
-import { canaryContext, decideWithAdmission } from "./canary-context";
+import { canaryContext, settleAdmission } from "./canary-context";
 import type { Deps } from "./ports";
 
 export interface CheckedMiniProgram {
@@ -62,14 +62,23 @@ export async function decideAll(
     ids: { userId: input.userId, deviceId: input.deviceId },
   };
   const canary = snapshot ? await canaryContext(deps, snapshot, mps, device, deps.clock.now()) : null;
-  const decisions = await Promise.all(
-    input.miniPrograms.map((m, i) => {
-      const q = { appVersion: input.appVersion, installed: m.version, failed: m.failed };
-      return canary
-        ? decideWithAdmission(deps, mps[i], q, canary, mode)
-        : decideWithAdmission(deps, undefined, q, null, mode);
-    }),
-  );
+  const explain = mode === "lookup";
+  // Synchronous for every mini program; only a decision waiting on a time-window admission awaits.
+  const decisions: Decision[] = [];
+  const settling: Promise<void>[] = [];
+  input.miniPrograms.forEach((m, i) => {
+    const q = { appVersion: input.appVersion, installed: m.version, failed: m.failed };
+    const mp = canary ? mps[i] : undefined;
+    const first = decide(mp, q, canary?.ctx ?? null, explain);
+    decisions.push(first);
+    if (canary && first.action === "none" && first.pendingAdmission) {
+      const settle = async () => {
+        decisions[i] = await settleAdmission(deps, mp, q, canary, mode, first);
+      };
+      settling.push(settle());
+    }
+  });
+  if (settling.length > 0) await Promise.all(settling);
   return { snapshot, decisions };
 }
 

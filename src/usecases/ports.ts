@@ -282,6 +282,8 @@ export interface ListContentStore {
   putShards(contentKey: string, shards: readonly string[]): Promise<void>;
   /** Membership in one shard (empty when absent). Cached per isolate with a bounded LRU. */
   getShard(contentKey: string, shard: number): Promise<ShardLookup>;
+  /** The shard if this isolate already holds it (no I/O, no await), else undefined. */
+  cachedShard?(contentKey: string, shard: number): ShardLookup | undefined;
 }
 
 export interface AllowlistRecord {

@@ -1,8 +1,10 @@
+import semver from "semver";
 import { describe, expect, it } from "vitest";
 import { inRange } from "../../src/domain/semver";
 import { compileTargeting, stickyIdFor } from "../../src/domain/targeting/evaluate";
 import {
   type CompileError,
+  comparePrerelease,
   compileRules,
   type DeviceProfile,
   MAX_RULES,
@@ -263,5 +265,37 @@ describe("compileTargeting errors", () => {
     expect(stickyIdFor(result.targeting, { userId: null, deviceId: "d-1" })).toBe("d-1");
     const device = compileTargeting({ percentage: { basisPoints: 1 }, stickyKey: "device" });
     expect(device.ok && stickyIdFor(device.targeting, { userId: "u-1", deviceId: "d-1" })).toBe("d-1");
+  });
+});
+
+describe("prerelease precedence", () => {
+  it("orders prerelease identifiers exactly as semver does", () => {
+    const pres = [
+      "0",
+      "1",
+      "2",
+      "10",
+      "alpha",
+      "alpha.1",
+      "alpha.2",
+      "alpha.10",
+      "alpha.beta",
+      "beta",
+      "beta.2",
+      "beta.11",
+      "rc.1",
+      "rc1",
+      "a-b",
+      "1.a",
+      "a.1.1",
+      "-",
+      "Z",
+      "z",
+    ];
+    for (const a of pres) {
+      for (const b of pres) {
+        expect(Math.sign(comparePrerelease(a, b)), `${a} vs ${b}`).toBe(semver.compare(`0.0.0-${a}`, `0.0.0-${b}`));
+      }
+    }
   });
 });

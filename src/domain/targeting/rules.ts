@@ -153,7 +153,27 @@ function compareVersion(a: Version, b: Version): number {
   if (a.pre === b.pre) return 0;
   if (a.pre === null) return 1;
   if (b.pre === null) return -1;
-  return semver.compare(`0.0.0-${a.pre}`, `0.0.0-${b.pre}`);
+  return comparePrerelease(a.pre, b.pre);
+}
+
+const NUMERIC = /^\d+$/;
+
+/** SemVer 2.0.0 §11 precedence of two prerelease strings (as semver.compare of `0.0.0-a`, `0.0.0-b`). */
+export function comparePrerelease(a: string, b: string): number {
+  if (a === b) return 0;
+  const x = a.split(".");
+  const y = b.split(".");
+  for (let i = 0; i < x.length && i < y.length; i++) {
+    const p = x[i] as string;
+    const q = y[i] as string;
+    if (p === q) continue;
+    const pn = NUMERIC.test(p);
+    const qn = NUMERIC.test(q);
+    if (pn && qn) return Number(p) - Number(q);
+    if (pn !== qn) return pn ? -1 : 1;
+    return p < q ? -1 : 1;
+  }
+  return x.length - y.length;
 }
 
 function parseDecimal(input: string): number | null {
