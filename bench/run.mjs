@@ -34,14 +34,17 @@ import { startProfile, summarize } from "./profile.mjs";
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 2000);
 const ONLY = process.env.BENCH_LEVELS?.split(",").map(Number);
 const LEVELS = [
-  { c: 1, requests: 1500 },
-  { c: 8, requests: 6000 },
-  { c: 64, requests: 8000 },
+  { c: 1, requests: 2000 },
+  { c: 8, requests: 12000 },
+  { c: 64, requests: 12000 },
 ].filter(({ c }) => !ONLY || ONLY.includes(c));
 /** With BENCH_PROFILE=<dir>, the Worker's CPU is profiled during the c=8 check runs (slows it down). */
 const PROFILE_DIR = process.env.BENCH_PROFILE;
-/** Each level runs trivial, check, trivial, check with half the requests each (drift hits both alike). */
-const ROUNDS = 2;
+/**
+ * Each level alternates trivial and check runs, ROUNDS of each with an equal share of the requests,
+ * so drift in the machine's speed hits both alike; the per-round ratios are printed too.
+ */
+const ROUNDS = 4;
 const MAX_SECONDS_PER_RUN = 15;
 /** Seeding calls in flight (one mini program each). */
 const SEED_CONCURRENCY = 4;
@@ -133,9 +136,12 @@ async function main() {
       const tr = merge(t);
       const ck = merge(k);
       const errors = tr.errors + ck.errors;
+      const perRound = k.map((run, r) =>
+        (run.latencies.length / run.seconds / (t[r].latencies.length / t[r].seconds)).toFixed(2),
+      );
       console.log(
         `c=${c} check=${ck.rps.toFixed(0)} trivial=${tr.rps.toFixed(0)} ratio=${(ck.rps / tr.rps).toFixed(2)} ` +
-          `p50=${ck.p50.toFixed(2)}ms p99=${ck.p99.toFixed(2)}ms${errors ? ` errors=${errors}` : ""}`,
+          `p50=${ck.p50.toFixed(2)}ms p99=${ck.p99.toFixed(2)}ms${errors ? ` errors=${errors}` : ""} (per round: ${perRound.join(" ")})`,
       );
       cpu.push(
         `c=${c} trivial ${tr.client.toFixed(2)}/${tr.server.toFixed(2)} check ${ck.client.toFixed(2)}/${ck.server.toFixed(2)}`,

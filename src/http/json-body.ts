@@ -6,6 +6,9 @@ import type { HttpEnv } from "./types";
 /** Largest JSON body accepted on any route. */
 export const JSON_BODY_LIMIT = 1024 * 1024;
 
+// One strict decoder per isolate: decode() without streaming keeps no state between calls.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
 /**
@@ -20,7 +23,7 @@ export async function readJsonText(request: Request): Promise<string> {
   }
   const bytes = await readBodyWithLimit(request, JSON_BODY_LIMIT);
   try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+    return utf8.decode(bytes);
   } catch {
     throw new AppError("MALFORMED_JSON", "The request body is not valid JSON.");
   }

@@ -41,6 +41,8 @@ export type CheckResult =
       config: unknown;
     };
 
+const utf8 = new TextEncoder();
+
 /** How long a signed check answer may be trusted by the client. */
 export const CHECK_TTL_MS = 5 * 60 * 1000;
 
@@ -113,6 +115,6 @@ export async function checkUpdates(deps: Deps, input: CheckInput, origin: Reques
     keyId: signer.keyId,
     results,
   });
-  const signature = await signer.sign(new TextEncoder().encode(body));
+  const signature = await signer.sign(utf8.encode(body));
   return { body, signature, keyId: signer.keyId };
 }

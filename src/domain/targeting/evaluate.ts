@@ -112,6 +112,28 @@ const FILTERS_MATCHED = result("in", "filters", "FILTERS_MATCHED");
 const NOT_ALLOWLISTED = result("out", "default", "NOT_ALLOWLISTED");
 const NO_AUDIENCE = result("out", "default", "NO_AUDIENCE");
 
+// FILTER_FAILED results name the rule: shared frozen objects per (compiled rule, reason), so the most
+// common outcome allocates nothing either.
+const failures = new WeakMap<CompiledRule, Map<RuleReason, TargetingResult>>();
+function filterFailed(rule: CompiledRule, index: number, reason: RuleReason): TargetingResult {
+  let byReason = failures.get(rule);
+  if (byReason === undefined) {
+    byReason = new Map();
+    failures.set(rule, byReason);
+  }
+  let r = byReason.get(reason);
+  if (r === undefined) {
+    r = Object.freeze({
+      decision: "out",
+      step: "filters",
+      reason: "FILTER_FAILED",
+      failedRule: Object.freeze({ index, attribute: rule.attribute, reason }),
+    });
+    byReason.set(reason, r);
+  }
+  return r;
+}
+
 /** The id the bucket must be computed from, or null (sticky key "user" and no user id). */
 export function stickyIdFor(t: Targeting, ids: EvaluationInput["ids"]): string | null {
   if (t.stickyKey === "auto") return ids.userId ?? ids.deviceId;
@@ -163,8 +185,8 @@ function percentageStep(t: Targeting, p: PercentageTarget, input: EvaluationInpu
  *    user id, or no valid bucket → out.
  * 6. default: no window and no percentage: with allowlists → out (NOT_ALLOWLISTED); with rules
  *    only → in (FILTERS_MATCHED); with nothing → out (NO_AUDIENCE).
- * Total for well-typed input: never throws. Results are shared frozen objects, except the
- * FILTER_FAILED one (it names the rule); operators allocate little (a lower-cased copy, a match).
+ * Total for well-typed input: never throws. Results are shared frozen objects (FILTER_FAILED ones
+ * per compiled rule and reason); operators allocate little.
  */
 export function evaluateTargeting(t: Targeting, input: EvaluationInput): TargetingResult {
   const denied = listed(t.denylists, input);
@@ -175,14 +197,7 @@ export function evaluateTargeting(t: Targeting, input: EvaluationInput): Targeti
     const rule = t.rules[i];
     if (rule === undefined) continue;
     const m = matchRule(rule, input.profile);
-    if (!m.match) {
-      return {
-        decision: "out",
-        step: "filters",
-        reason: "FILTER_FAILED",
-        failedRule: { index: i, attribute: rule.attribute, reason: m.reason },
-      };
-    }
+    if (!m.match) return filterFailed(rule, i, m.reason);
   }
   if (t.timeWindow !== null) {
     const r = timeWindowStep(t.timeWindow, input);

@@ -176,6 +176,20 @@ export function comparePrerelease(a: string, b: string): number {
   return x.length - y.length;
 }
 
+// Case-insensitive rules lower-case the same few attribute values (brand, model, network...) for
+// every release: a bounded memo hands back one lower-cased string per value, whose hash V8 then
+// computes once instead of on every Set lookup.
+const lowered = new Map<string, string>();
+function lower(v: string): string {
+  let l = lowered.get(v);
+  if (l === undefined) {
+    l = v.toLowerCase();
+    if (lowered.size >= 4096) lowered.clear();
+    lowered.set(v, l);
+  }
+  return l;
+}
+
 function parseDecimal(input: string): number | null {
   return DECIMAL.test(input) ? Number(input) : null;
 }
@@ -316,7 +330,7 @@ function membership(negate: boolean): OperatorSpec["compile"] {
     if (list === null) return null;
     const set = new Set(ctx.ci ? list.map((v) => v.toLowerCase()) : list);
     const ci = ctx.ci;
-    const test: Test = (v) => (set.has(ci ? v.toLowerCase() : v) !== negate ? "MATCHED" : "NOT_MATCHED");
+    const test: Test = (v) => (set.has(ci ? lower(v) : v) !== negate ? "MATCHED" : "NOT_MATCHED");
     return { test, values: list };
   };
 }
@@ -466,7 +480,7 @@ const prefixes: OperatorSpec["compile"] = (values, ctx) => {
   const ci = ctx.ci;
   const norm = ci ? list.map((v) => v.toLowerCase()) : list;
   const test: Test = (raw) => {
-    const v = ci ? raw.toLowerCase() : raw;
+    const v = ci ? lower(raw) : raw;
     for (const p of norm) if (v.startsWith(p)) return "MATCHED";
     return "NOT_MATCHED";
   };
@@ -514,12 +528,24 @@ function reader(attribute: Attribute): (p: DeviceProfile) => string | null {
       return typeof v === "string" && v !== "" ? v : null;
     };
   }
-  const key = attribute as BuiltinAttribute;
-  return (p) => {
-    const v = p[key];
-    return typeof v === "string" && v !== "" ? v : null;
-  };
+  return BUILTIN_READERS[attribute as BuiltinAttribute];
 }
+
+const present = (v: string | null) => (typeof v === "string" && v !== "" ? v : null);
+// One reader per attribute with a static property access: a shared `p[key]` closure makes the
+// property load megamorphic on the hot path.
+const BUILTIN_READERS: Readonly<Record<BuiltinAttribute, (p: DeviceProfile) => string | null>> = {
+  city: (p) => present(p.city),
+  region: (p) => present(p.region),
+  country: (p) => present(p.country),
+  brand: (p) => present(p.brand),
+  model: (p) => present(p.model),
+  network: (p) => present(p.network),
+  osName: (p) => present(p.osName),
+  osVersion: (p) => present(p.osVersion),
+  appVersion: (p) => present(p.appVersion),
+  language: (p) => present(p.language),
+};
 
 function compileRule(input: unknown, ptr: string, errors: CompileError[]): CompiledRule | null {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
