@@ -1,9 +1,7 @@
 import { buildDeps } from "./deps";
-import { createHttpApp } from "./http/app";
-
-const app = createHttpApp(buildDeps);
+import { createFetchHandler } from "./http/app";
 
 export default {
-  fetch: app.fetch,
+  fetch: createFetchHandler(buildDeps),
 } satisfies ExportedHandler<Env>;
 export { AdmissionCounter } from "./edge/admission-counter";

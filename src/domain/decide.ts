@@ -133,7 +133,9 @@ const direction = (offered: string, installed: string | null) =>
  * A device is never offered a lower version than the one it has unless the winner is a rollback
  * release. When a time-window release would win if the device were admitted, the decision is
  * `none` with `pendingAdmission` set: the caller asks the admission authority and decides again.
- * `canary` null means canary releases never apply. `trace` is filled only when `explain` is true.
+ * `canary` null means canary releases never apply. `trace` is filled only when `explain` is true;
+ * without it, a `none` for a device with nothing newer applicable reads UP_TO_DATE even where explain
+ * (which also evaluates the older releases) would say NO_APPLICABLE_RELEASE.
  */
 export function decide(
   mp: SnapshotMiniProgram | undefined,
@@ -147,11 +149,19 @@ export function decide(
     return { action: "none", reason: "UNKNOWN_VERSION", trace: [] };
   }
   const appVersion = q.appVersion === null ? null : coerceVersion(q.appVersion);
-  // Device answers skip the per-release trace: only explain shows it.
+  // Device answers skip the per-release trace: only explain shows it. Without rollback releases, a
+  // release not newer than the installed version can never be offered, so device answers do not
+  // evaluate it (most checks come from devices that are up to date); explain evaluates everything.
   const trace: ReleaseTrace[] = [];
   const applicable: SnapshotRelease[] = [];
   const pending: SnapshotRelease[] = [];
+  const onlyNewer = !explain && installed !== null && !mp.releases.some((r) => r.rollback);
+  let skipped = false;
   for (const release of mp.releases) {
+    if (onlyNewer && installed !== null && compareVersions(release.version, installed) <= 0) {
+      skipped = true;
+      continue;
+    }
     const verdict = evaluate(release, appVersion, q, canary);
     const reason = reasonOf(verdict);
     if (reason === "APPLIES") applicable.push(release);
@@ -175,7 +185,7 @@ export function decide(
       }
     }
   }
-  if (winner === null) return { action: "none", reason: "NO_APPLICABLE_RELEASE", trace };
+  if (winner === null) return { action: "none", reason: skipped ? "UP_TO_DATE" : "NO_APPLICABLE_RELEASE", trace };
   const cmp = direction(winner.version, installed);
   if (cmp === 0) return { action: "none", reason: "UP_TO_DATE", trace };
   if (cmp < 0 && !winner.rollback) {

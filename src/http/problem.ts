@@ -1,6 +1,7 @@
 import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { ErrorCode, FieldError } from "../domain/errors";
+import { AppError, type ErrorCode, type FieldError } from "../domain/errors";
 
 /** One exhaustive table from error code to HTTP status and title. */
 export const PROBLEMS: Readonly<Record<ErrorCode, { status: ContentfulStatusCode; title: string }>> = {
@@ -49,6 +50,17 @@ export function problem(
   headers?: Record<string, string>,
 ): Response {
   const requestId = (c.get("requestId" as never) as string | undefined) ?? "unknown";
+  return problemResponse(requestId, code, detail, errors, headers);
+}
+
+/** The same response outside a Hono context (the device check's fast path). */
+export function problemResponse(
+  requestId: string,
+  code: ErrorCode,
+  detail: string,
+  errors?: FieldError[],
+  headers?: Record<string, string>,
+): Response {
   const body = problemBody(code, detail, requestId, errors);
   return new Response(JSON.stringify(body), {
     status: body.status,
@@ -59,4 +71,27 @@ export function problem(
       ...headers,
     },
   });
+}
+
+/**
+ * Any error thrown by a handler as a problem response: AppErrors with their code, Hono's body
+ * parse failures as MALFORMED_JSON, anything else as INTERNAL (logged with its stack; the caller
+ * only gets the request id).
+ */
+export function errorResponse(error: unknown, requestId: string): Response {
+  if (error instanceof AppError) return problemResponse(requestId, error.code, error.message, error.errors);
+  if (error instanceof HTTPException && error.status === 400) {
+    return problemResponse(requestId, "MALFORMED_JSON", "The request body is not valid JSON.");
+  }
+  console.error(JSON.stringify({ requestId, error: String(error), stack: (error as Error)?.stack }));
+  return problemResponse(
+    requestId,
+    "INTERNAL",
+    "Something went wrong on our side; quote the request id when reporting it.",
+  );
+}
+
+/** A fresh request id (`req_` and 32 hex digits). */
+export function newRequestId(): string {
+  return `req_${crypto.randomUUID().replaceAll("-", "")}`;
 }

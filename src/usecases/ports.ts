@@ -49,6 +49,11 @@ export interface PackageStore {
 export interface SnapshotStore {
   get(appKey: string, env: string): Promise<Snapshot | null>;
   put(snapshot: Snapshot): Promise<void>;
+  /**
+   * The version of the stored snapshot without reading the snapshot itself (null when there is none),
+   * so a cache can confirm it is current cheaply. Optional: without it, caches read the snapshot.
+   */
+  version?(appKey: string, env: string): Promise<number | null>;
 }
 
 export interface Signer {

@@ -295,6 +295,7 @@ describe("POST /v1/check", () => {
       miniPrograms: [{ id: mp.key, version: null }, { id: "ghost" }],
     });
     expect(res.headers.get("cache-control")).toBe("private, no-store");
+    expect(res.headers.get("request-id")).toMatch(/^req_[0-9a-f]{32}$/);
     expect(res.headers.get("content-type")).toMatch(/^application\/json/);
     expect(res.headers.get("updraft-key-id")).toBe(key?.keyId);
     expect(json.keyId).toBe(key?.keyId);
@@ -317,5 +318,16 @@ describe("POST /v1/check", () => {
     const at = tampered.length - 2;
     tampered[at] = (tampered[at] ?? 0) ^ 1;
     expect(await crypto.subtle.verify({ name: "Ed25519" }, publicKey, signature, tampered)).toBe(false);
+  });
+
+  it("answers on the pre-router fast path whatever the query string, and leaves other methods to the router", async () => {
+    const { app, mp, t } = await target();
+    await releaseFull(token, t, "1.0.0");
+    const body = { appId: app.key, env: "prod", deviceId: "d-q", miniPrograms: [{ id: mp.key }] };
+    const res = await call("/v1/check?sdk=ios-3.2", { method: "POST", json: body });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as CheckResponse).results[0]).toMatchObject({ action: "update", version: "1.0.0" });
+    expect((await call("/v1/checks", { method: "POST", json: body })).status).toBe(404);
+    expect((await call("/v1/check")).status).toBe(404);
   });
 });

@@ -39,6 +39,19 @@ const q = (installed: string | null, appVersion: string | null = "8.0.0", failed
   failed,
 });
 
+/** What a device sees of a decision (the reason of a `none` may be coarser without explain). */
+const outcome = (d: ReturnType<typeof decide>) => ({
+  action: d.action,
+  version: d.action === "none" ? null : d.release.version,
+  updateMode: d.action === "none" ? null : d.updateMode,
+  pending: d.action === "none" ? (d.pendingAdmission?.version ?? null) : null,
+});
+
+function permutations<T>(items: T[]): T[][] {
+  if (items.length <= 1) return [items];
+  return items.flatMap((x, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((p) => [x, ...p]));
+}
+
 describe("decide", () => {
   it.each([
     ["not installed gets the latest", null, "update", "1.2.0"],
@@ -79,8 +92,37 @@ describe("decide", () => {
       const explained = decide(m, query, null, true);
       expect(device.trace).toEqual([]);
       expect(explained.trace.map((t) => t.version)).toEqual(["1.3.0", "1.2.0", "1.1.0"]);
-      expect({ ...explained, trace: [] }).toEqual(device);
+      expect(outcome(explained)).toEqual(outcome(device));
     }
+  });
+
+  it("gives devices the same outcome as explain over every combination of releases and installed versions", () => {
+    const versions = ["1.0.0", "1.1.0", "1.2.0", "1.3.0"];
+    let combos = 0;
+    // Every subset of up to 3 releases, in every sequence order, some rolled back or incompatible.
+    for (let mask = 1; mask < 16; mask++) {
+      const chosen = versions.filter((_, i) => mask & (1 << i));
+      if (chosen.length > 3) continue;
+      for (const order of permutations(chosen)) {
+        for (let flags = 0; flags < 3 ** order.length; flags++) {
+          const rels = order.map((v, i) => {
+            const f = Math.floor(flags / 3 ** i) % 3;
+            return release(v, i + 1, f === 1 ? { rollback: true } : f === 2 ? { compat: ">=9.0.0" } : {});
+          });
+          const m = mp([...rels].sort((a, b) => b.seq - a.seq));
+          for (const installed of [null, ...versions]) {
+            for (const failed of [[], ["1.3.0"]]) {
+              const query = q(installed, "8.5.0", failed);
+              expect(outcome(decide(m, query)), JSON.stringify({ order, flags, installed, failed })).toEqual(
+                outcome(decide(m, query, null, true)),
+              );
+              combos++;
+            }
+          }
+        }
+      }
+    }
+    expect(combos).toBeGreaterThan(1000);
   });
 
   it("lets a newer rollback release win and report rollback to devices above it", () => {

@@ -55,4 +55,86 @@ describe("isolate snapshot cache", () => {
     now += 5000;
     expect((await cache.get("a", "prod"))?.version).toBe(5);
   });
+
+  it("refreshes single-flight: requests arriving during a refresh serve the copy in hand", async () => {
+    let now = 0;
+    const mem = memoryStore();
+    mem.set(snap(1));
+    let release: () => void = () => {};
+    const slow: SnapshotStore = {
+      get: async (...args) => {
+        await new Promise<void>((r) => {
+          release = r;
+        });
+        return mem.store.get(...args);
+      },
+      put: mem.store.put,
+    };
+    const cache = cachedSnapshotStore(slow, { now: () => now }, 1000);
+    const first = cache.get("a", "prod");
+    release();
+    expect((await first)?.version).toBe(1);
+    mem.set(snap(2));
+    now += 1000;
+    const refreshing = cache.get("a", "prod");
+    // Meanwhile other requests get the copy in hand without asking the store.
+    expect((await cache.get("a", "prod"))?.version).toBe(1);
+    expect((await cache.get("a", "prod"))?.version).toBe(1);
+    release();
+    expect((await refreshing)?.version).toBe(2);
+    expect(mem.reads()).toBe(2);
+  });
+
+  it("asks a store that can tell its version before reading the snapshot", async () => {
+    let now = 0;
+    const mem = memoryStore();
+    let probes = 0;
+    const versioned: SnapshotStore = {
+      ...mem.store,
+      version: async () => {
+        probes += 1;
+        return (await mem.store.get("a", "prod"))?.version ?? null;
+      },
+    };
+    mem.set(snap(1));
+    const cache = cachedSnapshotStore(versioned, { now: () => now }, 1000);
+    expect((await cache.get("a", "prod"))?.version).toBe(1); // nothing cached: no probe
+    const readsBefore = mem.reads();
+    now += 1000;
+    expect((await cache.get("a", "prod"))?.version).toBe(1);
+    expect(probes).toBe(1);
+    mem.set(snap(3));
+    now += 1000;
+    expect((await cache.get("a", "prod"))?.version).toBe(3);
+    expect(probes).toBe(2);
+    // The probes themselves read through mem.store.get here; the snapshot was fetched only on change.
+    expect(mem.reads() - readsBefore).toBe(3);
+  });
+
+  it("serves the copy in hand when the store fails, and tries again on the next request", async () => {
+    let now = 0;
+    const mem = memoryStore();
+    mem.set(snap(1));
+    let failing = false;
+    const flaky: SnapshotStore = {
+      get: async (...args) => {
+        if (failing) throw new Error("KV unavailable");
+        return mem.store.get(...args);
+      },
+      put: mem.store.put,
+    };
+    const cache = cachedSnapshotStore(flaky, { now: () => now }, 1000);
+    expect((await cache.get("a", "prod"))?.version).toBe(1);
+    failing = true;
+    mem.set(snap(2));
+    now += 1000;
+    expect((await cache.get("a", "prod"))?.version).toBe(1);
+    failing = false;
+    expect((await cache.get("a", "prod"))?.version).toBe(2);
+    // Without a copy in hand, the failure reaches the caller.
+    failing = true;
+    await expect(cachedSnapshotStore(flaky, { now: () => now }, 1000).get("a", "prod")).rejects.toThrow(
+      "KV unavailable",
+    );
+  });
 });

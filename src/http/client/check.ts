@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { checkUpdates } from "../../usecases/check-updates";
+import type { Deps } from "../../usecases/ports";
 import { readJsonText } from "../json-body";
 import { ConfigSchema, problemResponse, UpdateModeSchema } from "../schemas";
 import type { HttpEnv } from "../types";
@@ -46,20 +47,27 @@ const checkRoute = createRoute({
 });
 
 /**
- * The hottest route: documented from the same schema, but registered as a plain Hono handler so the
- * body is read, parsed and validated once, on the fast path of check-request.ts.
+ * Answers a device check from the raw request: body read (415/413/400 as problems), parsed and
+ * validated on the fast path of check-request.ts, decided and signed. Shared by the documented
+ * Hono route and the Worker's pre-router fast path (see createFetchHandler).
  */
+export async function answerCheck(request: Request, deps: Deps): Promise<Response> {
+  const input = parseCheckRequest(await readJsonText(request));
+  const url = request.url;
+  const base = `${url.slice(0, url.indexOf("/", url.indexOf("//") + 2))}/v1/packages`;
+  const origin = { cf: request.cf, userAgent: request.headers.get("user-agent") };
+  const { body, signature, keyId } = await checkUpdates(deps, input, origin, base);
+  return new Response(body, {
+    headers: {
+      "content-type": "application/json",
+      "cache-control": "private, no-store",
+      "updraft-signature": signature,
+      "updraft-key-id": keyId,
+    },
+  });
+}
+
+/** The route as documented in the OpenAPI document; requests normally take the fast path instead. */
 export const checkRouter = new OpenAPIHono<HttpEnv>();
 checkRouter.openAPIRegistry.registerPath(checkRoute);
-checkRouter.post("/check", async (c) => {
-  const input = parseCheckRequest(await readJsonText(c.req.raw));
-  const base = `${new URL(c.req.url).origin}/v1/packages`;
-  const origin = { cf: c.req.raw.cf, userAgent: c.req.header("user-agent") ?? null };
-  const { body, signature, keyId } = await checkUpdates(c.var.deps, input, origin, base);
-  return c.body(body, 200, {
-    "content-type": "application/json",
-    "cache-control": "private, no-store",
-    "updraft-signature": signature,
-    "updraft-key-id": keyId,
-  });
-});
+checkRouter.post("/check", (c) => answerCheck(c.req.raw, c.var.deps));
