@@ -38,6 +38,9 @@ const LEVELS = [
   { c: 8, requests: 12000 },
   { c: 64, requests: 12000 },
 ].filter(({ c }) => !ONLY || ONLY.includes(c));
+/** With BENCH_BREAKDOWN=1, also prints what each stage of the check adds (see bench/probe-worker.ts). */
+const BREAKDOWN = process.env.BENCH_BREAKDOWN === "1";
+const BREAKDOWN_ROUNDS = 6;
 /** With BENCH_PROFILE=<dir>, the Worker's CPU is profiled during the c=8 check runs (slows it down). */
 const PROFILE_DIR = process.env.BENCH_PROFILE;
 /**
@@ -56,7 +59,9 @@ const work = mkdtempSync(join(tmpdir(), "updraft-bench-"));
 let mf;
 
 function startServer() {
-  execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", join(work, "dist")], {
+  // With BENCH_BREAKDOWN the Worker is bench/probe-worker.ts: the real one plus the /probe/* stages.
+  const entry = BREAKDOWN ? ["bench/probe-worker.ts"] : [];
+  execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", join(work, "dist"), ...entry], {
     stdio: "ignore",
     env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
   });
@@ -67,12 +72,15 @@ function startServer() {
       port: 0,
       ...(PROFILE_DIR ? { inspectorPort: 0 } : {}),
       cf: CF,
+      // Miniflare logs every request by default (its entry worker re-wraps each response and posts a
+      // log line to this process): like wrangler dev's logging, that would hide our own cost.
+      logRequests: false,
       workers: [
         {
           name: "updraft",
           modules: true,
           modulesRoot: join(work, "dist"),
-          scriptPath: join(work, "dist", "index.js"),
+          scriptPath: join(work, "dist", BREAKDOWN ? "probe-worker.js" : "index.js"),
           compatibilityDate: "2026-10-01",
           compatibilityFlags: ["nodejs_compat"],
           d1Databases: { DB: "bench-db" },
@@ -149,8 +157,41 @@ async function main() {
       if (profiles[0]) summarize(profiles[0], PROFILE_DIR, `check-c${c}`);
     }
     console.log(`  CPU in cores (load client / workerd) while measuring: ${cpu.join("; ")}`);
+    if (BREAKDOWN) await breakdown(pool, bodies);
   } finally {
     await pool.close();
+  }
+}
+
+/**
+ * The check's cost by stage at c=8: the trivial route, then POST routes of the probe Worker that stop
+ * after reading the body, after parsing it and after deciding, then the whole check. Rounds
+ * alternate the stages; each line gives the median over rounds of requests/s, of the ratio to the
+ * trivial route of the same round, and of workerd's CPU time per request.
+ */
+async function breakdown(pool, bodies) {
+  const stages = [
+    ["trivial GET /healthz", () => ({ path: "/healthz" })],
+    ["+ POST body read", (i) => ({ path: "/probe/body", body: bodies[i % bodies.length] })],
+    ["+ parse and validate", (i) => ({ path: "/probe/parse", body: bodies[i % bodies.length] })],
+    ["+ decide 20 mini programs", (i) => ({ path: "/probe/decide", body: bodies[i % bodies.length] })],
+    ["+ answer body, unsigned", (i) => ({ path: "/probe/answer", body: bodies[i % bodies.length] })],
+    ["+ Ed25519 signature (= check)", (i) => ({ path: "/v1/check", body: bodies[i % bodies.length] })],
+  ];
+  for (const [, next] of stages) await load(pool, 8, 300, next);
+  const runs = stages.map(() => []);
+  for (let r = 0; r < BREAKDOWN_ROUNDS; r++) {
+    for (const [i, [, next]] of stages.entries()) runs[i].push(await load(pool, 8, 1500, next));
+  }
+  const med = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+  const rps = (run) => run.latencies.length / run.seconds;
+  console.log(`  breakdown at c=8 (median of ${BREAKDOWN_ROUNDS} alternating rounds of 1,500 requests per stage):`);
+  for (const [i, [name]] of stages.entries()) {
+    const ratio = med(runs[i].map((run, r) => rps(run) / rps(runs[0][r])));
+    const cpu = med(runs[i].map((run) => (run.serverCpu / run.latencies.length) * 1e6));
+    console.log(
+      `    ${name.padEnd(30)} ${med(runs[i].map(rps)).toFixed(0).padStart(5)} req/s  ratio=${ratio.toFixed(2)}  workerd CPU ${cpu.toFixed(0)} µs/request`,
+    );
   }
 }
 

@@ -1,0 +1,40 @@
+// The benchmark's probe Worker (`BENCH_BREAKDOWN=1 npm run bench`, never deployed): the real Worker
+// plus POST /probe/* routes that stop the device check's own fast path after each of its stages, so
+// the HTTP bench can print what each stage adds to a request:
+//   /probe/body    reads the body (as the check does, through readJsonText) and answers "ok";
+//   /probe/parse   + JSON parse and validation (parseCheckRequest);
+//   /probe/decide  + the decisions (decideAll: snapshot, device profile, canary context, decide);
+//   /probe/answer  + the answer: results, JSON body and response, with a stand-in signer;
+// the full check then adds the Ed25519 signature and its headers.
+import { buildDeps } from "../src/deps";
+import { parseCheckRequest } from "../src/http/client/check-request";
+import { readJsonText } from "../src/http/json-body";
+import worker from "../src/index";
+import { checkUpdates, decideAll } from "../src/usecases/check-updates";
+
+export { AdmissionCounter } from "../src/edge/admission-counter";
+
+const ok = () => new Response("ok");
+
+export default {
+  async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+    const path = new URL(request.url).pathname;
+    if (request.method !== "POST" || !path.startsWith("/probe/")) return worker.fetch(request, env, ctx);
+    const text = await readJsonText(request);
+    if (path === "/probe/body") return ok();
+    const input = parseCheckRequest(text);
+    if (path === "/probe/parse") return ok();
+    const deps = buildDeps(env);
+    const origin = { cf: request.cf, userAgent: request.headers.get("user-agent") };
+    if (path === "/probe/decide") {
+      await decideAll(deps, input, origin, "admit");
+      return ok();
+    }
+    // /probe/answer: the whole check with a stand-in signer, so only the Ed25519 operation is missing.
+    const unsigned = { ...deps, signer: { keyId: "probe", sign: async () => "", publicKey: async () => "" } };
+    const { body } = await checkUpdates(unsigned, input, origin, "http://probe/v1/packages");
+    return new Response(body, {
+      headers: { "content-type": "application/json", "cache-control": "private, no-store" },
+    });
+  },
+} satisfies ExportedHandler<Env>;
