@@ -79,15 +79,8 @@ export type Decision =
 /** What evaluating one release yields: a reason, or the targeting result when targeting decided. */
 type Verdict = Exclude<ReleaseReason, "NOT_TARGETED" | "NEEDS_ADMISSION" | "NOT_NEWER"> | TargetingResult;
 
-function evaluate(
-  release: SnapshotRelease,
-  appVersion: string | null,
-  q: DeviceQuery,
-  canary: CanaryContext | null,
-): Verdict {
-  if (release.compat !== "*" && (appVersion === null || !inRange(appVersion, release.compat))) {
-    return "INCOMPATIBLE_APP_VERSION";
-  }
+/** Everything after the compatibility check (decide() checks it, sharing one answer per range). */
+function evaluate(release: SnapshotRelease, q: DeviceQuery, canary: CanaryContext | null): Verdict {
   if (q.failed.length > 0 && q.failed.includes(release.version)) return "FAILED_ON_DEVICE";
   if (release.status === "full") return "APPLIES";
   const targeting = canary?.targetingOf(release) ?? null;
@@ -99,7 +92,8 @@ function evaluate(
     inList: canary.inList,
     // Hashing is only needed when the percentage step is reached.
     bucket: () => canary.bucketOf(release, targeting),
-    admission: canary.admission(release.releaseId),
+    // Only a time window looks at the admission.
+    admission: targeting.timeWindow === null ? "unknown" : canary.admission(release.releaseId),
   });
 }
 
@@ -157,12 +151,23 @@ export function decide(
   const pending: SnapshotRelease[] = [];
   const onlyNewer = !explain && installed !== null && !mp.releases.some((r) => r.rollback);
   let skipped = false;
+  // Releases of a mini program nearly always share one compatibility range: test it once.
+  let lastRange: string | null = null;
+  let lastInRange = false;
   for (const release of mp.releases) {
     if (onlyNewer && installed !== null && compareVersions(release.version, installed) <= 0) {
       skipped = true;
       continue;
     }
-    const verdict = evaluate(release, appVersion, q, canary);
+    let compatible = true;
+    if (release.compat !== "*") {
+      if (release.compat !== lastRange) {
+        lastRange = release.compat;
+        lastInRange = appVersion !== null && inRange(appVersion, release.compat);
+      }
+      compatible = lastInRange;
+    }
+    const verdict = compatible ? evaluate(release, q, canary) : "INCOMPATIBLE_APP_VERSION";
     const reason = reasonOf(verdict);
     if (reason === "APPLIES") applicable.push(release);
     else if (reason === "NEEDS_ADMISSION") pending.push(release);
