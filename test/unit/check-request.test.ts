@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../../src/domain/errors";
-import { acceptValid, CheckRequest, parseCheckRequest } from "../../src/http/client/check-request";
+import { acceptValid, CHECK_LIMITS, CheckRequest, parseCheckRequest } from "../../src/http/client/check-request";
 
 // The fast acceptor of check bodies must agree with the schema: same output when it accepts, and
 // (for bodies without `\u` escapes or `__proto__` keys, which it leaves to the schema by design)
@@ -37,20 +37,22 @@ const strings = (max: number) => [
   "\u0001",
 ];
 const junk = [undefined, null, 0, 1.5, true, [], {}, ["a"]];
-const LIMITS: Record<string, number> = {
-  appId: 100,
-  env: 32,
-  deviceId: 128,
-  userId: 128,
-  appVersion: 64,
-  platform: 32,
-  osVersion: 64,
-  brand: 64,
-  model: 128,
-  network: 32,
-  language: 35,
-  nonce: 128,
-};
+/** The top-level string fields, with the length limits the module declares. */
+const STRING_FIELDS = [
+  "appId",
+  "env",
+  "deviceId",
+  "userId",
+  "appVersion",
+  "platform",
+  "osVersion",
+  "brand",
+  "model",
+  "network",
+  "language",
+  "nonce",
+] as const;
+const LIMITS: Record<string, number> = Object.fromEntries(STRING_FIELDS.map((f) => [f, CHECK_LIMITS[f]]));
 const manyKeys = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, "v"]));
 
 type Body = Record<string, unknown>;

@@ -18,7 +18,8 @@ const optional = (max: number) =>
     .transform((v) => v ?? null);
 
 const SHA256 = /^[0-9a-f]{64}$/;
-const LIMITS = {
+/** Length and count limits of the check body (shared by the schema and the fast acceptor). */
+export const CHECK_LIMITS = {
   appId: 100,
   env: 32,
   deviceId: 128,
@@ -40,6 +41,7 @@ const LIMITS = {
   failed: 50,
   failedVersion: 64,
 } as const;
+const LIMITS = CHECK_LIMITS;
 
 /** The device check body: the validating schema, which is also the OpenAPI document's. */
 export const CheckRequest = z
