@@ -1,5 +1,5 @@
 import { DEFAULT_PACKAGE_LIMITS } from "./domain/package";
-import { type BucketKey, bucketKeyFromHex } from "./domain/targeting/bucket";
+import { bucketKeyFromHex } from "./domain/targeting/bucket";
 import { cachedAdmissionGate, durableObjectAdmissionGate } from "./edge/admissions";
 import { ed25519Signer, randomIds, webCryptoHasher } from "./edge/crypto";
 import { geoFromCf } from "./edge/geo";
@@ -10,7 +10,7 @@ import { cachedSnapshotStore } from "./edge/snapshot-cache";
 import { parseUserAgent } from "./edge/user-agent";
 import { fflateReader } from "./edge/zip-reader";
 import { d1Store } from "./store/d1-store";
-import type { AdmissionGate, Clock, Deps, ListContentStore, Signer, SnapshotStore, Store } from "./usecases/ports";
+import type { Clock, Deps } from "./usecases/ports";
 
 /** Bindings and secrets. Secrets are set with `wrangler secret put` (see README) and are optional here. */
 export type Bindings = Env & {
@@ -27,53 +27,37 @@ const systemClock: Clock = { now: () => Date.now() };
 /** How long an isolate serves a snapshot before asking KV again (bounds how stale a check can be). */
 const DEFAULT_SNAPSHOT_CACHE_MS = 1000;
 
-interface IsolateParts {
-  store: Store;
-  snapshots: SnapshotStore;
-  signer: Signer | null;
-  lists: ListContentStore;
-  admissions: AdmissionGate;
-  bucketKey: BucketKey | null;
-}
-
-// Parts that must outlive a request (the snapshot cache, the imported signing key) live per isolate,
+// Every port is request-independent, and some must outlive a request (the snapshot cache, the
+// imported signing key, the list and admission caches): the whole set is built once per isolate,
 // keyed by the env object the runtime hands every request of that isolate.
-const isolates = new WeakMap<object, IsolateParts>();
+const isolates = new WeakMap<object, Deps>();
 
-function isolateParts(env: Bindings): IsolateParts {
-  let parts = isolates.get(env);
-  if (!parts) {
-    const ttl = Number(env.SNAPSHOT_CACHE_MS ?? DEFAULT_SNAPSHOT_CACHE_MS);
-    parts = {
-      // drizzle builds its schema metadata on construction: once per isolate, not per request.
-      store: d1Store(env.DB),
-      snapshots: cachedSnapshotStore(kvSnapshotStore(env.SNAPSHOTS), systemClock, ttl),
-      signer: env.SIGNING_KEY_SEED ? ed25519Signer(env.SIGNING_KEY_SEED, env.SIGNING_KEY_ID ?? "default") : null,
-      lists: listContentStore(env.PACKAGES, env.SNAPSHOTS),
-      admissions: cachedAdmissionGate(durableObjectAdmissionGate(env.ADMISSIONS)),
-      bucketKey: env.BUCKET_KEY ? bucketKeyFromHex(env.BUCKET_KEY) : null,
-    };
-    isolates.set(env, parts);
+/** The composition root: every port built from the bindings, once per isolate. */
+export function buildDeps(env: Bindings): Deps {
+  let deps = isolates.get(env);
+  if (!deps) {
+    deps = build(env);
+    isolates.set(env, deps);
   }
-  return parts;
+  return deps;
 }
 
-/** The composition root: every port built from the bindings. */
-export function buildDeps(env: Bindings): Deps {
-  const { store, snapshots, signer, lists, admissions, bucketKey } = isolateParts(env);
+function build(env: Bindings): Deps {
+  const ttl = Number(env.SNAPSHOT_CACHE_MS ?? DEFAULT_SNAPSHOT_CACHE_MS);
   const maxPackageBytes = Number(env.MAX_PACKAGE_BYTES) || 20 * 1024 * 1024;
   return {
     clock: systemClock,
     ids: randomIds,
     hasher: webCryptoHasher,
-    store,
+    // drizzle builds its schema metadata on construction: once per isolate, not per request.
+    store: d1Store(env.DB),
     packages: r2PackageStore(env.PACKAGES),
     reader: fflateReader,
-    snapshots,
-    signer,
-    lists,
-    admissions,
-    bucketKey,
+    snapshots: cachedSnapshotStore(kvSnapshotStore(env.SNAPSHOTS), systemClock, ttl),
+    signer: env.SIGNING_KEY_SEED ? ed25519Signer(env.SIGNING_KEY_SEED, env.SIGNING_KEY_ID ?? "default") : null,
+    lists: listContentStore(env.PACKAGES, env.SNAPSHOTS),
+    admissions: cachedAdmissionGate(durableObjectAdmissionGate(env.ADMISSIONS)),
+    bucketKey: env.BUCKET_KEY ? bucketKeyFromHex(env.BUCKET_KEY) : null,
     parseUserAgent,
     geoFromCf,
     limits: { ...DEFAULT_PACKAGE_LIMITS, maxPackageBytes },

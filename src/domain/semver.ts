@@ -1,43 +1,9 @@
 import semver from "semver";
+import { memo, memo2 } from "./memo";
 
 // The check path asks the same few questions (the same app versions, installed versions and compat
 // ranges) for every device, and semver parsing dominates their cost (loose inputs such as `8.2` even
-// throw and catch inside the library). Each function is memoized in small bounded maps: a pure
-// cache, since the same input always yields the same answer. Two-argument functions use one map per
-// first argument rather than a concatenated key: the arguments come from the snapshot and from the
-// one-argument memos, so their hashes are already computed, while a fresh key string would be hashed
-// on every call.
-const MEMO_LIMIT = 2000;
-
-function memo<T>(fn: (key: string) => T): (key: string) => T {
-  const cache = new Map<string, T>();
-  return (key) => {
-    const hit = cache.get(key);
-    if (hit !== undefined || cache.has(key)) return hit as T;
-    const value = fn(key);
-    if (cache.size >= MEMO_LIMIT) cache.clear();
-    cache.set(key, value);
-    return value;
-  };
-}
-
-function memo2<T>(fn: (a: string, b: string) => T): (a: string, b: string) => T {
-  const outer = new Map<string, Map<string, T>>();
-  return (a, b) => {
-    let inner = outer.get(a);
-    if (inner === undefined) {
-      if (outer.size >= MEMO_LIMIT) outer.clear();
-      inner = new Map();
-      outer.set(a, inner);
-    }
-    const hit = inner.get(b);
-    if (hit !== undefined || inner.has(b)) return hit as T;
-    const value = fn(a, b);
-    if (inner.size >= MEMO_LIMIT) inner.clear();
-    inner.set(b, value);
-    return value;
-  };
-}
+// throw and catch inside the library): each function is memoized (./memo.ts).
 
 /** A version string in canonical semver form (`1.2.3`, `1.2.3-beta.1`), or null when not valid semver. */
 export const parseVersion: (input: string) => string | null = memo((input) => semver.valid(input));

@@ -9,7 +9,7 @@ import { releasesRouter } from "./admin/releases";
 import { versionsRouter } from "./admin/versions";
 import { requireToken } from "./auth";
 import { bootstrapRouter } from "./bootstrap";
-import { answerCheck, checkRouter } from "./client/check";
+import { answerCheck, checkRouter, pathStart } from "./client/check";
 import { keysRouter } from "./client/keys";
 import { packagesRouter } from "./client/packages";
 import { errorResponse, newRequestId, problem } from "./problem";
@@ -18,7 +18,7 @@ import type { HttpEnv } from "./types";
 /**
  * The whole HTTP surface. `depsFor` is the composition root's factory; handlers only ever see ports.
  */
-export function createHttpApp(depsFor: (bindings: never) => Deps) {
+function createHttpApp(depsFor: (bindings: never) => Deps) {
   const app = new OpenAPIHono<HttpEnv>();
 
   app.use("*", async (c, next) => {
@@ -63,8 +63,8 @@ export function createHttpApp(depsFor: (bindings: never) => Deps) {
 /**
  * The Worker's fetch handler. `POST /v1/check`, the hot path every device polls, is answered before
  * the router: Hono's dispatch measured about 140 µs of workerd CPU per check (docs/performance.md).
- * It runs the same handler as the documented Hono route, with the same request id and problem
- * responses; every other request goes through Hono.
+ * It gets the same request id and problem responses as routed requests; the router only documents
+ * it (checkRouter). Every other request goes through Hono.
  */
 export function createFetchHandler<E>(depsFor: (bindings: E) => Deps) {
   const app = createHttpApp(depsFor as (bindings: never) => Deps);
@@ -82,7 +82,7 @@ export function createFetchHandler<E>(depsFor: (bindings: E) => Deps) {
 }
 
 function isCheckPath(url: string): boolean {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const start = pathStart(url);
   const end = url.indexOf("?", start);
   return (end === -1 ? url.slice(start) : url.slice(start, end)) === "/v1/check";
 }

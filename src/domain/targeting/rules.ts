@@ -2,6 +2,7 @@
 // comparison it relies on and the regex guard (shared with allowlist.ts) live together. If this
 // grows further, the regex guard and the version helpers are the parts to move into files of their own.
 import semver from "semver";
+import { memo } from "../memo";
 import { isValidRange } from "../semver";
 
 export type BuiltinAttribute =
@@ -80,31 +81,26 @@ export const MAX_REGEX_SUBJECT_LENGTH = 128;
 const MAX_LOG2_PATHS = 16;
 export const MAX_COMPILE_ERRORS = 100;
 
-const BUILTIN: ReadonlySet<string> = new Set<BuiltinAttribute>([
-  "city",
-  "region",
-  "country",
-  "brand",
-  "model",
-  "network",
-  "osName",
-  "osVersion",
-  "appVersion",
-  "language",
-]);
-/** Attributes compared case-insensitively by include, exclude, prefix and regex. */
-const CASE_INSENSITIVE: ReadonlySet<string> = new Set<BuiltinAttribute>([
-  "city",
-  "region",
-  "country",
-  "brand",
-  "model",
-  "network",
-  "osName",
-  "language",
-]);
+const present = (v: string | null) => (typeof v === "string" && v !== "" ? v : null);
+// One reader per attribute with a static property access: a shared `p[key]` closure makes the
+// property load megamorphic on the hot path. Its keys are the built-in attributes.
+const BUILTIN_READERS: Readonly<Record<BuiltinAttribute, (p: DeviceProfile) => string | null>> = {
+  city: (p) => present(p.city),
+  region: (p) => present(p.region),
+  country: (p) => present(p.country),
+  brand: (p) => present(p.brand),
+  model: (p) => present(p.model),
+  network: (p) => present(p.network),
+  osName: (p) => present(p.osName),
+  osVersion: (p) => present(p.osVersion),
+  appVersion: (p) => present(p.appVersion),
+  language: (p) => present(p.language),
+};
+const BUILTIN: ReadonlySet<string> = new Set(Object.keys(BUILTIN_READERS));
 /** Attributes that ordered operators (inRange, outOfRange, semver) may use. */
 const ORDERED: ReadonlySet<string> = new Set<BuiltinAttribute>(["osVersion", "appVersion"]);
+/** Attributes compared case-insensitively by include, exclude, prefix and regex: the unordered built-ins. */
+const CASE_INSENSITIVE: ReadonlySet<string> = new Set([...BUILTIN].filter((a) => !ORDERED.has(a)));
 const CUSTOM_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** Appends an error unless MAX_COMPILE_ERRORS is reached (a huge bad input must not make a huge answer). */
@@ -134,17 +130,9 @@ function parseLooseVersionUncached(input: string): Version | null {
   return { major: Number(m[1]), minor: Number(m[2] ?? 0), patch: Number(m[3] ?? 0), pre: m[4] ?? null };
 }
 
-// Every ordered rule of every release parses the same osVersion / appVersion of a device: a small
-// bounded memo (results are never mutated) turns that into one parse per distinct value.
-const parsedVersions = new Map<string, Version | null>();
-function parseLooseVersion(input: string): Version | null {
-  const hit = parsedVersions.get(input);
-  if (hit !== undefined) return hit;
-  const parsed = parseLooseVersionUncached(input);
-  if (parsedVersions.size >= 4096) parsedVersions.clear();
-  parsedVersions.set(input, parsed);
-  return parsed;
-}
+// Every ordered rule of every release parses the same osVersion / appVersion of a device: memoized
+// (results are never mutated), one parse per distinct value.
+const parseLooseVersion = memo(parseLooseVersionUncached, 4096);
 
 function compareVersion(a: Version, b: Version): number {
   if (a.major !== b.major) return a.major - b.major;
@@ -177,18 +165,9 @@ export function comparePrerelease(a: string, b: string): number {
 }
 
 // Case-insensitive rules lower-case the same few attribute values (brand, model, network...) for
-// every release: a bounded memo hands back one lower-cased string per value, whose hash V8 then
-// computes once instead of on every Set lookup.
-const lowered = new Map<string, string>();
-function lower(v: string): string {
-  let l = lowered.get(v);
-  if (l === undefined) {
-    l = v.toLowerCase();
-    if (lowered.size >= 4096) lowered.clear();
-    lowered.set(v, l);
-  }
-  return l;
-}
+// every release: the memo hands back one lower-cased string per value, whose hash V8 then computes
+// once instead of on every Set lookup.
+const lower = memo((v) => v.toLowerCase(), 4096);
 
 function parseDecimal(input: string): number | null {
   return DECIMAL.test(input) ? Number(input) : null;
@@ -530,22 +509,6 @@ function reader(attribute: Attribute): (p: DeviceProfile) => string | null {
   }
   return BUILTIN_READERS[attribute as BuiltinAttribute];
 }
-
-const present = (v: string | null) => (typeof v === "string" && v !== "" ? v : null);
-// One reader per attribute with a static property access: a shared `p[key]` closure makes the
-// property load megamorphic on the hot path.
-const BUILTIN_READERS: Readonly<Record<BuiltinAttribute, (p: DeviceProfile) => string | null>> = {
-  city: (p) => present(p.city),
-  region: (p) => present(p.region),
-  country: (p) => present(p.country),
-  brand: (p) => present(p.brand),
-  model: (p) => present(p.model),
-  network: (p) => present(p.network),
-  osName: (p) => present(p.osName),
-  osVersion: (p) => present(p.osVersion),
-  appVersion: (p) => present(p.appVersion),
-  language: (p) => present(p.language),
-};
 
 function compileRule(input: unknown, ptr: string, errors: CompileError[]): CompiledRule | null {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {

@@ -48,13 +48,12 @@ const checkRoute = createRoute({
 
 /**
  * Answers a device check from the raw request: body read (415/413/400 as problems), parsed and
- * validated on the fast path of check-request.ts, decided and signed. Shared by the documented
- * Hono route and the Worker's pre-router fast path (see createFetchHandler).
+ * validated on the fast path of check-request.ts, decided and signed. Called before the Hono router
+ * (see createFetchHandler).
  */
 export async function answerCheck(request: Request, deps: Deps): Promise<Response> {
   const input = parseCheckRequest(await readJsonText(request));
-  const url = request.url;
-  const base = `${url.slice(0, url.indexOf("/", url.indexOf("//") + 2))}/v1/packages`;
+  const base = `${request.url.slice(0, pathStart(request.url))}/v1/packages`;
   const origin = { cf: request.cf, userAgent: request.headers.get("user-agent") };
   const { body, signature, keyId } = await checkUpdates(deps, input, origin, base);
   return new Response(body, {
@@ -67,7 +66,15 @@ export async function answerCheck(request: Request, deps: Deps): Promise<Respons
   });
 }
 
-/** The route as documented in the OpenAPI document; requests normally take the fast path instead. */
+/** Where the path of an absolute URL starts (the end of its origin), without parsing the whole URL. */
+export function pathStart(url: string): number {
+  const at = url.indexOf("/", url.indexOf("//") + 2);
+  return at === -1 ? url.length : at;
+}
+
+/**
+ * The route in the OpenAPI document only: every request to it is answered by `answerCheck` before
+ * the Hono router (createFetchHandler in ../app.ts).
+ */
 export const checkRouter = new OpenAPIHono<HttpEnv>();
 checkRouter.openAPIRegistry.registerPath(checkRoute);
-checkRouter.post("/check", (c) => answerCheck(c.req.raw, c.var.deps));
