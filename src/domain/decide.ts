@@ -80,21 +80,25 @@ export type Decision =
 type Verdict = Exclude<ReleaseReason, "NOT_TARGETED" | "NEEDS_ADMISSION" | "NOT_NEWER"> | TargetingResult;
 
 /** Everything after the compatibility check (decide() checks it, sharing one answer per range). */
-function evaluate(release: SnapshotRelease, q: DeviceQuery, canary: CanaryContext | null): Verdict {
+function evaluate(release: SnapshotRelease, q: DeviceQuery, canary: CanaryContext | null, detail = true): Verdict {
   if (q.failed.length > 0 && q.failed.includes(release.version)) return "FAILED_ON_DEVICE";
   if (release.status === "full") return "APPLIES";
   const targeting = canary?.targetingOf(release) ?? null;
   if (canary === null || targeting === null) return "NO_TARGETING";
-  return evaluateTargeting(targeting, {
-    profile: canary.profile,
-    ids: canary.ids,
-    now: canary.now,
-    inList: canary.inList,
-    // Hashing is only needed when the percentage step is reached.
-    bucket: () => canary.bucketOf(release, targeting),
-    // Only a time window looks at the admission.
-    admission: targeting.timeWindow === null ? "unknown" : canary.admission(release.releaseId),
-  });
+  return evaluateTargeting(
+    targeting,
+    {
+      profile: canary.profile,
+      ids: canary.ids,
+      now: canary.now,
+      inList: canary.inList,
+      // Hashing is only needed when the percentage step is reached.
+      bucket: () => canary.bucketOf(release, targeting),
+      // Only a time window looks at the admission.
+      admission: targeting.timeWindow === null ? "unknown" : canary.admission(release.releaseId),
+    },
+    detail,
+  );
 }
 
 function reasonOf(v: Verdict): ReleaseReason {
@@ -122,6 +126,118 @@ const direction = (offered: string, installed: string | null) =>
   installed === null ? 1 : Math.sign(compareVersions(offered, installed));
 
 /**
+ * What a mini program's releases look like to the device fast path, computed once per snapshot
+ * object: whether any release is a rollback, and every version's rank in semver order (equal
+ * versions share a rank), so comparing two versions is comparing two integers.
+ */
+interface Plan {
+  hasRollback: boolean;
+  rank: Map<string, number>;
+  /** Rank of each of `mp.releases`, in the same order. */
+  releaseRank: number[];
+}
+
+const plans = new WeakMap<SnapshotMiniProgram, Plan>();
+
+// The commonest device answers, shared (frozen: nobody may add to their trace).
+const NONE_UP_TO_DATE: Decision = Object.freeze({
+  action: "none",
+  reason: "UP_TO_DATE",
+  trace: Object.freeze([]) as never,
+});
+const NONE_NOT_APPLICABLE: Decision = Object.freeze({
+  action: "none",
+  reason: "NO_APPLICABLE_RELEASE",
+  trace: Object.freeze([]) as never,
+});
+
+function planOf(mp: SnapshotMiniProgram): Plan {
+  let plan = plans.get(mp);
+  if (plan === undefined) {
+    const versions = [...new Set([...mp.knownVersions, ...mp.releases.map((r) => r.version)])].sort(compareVersions);
+    const rank = new Map<string, number>();
+    versions.forEach((v, i) => {
+      const prev = versions[i - 1];
+      rank.set(v, prev !== undefined && compareVersions(prev, v) === 0 ? (rank.get(prev) ?? i) : i);
+    });
+    plan = {
+      hasRollback: mp.releases.some((r) => r.rollback),
+      rank,
+      releaseRank: mp.releases.map((r) => rank.get(r.version) ?? -1),
+    };
+    plans.set(mp, plan);
+  }
+  return plan;
+}
+
+/**
+ * decide() for a device answer when the mini program has no rollback release: only releases newer
+ * than the installed version can be offered, so only those are evaluated, versions are compared by
+ * rank, and nothing is collected. The highest applicable version wins (the first in sequence order
+ * among equals, as pickWinner); a release waiting on its time-window admission is worth asking
+ * about only when it is strictly higher than that.
+ */
+function decideNewer(
+  mp: SnapshotMiniProgram,
+  plan: Plan,
+  installed: string | null,
+  appVersion: string | null,
+  q: DeviceQuery,
+  canary: CanaryContext | null,
+): Decision {
+  const floor = installed === null ? -1 : (plan.rank.get(installed) ?? -1);
+  const releases = mp.releases;
+  let winner: SnapshotRelease | null = null;
+  let winnerRank = -1;
+  let hoped: SnapshotRelease | null = null;
+  let hopedRank = -1;
+  let skipped = false;
+  let lastRange: string | null = null;
+  let lastInRange = false;
+  for (let i = 0; i < releases.length; i++) {
+    const release = releases[i] as SnapshotRelease;
+    const rank = plan.releaseRank[i] ?? -1;
+    if (installed !== null && rank <= floor) {
+      skipped = true;
+      continue;
+    }
+    if (rank <= winnerRank) continue; // cannot beat the winner so far, whatever it says
+    if (release.compat !== "*") {
+      if (release.compat !== lastRange) {
+        lastRange = release.compat;
+        lastInRange = appVersion !== null && inRange(appVersion, release.compat);
+      }
+      if (!lastInRange) continue;
+    }
+    const reason = reasonOf(evaluate(release, q, canary, false));
+    if (reason === "APPLIES") {
+      winner = release;
+      winnerRank = rank;
+    } else if (reason === "NEEDS_ADMISSION" && rank > hopedRank) {
+      hoped = release;
+      hopedRank = rank;
+    }
+  }
+  if (hoped !== null && hopedRank > winnerRank) {
+    return { action: "none", reason: "NO_APPLICABLE_RELEASE", trace: [], pendingAdmission: hoped };
+  }
+  if (winner === null) return skipped ? NONE_UP_TO_DATE : NONE_NOT_APPLICABLE;
+  return {
+    action: "update",
+    release: winner,
+    updateMode: effectiveUpdateMode({
+      releaseMode: winner.updateMode,
+      installed,
+      offered: winner.version,
+      minUsableVersion: mp.minUsableVersion,
+      syncMilestones: mp.syncMilestones,
+    }),
+    reason: "UPDATE_AVAILABLE",
+    trace: [],
+  };
+}
+
+/**
  * Decides what one device gets for one mini program, in PRODUCT.md's fixed order (eligibility,
  * then for canary releases allow/deny lists, filters, time window, percentage). Pure and total.
  * A device is never offered a lower version than the one it has unless the winner is a rollback
@@ -143,22 +259,17 @@ export function decide(
     return { action: "none", reason: "UNKNOWN_VERSION", trace: [] };
   }
   const appVersion = q.appVersion === null ? null : coerceVersion(q.appVersion);
-  // Device answers skip the per-release trace: only explain shows it. Without rollback releases, a
-  // release not newer than the installed version can never be offered, so device answers do not
-  // evaluate it (most checks come from devices that are up to date); explain evaluates everything.
+  const plan = planOf(mp);
+  if (!explain && !plan.hasRollback) return decideNewer(mp, plan, installed, appVersion, q, canary);
+  // Explain, or a mini program with a rollback release: every release is evaluated. The trace is
+  // built only for explain.
   const trace: ReleaseTrace[] = [];
   const applicable: SnapshotRelease[] = [];
   const pending: SnapshotRelease[] = [];
-  const onlyNewer = !explain && installed !== null && !mp.releases.some((r) => r.rollback);
-  let skipped = false;
   // Releases of a mini program nearly always share one compatibility range: test it once.
   let lastRange: string | null = null;
   let lastInRange = false;
   for (const release of mp.releases) {
-    if (onlyNewer && installed !== null && compareVersions(release.version, installed) <= 0) {
-      skipped = true;
-      continue;
-    }
     let compatible = true;
     if (release.compat !== "*") {
       if (release.compat !== lastRange) {
@@ -190,7 +301,7 @@ export function decide(
       }
     }
   }
-  if (winner === null) return { action: "none", reason: skipped ? "UP_TO_DATE" : "NO_APPLICABLE_RELEASE", trace };
+  if (winner === null) return { action: "none", reason: "NO_APPLICABLE_RELEASE", trace };
   const cmp = direction(winner.version, installed);
   if (cmp === 0) return { action: "none", reason: "UP_TO_DATE", trace };
   if (cmp < 0 && !winner.rollback) {

@@ -69,12 +69,11 @@ function createHttpApp(depsFor: (bindings: never) => Deps) {
 export function createFetchHandler<E>(depsFor: (bindings: E) => Deps) {
   const app = createHttpApp(depsFor as (bindings: never) => Deps);
   return async (request: Request, env: E, ctx: ExecutionContext): Promise<Response> => {
-    if (request.method !== "POST" || !isCheckPath(request.url)) return app.fetch(request, env as never, ctx);
+    const url = request.url;
+    if (request.method !== "POST" || !isCheckPath(url)) return app.fetch(request, env as never, ctx);
     const requestId = newRequestId();
     try {
-      const response = await answerCheck(request, depsFor(env));
-      response.headers.set("request-id", requestId);
-      return response;
+      return await answerCheck(request, url, depsFor(env), requestId);
     } catch (error) {
       return errorResponse(error, requestId);
     }

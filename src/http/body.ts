@@ -9,9 +9,9 @@ export async function readBodyWithLimit(request: Request, limit: number): Promis
   if (declared !== null && Number(declared) > limit) {
     throw new AppError("PAYLOAD_TOO_LARGE", `The body exceeds the limit of ${limit} bytes.`);
   }
-  if (request.body === null) return new Uint8Array(0);
   // A declared length is enforced by the runtime's HTTP framing: one native read is enough (and it
-  // is much cheaper than pumping chunks through a reader).
+  // is much cheaper than pumping chunks through a reader). `request.body` is not touched on this
+  // path: reading it builds a stream object, and arrayBuffer() of a bodiless request is empty.
   if (declared !== null) {
     const bytes = new Uint8Array(await request.arrayBuffer());
     if (bytes.byteLength > limit) {
@@ -19,6 +19,7 @@ export async function readBodyWithLimit(request: Request, limit: number): Promis
     }
     return bytes;
   }
+  if (request.body === null) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;

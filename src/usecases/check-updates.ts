@@ -1,7 +1,7 @@
 import { type Decision, decide } from "../domain/decide";
 import { buildDeviceProfile, type SdkDeviceFields } from "../domain/device-profile";
 import { AppError } from "../domain/errors";
-import type { Snapshot, SnapshotMiniProgram } from "../domain/snapshot";
+import type { Snapshot, SnapshotMiniProgram, SnapshotRelease } from "../domain/snapshot";
 import { canaryContext, settleAdmission } from "./canary-context";
 import type { Deps } from "./ports";
 
@@ -84,37 +84,51 @@ export async function decideAll(
   return { snapshot, decisions };
 }
 
+// Per release, the JSON every device offered it shares: `"version":…,"releaseId":…` and
+// `"package":…,"signature":…,"config":…` (with the package URL of `base`). Serialized once per
+// release object (a snapshot's releases live as long as the snapshot) instead of once per answer.
+const fragments = new WeakMap<SnapshotRelease, { base: string; head: string; tail: string }>();
+
+function fragmentsOf(release: SnapshotRelease, base: string): { head: string; tail: string } {
+  let f = fragments.get(release);
+  if (f === undefined || f.base !== base) {
+    const head = JSON.stringify({ version: release.version, releaseId: release.releaseId });
+    const tail = JSON.stringify({
+      package: { url: `${base}/${release.package.sha256}`, ...release.package },
+      signature: release.publisherSignature,
+      config: release.config,
+    });
+    f = { base, head: head.slice(1, -1), tail: tail.slice(1, -1) };
+    fragments.set(release, f);
+  }
+  return f;
+}
+
+/**
+ * One result of the answer as JSON: exactly `JSON.stringify` of the CheckResult (same keys, same
+ * order), built from the release's cached fragments.
+ */
+export function resultJson(id: string, decision: Decision, base: string): string {
+  if (decision.action === "none") return `{"id":${JSON.stringify(id)},"action":"none"}`;
+  const { head, tail } = fragmentsOf(decision.release, base);
+  return `{"id":${JSON.stringify(id)},"action":"${decision.action}",${head},"updateMode":${JSON.stringify(decision.updateMode)},${tail}}`;
+}
+
 /**
  * Answers a device's update check. An unknown app, environment, mini program or installed version
- * yields `none`, exactly like "no update". Returns the body and the signature over its exact bytes.
+ * yields `none`, exactly like "no update". Returns the body (text and UTF-8 bytes) and the signature
+ * over exactly those bytes. The body is `JSON.stringify` of a CheckResponse (see resultJson).
  */
 export async function checkUpdates(deps: Deps, input: CheckInput, origin: RequestOrigin, packageBaseUrl: string) {
   const signer = deps.signer;
   if (signer === null) throw new AppError("SERVICE_MISCONFIGURED", "The service has no signing key configured.");
   const { decisions } = await decideAll(deps, input, origin, "admit");
-  const results: CheckResult[] = decisions.map((decision, i) => {
-    const id = input.miniPrograms[i]?.id ?? "";
-    if (decision.action === "none") return { id, action: "none" };
-    const { release } = decision;
-    return {
-      id,
-      action: decision.action,
-      version: release.version,
-      releaseId: release.releaseId,
-      updateMode: decision.updateMode,
-      package: { url: `${packageBaseUrl}/${release.package.sha256}`, ...release.package },
-      signature: release.publisherSignature,
-      config: release.config,
-    };
-  });
+  const results = decisions.map((decision, i) => resultJson(input.miniPrograms[i]?.id ?? "", decision, packageBaseUrl));
   const issuedAt = deps.clock.now();
-  const body = JSON.stringify({
-    issuedAt,
-    expiresAt: issuedAt + CHECK_TTL_MS,
-    nonce: input.nonce,
-    keyId: signer.keyId,
-    results,
-  });
-  const signature = await signer.sign(utf8.encode(body));
-  return { body, signature, keyId: signer.keyId };
+  const body =
+    `{"issuedAt":${issuedAt},"expiresAt":${issuedAt + CHECK_TTL_MS},"nonce":${JSON.stringify(input.nonce)},` +
+    `"keyId":${JSON.stringify(signer.keyId)},"results":[${results.join(",")}]}`;
+  const bytes = utf8.encode(body);
+  const signature = await signer.sign(bytes);
+  return { body, bytes, signature, keyId: signer.keyId };
 }

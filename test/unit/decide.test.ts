@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { EMPTY_CONFIG } from "../../src/domain/config";
-import { decide } from "../../src/domain/decide";
+import { type CanaryContext, decide } from "../../src/domain/decide";
 import type { SnapshotMiniProgram, SnapshotRelease } from "../../src/domain/snapshot";
+import { compileTargeting } from "../../src/domain/targeting/evaluate";
 
 function release(version: string, seq: number, extra: Partial<SnapshotRelease> = {}): SnapshotRelease {
   return {
@@ -43,8 +44,9 @@ const q = (installed: string | null, appVersion: string | null = "8.0.0", failed
 const outcome = (d: ReturnType<typeof decide>) => ({
   action: d.action,
   version: d.action === "none" ? null : d.release.version,
+  releaseId: d.action === "none" ? null : d.release.releaseId,
   updateMode: d.action === "none" ? null : d.updateMode,
-  pending: d.action === "none" ? (d.pendingAdmission?.version ?? null) : null,
+  pending: d.action === "none" ? (d.pendingAdmission?.releaseId ?? null) : null,
 });
 
 function permutations<T>(items: T[]): T[][] {
@@ -123,6 +125,74 @@ describe("decide", () => {
       }
     }
     expect(combos).toBeGreaterThan(1000);
+  });
+
+  it("gives devices the same outcome as explain with canary releases in, out and waiting on a time window", () => {
+    // Release kinds: full, full rollback, canary that applies, canary that does not, canary waiting
+    // on its time-window admission, incompatible full release.
+    const kinds: Partial<SnapshotRelease>[] = [
+      {},
+      { rollback: true },
+      { status: "canary", targeting: { percentage: { basisPoints: 10000 } } },
+      { status: "canary", targeting: { percentage: { basisPoints: 0 } } },
+      { status: "canary", targeting: { timeWindow: { startsAt: 0, endsAt: 100_000, cap: 5 } } },
+      { compat: ">=9.0.0" },
+    ];
+    const canary: CanaryContext = {
+      profile: {
+        city: null,
+        region: null,
+        country: null,
+        brand: null,
+        model: null,
+        network: null,
+        osName: null,
+        osVersion: null,
+        appVersion: null,
+        language: null,
+        custom: {},
+      },
+      ids: { userId: null, deviceId: "device-1" },
+      now: 1_000,
+      targetingOf(r) {
+        const compiled = r.targeting === null ? null : compileTargeting(r.targeting);
+        return compiled?.ok ? compiled.targeting : null;
+      },
+      inList: () => false,
+      bucketOf: () => 0,
+      admission: () => "unknown",
+    };
+    const versions = ["1.0.0", "1.1.0", "1.2.0", "1.3.0"];
+    // Sequences of 1 to 3 releases; a version may repeat (a canary and a full release of the same version).
+    const sequences: string[][] = [[]];
+    for (let length = 1; length <= 3; length++) {
+      for (const prefix of sequences.filter((x) => x.length === length - 1)) {
+        for (const v of versions) sequences.push([...prefix, v]);
+      }
+    }
+    const seen = new Set<string>();
+    let combos = 0;
+    for (const order of sequences.filter((x) => x.length > 0)) {
+      for (let flags = 0; flags < kinds.length ** order.length; flags++) {
+        const rels = order.map((v, i) =>
+          release(v, i + 1, { ...kinds[Math.floor(flags / kinds.length ** i) % kinds.length], releaseId: `rel_${i}` }),
+        );
+        const m = mp(rels);
+        for (const installed of [null, ...versions]) {
+          for (const failed of [[], ["1.3.0"]]) {
+            const query = q(installed, "8.5.0", failed);
+            const device = outcome(decide(m, query, canary));
+            expect(device, JSON.stringify({ order, flags, installed, failed })).toEqual(
+              outcome(decide(m, query, canary, true)),
+            );
+            seen.add(device.pending !== null ? "pending" : device.action);
+            combos++;
+          }
+        }
+      }
+    }
+    expect(combos).toBeGreaterThan(100_000);
+    expect([...seen].sort()).toEqual(["none", "pending", "rollback", "update"]);
   });
 
   it("lets a newer rollback release win and report rollback to devices above it", () => {

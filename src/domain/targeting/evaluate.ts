@@ -111,6 +111,8 @@ const BUCKET_UNAVAILABLE = result("out", "percentage", "BUCKET_UNAVAILABLE");
 const FILTERS_MATCHED = result("in", "filters", "FILTERS_MATCHED");
 const NOT_ALLOWLISTED = result("out", "default", "NOT_ALLOWLISTED");
 const NO_AUDIENCE = result("out", "default", "NO_AUDIENCE");
+/** A failed filter without naming the rule (`detail` false: device answers, which show no reasons). */
+const FILTER_FAILED = result("out", "filters", "FILTER_FAILED");
 
 // FILTER_FAILED results name the rule: shared frozen objects per (compiled rule, reason), so the most
 // common outcome allocates nothing either.
@@ -186,9 +188,10 @@ function percentageStep(t: Targeting, p: PercentageTarget, input: EvaluationInpu
  * 6. default: no window and no percentage: with allowlists → out (NOT_ALLOWLISTED); with rules
  *    only → in (FILTERS_MATCHED); with nothing → out (NO_AUDIENCE).
  * Total for well-typed input: never throws. Results are shared frozen objects (FILTER_FAILED ones
- * per compiled rule and reason); operators allocate little.
+ * per compiled rule and reason); operators allocate little. With `detail` false (device answers) a
+ * failed filter does not name its rule.
  */
-export function evaluateTargeting(t: Targeting, input: EvaluationInput): TargetingResult {
+export function evaluateTargeting(t: Targeting, input: EvaluationInput, detail = true): TargetingResult {
   const denied = listed(t.denylists, input);
   if (denied === "hit") return DENYLISTED;
   if (denied === "error") return LOOKUP_FAILED;
@@ -197,7 +200,7 @@ export function evaluateTargeting(t: Targeting, input: EvaluationInput): Targeti
     const rule = t.rules[i];
     if (rule === undefined) continue;
     const m = matchRule(rule, input.profile);
-    if (!m.match) return filterFailed(rule, i, m.reason);
+    if (!m.match) return detail ? filterFailed(rule, i, m.reason) : FILTER_FAILED;
   }
   if (t.timeWindow !== null) {
     const r = timeWindowStep(t.timeWindow, input);

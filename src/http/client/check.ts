@@ -47,21 +47,22 @@ const checkRoute = createRoute({
 });
 
 /**
- * Answers a device check from the raw request: body read (415/413/400 as problems), parsed and
- * validated on the fast path of check-request.ts, decided and signed. Called before the Hono router
- * (see createFetchHandler).
+ * Answers a device check from the raw request (`url` is `request.url`, read once by the caller):
+ * body read (415/413/400 as problems), parsed and validated on the fast path of check-request.ts,
+ * decided and signed. Called before the Hono router (see createFetchHandler).
  */
-export async function answerCheck(request: Request, deps: Deps): Promise<Response> {
+export async function answerCheck(request: Request, url: string, deps: Deps, requestId: string): Promise<Response> {
   const input = parseCheckRequest(await readJsonText(request));
-  const base = `${request.url.slice(0, pathStart(request.url))}/v1/packages`;
+  const base = `${url.slice(0, pathStart(url))}/v1/packages`;
   const origin = { cf: request.cf, userAgent: request.headers.get("user-agent") };
-  const { body, signature, keyId } = await checkUpdates(deps, input, origin, base);
-  return new Response(body, {
+  const { bytes, signature, keyId } = await checkUpdates(deps, input, origin, base);
+  return new Response(bytes, {
     headers: {
       "content-type": "application/json",
       "cache-control": "private, no-store",
       "updraft-signature": signature,
       "updraft-key-id": keyId,
+      "request-id": requestId,
     },
   });
 }
