@@ -122,6 +122,8 @@ async function run(core) {
   const decidePass = () => {
     let sink = 0;
     for (const d of devices) {
+      // A check starts with no rule outcomes (the per-check memo of shared rules).
+      d.canary.ctx.ruleMatches = new Map();
       for (let i = 0; i < d.mps.length; i++) sink += core.decide(d.mps[i], d.queries[i], d.canary.ctx).reason.length;
     }
     return sink;

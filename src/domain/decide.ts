@@ -2,7 +2,7 @@ import { coerceVersion, compareVersions, inRange, parseVersion } from "./semver"
 import type { SnapshotMiniProgram, SnapshotRelease } from "./snapshot";
 import type { Admission, Targeting, TargetingResult } from "./targeting/evaluate";
 import { evaluateTargeting } from "./targeting/evaluate";
-import type { DeviceProfile } from "./targeting/rules";
+import type { CompiledRule, DeviceProfile, RuleMatch } from "./targeting/rules";
 import { effectiveUpdateMode, type UpdateMode } from "./update-mode";
 
 /** What a device told us about itself and one installed mini program. */
@@ -30,6 +30,8 @@ export interface CanaryContext {
   /** The device's bucket for this release (keyed hash of the release salt and the sticky id), or null. */
   bucketOf(release: SnapshotRelease, targeting: Targeting): number | null;
   admission(releaseId: string): Admission;
+  /** Rule outcomes for `profile`, shared by the releases of this check (see EvaluationInput). */
+  ruleMatches?: Map<CompiledRule, RuleMatch>;
 }
 
 /** Why one release does or does not apply to a device (closed list). */
@@ -96,6 +98,7 @@ function evaluate(release: SnapshotRelease, q: DeviceQuery, canary: CanaryContex
       bucket: () => canary.bucketOf(release, targeting),
       // Only a time window looks at the admission.
       admission: targeting.timeWindow === null ? "unknown" : canary.admission(release.releaseId),
+      ruleMatches: canary.ruleMatches,
     },
     detail,
   );

@@ -114,6 +114,7 @@ export async function canaryContext(
       return bucketer(sticky);
     },
     admission: (releaseId) => admissions.get(releaseId) ?? "unknown",
+    ruleMatches: new Map(),
   };
   return { ctx, admissions };
 }

@@ -7,6 +7,7 @@ import {
   type DeviceProfile,
   matchRule,
   pushError,
+  type RuleMatch,
   type RuleReason,
 } from "./rules";
 
@@ -53,6 +54,11 @@ export interface EvaluationInput {
    */
   bucket: number | null | (() => number | null);
   admission: Admission;
+  /**
+   * Optional memo of rule outcomes for this profile (one per device check): a rule shared by several
+   * releases is then evaluated once. Must only ever hold outcomes for `profile`.
+   */
+  ruleMatches?: Map<CompiledRule, RuleMatch>;
 }
 
 export type TargetingStep = "denylist" | "allowlist" | "filters" | "time_window" | "percentage" | "default";
@@ -114,16 +120,18 @@ const NO_AUDIENCE = result("out", "default", "NO_AUDIENCE");
 /** A failed filter without naming the rule (`detail` false: device answers, which show no reasons). */
 const FILTER_FAILED = result("out", "filters", "FILTER_FAILED");
 
-// FILTER_FAILED results name the rule: shared frozen objects per (compiled rule, reason), so the most
-// common outcome allocates nothing either.
-const failures = new WeakMap<CompiledRule, Map<RuleReason, TargetingResult>>();
+// FILTER_FAILED results name the rule: shared frozen objects per (compiled rule, position, reason),
+// so the most common outcome allocates nothing either. (A compiled rule may be shared by several
+// targetings, at different positions: see rules.ts.)
+const failures = new WeakMap<CompiledRule, Map<string, TargetingResult>>();
 function filterFailed(rule: CompiledRule, index: number, reason: RuleReason): TargetingResult {
   let byReason = failures.get(rule);
   if (byReason === undefined) {
     byReason = new Map();
     failures.set(rule, byReason);
   }
-  let r = byReason.get(reason);
+  const key = `${index}/${reason}`;
+  let r = byReason.get(key);
   if (r === undefined) {
     r = Object.freeze({
       decision: "out",
@@ -131,7 +139,7 @@ function filterFailed(rule: CompiledRule, index: number, reason: RuleReason): Ta
       reason: "FILTER_FAILED",
       failedRule: Object.freeze({ index, attribute: rule.attribute, reason }),
     });
-    byReason.set(reason, r);
+    byReason.set(key, r);
   }
   return r;
 }
@@ -196,10 +204,15 @@ export function evaluateTargeting(t: Targeting, input: EvaluationInput, detail =
   if (denied === "hit") return DENYLISTED;
   if (denied === "error") return LOOKUP_FAILED;
   if (listed(t.allowlists, input) === "hit") return ALLOWLISTED;
+  const memo = input.ruleMatches;
   for (let i = 0; i < t.rules.length; i++) {
     const rule = t.rules[i];
     if (rule === undefined) continue;
-    const m = matchRule(rule, input.profile);
+    let m = memo?.get(rule);
+    if (m === undefined) {
+      m = matchRule(rule, input.profile);
+      memo?.set(rule, m);
+    }
     if (!m.match) return detail ? filterFailed(rule, i, m.reason) : FILTER_FAILED;
   }
   if (t.timeWindow !== null) {

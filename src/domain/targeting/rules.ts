@@ -541,8 +541,23 @@ function compileRule(input: unknown, ptr: string, errors: CompileError[]): Compi
   const compiled = OPERATORS[op].compile(values, ctx);
   if (compiled === null) return null;
   const rule: Rule = { attribute, operator: op, values: compiled.values };
-  return { attribute, operator: op, rule, read: reader(attribute), test: compiled.test };
+  const key = JSON.stringify(rule);
+  const shared = key.length <= MAX_INTERNED_RULE_LENGTH ? interned.get(key) : undefined;
+  if (shared !== undefined) return shared;
+  const fresh: CompiledRule = { attribute, operator: op, rule, read: reader(attribute), test: compiled.test };
+  if (key.length <= MAX_INTERNED_RULE_LENGTH) {
+    if (interned.size >= MAX_INTERNED_RULES) interned.clear();
+    interned.set(key, fresh);
+  }
+  return fresh;
 }
+
+// Identical rules compile to one shared CompiledRule (they are immutable): releases of an app tend
+// to reuse the same rules, and one check then evaluates each distinct rule once (see
+// EvaluationInput.ruleMatches). Bounded in count and in rule size, so the table stays small.
+const MAX_INTERNED_RULES = 1000;
+const MAX_INTERNED_RULE_LENGTH = 2048;
+const interned = new Map<string, CompiledRule>();
 
 /**
  * Validates and compiles authored rules (an array of at most MAX_RULES). Error pointers are
