@@ -97,12 +97,13 @@ export function errorResponse(error: unknown, requestId: string): Response {
 let isolatePrefix = "";
 let requestCounter = 0;
 
-/** A fresh request id: `req_` and 32 hex digits (isolate prefix, then a per-isolate counter). */
+/** A fresh request id: `req_` and 32 hex digits (isolate prefix, then a per-isolate counter in decimal). */
 export function newRequestId(): string {
   if (isolatePrefix === "") {
     isolatePrefix = [...crypto.getRandomValues(new Uint8Array(8))].map((b) => b.toString(16).padStart(2, "0")).join("");
-    requestCounter = crypto.getRandomValues(new Uint32Array(1))[0] ?? 0;
+    requestCounter = (crypto.getRandomValues(new Uint32Array(1))[0] ?? 0) >>> 2;
   }
   requestCounter += 1;
-  return `req_${isolatePrefix}${requestCounter.toString(16).padStart(16, "0")}`;
+  // Decimal digits are hex digits too, and a small integer's decimal form is the cheapest to make.
+  return `req_${isolatePrefix}${String(requestCounter).padStart(16, "0")}`;
 }

@@ -1,4 +1,7 @@
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { buildDeps } from "../../src/deps";
+import { answerCheck } from "../../src/http/client/check";
 import {
   type AppJson,
   createApp,
@@ -318,6 +321,35 @@ describe("POST /v1/check", () => {
     const at = tampered.length - 2;
     tampered[at] = (tampered[at] ?? 0) ^ 1;
     expect(await crypto.subtle.verify({ name: "Ed25519" }, publicKey, signature, tampered)).toBe(false);
+  });
+
+  it("gives every answer its own signature and request id, also when several answers exist at once", async () => {
+    const { app, mp, t } = await target();
+    await releaseFull(token, t, "1.0.0");
+    const deps = buildDeps(env);
+    const request = (nonce: string) =>
+      new Request("http://updraft.test/v1/check", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ appId: app.key, env: "prod", deviceId: "d-h", nonce, miniPrograms: [{ id: mp.key }] }),
+      });
+    // Both responses exist at once: neither may show the other's headers.
+    const first = await answerCheck(request("n-1"), "http://updraft.test/v1/check", deps, "req_first");
+    const second = await answerCheck(request("n-2"), "http://updraft.test/v1/check", deps, "req_second");
+    expect(first.headers.get("request-id")).toBe("req_first");
+    expect(second.headers.get("request-id")).toBe("req_second");
+    const sigFirst = first.headers.get("updraft-signature");
+    expect(sigFirst).not.toBe(second.headers.get("updraft-signature"));
+    for (const r of [first, second]) {
+      expect(r.headers.get("content-type")).toBe("application/json");
+      expect(r.headers.get("cache-control")).toBe("private, no-store");
+      expect(r.headers.get("updraft-key-id")).toBe(deps.signer?.keyId);
+    }
+    expect(JSON.parse(await first.text()).nonce).toBe("n-1");
+    expect(JSON.parse(await second.text()).nonce).toBe("n-2");
+    const third = await answerCheck(request("n-3"), "http://updraft.test/v1/check", deps, "req_third");
+    expect(first.headers.get("updraft-signature")).toBe(sigFirst);
+    expect(third.headers.get("request-id")).toBe("req_third");
   });
 
   it("answers on the pre-router fast path whatever the query string, and leaves other methods to the router", async () => {

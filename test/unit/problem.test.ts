@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ERROR_CODES } from "../../src/domain/errors";
-import { PROBLEMS, problemBody } from "../../src/http/problem";
+import { newRequestId, PROBLEMS, problemBody } from "../../src/http/problem";
 
 describe("problem table", () => {
   it("maps every error code to an error status (never 2xx/3xx)", () => {
@@ -20,5 +20,14 @@ describe("problem table", () => {
       code: "VERSION_CONFLICT",
       requestId: "req_1",
     });
+  });
+});
+
+describe("newRequestId", () => {
+  it("makes distinct ids of req_ and 32 hex digits, sharing the isolate's random prefix", () => {
+    const ids = Array.from({ length: 10_000 }, () => newRequestId());
+    for (const id of ids) expect(id).toMatch(/^req_[0-9a-f]{32}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(new Set(ids.map((id) => id.slice(0, 20))).size).toBe(1);
   });
 });

@@ -55,8 +55,8 @@ export async function answerCheck(request: Request, url: string, deps: Deps, req
   const input = parseCheckRequest(await readJsonText(request));
   const base = `${url.slice(0, pathStart(url))}/v1/packages`;
   const origin = { cf: request.cf, userAgent: request.headers.get("user-agent") };
-  const { bytes, signature, keyId } = await checkUpdates(deps, input, origin, base);
-  return new Response(bytes, {
+  const { body, signature, keyId } = await checkUpdates(deps, input, origin, base);
+  return new Response(body, {
     headers: {
       "content-type": "application/json",
       "cache-control": "private, no-store",
