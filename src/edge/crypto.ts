@@ -72,8 +72,9 @@ export function ed25519Signer(seedB64: string, keyId: string): Signer | null {
   };
   return {
     keyId,
-    async sign(bytes) {
-      return signBytes(null, bytes, privateKey()).toString("base64url");
+    async sign(text) {
+      // One UTF-8 encoding, straight into the Buffer the signer reads.
+      return signBytes(null, Buffer.from(text, "utf8"), privateKey()).toString("base64url");
     },
     async publicKey() {
       return createPublicKey(privateKey()).export({ format: "jwk" }).x ?? "";

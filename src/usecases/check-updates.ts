@@ -41,8 +41,6 @@ export type CheckResult =
       config: unknown;
     };
 
-const utf8 = new TextEncoder();
-
 /** How long a signed check answer may be trusted by the client. */
 export const CHECK_TTL_MS = 5 * 60 * 1000;
 
@@ -116,8 +114,8 @@ export function resultJson(id: string, decision: Decision, base: string): string
 
 /**
  * Answers a device's update check. An unknown app, environment, mini program or installed version
- * yields `none`, exactly like "no update". Returns the body (text and UTF-8 bytes) and the signature
- * over exactly those bytes. The body is `JSON.stringify` of a CheckResponse (see resultJson).
+ * yields `none`, exactly like "no update". Returns the body and the signature over its UTF-8 bytes.
+ * The body is `JSON.stringify` of a CheckResponse (see resultJson).
  */
 export async function checkUpdates(deps: Deps, input: CheckInput, origin: RequestOrigin, packageBaseUrl: string) {
   const signer = deps.signer;
@@ -128,7 +126,6 @@ export async function checkUpdates(deps: Deps, input: CheckInput, origin: Reques
   const body =
     `{"issuedAt":${issuedAt},"expiresAt":${issuedAt + CHECK_TTL_MS},"nonce":${JSON.stringify(input.nonce)},` +
     `"keyId":${JSON.stringify(signer.keyId)},"results":[${results.join(",")}]}`;
-  const bytes = utf8.encode(body);
-  const signature = await signer.sign(bytes);
-  return { body, bytes, signature, keyId: signer.keyId };
+  const signature = await signer.sign(body);
+  return { body, signature, keyId: signer.keyId };
 }

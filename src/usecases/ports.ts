@@ -58,8 +58,8 @@ export interface SnapshotStore {
 
 export interface Signer {
   readonly keyId: string;
-  /** base64url Ed25519 signature of the bytes. */
-  sign(bytes: Uint8Array): Promise<string>;
+  /** base64url Ed25519 signature of the text's UTF-8 bytes (exactly what a Response of the text sends). */
+  sign(text: string): Promise<string>;
   /** base64url raw public key. */
   publicKey(): Promise<string>;
 }
