@@ -5,7 +5,9 @@
 //   /probe/parse   + JSON parse and validation (parseCheckRequest);
 //   /probe/decide  + the decisions (decideAll: snapshot, device profile, canary context, decide);
 //   /probe/answer  + the answer: results, JSON body and response, with a stand-in signer;
-// the full check then adds the Ed25519 signature and its headers.
+// the full check then adds the Ed25519 signature and its headers;
+//   /probe/twice   the whole check (parse, decide, answer, sign) twice in one request, answering the
+//                  second: what it adds over the check is a check's cost with warm caches.
 import { buildDeps } from "../src/deps";
 import { parseCheckRequest } from "../src/http/client/check-request";
 import { readJsonText } from "../src/http/json-body";
@@ -26,6 +28,13 @@ export default {
     if (path === "/probe/parse") return ok();
     const deps = buildDeps(env);
     const origin = { cf: request.cf, userAgent: request.headers.get("user-agent") };
+    if (path === "/probe/twice") {
+      await checkUpdates(deps, input, origin, "http://probe/v1/packages");
+      const again = await checkUpdates(deps, parseCheckRequest(text), origin, "http://probe/v1/packages");
+      return new Response(again.body, {
+        headers: { "content-type": "application/json", "updraft-signature": again.signature },
+      });
+    }
     if (path === "/probe/decide") {
       await decideAll(deps, input, origin, "admit");
       return ok();

@@ -40,7 +40,8 @@ const LEVELS = [
 ].filter(({ c }) => !ONLY || ONLY.includes(c));
 /** With BENCH_BREAKDOWN=1, also prints what each stage of the check adds (see bench/probe-worker.ts). */
 const BREAKDOWN = process.env.BENCH_BREAKDOWN === "1";
-const BREAKDOWN_ROUNDS = 6;
+const BREAKDOWN_ROUNDS = 12;
+const BREAKDOWN_REQUESTS = 800;
 /** With BENCH_PROFILE=<dir>, the Worker's CPU is profiled during the c=8 check runs (slows it down). */
 const PROFILE_DIR = process.env.BENCH_PROFILE;
 /**
@@ -167,7 +168,9 @@ async function main() {
  * The check's cost by stage at c=8: the trivial route, then POST routes of the probe Worker that stop
  * after reading the body, after parsing it and after deciding, then the whole check. Rounds
  * alternate the stages; each line gives the median over rounds of requests/s, of the ratio to the
- * trivial route of the same round, and of workerd's CPU time per request.
+ * trivial route of the same round, of workerd's CPU time per request and of what the stage adds to
+ * the trivial run of the same round. The last stage runs the whole check twice in one request: the
+ * second run shows what a check costs once its code and data are warm.
  */
 async function breakdown(pool, bodies) {
   const stages = [
@@ -177,20 +180,28 @@ async function breakdown(pool, bodies) {
     ["+ decide 20 mini programs", (i) => ({ path: "/probe/decide", body: bodies[i % bodies.length] })],
     ["+ answer body, unsigned", (i) => ({ path: "/probe/answer", body: bodies[i % bodies.length] })],
     ["+ Ed25519 signature (= check)", (i) => ({ path: "/v1/check", body: bodies[i % bodies.length] })],
+    ["check run twice in one request", (i) => ({ path: "/probe/twice", body: bodies[i % bodies.length] })],
   ];
   for (const [, next] of stages) await load(pool, 8, 300, next);
   const runs = stages.map(() => []);
   for (let r = 0; r < BREAKDOWN_ROUNDS; r++) {
-    for (const [i, [, next]] of stages.entries()) runs[i].push(await load(pool, 8, 1500, next));
+    for (const [i, [, next]] of stages.entries()) runs[i].push(await load(pool, 8, BREAKDOWN_REQUESTS, next));
   }
   const med = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
   const rps = (run) => run.latencies.length / run.seconds;
-  console.log(`  breakdown at c=8 (median of ${BREAKDOWN_ROUNDS} alternating rounds of 1,500 requests per stage):`);
+  console.log(
+    `  breakdown at c=8 (medians over ${BREAKDOWN_ROUNDS} alternating rounds of ${BREAKDOWN_REQUESTS} requests per stage):`,
+  );
   for (const [i, [name]] of stages.entries()) {
     const ratio = med(runs[i].map((run, r) => rps(run) / rps(runs[0][r])));
-    const cpu = med(runs[i].map((run) => (run.serverCpu / run.latencies.length) * 1e6));
+    const cpuOf = (run) => (run.serverCpu / run.latencies.length) * 1e6;
+    // Paired with the trivial run of the same round, so drift in the machine's speed cancels out.
+    const added = runs[i].map((run, r) => cpuOf(run) - cpuOf(runs[0][r])).sort((a, b) => a - b);
+    const q = (f) => added[Math.floor(f * (added.length - 1))] ?? 0;
     console.log(
-      `    ${name.padEnd(30)} ${med(runs[i].map(rps)).toFixed(0).padStart(5)} req/s  ratio=${ratio.toFixed(2)}  workerd CPU ${cpu.toFixed(0)} µs/request`,
+      `    ${name.padEnd(30)} ${med(runs[i].map(rps)).toFixed(0).padStart(5)} req/s  ratio=${ratio.toFixed(2)}  ` +
+        `workerd CPU ${med(runs[i].map(cpuOf)).toFixed(0)} µs/request, +${med(added).toFixed(0)} µs over trivial ` +
+        `(quartiles ${q(0.25).toFixed(0)}..${q(0.75).toFixed(0)})`,
     );
   }
 }
@@ -333,7 +344,14 @@ function serverCpuSeconds() {
       const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       if (comm !== "workerd" || Number(fields[1]) !== process.pid) continue;
-      total += (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
+      try {
+        // Nanoseconds on CPU per thread (schedstat), much finer than stat's 10 ms clock ticks.
+        for (const tid of readdirSync(`/proc/${pid}/task`)) {
+          total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]) / 1e9;
+        }
+      } catch {
+        total += (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
+      }
     }
   } catch {
     return 0;
