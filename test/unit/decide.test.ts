@@ -3,6 +3,7 @@ import { EMPTY_CONFIG } from "../../src/domain/config";
 import { type CanaryContext, decide } from "../../src/domain/decide";
 import type { SnapshotMiniProgram, SnapshotRelease } from "../../src/domain/snapshot";
 import { compileTargeting } from "../../src/domain/targeting/evaluate";
+import { EMPTY_PROFILE } from "../support/profiles";
 
 function release(version: string, seq: number, extra: Partial<SnapshotRelease> = {}): SnapshotRelease {
   return {
@@ -139,19 +140,7 @@ describe("decide", () => {
       { compat: ">=9.0.0" },
     ];
     const canary: CanaryContext = {
-      profile: {
-        city: null,
-        region: null,
-        country: null,
-        brand: null,
-        model: null,
-        network: null,
-        osName: null,
-        osVersion: null,
-        appVersion: null,
-        language: null,
-        custom: {},
-      },
+      profile: EMPTY_PROFILE,
       ids: { userId: null, deviceId: "device-1" },
       now: 1_000,
       targetingOf(r) {

@@ -7,6 +7,7 @@ import {
 } from "../../src/domain/device-profile";
 import type { DeviceProfile } from "../../src/domain/targeting/rules";
 import { geoFromCf } from "../../src/edge/geo";
+import { EMPTY_PROFILE } from "../support/profiles";
 
 function sdk(overrides: Partial<SdkDeviceFields> = {}): SdkDeviceFields {
   return {
@@ -26,26 +27,12 @@ function ua(overrides: Partial<ParsedUserAgent> = {}): ParsedUserAgent {
   return { osName: null, osVersion: null, brand: null, model: null, ...overrides };
 }
 
-const EMPTY: DeviceProfile = {
-  city: null,
-  region: null,
-  country: null,
-  brand: null,
-  model: null,
-  network: null,
-  osName: null,
-  osVersion: null,
-  appVersion: null,
-  language: null,
-  custom: {},
-};
-
 const SAMSUNG_UA = ua({ osName: "Android", osVersion: "14", brand: "Samsung", model: "SM-S918B" });
 const IPHONE_UA = ua({ osName: "iOS", osVersion: "17.5.1", brand: "Apple", model: "iPhone" });
 
 describe("buildDeviceProfile", () => {
   it("returns an all-unknown profile when nothing is known", () => {
-    expect(buildDeviceProfile(sdk(), null, null)).toEqual(EMPTY);
+    expect(buildDeviceProfile(sdk(), null, null)).toEqual(EMPTY_PROFILE);
   });
 
   it("copies every explicit SDK field", () => {

@@ -9,6 +9,7 @@ import {
   type TargetingResult,
 } from "../../src/domain/targeting/evaluate";
 import type { DeviceProfile } from "../../src/domain/targeting/rules";
+import { EMPTY_PROFILE } from "../support/profiles";
 
 interface Vector {
   name: string;
@@ -24,20 +25,6 @@ interface Vector {
 
 const doc = JSON.parse(readFileSync(new URL("../spec/targeting-vectors.json", import.meta.url), "utf8")) as {
   cases: Vector[];
-};
-
-const EMPTY_PROFILE: DeviceProfile = {
-  city: null,
-  region: null,
-  country: null,
-  brand: null,
-  model: null,
-  network: null,
-  osName: null,
-  osVersion: null,
-  appVersion: null,
-  language: null,
-  custom: {},
 };
 
 function lookupFor(lists: Record<string, AllowlistEntry[]> = {}): (listId: string, id: string) => boolean {
