@@ -30,6 +30,11 @@ import {
 const DEVICES = Number(process.env.BENCH_CORE_DEVICES ?? 2000);
 /** Each of the two measurements runs whole passes over the device mix for about this long in total. */
 const SECONDS = Number(process.env.BENCH_CORE_SECONDS ?? 4);
+/**
+ * Bytes walked between two checks in the "cold" measurement (4 MiB: well past this VM's 512 KB of
+ * L2), standing in for the harness work that runs between two requests in workerd.
+ */
+const POLLUTE_BYTES = Number(process.env.BENCH_CORE_POLLUTE_KB ?? 4096) * 1024;
 
 const work = mkdtempSync(join(tmpdir(), "updraft-core-"));
 try {
@@ -140,21 +145,56 @@ async function run(core) {
     }
     return sink;
   };
-  // Alternated in two rounds, so drift in the machine's load hits both alike; the median pass is reported.
-  const passes = { decide: [], check: [] };
+  // 3. The check with the CPU caches cold: POLLUTE_BYTES are walked before each check. The walk
+  //    alone is timed too (same loop, no check) and subtracted.
+  const junk = new Float64Array(Math.max(8, POLLUTE_BYTES / 8));
+  const pollute = () => {
+    let x = 0;
+    for (let i = 0; i < junk.length; i += 8) x += junk[i] += 1; // one touch per 64-byte line
+    return x;
+  };
+  const coldCheckPass = async () => {
+    let sink = 0;
+    for (const d of devices) {
+      sink += pollute() > 0 ? 0 : 1;
+      const profile = core.buildDeviceProfile(d.body, geo, null);
+      d.canary = await core.canaryContext(deps, snapshot, d.mps, { profile, ids: d.identity.ids }, now);
+      admit(d);
+      for (let i = 0; i < d.mps.length; i++) sink += core.decide(d.mps[i], d.queries[i], d.canary.ctx).reason.length;
+    }
+    return sink;
+  };
+  const pollutePass = async () => {
+    let sink = 0;
+    for (const d of devices) sink += pollute() > 0 ? d.mps.length : 0;
+    return sink;
+  };
+  // Alternated in two rounds, so drift in the machine's load hits all alike; the median pass is reported.
+  const passes = { decide: [], check: [], cold: [], walk: [] };
   for (let round = 0; round < 2; round++) {
     passes.decide.push(...(await measure(decidePass)));
     passes.check.push(...(await measure(checkPass)));
+    if (POLLUTE_BYTES > 0) {
+      passes.cold.push(...(await measure(coldCheckPass)));
+      passes.walk.push(...(await measure(pollutePass)));
+    }
   }
-  const report = (name, times) => {
-    const perCheck = median(times) / DEVICES;
+  const report = (name, perCheck, times) => {
     console.log(
       `${name}: ${fmt(perCheck)} ns/check ${fmt(perCheck / asked)} ns/decision ` +
         `(median of ${times.length} passes over the ${DEVICES.toLocaleString("en")} devices)`,
     );
   };
-  report("core decide", passes.decide);
-  report("core check (profile + canaryContext + decide)", passes.check);
+  report("core decide", median(passes.decide) / DEVICES, passes.decide);
+  report("core check (profile + canaryContext + decide)", median(passes.check) / DEVICES, passes.check);
+  if (POLLUTE_BYTES > 0) {
+    const cold = (median(passes.cold) - median(passes.walk)) / DEVICES;
+    report(
+      `core check, caches cold (${POLLUTE_BYTES / 1024} KiB walked before each, walk subtracted)`,
+      cold,
+      passes.cold,
+    );
+  }
 }
 
 function source(now, lists) {
