@@ -136,6 +136,8 @@ const direction = (offered: string, installed: string | null) =>
 interface Plan {
   hasRollback: boolean;
   rank: Map<string, number>;
+  /** The rank of each known version written in canonical form (what parseVersion returns for it). */
+  knownRank: Map<string, number>;
   /** Rank of each of `mp.releases`, in the same order. */
   releaseRank: number[];
 }
@@ -163,9 +165,15 @@ function planOf(mp: SnapshotMiniProgram): Plan {
       const prev = versions[i - 1];
       rank.set(v, prev !== undefined && compareVersions(prev, v) === 0 ? (rank.get(prev) ?? i) : i);
     });
+    const knownRank = new Map<string, number>();
+    for (const v of mp.knownVersions) {
+      const r = rank.get(v);
+      if (r !== undefined && parseVersion(v) === v) knownRank.set(v, r);
+    }
     plan = {
       hasRollback: mp.releases.some((r) => r.rollback),
       rank,
+      knownRank,
       releaseRank: mp.releases.map((r) => rank.get(r.version) ?? -1),
     };
     plans.set(mp, plan);
@@ -184,11 +192,11 @@ function decideNewer(
   mp: SnapshotMiniProgram,
   plan: Plan,
   installed: string | null,
-  appVersion: string | null,
+  floor: number,
   q: DeviceQuery,
   canary: CanaryContext | null,
 ): Decision {
-  const floor = installed === null ? -1 : (plan.rank.get(installed) ?? -1);
+  const appVersion = q.appVersion === null ? null : coerceVersion(q.appVersion);
   const releases = mp.releases;
   let winner: SnapshotRelease | null = null;
   let winnerRank = -1;
@@ -257,13 +265,20 @@ export function decide(
   explain = false,
 ): Decision {
   if (mp === undefined) return { action: "none", reason: "UNKNOWN_MINI_PROGRAM", trace: [] };
+  const plan = planOf(mp);
+  if (!explain && !plan.hasRollback) {
+    // A known version sent in canonical form (the usual case) needs no parsing: look its rank up.
+    const known = q.installed === null ? -1 : plan.knownRank.get(q.installed);
+    if (known !== undefined) return decideNewer(mp, plan, q.installed, known, q, canary);
+  }
   const installed = q.installed === null ? null : parseVersion(q.installed);
   if (q.installed !== null && (installed === null || !mp.knownVersions.includes(installed))) {
     return { action: "none", reason: "UNKNOWN_VERSION", trace: [] };
   }
+  if (!explain && !plan.hasRollback) {
+    return decideNewer(mp, plan, installed, installed === null ? -1 : (plan.rank.get(installed) ?? -1), q, canary);
+  }
   const appVersion = q.appVersion === null ? null : coerceVersion(q.appVersion);
-  const plan = planOf(mp);
-  if (!explain && !plan.hasRollback) return decideNewer(mp, plan, installed, appVersion, q, canary);
   // Explain, or a mini program with a rollback release: every release is evaluated. The trace is
   // built only for explain.
   const trace: ReleaseTrace[] = [];
