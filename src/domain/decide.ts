@@ -1,3 +1,6 @@
+// Over 300 lines, and decide() over 60: the full evaluation (explain, rollbacks) and the device fast
+// path (decideNewer) share their helpers and must give devices the same outcomes (an exhaustive test
+// holds them together), so they stay side by side where that equivalence can be reviewed.
 import { coerceVersion, compareVersions, inRange, parseVersion } from "./semver";
 import type { SnapshotMiniProgram, SnapshotRelease } from "./snapshot";
 import type { Admission, Targeting, TargetingResult } from "./targeting/evaluate";
