@@ -25,13 +25,6 @@ export function toHex(bytes: ArrayBuffer | Uint8Array): string {
   return out;
 }
 
-export function toBase64Url(bytes: ArrayBuffer | Uint8Array): string {
-  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  let bin = "";
-  for (const b of view) bin += String.fromCharCode(b);
-  return btoa(bin).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
 export function fromBase64Url(text: string): Uint8Array | null {
   try {
     const bin = atob(text.replaceAll("-", "+").replaceAll("_", "/"));

@@ -1,5 +1,8 @@
+import { Buffer } from "node:buffer";
 import { describe, expect, it } from "vitest";
-import { ed25519Signer, fromBase64Url, toBase64Url } from "../../src/edge/crypto";
+import { ed25519Signer, fromBase64Url } from "../../src/edge/crypto";
+
+const toBase64Url = (bytes: ArrayBuffer | Uint8Array) => Buffer.from(new Uint8Array(bytes)).toString("base64url");
 
 const seed = toBase64Url(Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1));
 const PKCS8_PREFIX = "302e020100300506032b657004220420";
