@@ -7,12 +7,17 @@
 //   /probe/answer  + the answer: results, JSON body and response, with a stand-in signer;
 // the full check then adds the Ed25519 signature and its headers;
 //   /probe/twice   the whole check (parse, decide, answer, sign) twice in one request, answering the
-//                  second: what it adds over the check is a check's cost with warm caches.
+//                  second: what it adds over the check is a check's cost with warm caches;
+//   /probe/floor   the floor of any signed answer: the body read, parsed and validated, then an answer
+//                  of every asked mini program as "none" (no snapshot, no decision), signed and sent
+//                  with the check's headers.
 import { buildDeps } from "../src/deps";
 import { parseCheckRequest } from "../src/http/client/check-request";
 import { readJsonText } from "../src/http/json-body";
+import { newRequestId } from "../src/http/problem";
 import worker from "../src/index";
-import { checkUpdates, decideAll } from "../src/usecases/check-updates";
+import { CHECK_TTL_MS, type CheckInput, checkUpdates, decideAll } from "../src/usecases/check-updates";
+import type { Deps } from "../src/usecases/ports";
 
 export { AdmissionCounter } from "../src/edge/admission-counter";
 
@@ -27,6 +32,7 @@ export default {
     const input = parseCheckRequest(text);
     if (path === "/probe/parse") return ok();
     const deps = buildDeps(env);
+    if (path === "/probe/floor") return floor(deps, input);
     const origin = { cf: request.cf, userAgent: request.headers.get("user-agent") };
     if (path === "/probe/twice") {
       await checkUpdates(deps, input, origin, "http://probe/v1/packages");
@@ -47,3 +53,22 @@ export default {
     });
   },
 } satisfies ExportedHandler<Env>;
+
+/** /probe/floor: what every signed answer costs whatever the decisions (see the top of this file). */
+async function floor(deps: Deps, input: CheckInput): Promise<Response> {
+  const signer = deps.signer;
+  if (signer === null) throw new Error("the bench configures a signing key");
+  const issuedAt = Date.now();
+  const body =
+    `{"issuedAt":${issuedAt},"expiresAt":${issuedAt + CHECK_TTL_MS},"nonce":${JSON.stringify(input.nonce)},` +
+    `"keyId":${JSON.stringify(signer.keyId)},"results":[${input.miniPrograms.map((m) => `{"id":${JSON.stringify(m.id)},"action":"none"}`).join(",")}]}`;
+  return new Response(body, {
+    headers: {
+      "content-type": "application/json",
+      "cache-control": "private, no-store",
+      "updraft-signature": await signer.sign(body),
+      "updraft-key-id": signer.keyId,
+      "request-id": newRequestId(),
+    },
+  });
+}

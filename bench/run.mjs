@@ -7,7 +7,7 @@
 // concurrent request, no pipelining). Prints figures only; asserts nothing about time.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { strToU8, zipSync } from "fflate";
@@ -42,6 +42,8 @@ const LEVELS = [
 const BREAKDOWN = process.env.BENCH_BREAKDOWN === "1";
 const BREAKDOWN_ROUNDS = 12;
 const BREAKDOWN_REQUESTS = 800;
+/** Requests per stage of the breakdown's per-request measurement (c=1, stages interleaved). */
+const PER_REQUEST_DEVICES = Number(process.env.BENCH_PER_REQUEST ?? 2500);
 /** With BENCH_PROFILE=<dir>, the Worker's CPU is profiled during the c=8 check runs (slows it down). */
 const PROFILE_DIR = process.env.BENCH_PROFILE;
 /**
@@ -173,14 +175,16 @@ async function main() {
  * second run shows what a check costs once its code and data are warm.
  */
 async function breakdown(pool, bodies) {
+  const post = (path) => (i) => ({ path, body: bodies[i % bodies.length] });
   const stages = [
     ["trivial GET /healthz", () => ({ path: "/healthz" })],
-    ["+ POST body read", (i) => ({ path: "/probe/body", body: bodies[i % bodies.length] })],
-    ["+ parse and validate", (i) => ({ path: "/probe/parse", body: bodies[i % bodies.length] })],
-    ["+ decide 20 mini programs", (i) => ({ path: "/probe/decide", body: bodies[i % bodies.length] })],
-    ["+ answer body, unsigned", (i) => ({ path: "/probe/answer", body: bodies[i % bodies.length] })],
-    ["+ Ed25519 signature (= check)", (i) => ({ path: "/v1/check", body: bodies[i % bodies.length] })],
-    ["check run twice in one request", (i) => ({ path: "/probe/twice", body: bodies[i % bodies.length] })],
+    ["+ POST body read", post("/probe/body")],
+    ["+ parse and validate", post("/probe/parse")],
+    ["+ decide 20 mini programs", post("/probe/decide")],
+    ["+ answer body, unsigned", post("/probe/answer")],
+    ["+ Ed25519 signature (= check)", post("/v1/check")],
+    ["floor: signed, no decisions", post("/probe/floor")],
+    ["check run twice in one request", post("/probe/twice")],
   ];
   for (const [, next] of stages) await load(pool, 8, 300, next);
   const runs = stages.map(() => []);
@@ -202,6 +206,60 @@ async function breakdown(pool, bodies) {
       `    ${name.padEnd(30)} ${med(runs[i].map(rps)).toFixed(0).padStart(5)} req/s  ratio=${ratio.toFixed(2)}  ` +
         `workerd CPU ${med(runs[i].map(cpuOf)).toFixed(0)} µs/request, +${med(added).toFixed(0)} µs over trivial ` +
         `(quartiles ${q(0.25).toFixed(0)}..${q(0.75).toFixed(0)})`,
+    );
+  }
+  await perRequest(pool, stages);
+}
+
+/**
+ * workerd CPU per request by stage, with far less noise than rounds: one request at a time (c=1),
+ * the stages in a new random order for every device, and workerd's CPU read before and after each
+ * request. Every request meets the same mix of predecessors, so caches are as cold for each stage
+ * and the machine's drift hits them all alike. Prints the trimmed mean (10 % off each end) and the
+ * median per stage, each less the trivial route's.
+ */
+async function perRequest(pool, stages) {
+  const threads = workerdThreads();
+  const one = async ({ path, body }) => {
+    const res = await pool.request(
+      body ? { path, method: "POST", headers: { "content-type": "application/json" }, body } : { path, method: "GET" },
+    );
+    await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`${path} → ${res.statusCode}`);
+  };
+  const samples = stages.map(() => []);
+  const order = stages.map((_, i) => i);
+  let seed = 1;
+  const random = () => {
+    seed = (seed * 48271) % 2147483647;
+    return seed / 2147483647;
+  };
+  for (let d = 0; d < PER_REQUEST_DEVICES; d++) {
+    for (let k = order.length - 1; k > 0; k--) {
+      const j = Math.floor(random() * (k + 1));
+      [order[k], order[j]] = [order[j], order[k]];
+    }
+    for (const i of order) {
+      const request = stages[i][1](d);
+      const before = threadCpuSeconds(threads);
+      await one(request);
+      samples[i].push((threadCpuSeconds(threads) - before) * 1e6);
+    }
+  }
+  const summary = (values) => {
+    const v = [...values].sort((a, b) => a - b);
+    const kept = v.slice(Math.floor(v.length * 0.1), Math.ceil(v.length * 0.9));
+    return { mean: kept.reduce((a, b) => a + b, 0) / kept.length, median: v[Math.floor(v.length / 2)] ?? 0 };
+  };
+  const base = summary(samples[0]);
+  console.log(
+    `  workerd CPU per request at c=1, stages interleaved per device in random order (${PER_REQUEST_DEVICES} requests per stage), ` +
+      "trimmed mean and median, each also less the trivial route's:",
+  );
+  for (const [i, [name]] of stages.entries()) {
+    const { mean, median } = summary(samples[i]);
+    console.log(
+      `    ${name.padEnd(30)} ${mean.toFixed(0).padStart(5)} µs (+${(mean - base.mean).toFixed(0)})  median ${median.toFixed(0)} µs (+${(median - base.median).toFixed(0)})  ratio=${(base.mean / mean).toFixed(2)}`,
     );
   }
 }
@@ -331,7 +389,15 @@ async function load(pool, concurrency, total, next) {
 
 /** CPU seconds used so far by this process's child processes named workerd (Linux /proc; 0 elsewhere). */
 function serverCpuSeconds() {
-  let total = 0;
+  return threadCpuSeconds(workerdThreads());
+}
+
+/**
+ * The schedstat files of every thread of this process's workerd children (Linux /proc), or the
+ * stat files of those processes where schedstat is missing; none elsewhere.
+ */
+function workerdThreads() {
+  const files = [];
   try {
     for (const pid of readdirSync("/proc")) {
       if (!/^\d+$/.test(pid)) continue;
@@ -344,17 +410,29 @@ function serverCpuSeconds() {
       const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       if (comm !== "workerd" || Number(fields[1]) !== process.pid) continue;
-      try {
-        // Nanoseconds on CPU per thread (schedstat), much finer than stat's 10 ms clock ticks.
-        for (const tid of readdirSync(`/proc/${pid}/task`)) {
-          total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]) / 1e9;
-        }
-      } catch {
-        total += (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
-      }
+      const tasks = readdirSync(`/proc/${pid}/task`).map((tid) => `/proc/${pid}/task/${tid}/schedstat`);
+      files.push(...(tasks.every((f) => existsSync(f)) ? tasks : [`/proc/${pid}/stat`]));
     }
   } catch {
-    return 0;
+    return [];
+  }
+  return files;
+}
+
+/** CPU seconds of those threads: nanoseconds on CPU from schedstat, else utime + stime in clock ticks. */
+function threadCpuSeconds(files) {
+  let total = 0;
+  for (const file of files) {
+    try {
+      const text = readFileSync(file, "utf8");
+      if (file.endsWith("schedstat")) total += Number(text.split(" ")[0]) / 1e9;
+      else {
+        const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+        total += (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ = 100
+      }
+    } catch {
+      // A thread that ended: its time is no longer counted by either reading.
+    }
   }
   return total;
 }

@@ -6,13 +6,20 @@ const DEFAULT_LIMIT = 2000;
 /** `fn` memoized per argument, holding at most `limit` results. `fn` must be pure. */
 export function memo<T>(fn: (key: string) => T, limit = DEFAULT_LIMIT): (key: string) => T {
   const cache = new Map<string, T>();
+  // The last call, answered without hashing: one check asks the same question for every mini program.
+  let lastKey: string | undefined;
+  let lastValue: T | undefined;
   return (key) => {
-    const hit = cache.get(key);
-    if (hit !== undefined || cache.has(key)) return hit as T;
-    const value = fn(key);
-    if (cache.size >= limit) cache.clear();
-    cache.set(key, value);
-    return value;
+    if (key === lastKey) return lastValue as T;
+    let value = cache.get(key);
+    if (value === undefined && !cache.has(key)) {
+      value = fn(key);
+      if (cache.size >= limit) cache.clear();
+      cache.set(key, value);
+    }
+    lastKey = key;
+    lastValue = value;
+    return value as T;
   };
 }
 
@@ -23,18 +30,26 @@ export function memo<T>(fn: (key: string) => T, limit = DEFAULT_LIMIT): (key: st
  */
 export function memo2<T>(fn: (a: string, b: string) => T, limit = DEFAULT_LIMIT): (a: string, b: string) => T {
   const outer = new Map<string, Map<string, T>>();
+  let lastA: string | undefined;
+  let lastB: string | undefined;
+  let lastValue: T | undefined;
   return (a, b) => {
+    if (a === lastA && b === lastB) return lastValue as T;
     let inner = outer.get(a);
     if (inner === undefined) {
       if (outer.size >= limit) outer.clear();
       inner = new Map();
       outer.set(a, inner);
     }
-    const hit = inner.get(b);
-    if (hit !== undefined || inner.has(b)) return hit as T;
-    const value = fn(a, b);
-    if (inner.size >= limit) inner.clear();
-    inner.set(b, value);
-    return value;
+    let value = inner.get(b);
+    if (value === undefined && !inner.has(b)) {
+      value = fn(a, b);
+      if (inner.size >= limit) inner.clear();
+      inner.set(b, value);
+    }
+    lastA = a;
+    lastB = b;
+    lastValue = value;
+    return value as T;
   };
 }

@@ -1,3 +1,4 @@
+import type { Admission } from "../domain/targeting/evaluate";
 import type { AdmissionAnswer, AdmissionGate } from "../usecases/ports";
 import type { AdmissionCounter } from "./admission-counter";
 
@@ -82,6 +83,11 @@ export function cachedAdmissionGate(
     }
   };
 
+  const known = (releaseId: string, deviceId: string): Admission => {
+    const set = closedSets.get(releaseId);
+    if (set) return set.has(deviceId) ? "admitted" : "not_admitted";
+    return pairs.has(`${releaseId}\u0000${deviceId}`) ? "admitted" : "unknown";
+  };
   const ask = async (releaseId: string, deviceId: string, question: () => Promise<AdmissionAnswer>) => {
     const set = closedSets.get(releaseId);
     if (set) return { admitted: set.has(deviceId), closed: true };
@@ -97,5 +103,6 @@ export function cachedAdmissionGate(
     admit: (releaseId, deviceId, window, now) =>
       ask(releaseId, deviceId, () => inner.admit(releaseId, deviceId, window, now)),
     lookup: (releaseId, deviceId) => ask(releaseId, deviceId, () => inner.lookup(releaseId, deviceId)),
+    known,
   };
 }

@@ -31,14 +31,32 @@ export function sortedShard(body: string): ShardLookup & { chars: number } {
 
 const EMPTY = sortedShard("");
 
+/** A cached shard; `recent` is set by a hit and cleared when eviction passes over it. */
+type Cached = ShardLookup & { chars: number; recent: boolean };
+
 /**
  * List sources in R2 and shards in KV. Shard keys carry the random content key, so they are immutable
  * and an isolate may cache them without ever revalidating. The cache is bounded by the characters it
- * holds (least recently used out): the default, 24 Mi characters, holds two whole 1,000,000-id lists.
+ * holds: the default, 24 Mi characters, holds two whole 1,000,000-id lists. Eviction is "second
+ * chance" (an approximation of least recently used): a hit only marks its shard, where a true LRU
+ * would reorder the map on every check; evicting skips a marked shard once, clearing its mark.
  */
 export function listContentStore(bucket: R2Bucket, kv: KVNamespace, maxChars = 24 * 1024 * 1024): ListContentStore {
-  const cache = new Map<string, ShardLookup & { chars: number }>();
+  const cache = new Map<string, Cached>();
   let chars = 0;
+  const evictFor = (keep: string) => {
+    for (const [key, shard] of cache) {
+      if (chars <= maxChars) return;
+      if (key === keep) continue;
+      cache.delete(key);
+      if (shard.recent) {
+        shard.recent = false;
+        cache.set(key, shard);
+      } else {
+        chars -= shard.chars;
+      }
+    }
+  };
   return {
     async putSource(contentKey, text) {
       await bucket.put(sourceKey(contentKey), text, { httpMetadata: { contentType: "text/plain" } });
@@ -55,26 +73,18 @@ export function listContentStore(bucket: R2Bucket, kv: KVNamespace, maxChars = 2
     },
     cachedShard(contentKey, shard) {
       if (contentKey === "") return EMPTY;
-      const key = shardKey(contentKey, shard);
-      const hit = cache.get(key);
-      if (hit) {
-        cache.delete(key);
-        cache.set(key, hit);
-      }
+      const hit = cache.get(shardKey(contentKey, shard));
+      if (hit) hit.recent = true;
       return hit;
     },
     async getShard(contentKey, shard) {
       const hit = this.cachedShard?.(contentKey, shard);
       if (hit) return hit;
       const key = shardKey(contentKey, shard);
-      const loaded = sortedShard((await kv.get(key, { cacheTtl: 3600 })) ?? "");
+      const loaded: Cached = { ...sortedShard((await kv.get(key, { cacheTtl: 3600 })) ?? ""), recent: false };
+      if (!cache.has(key)) chars += loaded.chars;
       cache.set(key, loaded);
-      chars += loaded.chars;
-      for (const [oldest, value] of cache) {
-        if (chars <= maxChars || oldest === key) break;
-        cache.delete(oldest);
-        chars -= value.chars;
-      }
+      evictFor(key);
       return loaded;
     },
   };

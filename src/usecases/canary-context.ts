@@ -22,6 +22,27 @@ function targetingOf(release: SnapshotRelease): Targeting | null {
   return t;
 }
 
+const GEOGRAPHY: ReadonlySet<string> = new Set(["country", "region", "city"]);
+const geographic = new WeakMap<Snapshot, boolean>();
+
+/**
+ * Whether any canary rule of the snapshot reads the device's geography. When none does, a check
+ * need not read `request.cf`, which the runtime materializes on first access (about 25 µs of a
+ * request's CPU, measured in docs/performance.md).
+ */
+export function readsGeography(snapshot: Snapshot): boolean {
+  let reads = geographic.get(snapshot);
+  if (reads === undefined) {
+    reads = Object.values(snapshot.miniPrograms).some((mp) =>
+      mp.releases.some(
+        (r) => r.status === "canary" && targetingOf(r)?.rules.some((rule) => GEOGRAPHY.has(rule.attribute)),
+      ),
+    );
+    geographic.set(snapshot, reads);
+  }
+  return reads;
+}
+
 /** Ids of the lists any canary release of `mp` refers to. */
 function listsOf(mp: SnapshotMiniProgram): string[] {
   let ids = listIds.get(mp);
@@ -55,10 +76,19 @@ export interface DeviceIdentity {
   ids: { userId: string | null; deviceId: string };
 }
 
+/** One list a check may consult: its shard for this device's id, and the lookup's outcome once known. */
+interface CheckList {
+  listId: string;
+  list: SnapshotList;
+  id: string;
+  shard: ShardLookup | null;
+  hit: boolean | undefined;
+}
+
 /**
  * Prepares canary evaluation for one check: loads, for every list any canary release of the asked
  * mini programs refers to, the one shard that can hold this device's id (isolate-cached), so the
- * decision itself stays synchronous.
+ * decision itself stays synchronous. A check refers to few lists: they are kept in an array.
  */
 export async function canaryContext(
   deps: Deps,
@@ -67,23 +97,33 @@ export async function canaryContext(
   device: DeviceIdentity,
   now: number,
 ): Promise<{ ctx: CanaryContext; admissions: Map<string, Admission> }> {
-  const needed = new Set<string>();
-  for (const mp of mps) if (mp !== undefined) for (const listId of listsOf(mp)) needed.add(listId);
-  const shards = new Map<string, ShardLookup>();
-  const loads: Promise<void>[] = [];
-  for (const listId of needed) {
-    const list = snapshot.lists[listId];
-    const id = list ? idFor(list.kind, device.ids) : null;
-    if (!list || id === null) continue;
-    const shard = shardOf(id, list.shardCount);
-    const cached = deps.lists.cachedShard?.(list.contentKey, shard);
-    if (cached) shards.set(listId, cached);
-    else loads.push(deps.lists.getShard(list.contentKey, shard).then((s) => void shards.set(listId, s)));
+  const lists: CheckList[] = [];
+  let loads: Promise<void>[] | null = null;
+  for (const mp of mps) {
+    if (mp === undefined) continue;
+    for (const listId of listsOf(mp)) {
+      if (findList(lists, listId) !== undefined) continue;
+      const list = snapshot.lists[listId];
+      const id = list ? idFor(list.kind, device.ids) : null;
+      if (!list || id === null) continue;
+      const entry: CheckList = { listId, list, id, shard: null, hit: undefined };
+      lists.push(entry);
+      const shard = shardOf(id, list.shardCount);
+      const cached = deps.lists.cachedShard?.(list.contentKey, shard);
+      if (cached) entry.shard = cached;
+      else {
+        loads ??= [];
+        loads.push(
+          deps.lists.getShard(list.contentKey, shard).then((s) => {
+            entry.shard = s;
+          }),
+        );
+      }
+    }
   }
   // Only shards this isolate does not hold yet cost an await.
-  if (loads.length > 0) await Promise.all(loads);
+  if (loads !== null) await Promise.all(loads);
   const admissions = new Map<string, Admission>();
-  const membership = new Map<string, boolean>();
   const key: BucketKey | null = deps.bucketKey;
   const ctx: CanaryContext = {
     profile: device.profile,
@@ -91,17 +131,15 @@ export async function canaryContext(
     now,
     targetingOf,
     inList(listId, id) {
-      const list = snapshot.lists[listId];
-      if (!list || id !== idFor(list.kind, device.ids)) return false;
-      // Many releases share a list and the id is always this device's: look it up once per check.
-      let hit = membership.get(listId);
-      if (hit === undefined) {
-        hit =
-          shards.get(listId)?.has(id) === true ||
-          regexesOf(list).some((re) => id.length <= MAX_REGEX_SUBJECT_LENGTH && re.test(id));
-        membership.set(listId, hit);
+      // Many releases share a list and the id is always this device's: it is looked up once per check.
+      const entry = findList(lists, listId);
+      if (entry === undefined || id !== entry.id) return false;
+      if (entry.hit === undefined) {
+        entry.hit =
+          entry.shard?.has(id) === true ||
+          regexesOf(entry.list).some((re) => id.length <= MAX_REGEX_SUBJECT_LENGTH && re.test(id));
       }
-      return hit;
+      return entry.hit;
     },
     bucketOf(release, t) {
       const sticky = stickyIdFor(t, device.ids);
@@ -113,10 +151,17 @@ export async function canaryContext(
       }
       return bucketer(sticky);
     },
-    admission: (releaseId) => admissions.get(releaseId) ?? "unknown",
+    // What this check learnt, else what the isolate already knows (no await for a decided device).
+    admission: (releaseId) =>
+      admissions.get(releaseId) ?? deps.admissions.known?.(releaseId, device.ids.deviceId) ?? "unknown",
     ruleMatches: new Map(),
   };
   return { ctx, admissions };
+}
+
+function findList(lists: CheckList[], listId: string): CheckList | undefined {
+  for (const entry of lists) if (entry.listId === listId) return entry;
+  return undefined;
 }
 
 /**

@@ -2,7 +2,7 @@ import { type Decision, decide } from "../domain/decide";
 import { buildDeviceProfile, type SdkDeviceFields } from "../domain/device-profile";
 import { AppError } from "../domain/errors";
 import type { Snapshot, SnapshotMiniProgram, SnapshotRelease } from "../domain/snapshot";
-import { canaryContext, settleAdmission } from "./canary-context";
+import { canaryContext, readsGeography, settleAdmission } from "./canary-context";
 import type { Deps } from "./ports";
 
 export interface CheckedMiniProgram {
@@ -22,9 +22,12 @@ export interface CheckInput extends SdkDeviceFields {
   miniPrograms: CheckedMiniProgram[];
 }
 
-/** Where the request came from, as only the platform can tell: `request.cf` and the User-Agent. */
+/**
+ * Where the request came from, as only the platform can tell: `request.cf` and the User-Agent. `cf`
+ * is read only when the snapshot has a rule on geography (readsGeography), so it may be a getter.
+ */
 export interface RequestOrigin {
-  cf: unknown;
+  readonly cf: unknown;
   userAgent: string | null;
 }
 
@@ -57,8 +60,9 @@ export async function decideAll(
 ): Promise<{ snapshot: Snapshot | null; decisions: Decision[] }> {
   const snapshot = await deps.snapshots.get(input.appId, input.env);
   const mps: (SnapshotMiniProgram | undefined)[] = input.miniPrograms.map((m) => snapshot?.miniPrograms[m.id]);
+  const geo = snapshot !== null && readsGeography(snapshot) ? deps.geoFromCf(origin.cf) : null;
   const device = {
-    profile: buildDeviceProfile(input, deps.geoFromCf(origin.cf), deps.parseUserAgent(origin.userAgent)),
+    profile: buildDeviceProfile(input, geo, deps.parseUserAgent(origin.userAgent)),
     ids: { userId: input.userId, deviceId: input.deviceId },
   };
   const canary = snapshot ? await canaryContext(deps, snapshot, mps, device, deps.clock.now()) : null;

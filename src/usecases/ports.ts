@@ -5,6 +5,7 @@ import type { Actor, WorkspaceRole } from "../domain/permissions";
 import type { ReleaseStatus } from "../domain/release-status";
 import type { Snapshot } from "../domain/snapshot";
 import type { BucketKey } from "../domain/targeting/bucket";
+import type { Admission } from "../domain/targeting/evaluate";
 import type { MiniProgramOrigin, MiniProgramType, UpdateMode } from "../domain/update-mode";
 
 export interface Clock {
@@ -273,6 +274,11 @@ export interface AdmissionGate {
   ): Promise<AdmissionAnswer>;
   /** Looks up without admitting (for explain). */
   lookup(releaseId: string, deviceId: string): Promise<AdmissionAnswer>;
+  /**
+   * What the gate already knows without asking anyone (an admitted device, or a closed release's
+   * final set), or "unknown": a decision that can be made from it needs no await.
+   */
+  known?(releaseId: string, deviceId: string): Admission;
 }
 
 /** Exact-entry membership of one list shard. */

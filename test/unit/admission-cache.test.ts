@@ -142,4 +142,18 @@ describe("isolate admission cache", () => {
     expect(mem.calls.members).toBe(1);
     expect(mem.calls.admit).toBe(4);
   });
+
+  it("tells what it already knows without asking: admitted pairs and closed sets, else unknown", async () => {
+    const mem = memoryAuthority();
+    const gate = cachedAdmissionGate(mem.authority);
+    expect(gate.known?.("r1", "a")).toBe("unknown");
+    await gate.admit("r1", "a", WINDOW, 1);
+    expect(gate.known?.("r1", "a")).toBe("admitted");
+    expect(gate.known?.("r1", "b")).toBe("unknown"); // open release: a "no" is never known
+    expect(gate.known?.("r2", "a")).toBe("unknown");
+    await gate.admit("r1", "b", WINDOW, 2); // the cap: closed, set fetched
+    expect(gate.known?.("r1", "b")).toBe("admitted");
+    expect(gate.known?.("r1", "c")).toBe("not_admitted");
+    expect(mem.calls).toEqual({ admit: 2, lookup: 0, members: 1 });
+  });
 });

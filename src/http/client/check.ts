@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { checkUpdates } from "../../usecases/check-updates";
+import { checkUpdates, type RequestOrigin } from "../../usecases/check-updates";
 import type { Deps } from "../../usecases/ports";
 import { readJsonText } from "../json-body";
 import { ConfigSchema, problemResponse, UpdateModeSchema } from "../schemas";
@@ -54,7 +54,13 @@ const checkRoute = createRoute({
 export async function answerCheck(request: Request, url: string, deps: Deps, requestId: string): Promise<Response> {
   const input = parseCheckRequest(await readJsonText(request));
   const base = `${url.slice(0, pathStart(url))}/v1/packages`;
-  const origin = { cf: request.cf, userAgent: request.headers.get("user-agent") };
+  const origin: RequestOrigin = {
+    // The runtime materializes request.cf on first read: only a snapshot with geography rules reads it.
+    get cf() {
+      return request.cf;
+    },
+    userAgent: request.headers.get("user-agent"),
+  };
   const { body, signature, keyId } = await checkUpdates(deps, input, origin, base);
   return new Response(body, {
     headers: {

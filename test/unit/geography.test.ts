@@ -1,0 +1,98 @@
+import { describe, expect, it } from "vitest";
+import { EMPTY_CONFIG } from "../../src/domain/config";
+import type { Geo } from "../../src/domain/device-profile";
+import type { Snapshot, SnapshotRelease } from "../../src/domain/snapshot";
+import { readsGeography } from "../../src/usecases/canary-context";
+import { decideAll, type RequestOrigin } from "../../src/usecases/check-updates";
+import type { Deps } from "../../src/usecases/ports";
+
+const release = (version: string, status: "canary" | "full", rules: unknown[] | null): SnapshotRelease => ({
+  releaseId: `rel_${version}`,
+  version,
+  seq: status === "full" ? 1 : 2,
+  status,
+  rollback: false,
+  updateMode: "async",
+  compat: "*",
+  package: { sha256: "a".repeat(64), size: 1 },
+  publisherSignature: null,
+  config: EMPTY_CONFIG,
+  targeting: rules === null ? null : { rules },
+});
+
+function snapshotWith(canaryRules: unknown[], fullRules: unknown[] | null = null): Snapshot {
+  return {
+    format: 1,
+    appKey: "app",
+    env: "prod",
+    version: 1,
+    builtAt: 0,
+    lists: {},
+    miniPrograms: {
+      mp: {
+        id: "mp",
+        type: "dsl",
+        origin: "workspace",
+        minUsableVersion: null,
+        knownVersions: ["1.0.0", "1.1.0"],
+        syncMilestones: [],
+        releases: [release("1.1.0", "canary", canaryRules), release("1.0.0", "full", fullRules)],
+      },
+    },
+  };
+}
+
+const country = { attribute: "country", operator: "include", values: ["SG"] };
+const brand = { attribute: "brand", operator: "include", values: ["samsung"] };
+
+/** decideAll for one device on 1.0.0 with ports that only serve `snapshot`; counts reads of request.cf. */
+async function check(snapshot: Snapshot) {
+  let cfReads = 0;
+  const origin: RequestOrigin = {
+    get cf() {
+      cfReads += 1;
+      return { country: "SG" };
+    },
+    userAgent: null,
+  };
+  const deps = {
+    snapshots: { get: async () => snapshot, put: async () => {} },
+    clock: { now: () => 0 },
+    bucketKey: null,
+    parseUserAgent: () => null,
+    geoFromCf: (cf: unknown) => cf as Geo,
+  } as unknown as Deps;
+  const input = {
+    appId: "app",
+    env: "prod",
+    deviceId: "d-1",
+    userId: null,
+    nonce: null,
+    appVersion: null,
+    platform: null,
+    osVersion: null,
+    brand: "Samsung",
+    model: null,
+    network: null,
+    language: null,
+    attributes: {},
+    miniPrograms: [{ id: "mp", version: "1.0.0", sha256: null, failed: [] }],
+  };
+  const { decisions } = await decideAll(deps, input, origin, "admit");
+  return { action: decisions[0]?.action, cfReads };
+}
+
+describe("geography is read from request.cf only when a rule needs it", () => {
+  it("tells snapshots whose canary rules read country, region or city", () => {
+    expect(readsGeography(snapshotWith([country]))).toBe(true);
+    expect(readsGeography(snapshotWith([brand, { ...country, attribute: "city" }]))).toBe(true);
+    expect(readsGeography(snapshotWith([brand]))).toBe(false);
+    // A full release's targeting is never evaluated.
+    expect(readsGeography(snapshotWith([brand], [country]))).toBe(false);
+  });
+
+  it("a check reads request.cf once when a rule is on geography, and not at all otherwise", async () => {
+    expect(await check(snapshotWith([country, brand]))).toEqual({ action: "update", cfReads: 1 });
+    expect(await check(snapshotWith([brand]))).toEqual({ action: "update", cfReads: 0 });
+  });
+});
