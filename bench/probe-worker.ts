@@ -12,6 +12,7 @@
 //                  of every asked mini program as "none" (no snapshot, no decision), signed and sent
 //                  with the check's headers.
 import { buildDeps } from "../src/deps";
+import { requestOrigin } from "../src/http/client/check";
 import { parseCheckRequest } from "../src/http/client/check-request";
 import { readJsonText } from "../src/http/json-body";
 import { newRequestId } from "../src/http/problem";
@@ -33,11 +34,11 @@ export default {
     if (path === "/probe/parse") return ok();
     const deps = buildDeps(env);
     if (path === "/probe/floor") return floor(deps, input);
-    const origin = { cf: request.cf, userAgent: request.headers.get("user-agent") };
+    const origin = requestOrigin(request);
     if (path === "/probe/twice") {
       await checkUpdates(deps, input, origin, "http://probe/v1/packages");
       const again = await checkUpdates(deps, parseCheckRequest(text), origin, "http://probe/v1/packages");
-      return new Response(again.body, {
+      return new Response(again.bytes, {
         headers: { "content-type": "application/json", "updraft-signature": again.signature },
       });
     }
@@ -47,8 +48,8 @@ export default {
     }
     // /probe/answer: the whole check with a stand-in signer, so only the Ed25519 operation is missing.
     const unsigned = { ...deps, signer: { keyId: "probe", sign: async () => "", publicKey: async () => "" } };
-    const { body } = await checkUpdates(unsigned, input, origin, "http://probe/v1/packages");
-    return new Response(body, {
+    const { bytes } = await checkUpdates(unsigned, input, origin, "http://probe/v1/packages");
+    return new Response(bytes, {
       headers: { "content-type": "application/json", "cache-control": "private, no-store" },
     });
   },
@@ -62,11 +63,12 @@ async function floor(deps: Deps, input: CheckInput): Promise<Response> {
   const body =
     `{"issuedAt":${issuedAt},"expiresAt":${issuedAt + CHECK_TTL_MS},"nonce":${JSON.stringify(input.nonce)},` +
     `"keyId":${JSON.stringify(signer.keyId)},"results":[${input.miniPrograms.map((m) => `{"id":${JSON.stringify(m.id)},"action":"none"}`).join(",")}]}`;
-  return new Response(body, {
+  const bytes = new TextEncoder().encode(body);
+  return new Response(bytes, {
     headers: {
       "content-type": "application/json",
       "cache-control": "private, no-store",
-      "updraft-signature": await signer.sign(body),
+      "updraft-signature": await signer.sign(bytes),
       "updraft-key-id": signer.keyId,
       "request-id": newRequestId(),
     },

@@ -54,6 +54,20 @@ export function osNameFromPlatform(platform: string | null): string | null {
 }
 
 /**
+ * Whether a User-Agent could add anything to the profile of `input` (see buildDeviceProfile): only
+ * when the SDK left out the platform, OS version, brand or model. When it sent all four, the UA need
+ * not even be read.
+ */
+export function userAgentCanFill(input: SdkDeviceFields): boolean {
+  return (
+    clean(input.platform) === null ||
+    clean(input.osVersion) === null ||
+    clean(input.brand) === null ||
+    clean(input.model) === null
+  );
+}
+
+/**
  * Builds the targeting profile of one device from its three sources, in order of trust:
  *
  * 1. `geo` (the platform, `request.cf`) is the only source of country, region and city. A client

@@ -10,7 +10,7 @@ const versionKey = (appKey: string, env: string) => `snapshot-version:v1:${appKe
  * only when it changed. Where KV is eventually consistent a reader may see the new version before the
  * new snapshot; it then keeps the copy it has (never older) and polls again.
  */
-export function kvSnapshotStore(kv: KVNamespace): Required<SnapshotStore> {
+export function kvSnapshotStore(kv: KVNamespace): Required<Omit<SnapshotStore, "peek">> {
   return {
     async get(appKey, env) {
       return (await kv.get<Snapshot>(key(appKey, env), "json")) ?? null;

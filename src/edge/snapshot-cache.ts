@@ -43,6 +43,10 @@ export function cachedSnapshotStore(inner: SnapshotStore, clock: Clock, ttlMs: n
     return keep(k, await inner.get(appKey, env));
   };
   return {
+    peek(appKey, env) {
+      const entry = entries.get(`${appKey}\u0000${env}`);
+      return entry && clock.now() - entry.fetchedAt < ttlMs ? entry.snapshot : undefined;
+    },
     async get(appKey, env) {
       const k = `${appKey}\u0000${env}`;
       const entry = entries.get(k);

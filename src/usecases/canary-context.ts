@@ -76,6 +76,12 @@ export interface DeviceIdentity {
   ids: { userId: string | null; deviceId: string };
 }
 
+/** What canary evaluation of one check needs, and the time-window answers it learns on the way. */
+export interface CanaryParts {
+  ctx: CanaryContext;
+  admissions: Map<string, Admission>;
+}
+
 /** One list a check may consult: its shard for this device's id, and the lookup's outcome once known. */
 interface CheckList {
   listId: string;
@@ -90,13 +96,13 @@ interface CheckList {
  * mini programs refers to, the one shard that can hold this device's id (isolate-cached), so the
  * decision itself stays synchronous. A check refers to few lists: they are kept in an array.
  */
-export async function canaryContext(
+export function canaryContext(
   deps: Deps,
   snapshot: Snapshot,
   mps: (SnapshotMiniProgram | undefined)[],
   device: DeviceIdentity,
   now: number,
-): Promise<{ ctx: CanaryContext; admissions: Map<string, Admission> }> {
+): CanaryParts | Promise<CanaryParts> {
   const lists: CheckList[] = [];
   let loads: Promise<void>[] | null = null;
   for (const mp of mps) {
@@ -121,8 +127,6 @@ export async function canaryContext(
       }
     }
   }
-  // Only shards this isolate does not hold yet cost an await.
-  if (loads !== null) await Promise.all(loads);
   const admissions = new Map<string, Admission>();
   const key: BucketKey | null = deps.bucketKey;
   const ctx: CanaryContext = {
@@ -156,7 +160,9 @@ export async function canaryContext(
       admissions.get(releaseId) ?? deps.admissions.known?.(releaseId, device.ids.deviceId) ?? "unknown",
     ruleMatches: new Map(),
   };
-  return { ctx, admissions };
+  const parts = { ctx, admissions };
+  // Only shards this isolate does not hold yet cost an await (the lookups read them when called).
+  return loads === null ? parts : Promise.all(loads).then(() => parts);
 }
 
 function findList(lists: CheckList[], listId: string): CheckList | undefined {
@@ -173,7 +179,7 @@ export async function settleAdmission(
   deps: Deps,
   mp: SnapshotMiniProgram | undefined,
   q: DeviceQuery,
-  canary: { ctx: CanaryContext; admissions: Map<string, Admission> },
+  canary: CanaryParts,
   mode: "admit" | "lookup",
   first: Decision,
 ): Promise<Decision> {

@@ -1,5 +1,5 @@
 import { type Decision, decide } from "../domain/decide";
-import { buildDeviceProfile, type SdkDeviceFields } from "../domain/device-profile";
+import { buildDeviceProfile, type SdkDeviceFields, userAgentCanFill } from "../domain/device-profile";
 import { AppError } from "../domain/errors";
 import type { Snapshot, SnapshotMiniProgram, SnapshotRelease } from "../domain/snapshot";
 import { canaryContext, readsGeography, settleAdmission } from "./canary-context";
@@ -23,12 +23,13 @@ export interface CheckInput extends SdkDeviceFields {
 }
 
 /**
- * Where the request came from, as only the platform can tell: `request.cf` and the User-Agent. `cf`
- * is read only when the snapshot has a rule on geography (readsGeography), so it may be a getter.
+ * Where the request came from, as only the platform can tell: `request.cf` and the User-Agent. Each
+ * is read only when it can matter (a snapshot with geography rules, a profile the UA can fill), so
+ * both may be getters.
  */
 export interface RequestOrigin {
   readonly cf: unknown;
-  userAgent: string | null;
+  readonly userAgent: string | null;
 }
 
 export type CheckResult =
@@ -44,6 +45,8 @@ export type CheckResult =
       config: unknown;
     };
 
+const utf8 = new TextEncoder();
+
 /** How long a signed check answer may be trusted by the client. */
 export const CHECK_TTL_MS = 5 * 60 * 1000;
 
@@ -58,14 +61,16 @@ export async function decideAll(
   origin: RequestOrigin,
   mode: "admit" | "lookup",
 ): Promise<{ snapshot: Snapshot | null; decisions: Decision[] }> {
-  const snapshot = await deps.snapshots.get(input.appId, input.env);
+  const held = deps.snapshots.peek?.(input.appId, input.env);
+  const snapshot = held !== undefined ? held : await deps.snapshots.get(input.appId, input.env);
   const mps: (SnapshotMiniProgram | undefined)[] = input.miniPrograms.map((m) => snapshot?.miniPrograms[m.id]);
   const geo = snapshot !== null && readsGeography(snapshot) ? deps.geoFromCf(origin.cf) : null;
   const device = {
-    profile: buildDeviceProfile(input, geo, deps.parseUserAgent(origin.userAgent)),
+    profile: buildDeviceProfile(input, geo, userAgentCanFill(input) ? deps.parseUserAgent(origin.userAgent) : null),
     ids: { userId: input.userId, deviceId: input.deviceId },
   };
-  const canary = snapshot ? await canaryContext(deps, snapshot, mps, device, deps.clock.now()) : null;
+  const prepared = snapshot ? canaryContext(deps, snapshot, mps, device, deps.clock.now()) : null;
+  const canary = prepared instanceof Promise ? await prepared : prepared;
   const explain = mode === "lookup";
   // Synchronous for every mini program; only a decision waiting on a time-window admission awaits.
   const decisions: Decision[] = [];
@@ -118,7 +123,7 @@ export function resultJson(id: string, decision: Decision, base: string): string
 
 /**
  * Answers a device's update check. An unknown app, environment, mini program or installed version
- * yields `none`, exactly like "no update". Returns the body and the signature over its UTF-8 bytes.
+ * yields `none`, exactly like "no update". Returns the body, its UTF-8 bytes and the signature over them.
  * The body is `JSON.stringify` of a CheckResponse (see resultJson).
  */
 export async function checkUpdates(deps: Deps, input: CheckInput, origin: RequestOrigin, packageBaseUrl: string) {
@@ -130,6 +135,8 @@ export async function checkUpdates(deps: Deps, input: CheckInput, origin: Reques
   const body =
     `{"issuedAt":${issuedAt},"expiresAt":${issuedAt + CHECK_TTL_MS},"nonce":${JSON.stringify(input.nonce)},` +
     `"keyId":${JSON.stringify(signer.keyId)},"results":[${results.join(",")}]}`;
-  const signature = await signer.sign(body);
-  return { body, signature, keyId: signer.keyId };
+  // Encoded once: the signature covers exactly the bytes the response sends.
+  const bytes = utf8.encode(body);
+  const signature = await signer.sign(bytes);
+  return { body, bytes, signature, keyId: signer.keyId };
 }

@@ -55,12 +55,17 @@ export interface SnapshotStore {
    * so a cache can confirm it is current cheaply. Optional: without it, caches read the snapshot.
    */
   version?(appKey: string, env: string): Promise<number | null>;
+  /**
+   * The snapshot a cache holds and may serve now without asking anyone (null: it knows there is
+   * none), or undefined when `get` must be awaited. Lets the check path skip an await.
+   */
+  peek?(appKey: string, env: string): Snapshot | null | undefined;
 }
 
 export interface Signer {
   readonly keyId: string;
-  /** base64url Ed25519 signature of the text's UTF-8 bytes (exactly what a Response of the text sends). */
-  sign(text: string): Promise<string>;
+  /** base64url Ed25519 signature of `bytes` (the exact body sent). */
+  sign(bytes: Uint8Array): Promise<string>;
   /** base64url raw public key. */
   publicKey(): Promise<string>;
 }

@@ -4,6 +4,7 @@ import {
   type Geo,
   type ParsedUserAgent,
   type SdkDeviceFields,
+  userAgentCanFill,
 } from "../../src/domain/device-profile";
 import type { DeviceProfile } from "../../src/domain/targeting/rules";
 import { geoFromCf } from "../../src/edge/geo";
@@ -218,6 +219,34 @@ describe("buildDeviceProfile", () => {
       expect(Object.getPrototypeOf(profile.custom)).toBe(Object.prototype);
       expect(profile.custom.tier).toBe("gold");
     });
+  });
+});
+
+describe("userAgentCanFill", () => {
+  const full = { platform: "android", osVersion: "13", brand: "Xiaomi", model: "2201123C" };
+  const uas = [SAMSUNG_UA, IPHONE_UA, ua({ osName: "Android" }), ua({ brand: "Xiaomi", model: "Other" })];
+
+  it("is false only when the SDK sent all four hardware fields, and then no UA changes the profile", () => {
+    expect(userAgentCanFill(sdk(full))).toBe(false);
+    for (const u of uas)
+      expect(buildDeviceProfile(sdk(full), null, u)).toEqual(buildDeviceProfile(sdk(full), null, null));
+  });
+
+  it("is true as soon as one of them is missing or blank, and some UA then fills it", () => {
+    for (const field of ["platform", "osVersion", "brand", "model"] as const) {
+      for (const missing of [null, "  "]) {
+        const input = sdk({ ...full, [field]: missing });
+        expect(userAgentCanFill(input), `${field}=${missing}`).toBe(true);
+        const plain = buildDeviceProfile(input, null, null);
+        const filled = [SAMSUNG_UA, ua({ osName: "Android", osVersion: "14", brand: "Xiaomi", model: "M2" })].map((u) =>
+          buildDeviceProfile(input, null, u),
+        );
+        expect(
+          filled.some((p) => JSON.stringify(p) !== JSON.stringify(plain)),
+          field,
+        ).toBe(true);
+      }
+    }
   });
 });
 

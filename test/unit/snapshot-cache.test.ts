@@ -45,6 +45,24 @@ describe("isolate snapshot cache", () => {
     expect(mem.reads()).toBe(2);
   });
 
+  it("peeks without awaiting: what get would serve within the TTL, undefined when get must ask the store", async () => {
+    let now = 1000;
+    const mem = memoryStore();
+    mem.set(snap(1));
+    const cache = cachedSnapshotStore(mem.store, { now: () => now }, 1000);
+    expect(cache.peek?.("a", "prod")).toBeUndefined(); // nothing held yet
+    const first = await cache.get("a", "prod");
+    expect(cache.peek?.("a", "prod")).toBe(first);
+    now += 999;
+    expect(cache.peek?.("a", "prod")).toBe(first);
+    now += 1;
+    expect(cache.peek?.("a", "prod")).toBeUndefined(); // stale: the next check refreshes through get
+    expect(mem.reads()).toBe(1);
+    const none = cachedSnapshotStore(memoryStore().store, { now: () => now }, 1000);
+    expect(await none.get("x", "prod")).toBeNull();
+    expect(none.peek?.("x", "prod")).toBeNull(); // known to have none
+  });
+
   it("writes through at once and never goes back to an older snapshot", async () => {
     let now = 0;
     const mem = memoryStore();

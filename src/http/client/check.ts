@@ -54,15 +54,8 @@ const checkRoute = createRoute({
 export async function answerCheck(request: Request, url: string, deps: Deps, requestId: string): Promise<Response> {
   const input = parseCheckRequest(await readJsonText(request));
   const base = `${url.slice(0, pathStart(url))}/v1/packages`;
-  const origin: RequestOrigin = {
-    // The runtime materializes request.cf on first read: only a snapshot with geography rules reads it.
-    get cf() {
-      return request.cf;
-    },
-    userAgent: request.headers.get("user-agent"),
-  };
-  const { body, signature, keyId } = await checkUpdates(deps, input, origin, base);
-  return new Response(body, {
+  const { bytes, signature, keyId } = await checkUpdates(deps, input, requestOrigin(request), base);
+  return new Response(bytes, {
     headers: {
       "content-type": "application/json",
       "cache-control": "private, no-store",
@@ -71,6 +64,21 @@ export async function answerCheck(request: Request, url: string, deps: Deps, req
       "request-id": requestId,
     },
   });
+}
+
+/**
+ * The request's origin for the decision, each part read only if the decision needs it: the runtime
+ * materializes `request.cf` on first access (about 25 µs of a request's CPU, docs/performance.md).
+ */
+export function requestOrigin(request: Request): RequestOrigin {
+  return {
+    get cf() {
+      return request.cf;
+    },
+    get userAgent() {
+      return request.headers.get("user-agent");
+    },
+  };
 }
 
 /** Where the path of an absolute URL starts (the end of its origin), without parsing the whole URL. */
