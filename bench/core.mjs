@@ -93,7 +93,11 @@ async function run(core) {
     bucketKey: core.bucketKeyFromHex(BUCKET_KEY),
     admissions: {
       known: (releaseId, deviceId) =>
-        closed && releaseId === windowRelease?.releaseId ? (admitted.has(deviceId) ? "admitted" : "not_admitted") : "unknown",
+        closed && releaseId === windowRelease?.releaseId
+          ? admitted.has(deviceId)
+            ? "admitted"
+            : "not_admitted"
+          : "unknown",
     },
   };
   const geo = { country: "CN", region: "Zhejiang", city: "Hangzhou" };
