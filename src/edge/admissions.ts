@@ -1,4 +1,4 @@
-import type { Admission } from "../domain/targeting/evaluate";
+import { type Admission, MAX_CAP } from "../domain/targeting/evaluate";
 import type { AdmissionAnswer, AdmissionGate } from "../usecases/ports";
 import type { AdmissionCounter } from "./admission-counter";
 
@@ -29,7 +29,8 @@ export interface AdmissionCacheLimits {
 
 const MAX_OVERSIZE = 1000;
 
-export const DEFAULT_ADMISSION_CACHE_LIMITS: AdmissionCacheLimits = { maxPairs: 100_000, maxMembers: 100_000 };
+// A whole closed set of the largest cap fits (MAX_CAP is bounded by this cache for that reason).
+export const DEFAULT_ADMISSION_CACHE_LIMITS: AdmissionCacheLimits = { maxPairs: 100_000, maxMembers: MAX_CAP };
 
 /**
  * An isolate-wide cache in front of an admission authority. A device once admitted stays admitted,

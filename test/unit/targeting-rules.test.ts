@@ -248,6 +248,7 @@ describe("compileTargeting errors", () => {
     ["window ends before it starts", { timeWindow: { startsAt: 10, endsAt: 10, cap: 5 } }, "/timeWindow/endsAt"],
     ["window start not a timestamp", { timeWindow: { startsAt: MARK, endsAt: 10, cap: 5 } }, "/timeWindow/startsAt"],
     ["cap below 1", { timeWindow: { startsAt: 0, endsAt: 10, cap: 0 } }, "/timeWindow/cap"],
+    ["cap above 100,000", { timeWindow: { startsAt: 0, endsAt: 10, cap: 100_001 } }, "/timeWindow/cap"],
     ["bad sticky key", { ...ok, stickyKey: MARK }, "/stickyKey"],
   ])("%s → %s", (_name, input, pointer) => {
     const result = compileTargeting(input);
@@ -260,6 +261,7 @@ describe("compileTargeting errors", () => {
   it("accepts a window of exactly 7 days and defaults the sticky key to auto (user id, else device id)", () => {
     const result = compileTargeting({ timeWindow: { startsAt: 0, endsAt: 7 * day, cap: 1 } });
     expect(result.ok && result.targeting.stickyKey).toBe("auto");
+    expect(compileTargeting({ timeWindow: { startsAt: 0, endsAt: 7 * day, cap: 100_000 } }).ok).toBe(true);
     if (!result.ok) return;
     expect(stickyIdFor(result.targeting, { userId: "u-1", deviceId: "d-1" })).toBe("u-1");
     expect(stickyIdFor(result.targeting, { userId: null, deviceId: "d-1" })).toBe("d-1");

@@ -89,7 +89,12 @@ export interface TargetingResult {
 export const MAX_LISTS = 20;
 export const MAX_LIST_ID_LENGTH = 128;
 export const MAX_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
-export const MAX_CAP = 10_000_000;
+/**
+ * Largest time-window cap: a closed window's whole admitted set must fit the isolate's admission
+ * cache (100,000 ids by default, src/edge/admissions.ts), or every refused device would ask the
+ * Durable Object on every check.
+ */
+export const MAX_CAP = 100_000;
 
 // Shared frozen results: evaluation allocates only for a failed filter (which names the rule).
 const cache = new Map<string, TargetingResult>();
