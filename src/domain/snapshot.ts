@@ -52,6 +52,14 @@ export interface SnapshotMiniProgram {
 }
 
 /**
+ * The snapshot's mini program under the id a device sent, or undefined. Only own entries count: an
+ * id such as `constructor` or `toString` names a member of every JavaScript object, not a mini program.
+ */
+export function miniProgramOf(snapshot: Snapshot, id: string): SnapshotMiniProgram | undefined {
+  return Object.hasOwn(snapshot.miniPrograms, id) ? snapshot.miniPrograms[id] : undefined;
+}
+
+/**
  * The compiled, immutable delivery state of one (app, environment). `version` grows with every
  * change, so a reader keeps whichever copy has the larger one.
  */

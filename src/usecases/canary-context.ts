@@ -109,7 +109,8 @@ export function canaryContext(
     if (mp === undefined) continue;
     for (const listId of listsOf(mp)) {
       if (findList(lists, listId) !== undefined) continue;
-      const list = snapshot.lists[listId];
+      // List ids come from validated targeting, but only own entries are lists all the same.
+      const list = Object.hasOwn(snapshot.lists, listId) ? snapshot.lists[listId] : undefined;
       const id = list ? idFor(list.kind, device.ids) : null;
       if (!list || id === null) continue;
       const entry: CheckList = { listId, list, id, shard: null, hit: undefined };

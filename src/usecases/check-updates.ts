@@ -1,7 +1,7 @@
 import { type Decision, decide } from "../domain/decide";
 import { buildDeviceProfile, type SdkDeviceFields, userAgentCanFill } from "../domain/device-profile";
 import { AppError } from "../domain/errors";
-import type { Snapshot, SnapshotMiniProgram, SnapshotRelease } from "../domain/snapshot";
+import { miniProgramOf, type Snapshot, type SnapshotMiniProgram, type SnapshotRelease } from "../domain/snapshot";
 import { canaryContext, readsGeography, settleAdmission } from "./canary-context";
 import type { Deps } from "./ports";
 
@@ -63,7 +63,9 @@ export async function decideAll(
 ): Promise<{ snapshot: Snapshot | null; decisions: Decision[] }> {
   const held = deps.snapshots.peek?.(input.appId, input.env);
   const snapshot = held !== undefined ? held : await deps.snapshots.get(input.appId, input.env);
-  const mps: (SnapshotMiniProgram | undefined)[] = input.miniPrograms.map((m) => snapshot?.miniPrograms[m.id]);
+  const mps: (SnapshotMiniProgram | undefined)[] = input.miniPrograms.map((m) =>
+    snapshot === null ? undefined : miniProgramOf(snapshot, m.id),
+  );
   const geo = snapshot !== null && readsGeography(snapshot) ? deps.geoFromCf(origin.cf) : null;
   const device = {
     profile: buildDeviceProfile(input, geo, userAgentCanFill(input) ? deps.parseUserAgent(origin.userAgent) : null),

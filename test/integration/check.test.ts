@@ -107,6 +107,11 @@ describe("POST /v1/check", () => {
       const [result] = results;
       expect(JSON.stringify(result)).toBe(none(result?.id ?? ""));
     }
+    // Ids that name members of every JavaScript object are unknown mini programs like any other.
+    const inherited = ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf"];
+    const odd = await check(app.key, [...inherited.map((id) => ({ id })), { id: mp.key }]);
+    expect(odd.map((r) => JSON.stringify(r))).toEqual([...inherited.map(none), JSON.stringify(odd[5])]);
+    expect(odd[5]).toMatchObject({ id: mp.key, action: "update" });
     const unknownApp = await checkRaw({
       appId: `${app.key}-x`,
       env: "prod",
