@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { EMPTY_CONFIG } from "../../src/domain/config";
 import type { Decision } from "../../src/domain/decide";
 import type { SnapshotRelease } from "../../src/domain/snapshot";
-import { type CheckResult, resultJson } from "../../src/usecases/check-updates";
+import { type CheckResult, jsonString, resultJson } from "../../src/usecases/check-updates";
 
 const release: SnapshotRelease = {
   releaseId: "rel_1",
@@ -50,7 +50,15 @@ describe("resultJson", () => {
       trace: [],
     },
   ];
-  const ids = ["demo-pay", 'odd"id\\with\u0000control', ""];
+  const ids = [
+    "demo-pay",
+    'odd"id\\with\u0000control',
+    "",
+    "é-🚀",
+    "tab\there",
+    "~ !#$%&'()*+,-./:;<=>?@[]^_`{|}",
+    "\u007f\ud800",
+  ];
 
   it("is byte for byte JSON.stringify of the result object, for every action and awkward strings", () => {
     for (const decision of decisions) {
@@ -60,6 +68,26 @@ describe("resultJson", () => {
         }
       }
     }
+  });
+
+  it("jsonString quotes exactly like JSON.stringify, for every character class", () => {
+    const samples = [
+      "",
+      "a",
+      '"',
+      "\\",
+      "\u001f",
+      " ",
+      "~",
+      "\u007f",
+      "é",
+      "\u2028",
+      "\ud83d\ude80",
+      "\ud800",
+      "\udc00x",
+    ];
+    for (let c = 0; c < 0x110; c++) samples.push(`x${String.fromCharCode(c)}y`);
+    for (const s of samples) expect(jsonString(s)).toBe(JSON.stringify(s));
   });
 
   it("follows the request's origin for the package URL even after caching another origin", () => {
