@@ -63,9 +63,10 @@ export async function decideAll(
 ): Promise<{ snapshot: Snapshot | null; decisions: Decision[] }> {
   const held = deps.snapshots.peek?.(input.appId, input.env);
   const snapshot = held !== undefined ? held : await deps.snapshots.get(input.appId, input.env);
-  const mps: (SnapshotMiniProgram | undefined)[] = input.miniPrograms.map((m) =>
-    snapshot === null ? undefined : miniProgramOf(snapshot, m.id),
-  );
+  // Plain loops on this path: a cold request pays for every builtin it touches (map, forEach, join).
+  const asked = input.miniPrograms;
+  const mps: (SnapshotMiniProgram | undefined)[] = [];
+  for (const m of asked) mps.push(snapshot === null ? undefined : miniProgramOf(snapshot, m.id));
   const geo = snapshot !== null && readsGeography(snapshot) ? deps.geoFromCf(origin.cf) : null;
   const device = {
     profile: buildDeviceProfile(input, geo, userAgentCanFill(input) ? deps.parseUserAgent(origin.userAgent) : null),
@@ -76,20 +77,23 @@ export async function decideAll(
   const explain = mode === "lookup";
   // Synchronous for every mini program; only a decision waiting on a time-window admission awaits.
   const decisions: Decision[] = [];
-  const settling: Promise<void>[] = [];
-  input.miniPrograms.forEach((m, i) => {
+  let settling: Promise<void>[] | null = null;
+  for (let i = 0; i < asked.length; i++) {
+    const m = asked[i] as CheckedMiniProgram;
     const q = { appVersion: input.appVersion, installed: m.version, failed: m.failed };
     const mp = canary ? mps[i] : undefined;
     const first = decide(mp, q, canary?.ctx ?? null, explain);
     decisions.push(first);
     if (canary && first.action === "none" && first.pendingAdmission) {
-      const settle = async () => {
-        decisions[i] = await settleAdmission(deps, mp, q, canary, mode, first);
-      };
-      settling.push(settle());
+      settling ??= [];
+      settling.push(
+        settleAdmission(deps, mp, q, canary, mode, first).then((settled) => {
+          decisions[i] = settled;
+        }),
+      );
     }
-  });
-  if (settling.length > 0) await Promise.all(settling);
+  }
+  if (settling !== null) await Promise.all(settling);
   return { snapshot, decisions };
 }
 
