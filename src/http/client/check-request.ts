@@ -91,7 +91,6 @@ export const CheckRequest = z
 
 type Obj = Record<string, unknown>;
 const TOP_KEYS: ReadonlySet<string> = new Set(Object.keys(CheckRequest.shape));
-const MINI_PROGRAM_KEYS: ReadonlySet<string> = new Set(["id", "version", "sha256", "failed"]);
 /** Marks "not sure": the schema takes over. */
 const UNSURE = Symbol("unsure");
 
@@ -102,6 +101,12 @@ const optionalShort = (v: unknown, max: number): string | null | typeof UNSURE =
 
 function onlyKeys(o: Obj, allowed: ReadonlySet<string>): boolean {
   for (const k in o) if (!allowed.has(k)) return false;
+  return true;
+}
+
+/** The keys a mini program entry may have (compared directly: there are 20 entries per check). */
+function onlyMiniProgramKeys(o: Obj): boolean {
+  for (const k in o) if (k !== "id" && k !== "version" && k !== "sha256" && k !== "failed") return false;
   return true;
 }
 
@@ -121,7 +126,7 @@ function miniProgramsOf(v: unknown): CheckInput["miniPrograms"] | null {
   if (!Array.isArray(v) || v.length < 1 || v.length > LIMITS.miniPrograms) return null;
   const out: CheckInput["miniPrograms"] = [];
   for (const m of v) {
-    if (!isObj(m) || !onlyKeys(m, MINI_PROGRAM_KEYS) || !isShort(m.id, LIMITS.miniProgramId)) return null;
+    if (!isObj(m) || !onlyMiniProgramKeys(m) || !isShort(m.id, LIMITS.miniProgramId)) return null;
     const version = optionalShort(m.version, LIMITS.version);
     const sha = m.sha256;
     if (version === UNSURE || !(sha === undefined || sha === null || (typeof sha === "string" && SHA256.test(sha)))) {
