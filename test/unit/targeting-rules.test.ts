@@ -181,6 +181,11 @@ describe("regex safety", () => {
     ["(a)\\1", "backreferences"],
     ["(?<x>a)\\k<x>", "backreferences"],
     ["(a?){12}", "nested quantifiers"],
+    // Bounds of seven digits and more are quantifiers too (found by fuzzing: they once read as literals).
+    ["^(a|a){1,9999999}$", "nested quantifiers"],
+    ["(a+){1000000}", "nested quantifiers"],
+    ["(ab?){0,123456789012}", "nested quantifiers"],
+    ["a{0,9999999}a{0,9999999}a{0,9999999}b", "backtrack too much"],
     ["(?:.|\\n)*b", "nested quantifiers"],
     ["a*a*b", "backtrack too much"],
     [".*x.*y", "backtrack too much"],

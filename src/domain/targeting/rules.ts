@@ -250,7 +250,10 @@ function skipClass(p: string, open: number): number {
   return p.length;
 }
 
-const BRACES = /^\{(\d{1,6})(,(\d{0,6}))?\}/;
+// Bounds of any length: the engine takes `{1,9999999}` as a quantifier, so the guard must too (a
+// bound it failed to read would let `(a|a){1,9999999}` through as a literal). With the `u` flag an
+// unescaped `{` that is not a quantifier does not compile at all.
+const BRACES = /\{(\d+)(,(\d*))?\}/y;
 
 /** The repetition bounds of a quantifier at `i` (`max` Infinity when unbounded), or null. */
 function readQuantifier(p: string, i: number): { min: number; max: number; end: number } | null {
@@ -259,7 +262,8 @@ function readQuantifier(p: string, i: number): { min: number; max: number; end: 
   if (c === "+") return { min: 1, max: Number.POSITIVE_INFINITY, end: i };
   if (c === "?") return { min: 0, max: 1, end: i };
   if (c !== "{") return null;
-  const m = BRACES.exec(p.slice(i, i + 16));
+  BRACES.lastIndex = i;
+  const m = BRACES.exec(p);
   if (m === null) return null;
   const min = Number(m[1]);
   const max = m[2] === undefined ? min : m[3] ? Number(m[3]) : Number.POSITIVE_INFINITY;
