@@ -9,7 +9,10 @@ export const JSON_BODY_LIMIT = 1024 * 1024;
 // One strict decoder per isolate: decode() without streaming keeps no state between calls.
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
-const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
+// The JSON media types every route accepts, parameters included (`application/json; charset=utf-8`,
+// `application/vnd.x+json`): exactly what @hono/zod-openapi's gate on the admin routes accepts, so a
+// body this lets through is never refused later by the router.
+const JSON_TYPE = /^application\/([a-z.-]+\+)?json(;\s*[a-z0-9-]+=[^;]+)*$/i;
 
 /**
  * The body of a request that must carry JSON, as text: UNSUPPORTED_MEDIA_TYPE unless the media type
@@ -19,7 +22,7 @@ const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
 export async function readJsonText(request: Request): Promise<string> {
   const type = request.headers.get("content-type");
   // The header every SDK sends needs no parsing (the device check reads a body on every request).
-  if (type !== "application/json" && !JSON_TYPE.test((type ?? "").split(";")[0]?.trim() ?? "")) {
+  if (type !== "application/json" && !JSON_TYPE.test(type ?? "")) {
     throw new AppError("UNSUPPORTED_MEDIA_TYPE", "The request body must be application/json.");
   }
   const bytes = await readBodyWithLimit(request, JSON_BODY_LIMIT);

@@ -74,14 +74,25 @@ export function problemResponse(
 }
 
 /**
+ * What the framework's own HTTPExceptions mean (Hono's body parsing, @hono/zod-openapi's media type
+ * gate): the same codes as ours, so none of them can surface as a 500.
+ */
+const HTTP_EXCEPTIONS: Partial<Record<number, { code: ErrorCode; detail: string }>> = {
+  400: { code: "MALFORMED_JSON", detail: "The request body is not valid JSON." },
+  413: { code: "PAYLOAD_TOO_LARGE", detail: "The request body is too large." },
+  415: { code: "UNSUPPORTED_MEDIA_TYPE", detail: "The request body must be application/json." },
+};
+
+/**
  * Any error thrown by a handler as a problem response: AppErrors with their code, Hono's body
  * parse failures as MALFORMED_JSON, anything else as INTERNAL (logged with its stack; the caller
  * only gets the request id).
  */
 export function errorResponse(error: unknown, requestId: string): Response {
   if (error instanceof AppError) return problemResponse(requestId, error.code, error.message, error.errors);
-  if (error instanceof HTTPException && error.status === 400) {
-    return problemResponse(requestId, "MALFORMED_JSON", "The request body is not valid JSON.");
+  if (error instanceof HTTPException) {
+    const known = HTTP_EXCEPTIONS[error.status];
+    if (known !== undefined) return problemResponse(requestId, known.code, known.detail);
   }
   console.error(JSON.stringify({ requestId, error: String(error), stack: (error as Error)?.stack }));
   return problemResponse(

@@ -242,6 +242,29 @@ const cases: Case[] = [
     code: "UNSUPPORTED_MEDIA_TYPE",
     send: () => rawJson("/v1/check", strToU8(JSON.stringify(checkBody())), { contentType: "" }),
   },
+  // Media types with a JSON-ish essence that no route accepts (found by fuzzing: the admin routes
+  // once answered these with a 500, the check with a 400). The router accepts the same set.
+  ...[
+    "application/json;",
+    "application/json ; charset=utf-8",
+    "application/json;charset=utf-8;",
+    "application/json; charset",
+    "application/vnd.api2+json",
+    "application/x_y+json",
+  ].flatMap((contentType): Case[] => [
+    {
+      name: `${contentType} on an admin route`,
+      status: 415,
+      code: "UNSUPPORTED_MEDIA_TYPE",
+      send: () => rawJson("/v1/admin/apps", JSON.stringify({ key: "m", name: "m" }), { token: f.token, contentType }),
+    },
+    {
+      name: `${contentType} on /v1/check`,
+      status: 415,
+      code: "UNSUPPORTED_MEDIA_TYPE",
+      send: () => rawJson("/v1/check", JSON.stringify(checkBody()), { contentType }),
+    },
+  ]),
   {
     name: "a form body on an admin route",
     status: 415,
@@ -783,4 +806,23 @@ describe("hostile input never yields a 500", () => {
     expect(res.status, text).toBeLessThan(500);
     if (res.status >= 400) expect(res.headers.get("content-type")).toBe("application/problem+json");
   });
+});
+
+describe("JSON media types with parameters or a +json suffix are accepted", () => {
+  it.each(["application/json; charset=utf-8", "APPLICATION/JSON;charset=UTF-8", "application/vnd.updraft+json"])(
+    "%s on an admin route and on /v1/check",
+    async (contentType) => {
+      const created = await rawJson(
+        "/v1/admin/apps",
+        JSON.stringify({ key: uniqueKey("mt"), name: "Media types", platforms: ["ios"], environments: ["prod"] }),
+        {
+          token: f.token,
+          contentType,
+        },
+      );
+      expect(created.status, await created.text()).toBe(201);
+      const checked = await rawJson("/v1/check", JSON.stringify(checkBody()), { contentType });
+      expect(checked.status, await checked.text()).toBe(200);
+    },
+  );
 });
