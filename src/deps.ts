@@ -11,6 +11,7 @@ import { parseUserAgent } from "./edge/user-agent";
 import { fflateReader } from "./edge/zip-reader";
 import { d1Store } from "./store/d1-store";
 import type { Clock, Deps } from "./usecases/ports";
+import { DEFAULT_MAX_SNAPSHOT_BYTES } from "./usecases/rebuild-snapshot";
 
 /** Bindings and secrets. Secrets are set with `wrangler secret put` (see README) and are optional here. */
 export type Bindings = Env & {
@@ -20,6 +21,8 @@ export type Bindings = Env & {
   /** 32 hex digits: the secret key of percentage bucketing. Without it no device is in a percentage. */
   BUCKET_KEY?: string;
   SNAPSHOT_CACHE_MS?: string;
+  /** Largest delivery snapshot in bytes (default 8 MiB; KV takes values up to 25 MiB). */
+  SNAPSHOT_MAX_BYTES?: string;
 };
 
 const systemClock: Clock = { now: () => Date.now() };
@@ -60,6 +63,10 @@ function build(env: Bindings): Deps {
     bucketKey: env.BUCKET_KEY ? bucketKeyFromHex(env.BUCKET_KEY) : null,
     parseUserAgent,
     geoFromCf,
-    limits: { ...DEFAULT_PACKAGE_LIMITS, maxPackageBytes },
+    limits: {
+      ...DEFAULT_PACKAGE_LIMITS,
+      maxPackageBytes,
+      maxSnapshotBytes: Number(env.SNAPSHOT_MAX_BYTES) || DEFAULT_MAX_SNAPSHOT_BYTES,
+    },
   };
 }

@@ -18,6 +18,7 @@ export const PROBLEMS: Readonly<Record<ErrorCode, { status: ContentfulStatusCode
   INVALID_TRANSITION: { status: 409, title: "Invalid status transition" },
   PAYLOAD_TOO_LARGE: { status: 413, title: "Payload too large" },
   INVALID_PACKAGE: { status: 422, title: "Invalid package" },
+  SNAPSHOT_TOO_LARGE: { status: 422, title: "Delivery snapshot too large" },
   RANGE_NOT_SATISFIABLE: { status: 416, title: "Range not satisfiable" },
   SERVICE_MISCONFIGURED: { status: 503, title: "Service misconfigured" },
   INTERNAL: { status: 500, title: "Internal error" },

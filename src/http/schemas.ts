@@ -32,6 +32,9 @@ export const problemResponse = (description: string) => ({ description, content:
 
 export const UpdateModeSchema = z.enum(UPDATE_MODES);
 
+/** Largest configuration (a mini program's, or a release's patch) as JSON: it travels in every update answer. */
+export const MAX_CONFIG_JSON_LENGTH = 64 * 1024;
+
 export const ConfigSchema = z
   .object({
     networkAllowlist: z.array(z.string().min(1).max(253)).max(500).optional(),
@@ -44,6 +47,9 @@ export const ConfigSchema = z
     features: z.array(z.string().min(1).max(128)).max(500).optional(),
   })
   .strict()
+  .refine((config) => JSON.stringify(config).length <= MAX_CONFIG_JSON_LENGTH, {
+    message: `must be at most ${MAX_CONFIG_JSON_LENGTH} characters as JSON`,
+  })
   .openapi("Config");
 
 export const SecurityBearer = [{ bearer: [] }];

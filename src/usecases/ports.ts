@@ -246,7 +246,8 @@ export interface Deps {
   geoFromCf(cf: unknown): Geo | null;
   /** The per-deployment secret key of percentage bucketing (16 bytes), or null when not configured. */
   bucketKey: BucketKey | null;
-  limits: { maxPackageBytes: number } & PackageLimits;
+  /** `maxSnapshotBytes`: the largest delivery snapshot of one (app, environment), as stored JSON. */
+  limits: { maxPackageBytes: number; maxSnapshotBytes: number } & PackageLimits;
 }
 
 /** Who is acting and under which request id: passed to every admin use case. */

@@ -1,5 +1,40 @@
-import { compileSnapshot } from "../domain/compile-snapshot";
+import { compileSnapshot, type SnapshotSource } from "../domain/compile-snapshot";
+import { AppError } from "../domain/errors";
 import type { Deps } from "./ports";
+
+/**
+ * Default bound on one (app, environment)'s delivery snapshot, as stored JSON. KV takes values up
+ * to 25 MiB, but every isolate parses and holds the whole snapshot: 8 MiB is thousands of releases
+ * with ordinary configurations and targeting.
+ */
+export const DEFAULT_MAX_SNAPSHOT_BYTES = 8 * 1024 * 1024;
+
+const utf8 = new TextEncoder();
+
+/**
+ * Refuses, before anything is written, a change that would make the environment's delivery snapshot
+ * larger than `deps.limits.maxSnapshotBytes` (SNAPSHOT_TOO_LARGE): `apply` makes the change on a
+ * fresh copy of the relational state, which is then compiled and measured as it would be stored.
+ * Without it, a change committed to D1 could fail to publish and leave devices on a stale snapshot.
+ */
+export async function assertSnapshotFits(
+  deps: Deps,
+  environmentId: string,
+  apply: (source: SnapshotSource) => void,
+): Promise<void> {
+  const source = await deps.store.snapshotSource(environmentId, deps.clock.now());
+  if (source === null) return;
+  apply(source);
+  const bytes = utf8.encode(JSON.stringify(compileSnapshot(source))).byteLength;
+  const max = deps.limits.maxSnapshotBytes;
+  if (bytes > max) {
+    throw new AppError(
+      "SNAPSHOT_TOO_LARGE",
+      `This change would make the environment's delivery snapshot ${bytes} bytes, over its limit of ${max}: ` +
+        "make configurations or targeting smaller, or end releases that are no longer needed.",
+    );
+  }
+}
 
 /**
  * Recompiles the delivery snapshot of one (app, environment) from the relational state and stores

@@ -2,7 +2,7 @@ import { AppError, type FieldError } from "../domain/errors";
 import type { ReleaseStatus } from "../domain/release-status";
 import { compileTargeting } from "../domain/targeting/evaluate";
 import type { Context, Deps, ReleaseRecord } from "./ports";
-import { rebuildSnapshot } from "./rebuild-snapshot";
+import { assertSnapshotFits, rebuildSnapshot } from "./rebuild-snapshot";
 import { auditEntry, notFound, requirePermission } from "./support";
 
 /** Largest time-window cap: the admitted set of a closed window is cached whole by every isolate. */
@@ -46,6 +46,9 @@ async function validate(deps: Deps, ctx: Context, input: Json): Promise<Json> {
 }
 
 async function save(deps: Deps, ctx: Context, release: ReleaseRecord, targeting: Json | null, action: string) {
+  await assertSnapshotFits(deps, release.environmentId, (source) => {
+    for (const r of source.releases) if (r.id === release.id) r.targeting = targeting;
+  });
   const now = deps.clock.now();
   const audit = auditEntry(deps, ctx, {
     action,

@@ -1,7 +1,7 @@
 import { AppError } from "../domain/errors";
 import { type RequestableStatus, transition } from "../domain/release-status";
 import type { Context, Deps } from "./ports";
-import { rebuildSnapshot } from "./rebuild-snapshot";
+import { assertSnapshotFits, rebuildSnapshot } from "./rebuild-snapshot";
 import { auditEntry, notFound, requirePermission } from "./support";
 
 const MESSAGES = {
@@ -33,6 +33,19 @@ export async function transitionRelease(
     reviewReason: input.to === "rejected" || input.to === "approved" ? input.reason : release.reviewReason,
     updatedAt: deps.clock.now(),
   };
+  // A release entering (or staying in) delivery brings its configuration and targeting into the
+  // snapshot; going full also archives the mini program's previous full release (as the store does).
+  await assertSnapshotFits(deps, release.environmentId, (source) => {
+    const ofThisMiniProgram = new Set(
+      source.versions.filter((v) => v.miniProgramId === release.miniProgramId).map((v) => v.id),
+    );
+    for (const r of source.releases) {
+      if (r.id === release.id) Object.assign(r, { status: changes.status, wentFull: changes.wentFull });
+      else if (changes.status === "full" && r.status === "full" && ofThisMiniProgram.has(r.versionId)) {
+        r.status = "archived";
+      }
+    }
+  });
   const audit = auditEntry(deps, ctx, {
     action: "release.transition",
     resourceType: "release",

@@ -1,0 +1,99 @@
+// The delivery snapshot's size bound (SNAPSHOT_MAX_BYTES, 2 MiB in the test configuration): a change
+// that would outgrow it is refused before anything is written, so devices never keep a stale
+// snapshot behind a committed change. Found by fuzzing: releases with large configurations once
+// made the snapshot too large for KV after the change had been committed (a 500, and a stale snapshot).
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  type AppJson,
+  auditCountForRequest,
+  createApp,
+  createMiniProgram,
+  createRelease,
+  expectJson,
+  expectProblem,
+  getRelease,
+  type MiniProgramJson,
+  type ReleaseJson,
+  transition,
+  transitionRequest,
+  uploadVersion,
+} from "../support/admin-factories";
+import { call, makeWorkspace } from "../support/workspace";
+
+/** About 920 KB of targeting: four exclude rules of 1,000 values of 230 characters each (every device passes). */
+function bulkyTargeting(tag: string) {
+  const values = (r: number) => Array.from({ length: 1000 }, (_, i) => `${tag}-${r}-${i}-`.padEnd(230, "x"));
+  return { rules: [0, 1, 2, 3].map((r) => ({ attribute: "model", operator: "exclude", values: values(r) })) };
+}
+
+let token: string;
+let app: AppJson;
+let mp: MiniProgramJson;
+const releases: ReleaseJson[] = [];
+
+beforeAll(async () => {
+  ({ token } = await makeWorkspace());
+  app = await createApp(token, ["prod"]);
+  mp = await createMiniProgram(token);
+  for (const [i, version] of ["1.1.0", "1.2.0", "1.3.0"].entries()) {
+    await uploadVersion(token, mp.key, version);
+    const release = await createRelease(token, { miniProgramId: mp.key, version, appId: app.key, env: "prod" });
+    const put = await call(`/v1/admin/releases/${release.id}/targeting`, {
+      method: "PUT",
+      token,
+      json: bulkyTargeting(`r${i}`),
+    });
+    expect(put.status, await put.text()).toBe(200);
+    for (const to of ["in_review", "approved"]) await transition(token, release.id, to);
+    releases.push(release);
+  }
+});
+
+const check = () =>
+  call("/v1/check", {
+    method: "POST",
+    json: {
+      appId: app.key,
+      env: "prod",
+      deviceId: "dev-1",
+      model: "Pixel 8",
+      miniPrograms: [{ id: mp.key, version: null }],
+    },
+  });
+
+describe("the delivery snapshot's size bound", () => {
+  it("refuses the transition that would outgrow it, writing nothing, while earlier ones went live", async () => {
+    const [first, second, third] = releases as [ReleaseJson, ReleaseJson, ReleaseJson];
+    await transition(token, first.id, "canary");
+    await transition(token, second.id, "canary");
+    const refused = await transitionRequest(token, third.id, "canary");
+    const { body } = await expectProblem(refused, 422, "SNAPSHOT_TOO_LARGE");
+    expect(await auditCountForRequest(body.requestId)).toBe(0);
+    expect((await getRelease(token, third.id)).status).toBe("approved");
+    // Delivery follows the state that fits: the second release (the highest live one) for every device.
+    const answer = await expectJson<{ results: { action: string; version?: string }[] }>(await check(), 200);
+    expect(answer.results[0]).toMatchObject({ action: "update", version: "1.2.0" });
+  });
+
+  it("lets a live release's rollout change (it hardly changes the size) and a pause that shrinks nothing", async () => {
+    const second = releases[1] as ReleaseJson;
+    const rollout = await call(`/v1/admin/releases/${second.id}/rollout`, {
+      method: "PUT",
+      token,
+      json: { basisPoints: 2500 },
+    });
+    expect(rollout.status, await rollout.text()).toBe(200);
+    await transition(token, second.id, "paused");
+  });
+
+  it("refuses a configuration over 64 KiB of JSON with a pointer, before the snapshot is involved", async () => {
+    const switches = Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`s${i}`, "x".repeat(1000)]));
+    const res = await call("/v1/admin/releases", {
+      method: "POST",
+      token,
+      json: { miniProgramId: mp.key, version: "1.3.0", appId: app.key, env: "prod", config: { switches } },
+    });
+    const { body } = await expectProblem(res, 400, "VALIDATION_FAILED");
+    expect(body.errors?.[0]?.pointer).toBe("/config");
+  });
+});
