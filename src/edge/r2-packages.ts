@@ -8,12 +8,17 @@ const manifestKey = (sha256: string) => `manifests/${sha256}.json`;
 export function r2PackageStore(bucket: R2Bucket): PackageStore {
   return {
     async putIfAbsent(sha256, bytes) {
-      // onlyIf etagDoesNotMatch "*" makes the put conditional on absence; R2 also verifies the sha256.
-      await bucket.put(packageKey(sha256), bytes, {
+      // onlyIf etagDoesNotMatch "*" makes the put conditional on absence (R2 answers null when the
+      // object exists); R2 also verifies the sha256.
+      const created = await bucket.put(packageKey(sha256), bytes, {
         sha256,
         onlyIf: { etagDoesNotMatch: "*" },
         httpMetadata: { contentType: "application/zip" },
       });
+      return created !== null;
+    },
+    async remove(sha256) {
+      await bucket.delete([packageKey(sha256), manifestKey(sha256)]);
     },
     async putManifest(sha256, files) {
       await bucket.put(manifestKey(sha256), JSON.stringify(files), {

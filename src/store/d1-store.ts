@@ -110,6 +110,9 @@ export function d1Store(d1: D1Database): Store {
         .from(t.versions)
         .where(and(eq(t.versions.miniProgramId, miniProgramId), eq(t.versions.version, version)))
         .get()) ?? null,
+    packageInUse: async (sha256) =>
+      (await db.select({ id: t.versions.id }).from(t.versions).where(eq(t.versions.sha256, sha256)).get()) !==
+      undefined,
     getVersion: async (versionId) =>
       (await db.select().from(t.versions).where(eq(t.versions.id, versionId)).get()) ?? null,
     createVersion: (version, audit) =>

@@ -37,8 +37,13 @@ export interface StoredObject {
 }
 
 export interface PackageStore {
-  /** Stores bytes under their sha256, create-only: existing bytes are never overwritten. */
-  putIfAbsent(sha256: string, bytes: Uint8Array): Promise<void>;
+  /**
+   * Stores bytes under their sha256, create-only: existing bytes are never overwritten. True when
+   * this call created them.
+   */
+  putIfAbsent(sha256: string, bytes: Uint8Array): Promise<boolean>;
+  /** Removes bytes and manifest (an upload that created them and then lost; see uploadVersion). */
+  remove(sha256: string): Promise<void>;
   putManifest(sha256: string, files: ManifestFile[]): Promise<void>;
   getManifest(sha256: string): Promise<ManifestFile[] | null>;
   /** The object's size, or null when absent. */
@@ -182,6 +187,8 @@ export interface Store {
   getMiniProgram(workspaceId: string, miniProgramId: string): Promise<MiniProgramRecord | null>;
 
   findVersion(miniProgramId: string, version: string): Promise<VersionRecord | null>;
+  /** Whether any version, of any mini program, deleted or not, has these package bytes. */
+  packageInUse(sha256: string): Promise<boolean>;
   getVersion(versionId: string): Promise<VersionRecord | null>;
   createVersion(version: VersionRecord, audit: AuditEntry): Promise<WriteResult>;
   listVersions(miniProgramId: string): Promise<VersionRecord[]>;

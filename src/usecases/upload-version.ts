@@ -39,8 +39,13 @@ export async function uploadVersion(deps: Deps, ctx: Context, input: UploadVersi
   if (existing !== null) return replay(existing);
 
   const files = await deps.reader.manifest(bytes, deps.limits);
-  await deps.packages.putIfAbsent(sha256, bytes);
+  const stored = await deps.packages.putIfAbsent(sha256, bytes);
   await deps.packages.putManifest(sha256, files);
+  // Bytes this upload stored must not outlive it when no version ends up with them (a lost race, a
+  // failed write): they would stay downloadable with nothing referring to them.
+  const discard = async () => {
+    if (stored && !(await deps.store.packageInUse(sha256))) await deps.packages.remove(sha256);
+  };
 
   const record: VersionRecord = {
     id: deps.ids.id("ver"),
@@ -65,9 +70,17 @@ export async function uploadVersion(deps: Deps, ctx: Context, input: UploadVersi
     before: null,
     after: record,
   });
-  if ((await deps.store.createVersion(record, audit)) === "conflict") {
+  let written: Awaited<ReturnType<typeof deps.store.createVersion>>;
+  try {
+    written = await deps.store.createVersion(record, audit);
+  } catch (error) {
+    await discard();
+    throw error;
+  }
+  if (written === "conflict") {
     // A concurrent upload of the same version number won the race: compare with what it stored.
     const winner = await deps.store.findVersion(mp.id, input.version);
+    if (winner === null || winner.sha256 !== sha256) await discard();
     if (winner === null) throw new AppError("CONFLICT", "The version could not be stored; retry.");
     return replay(winner);
   }

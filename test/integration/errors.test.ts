@@ -636,6 +636,29 @@ describe("rejected uploads write nothing", () => {
     await expectProblem(listed, 404, "NOT_FOUND");
   });
 
+  it("concurrent uploads of one version number with different bytes: one wins, the losers' bytes are gone", async () => {
+    // Found by fuzzing: the losers' VERSION_CONFLICT left their bytes and manifests downloadable.
+    const zips = [0, 1, 2, 3].map((i) => makeZip({ "index.js": `racer ${i}` }));
+    const answers = await Promise.all(
+      zips.map((zip) =>
+        call(`/v1/admin/mini-programs/${f.mp.key}/versions?version=6.0.0`, {
+          method: "POST",
+          token: f.token,
+          headers: { "content-type": "application/zip" },
+          body: zip,
+        }),
+      ),
+    );
+    const statuses = answers.map((a) => a.status).sort();
+    expect(statuses).toEqual([201, 409, 409, 409]);
+    for (const [i, zip] of zips.entries()) {
+      const sha = await sha256Hex(zip);
+      const kept = (await answers[i]?.clone().text())?.includes(sha) === true && answers[i]?.status === 201;
+      expect((await env.PACKAGES.head(`packages/${sha}`)) !== null, `racer ${i}`).toBe(kept);
+      expect((await env.PACKAGES.head(`manifests/${sha}.json`)) !== null, `racer ${i}`).toBe(kept);
+    }
+  });
+
   it("a streamed package under the limit (no content-length) is accepted", async () => {
     const zip = makeZip({ "index.js": "streamed" });
     const stream = new ReadableStream<Uint8Array>({
