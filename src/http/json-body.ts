@@ -43,11 +43,39 @@ export function parseJson(text: string): unknown {
 }
 
 /**
+ * Refuses a `__proto__` key anywhere in a parsed body (VALIDATION_FAILED, with its pointer). JSON
+ * makes it an ordinary key, but assigning it to an object sets the prototype instead, so validators
+ * and record copies would drop it without a word: a client must learn it was not taken.
+ */
+export function refuseProtoKeys(root: unknown): void {
+  // An explicit stack: bodies may nest 100,000 levels deep (valid JSON), past any call stack.
+  const stack: [unknown, string][] = [[root, ""]];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [value, pointer] = next;
+    if (typeof value !== "object" || value === null) continue;
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) stack.push([value[i], `${pointer}/${i}`]);
+      continue;
+    }
+    for (const key of Object.keys(value)) {
+      const at = `${pointer}/${key.replaceAll("~", "~0").replaceAll("/", "~1")}`;
+      if (key === "__proto__") {
+        throw new AppError("VALIDATION_FAILED", "The request body is not valid.", [
+          { pointer: at, message: "__proto__ is not allowed as a key." },
+        ]);
+      }
+      stack.push([(value as Record<string, unknown>)[key], at]);
+    }
+  }
+}
+
+/**
  * Middleware for routes that carry a JSON body (see readJsonText). The parsed value is handed to the
  * route validators through Hono's body cache, so the body is read once.
  */
 export const jsonBody = createMiddleware<HttpEnv>(async (c, next) => {
   const parsed = parseJson(await readJsonText(c.req.raw));
+  refuseProtoKeys(parsed);
   c.req.bodyCache.json = Promise.resolve(parsed);
   await next();
 });

@@ -131,6 +131,32 @@ const cases: Case[] = [
       send: () => rawJson(path, body, { token: f.token }),
     }),
   ),
+  // A `__proto__` key would be dropped without a word by any object copy: it is refused, with its
+  // pointer (found by fuzzing).
+  {
+    name: "a __proto__ key in a mini program's names",
+    status: 400,
+    code: "VALIDATION_FAILED",
+    pointer: "/names/__proto__",
+    send: () =>
+      rawJson("/v1/admin/mini-programs", `{"key":"proto-mp","names":{"en":"x","__proto__":"${MARKER}"}}`, {
+        token: f.token,
+      }),
+  },
+  {
+    name: "a __proto__ key in a check's attributes",
+    status: 400,
+    code: "VALIDATION_FAILED",
+    pointer: "/attributes/__proto__",
+    send: () =>
+      rawJson(
+        "/v1/check",
+        JSON.stringify(checkBody()).replace(
+          '"miniPrograms"',
+          `"attributes":{"__proto__":{"x":"${MARKER}"}},"miniPrograms"`,
+        ),
+      ),
+  },
   {
     name: "invalid UTF-8 in a JSON body",
     status: 400,

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { AppError } from "../../domain/errors";
 import type { CheckInput } from "../../usecases/check-updates";
-import { parseJson } from "../json-body";
+import { parseJson, refuseProtoKeys } from "../json-body";
 import { fieldErrors } from "../validate";
 
 // Lone UTF-16 surrogates cannot be encoded as UTF-8 (KV keys, logs): refuse them at the edge.
@@ -200,6 +200,7 @@ export function parseCheckRequest(text: string): CheckInput {
   const value = parseJson(text);
   const fast = text.includes("\\u") ? null : acceptValid(value);
   if (fast !== null) return fast;
+  refuseProtoKeys(value);
   const parsed = CheckRequest.safeParse(value);
   if (!parsed.success) {
     throw new AppError("VALIDATION_FAILED", "The request body is not valid.", fieldErrors(parsed.error));
