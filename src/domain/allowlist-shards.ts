@@ -36,12 +36,14 @@ export type ParseResult =
   | { ok: false; errors: { pointer: string; message: string }[] };
 
 /**
- * Parses an uploaded list: one entry per line (LF or CRLF, surrounding blanks trimmed), blank lines ignored, `re:` marks a
- * regex entry. Exact entries are de-duplicated. Refuses entries over MAX_ENTRY_LENGTH, more than
+ * Parses an uploaded list: one entry per line (LF, CRLF or a lone CR, surrounding blanks trimmed), blank lines
+ * ignored, `re:` marks a regex entry. Exact and regex entries are de-duplicated. Refuses entries over MAX_ENTRY_LENGTH, more than
  * MAX_EXACT_ENTRIES exact or MAX_REGEX_ENTRIES regex entries, and unsafe patterns (reported with a
  * pointer `/lines/<n>` counted from 1; at most 20 errors; never echoing the entry).
  */
-export function parseEntries(text: string): ParseResult {
+export function parseEntries(upload: string): ParseResult {
+  // Old Mac line ends (a lone CR) are line ends too, not part of an entry. Normalized once (no CR: no copy).
+  const text = upload.includes("\r") ? upload.replace(/\r\n?/g, "\n") : upload;
   const errors: { pointer: string; message: string }[] = [];
   const exact = new Set<string>();
   const regex: string[] = [];
@@ -63,7 +65,9 @@ export function parseEntries(text: string): ParseResult {
       const problem = regexSafetyProblem(pattern);
       const compiled = problem === null ? compileSafeRegex(pattern, false) : problem;
       if (typeof compiled === "string") errors.push({ pointer, message: `unsafe or invalid pattern: ${compiled}` });
-      else if (regex.length >= MAX_REGEX_ENTRIES)
+      else if (regex.includes(pattern)) {
+        // A repeated pattern (also across an append) is kept once.
+      } else if (regex.length >= MAX_REGEX_ENTRIES)
         errors.push({ pointer, message: `at most ${MAX_REGEX_ENTRIES} regex entries` });
       else regex.push(pattern);
     } else if (value.length > MAX_ENTRY_LENGTH) {

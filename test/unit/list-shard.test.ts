@@ -31,4 +31,14 @@ describe("allowlist shards", () => {
       expect(JSON.stringify(bad.errors)).not.toContain("yyy");
     }
   });
+
+  it("takes a lone CR as a line end and keeps a repeated regex entry once (found by fuzzing)", () => {
+    expect(parseEntries("a\rb\r\nc\r\rre:^x$\rre:^x$\r")).toEqual({
+      ok: true,
+      entries: { exact: ["a", "b", "c"], regex: ["^x$"] },
+    });
+    // Lines are still counted as the client wrote them.
+    const bad = parseEntries(`a\r\r${"y".repeat(300)}`);
+    expect(!bad.ok && bad.errors[0]?.pointer).toBe("/lines/3");
+  });
 });
