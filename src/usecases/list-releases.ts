@@ -1,3 +1,4 @@
+import { AppError } from "../domain/errors";
 import type { ReleaseStatus } from "../domain/release-status";
 import type { Context, Deps } from "./ports";
 import { notFound, requirePermission } from "./support";
@@ -13,6 +14,12 @@ export interface ListReleasesInput {
 export async function listReleases(deps: Deps, ctx: Context, input: ListReleasesInput) {
   requirePermission(ctx, "workspace:read");
   const filter: { appId?: string; environmentId?: string; miniProgramId?: string; status?: ReleaseStatus } = {};
+  // Environment names belong to an app: a filter by name alone would silently match nothing (or all).
+  if (input.env !== undefined && input.appId === undefined) {
+    throw new AppError("VALIDATION_FAILED", "The query is not valid.", [
+      { pointer: "/env", message: "Filtering by environment needs appId." },
+    ]);
+  }
   if (input.appId !== undefined) {
     const app = await deps.store.getApp(ctx.actor.workspaceId, input.appId);
     if (app === null) throw notFound("The app");

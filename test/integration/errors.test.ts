@@ -242,6 +242,13 @@ const cases: Case[] = [
     send: () => call(`/v1/admin/audit-logs?limit=${MARKER}`, { token: f.token }),
   },
   {
+    name: "release list: an environment without its app (found by fuzzing: it was ignored)",
+    status: 400,
+    code: "VALIDATION_FAILED",
+    pointer: "/env",
+    send: () => call(`/v1/admin/releases?env=${MARKER}`, { token: f.token }),
+  },
+  {
     name: "release list: an unknown status",
     status: 400,
     code: "VALIDATION_FAILED",

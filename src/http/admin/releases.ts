@@ -55,7 +55,7 @@ const TransitionBody = z
 const ListQuery = z
   .object({
     appId: z.string().min(1).max(100).optional(),
-    env: z.string().min(1).max(32).optional(),
+    env: z.string().min(1).max(32).optional().describe("Environment name; needs appId."),
     miniProgramId: z.string().min(1).max(128).optional(),
     status: z.enum(RELEASE_STATUSES).optional(),
   })
