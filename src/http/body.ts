@@ -2,10 +2,17 @@ import { AppError } from "../domain/errors";
 
 /**
  * Reads a request body into memory, refusing it with PAYLOAD_TOO_LARGE as soon as more than `limit`
- * bytes arrive (a declared Content-Length over the limit is refused before reading anything).
+ * bytes arrive (a declared Content-Length over the limit is refused before reading anything), and
+ * with UNSUPPORTED_MEDIA_TYPE when it is content-coded (gzip…): no route decodes one, and reading the
+ * coded bytes as JSON, list text or a zip would only produce a misleading error or stored garbage.
  */
 export async function readBodyWithLimit(request: Request, limit: number): Promise<Uint8Array> {
-  const declared = request.headers.get("content-length");
+  const headers = request.headers;
+  const coding = headers.get("content-encoding");
+  if (coding !== null && coding.trim().toLowerCase() !== "identity") {
+    throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Content-Encoding is not supported: send the body uncompressed.");
+  }
+  const declared = headers.get("content-length");
   if (declared !== null && Number(declared) > limit) {
     throw new AppError("PAYLOAD_TOO_LARGE", `The body exceeds the limit of ${limit} bytes.`);
   }

@@ -1,7 +1,7 @@
 // Every error code reachable over HTTP, in one table, plus hostile inputs that must never produce a 500.
 // Longer than the usual file: the table is the point, and splitting it would hide which codes are covered.
 import { env } from "cloudflare:workers";
-import { strToU8, zipSync } from "fflate";
+import { gzipSync, strToU8, zipSync } from "fflate";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ERROR_CODES } from "../../src/domain/errors";
 import {
@@ -298,6 +298,26 @@ const cases: Case[] = [
       send: () => rawJson("/v1/check", JSON.stringify(checkBody()), { contentType }),
     },
   ]),
+  // Found by fuzzing: a gzip body was read as-is (a misleading MALFORMED_JSON, or stored list text).
+  ...(
+    [
+      ["/v1/check", "application/json"],
+      ["/v1/admin/apps", "application/json"],
+    ] as const
+  ).map(
+    ([path, contentType]): Case => ({
+      name: `a gzip-coded body on ${path}`,
+      status: 415,
+      code: "UNSUPPORTED_MEDIA_TYPE",
+      send: () =>
+        call(path, {
+          method: "POST",
+          token: f.token,
+          headers: { "content-type": contentType, "content-encoding": "gzip" },
+          body: gzipSync(strToU8(JSON.stringify({ marker: MARKER }))),
+        }),
+    }),
+  ),
   {
     name: "a form body on an admin route",
     status: 415,
