@@ -14,7 +14,9 @@ export interface PackageLimits {
 
 export const DEFAULT_PACKAGE_LIMITS: PackageLimits = {
   maxEntries: 10_000,
-  maxUncompressedBytes: 128 * 1024 * 1024,
+  // A Worker isolate has 128 MB: the upload (up to MAX_PACKAGE_BYTES, 20 MiB) plus one inflated
+  // entry at a time (each is hashed, then dropped) must fit beside everything else.
+  maxUncompressedBytes: 64 * 1024 * 1024,
   maxPathLength: 512,
 };
 
