@@ -182,17 +182,25 @@ describe("check request validation", () => {
     agree(text);
   });
 
-  it("leaves __proto__ keys and non-objects to the schema", () => {
-    for (const text of [
-      '{"appId":"a","env":"e","deviceId":"d","miniPrograms":[{"id":"m"}],"attributes":{"__proto__":"x"}}',
-      '{"appId":"a","env":"e","deviceId":"d","miniPrograms":[{"id":"m"}],"__proto__":{}}',
-      "null",
-      "[]",
-      '"text"',
-      "1",
-    ]) {
+  it("leaves non-objects to the schema", () => {
+    for (const text of ["null", "[]", '"text"', "1"]) {
       expect(acceptValid(JSON.parse(text))).toBeNull();
       agree(text);
+    }
+  });
+
+  it("refuses __proto__ keys with their pointer (the schema would drop them without a word)", () => {
+    for (const [text, pointer] of [
+      [
+        '{"appId":"a","env":"e","deviceId":"d","miniPrograms":[{"id":"m"}],"attributes":{"__proto__":"x"}}',
+        "/attributes/__proto__",
+      ],
+      ['{"appId":"a","env":"e","deviceId":"d","miniPrograms":[{"id":"m"}],"__proto__":{}}', "/__proto__"],
+    ]) {
+      expect(acceptValid(JSON.parse(text as string))).toBeNull();
+      expect(() => parseCheckRequest(text as string)).toThrow(
+        expect.objectContaining({ code: "VALIDATION_FAILED", errors: [expect.objectContaining({ pointer })] }),
+      );
     }
   });
 
