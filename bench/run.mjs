@@ -47,6 +47,13 @@ const PER_REQUEST_DEVICES = Number(process.env.BENCH_PER_REQUEST ?? 2500);
 /** With BENCH_PROFILE=<dir>, the Worker's CPU is profiled during the c=8 check runs (slows it down). */
 const PROFILE_DIR = process.env.BENCH_PROFILE;
 /**
+ * With BENCH_DIRECT=1, load goes to a socket bound straight to the Worker (Miniflare's
+ * `unsafeDirectSockets`): workerd without Miniflare's entry worker, which otherwise rebuilds every
+ * request in JavaScript before forwarding it. Closer to production, and a lighter harness for both
+ * routes (request.cf is not injected there: the bench snapshot has no geography rule).
+ */
+const DIRECT = process.env.BENCH_DIRECT === "1";
+/**
  * Each level alternates trivial and check runs, ROUNDS of each with an equal share of the requests,
  * so drift in the machine's speed hits both alike; the per-round ratios are printed too.
  */
@@ -81,6 +88,7 @@ function startServer() {
       workers: [
         {
           name: "updraft",
+          ...(DIRECT ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : {}),
           modules: true,
           modulesRoot: join(work, "dist"),
           scriptPath: join(work, "dist", BREAKDOWN ? "probe-worker.js" : "index.js"),
@@ -105,7 +113,8 @@ function startServer() {
 }
 
 async function main() {
-  const url = (await mf.ready).toString().replace(/\/$/, "");
+  const ready = await mf.ready;
+  const url = (DIRECT ? await mf.unsafeGetDirectURL("updraft") : ready).toString().replace(/\/$/, "");
   const db = await mf.getD1Database("DB");
   for (const file of readdirSync("drizzle")
     .filter((f) => f.endsWith(".sql"))
@@ -121,7 +130,7 @@ async function main() {
   try {
     const mix = await firstPass(pool, devices, bodies);
     console.log(
-      `updraft HTTP bench: bare Miniflare on ${url}, node ${process.version}, undici Pool client in the same process; ` +
+      `updraft HTTP bench: ${DIRECT ? "workerd through a direct socket (no Miniflare entry worker)" : "bare Miniflare"} on ${url}, node ${process.version}, undici Pool client in the same process; ` +
         `snapshot ${MINI_PROGRAMS} mini programs × (1 full + 3 canary releases × 5 rules), allowlist ${ALLOWLIST_SIZE.toLocaleString("en")} user ids, ` +
         `denylist ${DENYLIST_SIZE} device ids, time window capped at ${TIME_WINDOW_CAP}; ${DEVICES} devices × ${ASKED} mini programs per check`,
     );
