@@ -52,3 +52,18 @@ export const coerceVersion: (input: string) => string | null = memo((input) => {
   const coerced = semver.coerce(input);
   return coerced ? coerced.version : null;
 });
+
+/**
+ * True when every host app inside compatibility range `old` is also inside `range` (as the check
+ * path tests compatibility: `*` lets in every device, even one that sends no app version; any other
+ * range only devices whose version it contains). Invalid ranges cover nothing.
+ */
+export function rangeCovers(range: string, old: string): boolean {
+  if (range === "*" || range === old) return true;
+  if (old === "*") return false;
+  try {
+    return semver.subset(old, range, { includePrerelease: true });
+  } catch {
+    return false;
+  }
+}

@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Actor } from "../domain/permissions";
 import type { ReleaseRecord, Store } from "../usecases/ports";
@@ -170,14 +170,15 @@ export function d1Store(d1: D1Database): Store {
       return rows.map((r) => r.release);
     },
 
-    async updateReleaseStatus(release: ReleaseRecord, changes, audit) {
+    async updateReleaseStatus(release: ReleaseRecord, changes, audit, archive = []) {
       const ok = guard(audit.id);
+      // `inArray` of an empty list would be invalid SQL: an id no release has stands in for it.
       const superseded = and(
         eq(t.releases.environmentId, release.environmentId),
         eq(t.releases.miniProgramId, release.miniProgramId),
         eq(t.releases.status, "full"),
+        inArray(t.releases.id, archive.length > 0 ? [...archive] : [""]),
         sql`${t.releases.id} <> ${release.id}`,
-        sql`${changes.status} = 'full'`,
         ok,
       );
       const results = await db.batch([

@@ -201,14 +201,15 @@ export interface Store {
     filter: { appId?: string; environmentId?: string; miniProgramId?: string; status?: ReleaseStatus },
   ): Promise<ReleaseRecord[]>;
   /**
-   * Compare-and-swap on `rowVersion`: applies `changes`, archives other full releases of the same
-   * mini program on the target when the release goes full, bumps the target's snapshot version and
-   * writes the audit row, all or nothing. "conflict" when the row changed since it was read.
+   * Compare-and-swap on `rowVersion`: applies `changes`, archives the releases of `archive` that are
+   * still full (one audit row each), bumps the target's snapshot version and writes the audit row,
+   * all or nothing. "conflict" when the row changed since it was read.
    */
   updateReleaseStatus(
     release: ReleaseRecord,
     changes: Pick<ReleaseRecord, "status" | "pausedFrom" | "wentFull" | "reviewReason" | "updatedAt">,
     audit: AuditEntry,
+    archive?: readonly string[],
   ): Promise<WriteResult>;
 
   /** Replaces the release's targeting (compare-and-swap), bumps its target's snapshot version, audits. */

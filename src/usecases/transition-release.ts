@@ -1,6 +1,7 @@
 import { AppError } from "../domain/errors";
-import { type RequestableStatus, transition } from "../domain/release-status";
-import type { Context, Deps } from "./ports";
+import { type FullCandidate, type RequestableStatus, supersession, transition } from "../domain/release-status";
+import { rangeCovers } from "../domain/semver";
+import type { Context, Deps, ReleaseRecord } from "./ports";
 import { assertSnapshotFits, rebuildSnapshot } from "./rebuild-snapshot";
 import { auditEntry, notFound, requirePermission } from "./support";
 
@@ -13,7 +14,8 @@ const MESSAGES = {
 /**
  * Moves a release through its lifecycle (PRODUCT.md). Approving and rejecting need the review
  * permission; every other move needs release:write on the mini program. Going `full` archives the
- * previous full release of the mini program on the target. A concurrent change is a CONFLICT.
+ * mini program's older full releases on the target that it supersedes, and is refused while a newer
+ * one is full there (see `supersession`). A concurrent change is a CONFLICT.
  */
 export async function transitionRelease(
   deps: Deps,
@@ -26,6 +28,7 @@ export async function transitionRelease(
   requirePermission(ctx, reviewing ? "release:review" : "release:write", release.miniProgramId);
   const result = transition({ status: release.status, pausedFrom: release.pausedFrom }, input.to, input.reason);
   if (!result.ok) throw new AppError("INVALID_TRANSITION", MESSAGES[result.reason]);
+  const archive = result.next.status === "full" ? await supersededBy(deps, ctx, release) : [];
   const changes = {
     status: result.next.status,
     pausedFrom: result.next.pausedFrom,
@@ -34,16 +37,11 @@ export async function transitionRelease(
     updatedAt: deps.clock.now(),
   };
   // A release entering (or staying in) delivery brings its configuration and targeting into the
-  // snapshot; going full also archives the mini program's previous full release (as the store does).
+  // snapshot; going full also archives the releases it supersedes.
   await assertSnapshotFits(deps, release.environmentId, (source) => {
-    const ofThisMiniProgram = new Set(
-      source.versions.filter((v) => v.miniProgramId === release.miniProgramId).map((v) => v.id),
-    );
     for (const r of source.releases) {
       if (r.id === release.id) Object.assign(r, { status: changes.status, wentFull: changes.wentFull });
-      else if (changes.status === "full" && r.status === "full" && ofThisMiniProgram.has(r.versionId)) {
-        r.status = "archived";
-      }
+      else if (archive.includes(r.id)) r.status = "archived";
     }
   });
   const audit = auditEntry(deps, ctx, {
@@ -53,9 +51,33 @@ export async function transitionRelease(
     before: { status: release.status, pausedFrom: release.pausedFrom },
     after: { status: changes.status, pausedFrom: changes.pausedFrom, reason: input.reason },
   });
-  if ((await deps.store.updateReleaseStatus(release, changes, audit)) === "conflict") {
+  if ((await deps.store.updateReleaseStatus(release, changes, audit, archive)) === "conflict") {
     throw new AppError("CONFLICT", "The release was changed by someone else; read it again and retry.");
   }
   await rebuildSnapshot(deps, release.environmentId);
   return { ...release, ...changes, rowVersion: release.rowVersion + 1 };
+}
+
+/** The full releases `release` archives by going full, or INVALID_TRANSITION when a newer one is full. */
+async function supersededBy(deps: Deps, ctx: Context, release: ReleaseRecord): Promise<string[]> {
+  const full = await deps.store.listReleases(ctx.actor.workspaceId, {
+    environmentId: release.environmentId,
+    miniProgramId: release.miniProgramId,
+    status: "full",
+  });
+  const candidate = async (r: ReleaseRecord): Promise<FullCandidate> => {
+    const version = await deps.store.getVersion(r.versionId);
+    if (version === null) throw notFound("The release's version");
+    return { id: r.id, seq: r.seq, version: version.version, compat: version.compat };
+  };
+  const others = await Promise.all(full.filter((r) => r.id !== release.id).map(candidate));
+  const outcome = supersession(await candidate(release), others, rangeCovers);
+  if (outcome.refused) {
+    throw new AppError(
+      "INVALID_TRANSITION",
+      `A newer release of this mini program (version ${outcome.by.version}) is in full release on this ` +
+        "target; to deliver an older version, create a rollback release.",
+    );
+  }
+  return outcome.archive;
 }

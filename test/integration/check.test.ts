@@ -8,11 +8,13 @@ import {
   createMiniProgram,
   createRelease,
   expectJson,
+  expectProblem,
   getRelease,
   goFull,
   type MiniProgramJson,
   releaseFull,
   transition,
+  transitionRequest,
   uploadVersion,
 } from "../support/admin-factories";
 import { call, makeWorkspace } from "../support/workspace";
@@ -241,6 +243,44 @@ describe("POST /v1/check", () => {
       200,
     );
     expect(listed.items.map((r) => r.id)).toEqual([second.release.id]);
+  });
+
+  it("an older release cannot go full over a newer full one, not even by continuing (found by review)", async () => {
+    const { app, mp, t } = await target();
+    await uploadVersion(token, mp.key, "1.0.0");
+    const older = await releaseFull(token, t, "1.1.0");
+    await transition(token, older.release.id, "paused");
+    // Created before the newer one, approved after it went full.
+    await uploadVersion(token, mp.key, "1.0.5");
+    const early = await createRelease(token, { miniProgramId: mp.key, version: "1.0.5", appId: app.key, env: "prod" });
+    const newer = await releaseFull(token, t, "1.2.0");
+    const refused = await transitionRequest(token, older.release.id, "full");
+    await expectProblem(refused, 409, "INVALID_TRANSITION");
+    expect((await getRelease(token, older.release.id)).status).toBe("paused");
+    expect((await getRelease(token, newer.release.id)).status).toBe("full");
+    expect(await checkOne(app.key, { id: mp.key, version: "1.0.0" })).toMatchObject({ version: "1.2.0" });
+    for (const to of ["in_review", "approved"]) await transition(token, early.id, to);
+    await expectProblem(await transitionRequest(token, early.id, "full"), 409, "INVALID_TRANSITION");
+    expect((await getRelease(token, newer.release.id)).status).toBe("full");
+  });
+
+  it("a full release with a narrower compatibility range does not archive the one it cannot replace", async () => {
+    const { app, mp, t } = await target();
+    await uploadVersion(token, mp.key, "1.0.0");
+    const wide = await releaseFull(token, t, "1.1.0", ">=8.0.0");
+    const narrow = await releaseFull(token, t, "1.7.0", ">=9.0.0");
+    expect((await getRelease(token, wide.release.id)).status).toBe("full");
+    expect(await checkOne(app.key, { id: mp.key, version: "1.0.0" }, { appVersion: "8.1.0" })).toMatchObject({
+      version: "1.1.0",
+    });
+    expect(await checkOne(app.key, { id: mp.key, version: "1.0.0" }, { appVersion: "9.2.0" })).toMatchObject({
+      version: "1.7.0",
+    });
+    // One that reaches every host app the older ones reached supersedes both.
+    const widest = await releaseFull(token, t, "1.8.0", ">=7.0.0");
+    expect((await getRelease(token, wide.release.id)).status).toBe("archived");
+    expect((await getRelease(token, narrow.release.id)).status).toBe("archived");
+    expect((await getRelease(token, widest.release.id)).status).toBe("full");
   });
 
   it("pausing a full release stops delivery and continuing restores it", async () => {

@@ -3,8 +3,10 @@ import {
   RELEASE_STATUSES,
   REQUESTABLE_STATUSES,
   type ReleaseStatus,
+  supersession,
   transition,
 } from "../../src/domain/release-status";
+import { rangeCovers } from "../../src/domain/semver";
 
 const allowed: Record<ReleaseStatus, string[]> = {
   created: ["in_review", "cancelled"],
@@ -48,5 +50,40 @@ describe("release status machine", () => {
     });
     expect(transition({ status: "in_review", pausedFrom: null }, "rejected", "  ")).toMatchObject({ ok: false });
     expect(transition({ status: "in_review", pausedFrom: null }, "rejected", "typo in config").ok).toBe(true);
+  });
+});
+
+describe("supersession: what going full archives", () => {
+  const r = (id: string, seq: number, compat = "*", version = `1.${seq}.0`) => ({ id, seq, compat, version });
+  it("archives older full releases whose audience the new one covers, and refuses over a newer one", () => {
+    expect(supersession(r("new", 5), [r("a", 1), r("b", 3)], rangeCovers)).toEqual({
+      refused: false,
+      archive: ["a", "b"],
+    });
+    expect(supersession(r("new", 5, ">=9.0.0"), [r("a", 1, ">=8.0.0"), r("b", 3, "^9.1.0")], rangeCovers)).toEqual({
+      refused: false,
+      archive: ["b"],
+    });
+    expect(supersession(r("old", 2), [r("a", 1), r("newer", 3)], rangeCovers)).toEqual({
+      refused: true,
+      by: r("newer", 3),
+    });
+    // A later release of a lower version is newer: it supersedes (devices on the higher one keep it).
+    expect(supersession(r("low", 4, "*", "1.0.0"), [r("high", 3)], rangeCovers)).toEqual({
+      refused: false,
+      archive: ["high"],
+    });
+  });
+
+  it.each([
+    ["*", ">=8.0.0", true],
+    [">=8.0.0", "*", false],
+    [">=7.0.0", ">=8.0.0 <9.0.0", true],
+    [">=8.0.0 <9.0.0", ">=7.0.0", false],
+    ["^8.0.0", "~8.2.0", true],
+    [">=8.0.0", ">=8.0.0", true],
+    ["not a range", ">=8.0.0", false],
+  ])("rangeCovers(%s, %s) = %s", (range, old, expected) => {
+    expect(rangeCovers(range, old)).toBe(expected);
   });
 });
