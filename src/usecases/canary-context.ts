@@ -174,7 +174,8 @@ function findList(lists: CheckList[], listId: string): CheckList | undefined {
 /**
  * Settles a decision that waits on a time-window admission (`pendingAdmission`): asks the authority
  * (`admit`), or only looks the device up (`lookup`, for explain, which also records the per-release
- * trace), and decides again.
+ * trace), and decides again. A lookup that finds the device out of a window still open to it leaves
+ * the decision waiting, as the device's next check would be.
  */
 export async function settleAdmission(
   deps: Deps,
@@ -195,6 +196,9 @@ export async function settleAdmission(
       mode === "admit"
         ? await deps.admissions.admit(release.releaseId, canary.ctx.ids.deviceId, window, canary.ctx.now)
         : await deps.admissions.lookup(release.releaseId, canary.ctx.ids.deviceId);
+    // Explain only looks: a device not admitted to a window that is still open and under its cap is
+    // not refused, its next check would ask (the release stays "needs admission", ADMISSION_REQUIRED).
+    if (explain && !answer.admitted && !answer.closed && canary.ctx.now < window.endsAt) break;
     canary.admissions.set(release.releaseId, answer.admitted ? "admitted" : "not_admitted");
     decision = decide(mp, q, canary.ctx, explain);
   }

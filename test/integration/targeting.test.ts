@@ -211,6 +211,32 @@ describe("explain", () => {
     expect(text).not.toContain("reason");
   });
 
+  it("tells a device a time window would still admit from one whose window is full (found by review)", async () => {
+    const { token } = await makeWorkspace();
+    const now = Date.now();
+    const fx = await canaryFixture(token, { timeWindow: { startsAt: now - 1000, endsAt: now + 3_600_000, cap: 1 } });
+    const explain = async (deviceId: string) => {
+      const res = await call("/v1/admin/explain", {
+        method: "POST",
+        token,
+        json: { appId: fx.appKey, env: "prod", deviceId, miniPrograms: [{ id: fx.mpKey, version: "1.0.0" }] },
+      });
+      const body = await expectJson<{
+        results: { action: string; releases: { status: string; reason: string; targeting?: { reason: string } }[] }[];
+      }>(res, 200);
+      return body.results[0]?.releases.find((r) => r.status === "canary");
+    };
+    // Nobody admitted yet: explain admits nobody, and says the next check would ask.
+    expect(await explain("first")).toMatchObject({
+      reason: "NEEDS_ADMISSION",
+      targeting: { reason: "ADMISSION_REQUIRED" },
+    });
+    expect(await offered(fx, { deviceId: "first" })).toBe("1.1.0");
+    expect(await explain("first")).toMatchObject({ reason: "APPLIES", targeting: { reason: "ADMITTED" } });
+    // The cap of 1 is reached: now a newcomer is refused.
+    expect(await explain("second")).toMatchObject({ reason: "NOT_TARGETED", targeting: { reason: "CAP_REACHED" } });
+  });
+
   it("is scoped to the caller's workspace", async () => {
     const a = await makeWorkspace();
     const b = await makeWorkspace();
