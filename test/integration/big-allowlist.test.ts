@@ -56,6 +56,9 @@ describe("a 1,000,000-entry allowlist", () => {
       200,
     );
     expect(after).toMatchObject({ exactCount: N, contentVersion: 2 });
+    // The internal storage key of the content is not part of the API (found by review).
+    expect(after).not.toHaveProperty("contentKey");
+    expect(uploaded).not.toHaveProperty("contentKey");
     expect(await offered(fx, { deviceId: "d-late", userId: "one-too-many" })).toBe("1.0.0");
   }, 120_000);
 });

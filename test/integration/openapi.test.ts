@@ -31,7 +31,7 @@ const ROUTES: [string, string[]][] = [
   ["/v1/admin/audit-logs", ["get"]],
   ["/v1/bootstrap", ["post"]],
   ["/v1/check", ["post"]],
-  ["/v1/packages/{sha256}", ["get"]],
+  ["/v1/packages/{sha256}", ["get", "head"]],
   ["/v1/keys", ["get"]],
 ];
 

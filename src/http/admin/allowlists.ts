@@ -20,6 +20,7 @@ export const LIST_BODY_LIMIT = 64 * 1024 * 1024;
 const AllowlistSchema = z
   .object({
     id: z.string(),
+    workspaceId: z.string(),
     name: z.string(),
     kind: z.enum(["user", "device"]),
     contentVersion: z.number().int(),
@@ -33,6 +34,12 @@ const AllowlistSchema = z
   .openapi("Allowlist");
 
 const Params = z.object({ allowlistId: z.string().min(1).max(100) });
+
+/** A list as the API shows it: without `contentKey`, the internal storage key of its content. */
+function view<T extends { contentKey: string }>(list: T): Omit<T, "contentKey"> {
+  const { contentKey: _, ...shown } = list;
+  return shown;
+}
 const ok = (schema: z.ZodType) => ({ content: { "application/json": { schema } } });
 const entriesBody = {
   content: { "text/plain": { schema: z.string().openapi({ example: "user-1\nuser-2\nre:^qa-[0-9]{1,6}$" }) } },
@@ -92,7 +99,7 @@ export const allowlistsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validati
       },
       responses: { 201: { description: "Created", ...ok(AllowlistSchema) }, ...adminErrors },
     }),
-    async (c) => c.json(await createAllowlist(c.var.deps, ctxOf(c), c.req.valid("json")), 201),
+    async (c) => c.json(view(await createAllowlist(c.var.deps, ctxOf(c), c.req.valid("json"))), 201),
   )
   .openapi(
     createRoute({
@@ -103,7 +110,7 @@ export const allowlistsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validati
       security: SecurityBearer,
       responses: { 200: { description: "OK", ...ok(z.object({ items: z.array(AllowlistSchema) })) }, ...adminErrors },
     }),
-    async (c) => c.json({ items: await listAllowlists(c.var.deps, ctxOf(c)) }, 200),
+    async (c) => c.json({ items: (await listAllowlists(c.var.deps, ctxOf(c))).map(view) }, 200),
   )
   .openapi(
     createRoute({
@@ -115,7 +122,7 @@ export const allowlistsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validati
       request: { params: Params },
       responses: { 200: { description: "OK", ...ok(AllowlistSchema) }, ...adminErrors },
     }),
-    async (c) => c.json(await getAllowlist(c.var.deps, ctxOf(c), c.req.valid("param").allowlistId), 200),
+    async (c) => c.json(view(await getAllowlist(c.var.deps, ctxOf(c), c.req.valid("param").allowlistId)), 200),
   )
   .openapi(
     createRoute({
@@ -135,7 +142,7 @@ export const allowlistsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validati
       mode: "replace",
       readBody: () => readEntries(c.req.raw),
     });
-    return c.json(list, 200);
+    return c.json(view(list), 200);
   })
   .openapi(upload("post", "Add entries to the existing ones"), async (c) => {
     const list = await uploadAllowlistEntries(c.var.deps, ctxOf(c), {
@@ -143,5 +150,5 @@ export const allowlistsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validati
       mode: "append",
       readBody: () => readEntries(c.req.raw),
     });
-    return c.json(list, 200);
+    return c.json(view(list), 200);
   });

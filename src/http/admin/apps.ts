@@ -23,6 +23,7 @@ const EnvironmentSchema = z
 const AppSchema = z
   .object({
     id: z.string(),
+    workspaceId: z.string(),
     key: z.string(),
     name: z.string(),
     platforms: z.array(z.string()),

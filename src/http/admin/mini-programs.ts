@@ -18,6 +18,7 @@ const Localized = z
 export const MiniProgramSchema = z
   .object({
     id: z.string(),
+    workspaceId: z.string(),
     key: z.string(),
     type: z.enum(MINI_PROGRAM_TYPES),
     origin: z.enum(MINI_PROGRAM_ORIGINS),

@@ -39,10 +39,21 @@ const checkRoute = createRoute({
     "`Updraft-Signature` carries the base64url signature and `Updraft-Key-Id` the key (see GET /v1/keys).",
   request: { body: { content: { "application/json": { schema: CheckRequest } }, required: true } },
   responses: {
-    200: { description: "Signed answer", content: { "application/json": { schema: CheckResponse } } },
+    200: {
+      description: "Signed answer",
+      headers: z.object({
+        "updraft-signature": z
+          .string()
+          .openapi({ description: "Ed25519 signature of the exact body bytes, base64url" }),
+        "updraft-key-id": z.string().openapi({ description: "The signing key (GET /v1/keys); also keyId in the body" }),
+        "request-id": z.string(),
+      }),
+      content: { "application/json": { schema: CheckResponse } },
+    },
     400: problemResponse("Malformed JSON or validation failure"),
     413: problemResponse("Body too large"),
-    415: problemResponse("Not JSON"),
+    415: problemResponse("Not JSON, or a content-coded body"),
+    503: problemResponse("The service has no signing key configured (SERVICE_MISCONFIGURED)"),
   },
 });
 

@@ -67,6 +67,7 @@ const route = createRoute({
     },
     206: { description: "A byte range" },
     304: { description: "Not modified" },
+    400: problemResponse("Not a lower-case hex sha256"),
     404: problemResponse("Unknown hash"),
     416: problemResponse("Range not satisfiable"),
   },
@@ -77,3 +78,16 @@ export const packagesRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validation
   route,
   async (c) => (await serve(c, c.req.valid("param").sha256, c.req.method === "HEAD")) as never,
 );
+packagesRouter.openAPIRegistry.registerPath({
+  ...route,
+  method: "head",
+  summary: "Package size, ETag and headers without the bytes",
+  responses: {
+    200: { description: "Headers of the whole package" },
+    206: { description: "Headers of a byte range" },
+    304: { description: "Not modified" },
+    400: { description: "Not a lower-case hex sha256" },
+    404: { description: "Unknown hash" },
+    416: { description: "Range not satisfiable" },
+  },
+});
