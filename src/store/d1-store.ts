@@ -17,6 +17,12 @@ import { snapshotSource } from "./snapshot-source";
 
 export function d1Store(d1: D1Database): Store {
   const db: Db = drizzle(d1, { schema: t });
+  /** The environments where a mini program has releases (of any status): its snapshots list it. */
+  const releasingEnvironments = (miniProgramId: string) =>
+    db
+      .selectDistinct({ id: t.releases.environmentId })
+      .from(t.releases)
+      .where(eq(t.releases.miniProgramId, miniProgramId));
   return {
     async actorForToken(tokenHash) {
       const row = await db
@@ -116,7 +122,25 @@ export function d1Store(d1: D1Database): Store {
     getVersion: async (versionId) =>
       (await db.select().from(t.versions).where(eq(t.versions.id, versionId)).get()) ?? null,
     createVersion: (version, audit) =>
-      uniqueOrConflict(() => db.batch([db.insert(t.versions).values(version), auditInsert(db, audit)])),
+      uniqueOrConflict(() =>
+        db.batch([
+          db.insert(t.versions).values(version),
+          auditInsert(db, audit),
+          // Snapshots list a mini program's known versions: every environment it is released on
+          // gets a new snapshot version, rebuilt by the caller (environmentIdsReleasing).
+          db
+            .update(t.environments)
+            .set({ snapshotVersion: sql`${t.environments.snapshotVersion} + 1` })
+            .where(inArray(t.environments.id, releasingEnvironments(version.miniProgramId))),
+        ]),
+      ),
+    environmentIdsReleasing: async (miniProgramId) =>
+      (
+        await db
+          .selectDistinct({ id: t.releases.environmentId })
+          .from(t.releases)
+          .where(eq(t.releases.miniProgramId, miniProgramId))
+      ).map((r) => r.id),
     listVersions: (miniProgramId) =>
       db
         .select()

@@ -187,9 +187,12 @@ export interface Store {
   getMiniProgram(workspaceId: string, miniProgramId: string): Promise<MiniProgramRecord | null>;
 
   findVersion(miniProgramId: string, version: string): Promise<VersionRecord | null>;
+  /** The environments where the mini program has releases (any status): their snapshots list its versions. */
+  environmentIdsReleasing(miniProgramId: string): Promise<string[]>;
   /** Whether any version, of any mini program, deleted or not, has these package bytes. */
   packageInUse(sha256: string): Promise<boolean>;
   getVersion(versionId: string): Promise<VersionRecord | null>;
+  /** Inserts the version with its audit row and bumps the snapshot version of environmentIdsReleasing. */
   createVersion(version: VersionRecord, audit: AuditEntry): Promise<WriteResult>;
   listVersions(miniProgramId: string): Promise<VersionRecord[]>;
 

@@ -1,6 +1,7 @@
 import { AppError } from "../domain/errors";
 import { allowedUpdateMode, type UpdateMode } from "../domain/update-mode";
 import type { Context, Deps, VersionRecord } from "./ports";
+import { rebuildSnapshot } from "./rebuild-snapshot";
 import { auditEntry, notFound, requirePermission } from "./support";
 
 export interface UploadVersionInput {
@@ -83,6 +84,11 @@ export async function uploadVersion(deps: Deps, ctx: Context, input: UploadVersi
     if (winner === null || winner.sha256 !== sha256) await discard();
     if (winner === null) throw new AppError("CONFLICT", "The version could not be stored; retry.");
     return replay(winner);
+  }
+  // Devices that have this version installed must be recognised at once where the mini program is
+  // released: snapshots list the known versions (without it they would answer UNKNOWN_VERSION).
+  for (const environmentId of await deps.store.environmentIdsReleasing(mp.id)) {
+    await rebuildSnapshot(deps, environmentId);
   }
   return { version: record, created: true };
 }

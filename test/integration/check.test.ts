@@ -283,6 +283,16 @@ describe("POST /v1/check", () => {
     expect((await getRelease(token, widest.release.id)).status).toBe("full");
   });
 
+  it("a version uploaded after a release went live is known to devices at once (found by review)", async () => {
+    const { app, mp, t } = await target();
+    await releaseFull(token, t, "1.2.0");
+    await uploadVersion(token, mp.key, "1.1.5");
+    expect(await checkOne(app.key, { id: mp.key, version: "1.1.5" })).toMatchObject({
+      action: "update",
+      version: "1.2.0",
+    });
+  });
+
   it("pausing a full release stops delivery and continuing restores it", async () => {
     const { app, mp, t } = await target();
     const { release } = await releaseFull(token, t, "1.0.0");
