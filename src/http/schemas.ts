@@ -32,8 +32,9 @@ export const problemResponse = (description: string) => ({ description, content:
 
 export const UpdateModeSchema = z.enum(UPDATE_MODES);
 
-/** Largest configuration (a mini program's, or a release's patch) as JSON: it travels in every update answer. */
-export const MAX_CONFIG_JSON_LENGTH = 64 * 1024;
+/** Largest configuration (a mini program's, or a release's patch), as UTF-8 JSON: it travels in every update answer. */
+export const MAX_CONFIG_JSON_BYTES = 64 * 1024;
+const utf8 = new TextEncoder();
 
 export const ConfigSchema = z
   .object({
@@ -47,8 +48,8 @@ export const ConfigSchema = z
     features: z.array(z.string().min(1).max(128)).max(500).optional(),
   })
   .strict()
-  .refine((config) => JSON.stringify(config).length <= MAX_CONFIG_JSON_LENGTH, {
-    message: `must be at most ${MAX_CONFIG_JSON_LENGTH} characters as JSON`,
+  .refine((config) => utf8.encode(JSON.stringify(config)).byteLength <= MAX_CONFIG_JSON_BYTES, {
+    message: `must be at most ${MAX_CONFIG_JSON_BYTES} bytes as JSON (UTF-8)`,
   })
   .openapi("Config");
 

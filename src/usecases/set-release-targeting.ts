@@ -19,7 +19,7 @@ type Json = Record<string, unknown>;
  * Validates targeting JSON (the domain compiler, then references to this workspace's lists) and
  * returns it normalized: list references by id. Errors carry JSON pointers into the body.
  */
-async function validate(deps: Deps, ctx: Context, input: Json): Promise<Json> {
+async function validate(deps: Deps, ctx: Context, input: Json, newWindow: boolean): Promise<Json> {
   const compiled = compileTargeting(input);
   if (!compiled.ok) throw new AppError("VALIDATION_FAILED", "The targeting is not valid.", compiled.errors);
   const errors: FieldError[] = [];
@@ -40,6 +40,12 @@ async function validate(deps: Deps, ctx: Context, input: Json): Promise<Json> {
   const cap = compiled.targeting.timeWindow?.cap;
   if (cap !== undefined && cap > MAX_TIME_WINDOW_CAP) {
     errors.push({ pointer: "/timeWindow/cap", message: `At most ${MAX_TIME_WINDOW_CAP}.` });
+  }
+  // A window that is over before it is saved would admit nobody: a dead rule. (A rollout change on a
+  // live release keeps the window it has, even once it has ended.)
+  const endsAt = compiled.targeting.timeWindow?.endsAt;
+  if (newWindow && endsAt !== undefined && endsAt <= deps.clock.now()) {
+    errors.push({ pointer: "/timeWindow/endsAt", message: "The window has already ended." });
   }
   if (errors.length > 0) throw new AppError("VALIDATION_FAILED", "The targeting is not valid.", errors);
   return normalized;
@@ -77,7 +83,7 @@ async function editable(deps: Deps, ctx: Context, releaseId: string, statuses: r
 /** Replaces a release's canary targeting (null clears it); only before the release is submitted. */
 export async function setReleaseTargeting(deps: Deps, ctx: Context, releaseId: string, input: Json | null) {
   const release = await editable(deps, ctx, releaseId, TARGETING_EDITABLE);
-  const targeting = input === null ? null : await validate(deps, ctx, input);
+  const targeting = input === null ? null : await validate(deps, ctx, input, true);
   return save(deps, ctx, release, targeting, "release.targeting");
 }
 
@@ -92,6 +98,6 @@ export async function setReleaseRollout(
   percentage: { basisPoints: number; ramp?: { at: number; basisPoints: number }[] },
 ) {
   const release = await editable(deps, ctx, releaseId, ROLLOUT_EDITABLE);
-  const next = await validate(deps, ctx, { ...(release.targeting ?? {}), percentage });
+  const next = await validate(deps, ctx, { ...(release.targeting ?? {}), percentage }, false);
   return save(deps, ctx, release, next, "release.rollout");
 }

@@ -95,5 +95,13 @@ describe("the delivery snapshot's size bound", () => {
     });
     const { body } = await expectProblem(res, 400, "VALIDATION_FAILED");
     expect(body.errors?.[0]?.pointer).toBe("/config");
+    // Counted in UTF-8 bytes (found by review: 60,544 characters of "界" are 180,544 bytes).
+    const wide = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`w${i}`, "界".repeat(1000)]));
+    const res2 = await call("/v1/admin/releases", {
+      method: "POST",
+      token,
+      json: { miniProgramId: mp.key, version: "1.3.0", appId: app.key, env: "prod", config: { switches: wide } },
+    });
+    await expectProblem(res2, 400, "VALIDATION_FAILED");
   });
 });

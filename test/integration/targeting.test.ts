@@ -131,6 +131,14 @@ describe("canary targeting through /v1/check", () => {
       json: { timeWindow: { startsAt: 0, endsAt: 8 * 24 * 3_600_000, cap: 10 } },
     });
     await expectProblem(window, 400, "VALIDATION_FAILED");
+    // A window already over when saved would admit nobody: refused (found by review).
+    const ended = await call(`/v1/admin/releases/${id}/targeting`, {
+      method: "PUT",
+      token,
+      json: { timeWindow: { startsAt: Date.now() - 30 * 86_400_000, endsAt: Date.now() - 29 * 86_400_000, cap: 10 } },
+    });
+    const { body: endedBody } = await expectProblem(ended, 400, "VALIDATION_FAILED");
+    expect(endedBody.errors?.map((e) => e.pointer)).toEqual(["/timeWindow/endsAt"]);
     const after = await expectJson<{ targeting: unknown }>(await call(`/v1/admin/releases/${id}`, { token }), 200);
     expect(after.targeting).toBeNull();
     const live = await call(`/v1/admin/releases/${fx.releaseId}/targeting`, { method: "PUT", token, json: {} });
