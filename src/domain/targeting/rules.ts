@@ -226,6 +226,7 @@ export function regexSafetyProblem(pattern: string): string | null {
     } else {
       const q = readQuantifier(pattern, i);
       if (q === null) continue;
+      if (q.min > q.max || q.min > MAX_REPEAT) return `repetition bounds must be ordered and at most ${MAX_REPEAT}`;
       if (afterRiskyGroup && q.max > 1) return "nested quantifiers are not allowed";
       log2Paths += Math.log2(Math.min(q.max - q.min, MAX_REGEX_SUBJECT_LENGTH) + 1);
       risky[risky.length - 1] = true;
@@ -233,7 +234,8 @@ export function regexSafetyProblem(pattern: string): string | null {
     }
   }
   log2Paths += Math.log2((bars[0] ?? 0) + 1);
-  if (log2Paths > MAX_LOG2_PATHS) return "pattern may backtrack too much: use fewer or narrower quantifiers";
+  // Written to fail closed: a NaN budget (whatever produced it) is refused too.
+  if (!(log2Paths <= MAX_LOG2_PATHS)) return "pattern may backtrack too much: use fewer or narrower quantifiers";
   return null;
 }
 
@@ -254,6 +256,12 @@ function skipClass(p: string, open: number): number {
 // bound it failed to read would let `(a|a){1,9999999}` through as a literal). With the `u` flag an
 // unescaped `{` that is not a quantifier does not compile at all.
 const BRACES = /\{(\d+)(,(\d*))?\}/y;
+/**
+ * Largest lower bound of a repetition. Larger ones are refused: the engine clamps huge bounds, so
+ * `a{3000000000,2999999999}` compiles although its bounds are out of order (which once produced a
+ * NaN budget that disabled the backtracking check).
+ */
+const MAX_REPEAT = 100_000;
 
 /** The repetition bounds of a quantifier at `i` (`max` Infinity when unbounded), or null. */
 function readQuantifier(p: string, i: number): { min: number; max: number; end: number } | null {
