@@ -1,4 +1,4 @@
-import { inflateSync } from "fflate";
+import { Inflate } from "fflate";
 import { AppError } from "../domain/errors";
 import { isDirectoryEntry, type ManifestFile, sortManifest, unsafePathReason } from "../domain/package";
 import type { PackageReader } from "../usecases/ports";
@@ -15,6 +15,7 @@ const CENTRAL_HEADER_SIZE = 46;
 /** One central directory entry, read and bounds-checked before any byte is inflated. */
 interface Entry {
   name: string;
+  rawName: Uint8Array;
   method: number;
   crc: number;
   compressedSize: number;
@@ -92,6 +93,7 @@ function centralDirectory(bytes: Uint8Array, maxEntries: number): Entry[] {
     }
     entries.push({
       name: flags & 0x800 ? new TextDecoder().decode(rawName) : latin1(rawName),
+      rawName,
       method: u16(at + 10),
       crc: u32(at + 16),
       compressedSize,
@@ -109,14 +111,60 @@ function latin1(raw: Uint8Array): string {
   return out;
 }
 
-/** The bytes of one entry as stored: bounds-checked against its local header. */
+/**
+ * The bytes of one entry as stored, bounds-checked against its local header, which must name the
+ * same path and compression method as the central directory (an extractor that streams local
+ * headers must see what the manifest lists).
+ */
 function storedBytes(bytes: Uint8Array, entry: Entry): Uint8Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const at = entry.localOffset;
   if (at + 30 > bytes.length || view.getUint32(at, true) !== LOCAL_SIGNATURE) throw invalid("bad local header");
-  const start = at + 30 + view.getUint16(at + 26, true) + view.getUint16(at + 28, true);
+  const nameLength = view.getUint16(at + 26, true);
+  const start = at + 30 + nameLength + view.getUint16(at + 28, true);
   if (start + entry.compressedSize > bytes.length) throw invalid("an entry's data runs past the end");
+  const localName = bytes.subarray(at + 30, at + 30 + nameLength);
+  if (view.getUint16(at + 8, true) !== entry.method || !sameBytes(localName, entry.rawName)) {
+    throw invalid("a local header disagrees with the central directory");
+  }
   return bytes.subarray(start, start + entry.compressedSize);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Compressed bytes fed to the inflater at a time: at most about 1 MiB of output per step (1032:1). */
+const INFLATE_STEP = 1024;
+
+/**
+ * Inflates a deflate stream that must produce exactly `size` bytes. It is fed in small steps and
+ * stopped as soon as it produces more, so an entry that lies about its size costs at most about a
+ * step's worth of work past it (an inflater writing into a fixed buffer would silently drop the
+ * excess and keep going: up to 1,032 bytes of work per byte uploaded).
+ */
+function inflateExactly(stored: Uint8Array, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let written = 0;
+  let overflow = false;
+  const inflater = new Inflate((chunk) => {
+    if (written + chunk.length > size) overflow = true;
+    else {
+      out.set(chunk, written);
+      written += chunk.length;
+    }
+  });
+  try {
+    for (let i = 0; i < stored.length && !overflow; i += INFLATE_STEP) {
+      inflater.push(stored.subarray(i, i + INFLATE_STEP), i + INFLATE_STEP >= stored.length);
+    }
+  } catch {
+    throw invalid("an entry does not inflate");
+  }
+  if (overflow || written !== size) throw invalid("an entry inflates to other than its declared size");
+  return out;
 }
 
 const CRC_TABLE = (() => {
@@ -162,16 +210,9 @@ export const fflateReader: PackageReader = {
     const manifest: ManifestFile[] = [];
     for (const entry of entries) {
       const stored = storedBytes(bytes, entry);
-      let data: Uint8Array;
-      if (entry.method === 0) data = stored;
-      else {
-        try {
-          data = inflateSync(stored, { out: new Uint8Array(entry.size) });
-        } catch {
-          throw invalid("an entry does not inflate");
-        }
-      }
-      if (data.length !== entry.size || crc32(data) !== entry.crc) throw invalid("an entry fails its CRC-32 check");
+      const data = entry.method === 0 ? stored : inflateExactly(stored, entry.size);
+      if (data.length !== entry.size) throw invalid("an entry inflates to other than its declared size");
+      if (crc32(data) !== entry.crc) throw invalid("an entry fails its CRC-32 check");
       if (isDirectoryEntry(entry.name)) continue;
       manifest.push({ path: entry.name, size: data.length, sha256: await webCryptoHasher.sha256Hex(data) });
     }
