@@ -66,7 +66,12 @@ function build(env: Bindings): Deps {
     limits: {
       ...DEFAULT_PACKAGE_LIMITS,
       maxPackageBytes,
-      maxSnapshotBytes: Number(env.SNAPSHOT_MAX_BYTES) || DEFAULT_MAX_SNAPSHOT_BYTES,
+      maxSnapshotBytes: positiveOr(Number(env.SNAPSHOT_MAX_BYTES), DEFAULT_MAX_SNAPSHOT_BYTES),
     },
   };
+}
+
+/** `n` when it is a positive number, else `fallback` (an unset, empty or nonsensical setting). */
+function positiveOr(n: number, fallback: number): number {
+  return Number.isFinite(n) && n > 0 ? n : fallback;
 }

@@ -1,0 +1,69 @@
+// assertSnapshotFits with a snapshot already over its bound (a lowered bound, racing changes, or
+// growth the guard does not see): a change that does not grow it must pass, so releases can still be
+// ended or paused (found by review: every change was refused once over the bound).
+import { describe, expect, it } from "vitest";
+import type { SnapshotSource } from "../../src/domain/compile-snapshot";
+import type { Deps } from "../../src/usecases/ports";
+import { assertSnapshotFits } from "../../src/usecases/rebuild-snapshot";
+
+const big = { switches: Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`s${i}`, "x".repeat(1000)])) };
+
+function source(): SnapshotSource {
+  return {
+    appKey: "wallet",
+    env: "prod",
+    version: 1,
+    builtAt: 0,
+    miniPrograms: [{ id: "mp_1", key: "pay", type: "dsl", origin: "workspace", minUsableVersion: null, config: {} }],
+    versions: [
+      {
+        id: "v1",
+        miniProgramId: "mp_1",
+        version: "1.0.0",
+        sha256: "a".repeat(64),
+        size: 1,
+        compat: "*",
+        publisherSignature: null,
+        deleted: false,
+      },
+    ],
+    lists: [],
+    releases: [
+      {
+        id: "r1",
+        versionId: "v1",
+        seq: 1,
+        status: "canary",
+        wentFull: false,
+        rollback: false,
+        updateMode: "default",
+        config: big,
+        targeting: { percentage: { basisPoints: 100 } },
+      },
+    ],
+  };
+}
+
+/** Deps with only what the guard reads: the relational state and a bound of 20 KB (the state is ~60 KB). */
+const deps = {
+  store: { snapshotSource: async () => source() },
+  clock: { now: () => 0 },
+  limits: { maxSnapshotBytes: 20_000 },
+} as unknown as Deps;
+
+describe("assertSnapshotFits over the bound", () => {
+  it("lets a change through that shrinks the snapshot or leaves its size alone", async () => {
+    await assertSnapshotFits(deps, "env", (s) => {
+      for (const r of s.releases) r.status = "ended";
+    });
+    await assertSnapshotFits(deps, "env", () => {});
+  });
+
+  it("refuses one that grows it further", async () => {
+    await expect(
+      assertSnapshotFits(deps, "env", (s) => {
+        for (const r of s.releases) r.targeting = { percentage: { basisPoints: 100 }, stickyKey: "device" };
+      }),
+    ).rejects.toMatchObject({ code: "SNAPSHOT_TOO_LARGE" });
+  });
+});
