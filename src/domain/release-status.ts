@@ -92,19 +92,21 @@ export interface FullCandidate {
  * What happens when `goingFull` enters full release on its target, given the mini program's other
  * `full` releases there (PRODUCT.md: `archived` means "superseded by a newer full release on the same
  * target"):
- * - a full release with a higher sequence is newer: an older release may not go full over it
- *   (`refused`, for instance a paused one continuing; an older version goes out again through a new
- *   release, a rollback release to reach devices on newer versions);
+ * - a full release with a higher sequence is newer: an older release may not go full over it where
+ *   the newer one reaches all its host apps (`refused`, for instance a paused one continuing; an
+ *   older version goes out again through a new release, a rollback release to reach devices on newer
+ *   versions);
  * - an older full release is archived only if the new one reaches every host app it reached: its
  *   compatibility range is a subset of the new one's (`covers`). Otherwise both stay full, and each
- *   device gets the highest version its host app is compatible with.
+ *   device gets the highest version its host app is compatible with. A newer one is never archived.
  */
 export function supersession(
   goingFull: FullCandidate,
   otherFull: readonly FullCandidate[],
   covers: (newRange: string, oldRange: string) => boolean,
 ): { refused: true; by: FullCandidate } | { refused: false; archive: string[] } {
-  const newer = otherFull.find((r) => r.seq > goingFull.seq);
+  const newer = otherFull.find((r) => r.seq > goingFull.seq && covers(r.compat, goingFull.compat));
   if (newer !== undefined) return { refused: true, by: newer };
-  return { refused: false, archive: otherFull.filter((r) => covers(goingFull.compat, r.compat)).map((r) => r.id) };
+  const older = otherFull.filter((r) => r.seq < goingFull.seq && covers(goingFull.compat, r.compat));
+  return { refused: false, archive: older.map((r) => r.id) };
 }

@@ -68,6 +68,15 @@ describe("supersession: what going full archives", () => {
       refused: true,
       by: r("newer", 3),
     });
+    // A newer release for other host apps does not stop an older one, and is never archived by it.
+    expect(supersession(r("old8", 2, "<9.0.0"), [r("new9", 3, ">=9.0.0")], rangeCovers)).toEqual({
+      refused: false,
+      archive: [],
+    });
+    expect(supersession(r("oldAll", 2, "*"), [r("new9", 3, ">=9.0.0")], rangeCovers)).toEqual({
+      refused: false,
+      archive: [],
+    });
     // A later release of a lower version is newer: it supersedes (devices on the higher one keep it).
     expect(supersession(r("low", 4, "*", "1.0.0"), [r("high", 3)], rangeCovers)).toEqual({
       refused: false,
