@@ -36,16 +36,36 @@ export async function uploadVersion(deps: Deps, ctx: Context, input: UploadVersi
     }
     return { version: existing, created: false };
   };
+  // Snapshots list the known versions: where the mini program is released, devices that have a
+  // version installed must be recognised at once (else UNKNOWN_VERSION). Also on a replay, which
+  // may retry an upload whose rebuild failed after its row was written.
+  const publish = async () => {
+    for (const environmentId of await deps.store.environmentIdsReleasing(mp.id)) {
+      await rebuildSnapshot(deps, environmentId);
+    }
+  };
   const existing = await deps.store.findVersion(mp.id, input.version);
-  if (existing !== null) return replay(existing);
+  if (existing !== null) {
+    const replayed = replay(existing);
+    await publish();
+    return replayed;
+  }
 
   const files = await deps.reader.manifest(bytes, deps.limits);
   const stored = await deps.packages.putIfAbsent(sha256, bytes);
   await deps.packages.putManifest(sha256, files);
+  const restore = async () => {
+    await deps.packages.putIfAbsent(sha256, bytes);
+    await deps.packages.putManifest(sha256, files);
+  };
   // Bytes this upload stored must not outlive it when no version ends up with them (a lost race, a
-  // failed write): they would stay downloadable with nothing referring to them.
+  // failed write): they would stay downloadable with nothing referring to them. Another upload of
+  // the same bytes may rely on them meanwhile (it found them stored): if a version refers to them
+  // once they are removed, they are stored again; that upload also checks after its own commit.
   const discard = async () => {
-    if (stored && !(await deps.store.packageInUse(sha256))) await deps.packages.remove(sha256);
+    if (!stored || (await deps.store.packageInUse(sha256))) return;
+    await deps.packages.remove(sha256);
+    if (await deps.store.packageInUse(sha256)) await restore();
   };
 
   const record: VersionRecord = {
@@ -85,11 +105,9 @@ export async function uploadVersion(deps: Deps, ctx: Context, input: UploadVersi
     if (winner === null) throw new AppError("CONFLICT", "The version could not be stored; retry.");
     return replay(winner);
   }
-  // Devices that have this version installed must be recognised at once where the mini program is
-  // released: snapshots list the known versions (without it they would answer UNKNOWN_VERSION).
-  for (const environmentId of await deps.store.environmentIdsReleasing(mp.id)) {
-    await rebuildSnapshot(deps, environmentId);
-  }
+  // Bytes another upload stored may have been removed by it after it lost a race (see discard).
+  if (!stored && (await deps.packages.head(sha256)) === null) await restore();
+  await publish();
   return { version: record, created: true };
 }
 
