@@ -81,7 +81,11 @@ export function listContentStore(bucket: R2Bucket, kv: KVNamespace, maxChars = 2
       const hit = this.cachedShard?.(contentKey, shard);
       if (hit) return hit;
       const key = shardKey(contentKey, shard);
-      const loaded: Cached = { ...sortedShard((await kv.get(key, { cacheTtl: 3600 })) ?? ""), recent: false };
+      // Every shard is written, empty ones included (buildShards): a missing one is missing data, not
+      // an empty shard, and must not be cached as one (a denylist would fail open).
+      const body = await kv.get(key, { cacheTtl: 3600 });
+      if (body === null) throw new Error(`list shard ${key} is missing`);
+      const loaded: Cached = { ...sortedShard(body), recent: false };
       if (!cache.has(key)) chars += loaded.chars;
       cache.set(key, loaded);
       evictFor(key);

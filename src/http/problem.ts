@@ -21,6 +21,7 @@ export const PROBLEMS: Readonly<Record<ErrorCode, { status: ContentfulStatusCode
   SNAPSHOT_TOO_LARGE: { status: 422, title: "Delivery snapshot too large" },
   RANGE_NOT_SATISFIABLE: { status: 416, title: "Range not satisfiable" },
   SERVICE_MISCONFIGURED: { status: 503, title: "Service misconfigured" },
+  SERVICE_UNAVAILABLE: { status: 503, title: "Service unavailable" },
   INTERNAL: { status: 500, title: "Internal error" },
 };
 
@@ -90,7 +91,11 @@ const HTTP_EXCEPTIONS: Partial<Record<number, { code: ErrorCode; detail: string 
  * only gets the request id).
  */
 export function errorResponse(error: unknown, requestId: string): Response {
-  if (error instanceof AppError) return problemResponse(requestId, error.code, error.message, error.errors);
+  if (error instanceof AppError) {
+    // A storage outage: the client retries on its next poll, or after a few seconds.
+    const retry = error.code === "SERVICE_UNAVAILABLE" ? { "retry-after": "5" } : undefined;
+    return problemResponse(requestId, error.code, error.message, error.errors, retry);
+  }
   if (error instanceof HTTPException) {
     const known = HTTP_EXCEPTIONS[error.status];
     if (known !== undefined) return problemResponse(requestId, known.code, known.detail);

@@ -88,6 +88,8 @@ interface CheckList {
   list: SnapshotList;
   id: string;
   shard: ShardLookup | null;
+  /** The shard could not be read: a lookup throws (a denylist refuses, an allowlist does not admit). */
+  failed: boolean;
   hit: boolean | undefined;
 }
 
@@ -113,7 +115,7 @@ export function canaryContext(
       const list = Object.hasOwn(snapshot.lists, listId) ? snapshot.lists[listId] : undefined;
       const id = list ? idFor(list.kind, device.ids) : null;
       if (!list || id === null) continue;
-      const entry: CheckList = { listId, list, id, shard: null, hit: undefined };
+      const entry: CheckList = { listId, list, id, shard: null, failed: false, hit: undefined };
       lists.push(entry);
       const shard = shardOf(id, list.shardCount);
       const cached = deps.lists.cachedShard?.(list.contentKey, shard);
@@ -121,9 +123,14 @@ export function canaryContext(
       else {
         loads ??= [];
         loads.push(
-          deps.lists.getShard(list.contentKey, shard).then((s) => {
-            entry.shard = s;
-          }),
+          deps.lists.getShard(list.contentKey, shard).then(
+            (s) => {
+              entry.shard = s;
+            },
+            () => {
+              entry.failed = true;
+            },
+          ),
         );
       }
     }
@@ -139,6 +146,7 @@ export function canaryContext(
       // Many releases share a list and the id is always this device's: it is looked up once per check.
       const entry = findList(lists, listId);
       if (entry === undefined || id !== entry.id) return false;
+      if (entry.failed) throw new Error("list lookup failed");
       if (entry.hit === undefined) {
         entry.hit =
           entry.shard?.has(id) === true ||
@@ -192,10 +200,18 @@ export async function settleAdmission(
     const release = decision.pendingAdmission;
     const window = targetingOf(release)?.timeWindow;
     if (!window) break;
-    const answer =
-      mode === "admit"
-        ? await deps.admissions.admit(release.releaseId, canary.ctx.ids.deviceId, window, canary.ctx.now)
-        : await deps.admissions.lookup(release.releaseId, canary.ctx.ids.deviceId);
+    let answer: { admitted: boolean; closed: boolean };
+    try {
+      answer =
+        mode === "admit"
+          ? await deps.admissions.admit(release.releaseId, canary.ctx.ids.deviceId, window, canary.ctx.now)
+          : await deps.admissions.lookup(release.releaseId, canary.ctx.ids.deviceId);
+    } catch {
+      // The authority cannot be reached: not admitted, for this check only (nothing is cached), so
+      // the device gets what it would get outside the window, full releases included.
+      answer = { admitted: false, closed: false };
+      if (explain) break;
+    }
     // Explain only looks: a device not admitted to a window that is still open and under its cap is
     // not refused, its next check would ask (the release stays "needs admission", ADMISSION_REQUIRED).
     if (explain && !answer.admitted && !answer.closed && canary.ctx.now < window.endsAt) break;

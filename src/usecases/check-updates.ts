@@ -51,6 +51,18 @@ const utf8 = new TextEncoder();
 export const CHECK_TTL_MS = 5 * 60 * 1000;
 
 /**
+ * The snapshot from the store, or SERVICE_UNAVAILABLE (503, Retry-After) when it cannot be read and
+ * the isolate holds no copy: nothing can be decided, and "no update" would be a signed untruth.
+ */
+async function fetchSnapshot(deps: Deps, appId: string, env: string): Promise<Snapshot | null> {
+  try {
+    return await deps.snapshots.get(appId, env);
+  } catch {
+    throw new AppError("SERVICE_UNAVAILABLE", "Delivery data cannot be read right now; retry in a few seconds.");
+  }
+}
+
+/**
  * Decides every asked mini program for one device from the compiled snapshot only (never the
  * relational store): eligibility, then canary targeting with list shards and time-window admissions
  * fetched as needed. `mode` "lookup" never admits anyone (explain).
@@ -62,7 +74,7 @@ export async function decideAll(
   mode: "admit" | "lookup",
 ): Promise<{ snapshot: Snapshot | null; decisions: Decision[] }> {
   const held = deps.snapshots.peek?.(input.appId, input.env);
-  const snapshot = held !== undefined ? held : await deps.snapshots.get(input.appId, input.env);
+  const snapshot = held !== undefined ? held : await fetchSnapshot(deps, input.appId, input.env);
   // Plain loops on this path: a cold request pays for every builtin it touches (map, forEach, join).
   const asked = input.miniPrograms;
   const mps: (SnapshotMiniProgram | undefined)[] = [];

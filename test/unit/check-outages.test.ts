@@ -1,0 +1,114 @@
+// The check when storage fails (found by review: every one of these was a 500 for the whole check).
+// A list shard that cannot be read: a denylist refuses, an allowlist admits nobody, and full releases
+// still go out. An admission authority that cannot be reached: not admitted, for this check only. A
+// snapshot that cannot be read on a cold isolate: SERVICE_UNAVAILABLE, never a signed "no update".
+import { describe, expect, it } from "vitest";
+import { EMPTY_CONFIG } from "../../src/domain/config";
+import type { Snapshot, SnapshotRelease } from "../../src/domain/snapshot";
+import { bucketKeyFromHex } from "../../src/domain/targeting/bucket";
+import { decideAll } from "../../src/usecases/check-updates";
+import type { Deps } from "../../src/usecases/ports";
+
+const release = (version: string, status: "canary" | "full", targeting: unknown): SnapshotRelease => ({
+  releaseId: `rel_${version}`,
+  version,
+  seq: status === "full" ? 1 : 2,
+  status,
+  rollback: false,
+  updateMode: "async",
+  compat: "*",
+  package: { sha256: "a".repeat(64), size: 1 },
+  publisherSignature: null,
+  config: EMPTY_CONFIG,
+  targeting: targeting as SnapshotRelease["targeting"],
+});
+
+function snapshotWith(targeting: unknown): Snapshot {
+  return {
+    format: 1,
+    appKey: "app",
+    env: "prod",
+    version: 1,
+    builtAt: 0,
+    lists: { deny: { kind: "device", contentKey: "lc_deny", shardCount: 1, regex: [] } },
+    miniPrograms: {
+      mp: {
+        id: "mp",
+        type: "dsl",
+        origin: "workspace",
+        minUsableVersion: null,
+        knownVersions: ["0.9.0", "1.0.0", "1.1.0"],
+        syncMilestones: [],
+        releases: [release("1.1.0", "canary", targeting), release("1.0.0", "full", null)],
+      },
+    },
+  };
+}
+
+const failing = async () => {
+  throw new Error("storage timeout");
+};
+
+function deps(snapshot: Snapshot | null, over: Record<string, unknown> = {}): Deps {
+  return {
+    snapshots: { get: async () => snapshot, put: async () => {} },
+    lists: { getShard: failing },
+    admissions: { admit: failing, lookup: failing },
+    clock: { now: () => 1_000 },
+    bucketKey: bucketKeyFromHex("000102030405060708090a0b0c0d0e0f"),
+    parseUserAgent: () => null,
+    geoFromCf: () => null,
+    ...over,
+  } as unknown as Deps;
+}
+
+const input = {
+  appId: "app",
+  env: "prod",
+  deviceId: "d-1",
+  userId: null,
+  nonce: null,
+  appVersion: null,
+  platform: null,
+  osVersion: null,
+  brand: null,
+  model: null,
+  network: null,
+  language: null,
+  attributes: {},
+  miniPrograms: [{ id: "mp", version: "0.9.0", sha256: null, failed: [] }],
+};
+
+const versionOffered = async (d: Deps) => {
+  const [decision] = (await decideAll(d, input, { cf: null, userAgent: null }, "admit")).decisions;
+  return decision?.action === "update" ? decision.release.version : "none";
+};
+
+describe("the check when storage fails", () => {
+  it("a denylist shard that cannot be read refuses the canary; the full release still goes out", async () => {
+    const everyone = { denylists: [{ kind: "device", listId: "deny" }], percentage: { basisPoints: 10_000 } };
+    expect(await versionOffered(deps(snapshotWith(everyone)))).toBe("1.0.0");
+    // With the shard readable and the device not on it, the canary wins: the failure made the difference.
+    const readable = { getShard: async () => ({ has: () => false }) };
+    expect(await versionOffered(deps(snapshotWith(everyone), { lists: readable }))).toBe("1.1.0");
+  });
+
+  it("an allowlist shard that cannot be read admits nobody", async () => {
+    const listed = { allowlists: [{ kind: "device", listId: "deny" }] };
+    expect(await versionOffered(deps(snapshotWith(listed)))).toBe("1.0.0");
+    const readable = { getShard: async () => ({ has: () => true }) };
+    expect(await versionOffered(deps(snapshotWith(listed), { lists: readable }))).toBe("1.1.0");
+  });
+
+  it("an admission authority that cannot be reached admits nobody, this time", async () => {
+    const window = { timeWindow: { startsAt: 0, endsAt: 10_000, cap: 10 } };
+    expect(await versionOffered(deps(snapshotWith(window)))).toBe("1.0.0");
+    const up = { admit: async () => ({ admitted: true, closed: false }), lookup: failing };
+    expect(await versionOffered(deps(snapshotWith(window), { admissions: up }))).toBe("1.1.0");
+  });
+
+  it("a snapshot that cannot be read, with no copy in hand, is SERVICE_UNAVAILABLE", async () => {
+    const down = deps(null, { snapshots: { get: failing, put: async () => {} } });
+    await expect(versionOffered(down)).rejects.toMatchObject({ code: "SERVICE_UNAVAILABLE" });
+  });
+});
