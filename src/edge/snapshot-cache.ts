@@ -8,6 +8,11 @@ interface Entry {
 
 /** A refresh still running after this long no longer stops other requests from refreshing. */
 const REFRESH_TIMEOUT_MS = 10_000;
+/**
+ * Targets (app, environment) an isolate keeps at most; past it the oldest entry goes. Devices of one
+ * deployment ask about a handful; the bound keeps checks naming made-up targets from filling memory.
+ */
+export const MAX_CACHED_TARGETS = 1024;
 
 /**
  * An isolate-wide read-through cache in front of a snapshot store. A cached snapshot is served for
@@ -32,6 +37,10 @@ export function cachedSnapshotStore(inner: SnapshotStore, clock: Clock, ttlMs: n
     // Same version: keep the object already in hand, so the per-snapshot memos (compiled targeting,
     // bucketers, regexes) stay warm instead of being rebuilt after every refresh.
     const newer = current !== null && (snapshot === null || snapshot.version <= current.version) ? current : snapshot;
+    if (!entries.has(k) && entries.size >= MAX_CACHED_TARGETS) {
+      const oldest = entries.keys().next().value;
+      if (oldest !== undefined) entries.delete(oldest);
+    }
     entries.set(k, { snapshot: newer, fetchedAt: clock.now() });
     return newer;
   };

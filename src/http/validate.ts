@@ -6,12 +6,16 @@ import type { HttpEnv } from "./types";
 
 const escapePointer = (segment: PropertyKey) => String(segment).replaceAll("~", "~0").replaceAll("/", "~1");
 
+/** Field errors reported at most: a body of 60,000 bad entries must not get a 5 MB answer. */
+export const MAX_FIELD_ERRORS = 20;
+
 /**
- * Zod issues as JSON pointers. Zod's messages name expected types and limits, not received values,
- * except for unrecognized keys, whose message is replaced; custom messages are ours.
+ * Zod issues as JSON pointers, the first MAX_FIELD_ERRORS of them. Zod's messages name expected
+ * types and limits, not received values, except for unrecognized keys, whose message is replaced;
+ * custom messages are ours.
  */
 export function fieldErrors(error: ZodError): FieldError[] {
-  return error.issues.map((issue) => ({
+  return error.issues.slice(0, MAX_FIELD_ERRORS).map((issue) => ({
     pointer: issue.path.length === 0 ? "" : `/${issue.path.map(escapePointer).join("/")}`,
     // Zod names unrecognized keys in its message: those are input, so they are never sent back.
     message: issue.code === "unrecognized_keys" ? "Unknown fields are not allowed here." : issue.message,

@@ -4,7 +4,7 @@ import type { Snapshot, SnapshotList, SnapshotMiniProgram, SnapshotRelease } fro
 import { type BucketKey, createBucketer } from "../domain/targeting/bucket";
 import { type Admission, compileTargeting, stickyIdFor, type Targeting } from "../domain/targeting/evaluate";
 import { compileSafeRegex, type DeviceProfile, MAX_REGEX_SUBJECT_LENGTH } from "../domain/targeting/rules";
-import type { Deps, ShardLookup } from "./ports";
+import type { AdmissionAnswer, Deps, ShardLookup } from "./ports";
 
 // Memos keyed by immutable snapshot objects: a snapshot is compiled once per isolate, not per request.
 const compiledTargeting = new WeakMap<SnapshotRelease, Targeting | null>();
@@ -80,6 +80,11 @@ export interface DeviceIdentity {
 export interface CanaryParts {
   ctx: CanaryContext;
   admissions: Map<string, Admission>;
+  /**
+   * The authority's answer per release, asked once per check: a check may ask about one mini program
+   * many times (up to 200 entries), and must not turn into as many calls to the Durable Object.
+   */
+  asked?: Map<string, Promise<AdmissionAnswer>>;
 }
 
 /** One list a check may consult: its shard for this device's id, and the lookup's outcome once known. */
@@ -200,12 +205,18 @@ export async function settleAdmission(
     const release = decision.pendingAdmission;
     const window = targetingOf(release)?.timeWindow;
     if (!window) break;
-    let answer: { admitted: boolean; closed: boolean };
+    let answer: AdmissionAnswer;
     try {
-      answer =
-        mode === "admit"
-          ? await deps.admissions.admit(release.releaseId, canary.ctx.ids.deviceId, window, canary.ctx.now)
-          : await deps.admissions.lookup(release.releaseId, canary.ctx.ids.deviceId);
+      canary.asked ??= new Map();
+      let asking = canary.asked.get(release.releaseId);
+      if (asking === undefined) {
+        asking =
+          mode === "admit"
+            ? deps.admissions.admit(release.releaseId, canary.ctx.ids.deviceId, window, canary.ctx.now)
+            : deps.admissions.lookup(release.releaseId, canary.ctx.ids.deviceId);
+        canary.asked.set(release.releaseId, asking);
+      }
+      answer = await asking;
     } catch {
       // The authority cannot be reached: not admitted, for this check only (nothing is cached), so
       // the device gets what it would get outside the window, full releases included.

@@ -1,6 +1,7 @@
 import { type Decision, decide } from "../domain/decide";
 import { buildDeviceProfile, type SdkDeviceFields, userAgentCanFill } from "../domain/device-profile";
 import { AppError } from "../domain/errors";
+import { couldBeTarget } from "../domain/keys";
 import { miniProgramOf, type Snapshot, type SnapshotMiniProgram, type SnapshotRelease } from "../domain/snapshot";
 import { canaryContext, readsGeography, settleAdmission } from "./canary-context";
 import type { Deps } from "./ports";
@@ -74,7 +75,12 @@ export async function decideAll(
   mode: "admit" | "lookup",
 ): Promise<{ snapshot: Snapshot | null; decisions: Decision[] }> {
   const held = deps.snapshots.peek?.(input.appId, input.env);
-  const snapshot = held !== undefined ? held : await fetchSnapshot(deps, input.appId, input.env);
+  const snapshot =
+    held !== undefined
+      ? held
+      : couldBeTarget(input.appId, input.env)
+        ? await fetchSnapshot(deps, input.appId, input.env)
+        : null;
   // Plain loops on this path: a cold request pays for every builtin it touches (map, forEach, join).
   const asked = input.miniPrograms;
   const mps: (SnapshotMiniProgram | undefined)[] = [];

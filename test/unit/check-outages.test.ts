@@ -112,3 +112,49 @@ describe("the check when storage fails", () => {
     await expect(versionOffered(down)).rejects.toMatchObject({ code: "SERVICE_UNAVAILABLE" });
   });
 });
+
+describe("targets that cannot exist", () => {
+  it("are answered without asking any store (found by review: each made-up appId was cached for good)", async () => {
+    let reads = 0;
+    const counting = deps(snapshotWith(null), {
+      snapshots: {
+        get: async () => {
+          reads += 1;
+          return null;
+        },
+        put: async () => {},
+      },
+    });
+    for (const [appId, env] of [
+      ["Not A Key", "prod"],
+      ["app", "PROD"],
+      ["a".repeat(100), "prod"],
+    ] as const) {
+      const { decisions } = await decideAll(counting, { ...input, appId, env }, { cf: null, userAgent: null }, "admit");
+      expect(decisions[0]?.action).toBe("none");
+    }
+    expect(reads).toBe(0);
+    await decideAll(counting, input, { cf: null, userAgent: null }, "admit");
+    expect(reads).toBe(1);
+  });
+});
+
+describe("a check asking about one mini program many times", () => {
+  it("asks the time-window authority once (found by review: 200 entries made 200 calls)", async () => {
+    let calls = 0;
+    const window = { timeWindow: { startsAt: 0, endsAt: 10_000, cap: 10 } };
+    const counting = deps(snapshotWith(window), {
+      admissions: {
+        admit: async () => {
+          calls += 1;
+          return { admitted: true, closed: false };
+        },
+        lookup: failing,
+      },
+    });
+    const many = { ...input, miniPrograms: Array.from({ length: 200 }, () => input.miniPrograms[0] as never) };
+    const { decisions } = await decideAll(counting, many, { cf: null, userAgent: null }, "admit");
+    expect(decisions.every((d) => d.action === "update")).toBe(true);
+    expect(calls).toBe(1);
+  });
+});

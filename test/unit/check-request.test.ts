@@ -204,6 +204,19 @@ describe("check request validation", () => {
     }
   });
 
+  it("reports at most 20 field errors (found by review: 60,000 bad attributes made a 5 MB answer)", () => {
+    const attributes = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`a${i}`, i]));
+    const text = JSON.stringify({ appId: "a", env: "e", deviceId: "d", miniPrograms: [{ id: "m" }], attributes });
+    expect(() => parseCheckRequest(text)).toThrow(
+      expect.objectContaining({ code: "VALIDATION_FAILED", errors: expect.any(Array) }),
+    );
+    try {
+      parseCheckRequest(text);
+    } catch (error) {
+      expect((error as { errors: unknown[] }).errors.length).toBe(20);
+    }
+  });
+
   it("reports malformed JSON as MALFORMED_JSON", () => {
     expect(() => parseCheckRequest("{")).toThrow(expect.objectContaining({ code: "MALFORMED_JSON" }));
   });

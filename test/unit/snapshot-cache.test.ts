@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Snapshot } from "../../src/domain/snapshot";
-import { cachedSnapshotStore } from "../../src/edge/snapshot-cache";
+import { cachedSnapshotStore, MAX_CACHED_TARGETS } from "../../src/edge/snapshot-cache";
 import type { SnapshotStore } from "../../src/usecases/ports";
 
 const snap = (version: number): Snapshot => ({
@@ -154,5 +154,16 @@ describe("isolate snapshot cache", () => {
     await expect(cachedSnapshotStore(flaky, { now: () => now }, 1000).get("a", "prod")).rejects.toThrow(
       "KV unavailable",
     );
+  });
+
+  it("keeps at most MAX_CACHED_TARGETS targets, dropping the oldest (found by review: made-up targets filled memory)", async () => {
+    const mem = memoryStore();
+    mem.set(snap(1));
+    const cache = cachedSnapshotStore(mem.store, { now: () => 0 }, 1000);
+    await cache.get("a", "prod");
+    for (let i = 0; i < MAX_CACHED_TARGETS; i++) await cache.get(`other-${i}`, "prod");
+    expect(cache.peek?.(`other-${MAX_CACHED_TARGETS - 1}`, "prod")).not.toBeUndefined();
+    // The first target was the oldest: it went, and is read again.
+    expect(cache.peek?.("a", "prod")).toBeUndefined();
   });
 });

@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { APP_KEY, ENV_NAME } from "../../domain/keys";
 import { createApp } from "../../usecases/create-app";
 import { createEnvironment } from "../../usecases/create-environment";
 import { getApp, listApps } from "../../usecases/list-apps";
@@ -8,7 +9,7 @@ import { adminErrors, SecurityBearer } from "../schemas";
 import type { HttpEnv } from "../types";
 import { validationHook } from "../validate";
 
-const EnvName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "Must be 1-32 lower-case letters, digits or dashes.");
+const EnvName = z.string().regex(ENV_NAME, "Must be 1-32 lower-case letters, digits or dashes.");
 
 const EnvironmentSchema = z
   .object({
@@ -34,7 +35,7 @@ const AppSchema = z
 
 const CreateAppBody = z
   .object({
-    key: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, "Must be 2-63 lower-case letters, digits or dashes."),
+    key: z.string().regex(APP_KEY, "Must be 2-63 lower-case letters, digits or dashes."),
     name: z.string().min(1).max(200),
     platforms: z
       .array(z.enum(["ios", "android", "harmony"]))
