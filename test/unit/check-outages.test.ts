@@ -3,25 +3,11 @@
 // still go out. An admission authority that cannot be reached: not admitted, for this check only. A
 // snapshot that cannot be read on a cold isolate: SERVICE_UNAVAILABLE, never a signed "no update".
 import { describe, expect, it } from "vitest";
-import { EMPTY_CONFIG } from "../../src/domain/config";
-import type { Snapshot, SnapshotRelease } from "../../src/domain/snapshot";
+import type { Snapshot } from "../../src/domain/snapshot";
 import { bucketKeyFromHex } from "../../src/domain/targeting/bucket";
 import { decideAll } from "../../src/usecases/check-updates";
 import type { Deps } from "../../src/usecases/ports";
-
-const release = (version: string, status: "canary" | "full", targeting: unknown): SnapshotRelease => ({
-  releaseId: `rel_${version}`,
-  version,
-  seq: status === "full" ? 1 : 2,
-  status,
-  rollback: false,
-  updateMode: "async",
-  compat: "*",
-  package: { sha256: "a".repeat(64), size: 1 },
-  publisherSignature: null,
-  config: EMPTY_CONFIG,
-  targeting: targeting as SnapshotRelease["targeting"],
-});
+import { checkInput, snapshotRelease } from "../support/decide-fixtures";
 
 function snapshotWith(targeting: unknown): Snapshot {
   return {
@@ -39,7 +25,7 @@ function snapshotWith(targeting: unknown): Snapshot {
         minUsableVersion: null,
         knownVersions: ["0.9.0", "1.0.0", "1.1.0"],
         syncMilestones: [],
-        releases: [release("1.1.0", "canary", targeting), release("1.0.0", "full", null)],
+        releases: [snapshotRelease("1.1.0", "canary", targeting), snapshotRelease("1.0.0", "full", null)],
       },
     },
   };
@@ -62,22 +48,7 @@ function deps(snapshot: Snapshot | null, over: Record<string, unknown> = {}): De
   } as unknown as Deps;
 }
 
-const input = {
-  appId: "app",
-  env: "prod",
-  deviceId: "d-1",
-  userId: null,
-  nonce: null,
-  appVersion: null,
-  platform: null,
-  osVersion: null,
-  brand: null,
-  model: null,
-  network: null,
-  language: null,
-  attributes: {},
-  miniPrograms: [{ id: "mp", version: "0.9.0", sha256: null, failed: [] }],
-};
+const input = checkInput({ miniPrograms: [{ id: "mp", version: "0.9.0", sha256: null, failed: [] }] });
 
 const versionOffered = async (d: Deps) => {
   const [decision] = (await decideAll(d, input, { cf: null, userAgent: null }, "admit")).decisions;

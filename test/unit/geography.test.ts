@@ -1,24 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { EMPTY_CONFIG } from "../../src/domain/config";
 import type { Geo } from "../../src/domain/device-profile";
-import type { Snapshot, SnapshotRelease } from "../../src/domain/snapshot";
+import type { Snapshot } from "../../src/domain/snapshot";
 import { readsGeography } from "../../src/usecases/canary-context";
 import { decideAll, type RequestOrigin } from "../../src/usecases/check-updates";
 import type { Deps } from "../../src/usecases/ports";
-
-const release = (version: string, status: "canary" | "full", rules: unknown[] | null): SnapshotRelease => ({
-  releaseId: `rel_${version}`,
-  version,
-  seq: status === "full" ? 1 : 2,
-  status,
-  rollback: false,
-  updateMode: "async",
-  compat: "*",
-  package: { sha256: "a".repeat(64), size: 1 },
-  publisherSignature: null,
-  config: EMPTY_CONFIG,
-  targeting: rules === null ? null : { rules },
-});
+import { checkInput, snapshotRelease } from "../support/decide-fixtures";
 
 function snapshotWith(canaryRules: unknown[], fullRules: unknown[] | null = null): Snapshot {
   return {
@@ -36,7 +22,10 @@ function snapshotWith(canaryRules: unknown[], fullRules: unknown[] | null = null
         minUsableVersion: null,
         knownVersions: ["1.0.0", "1.1.0"],
         syncMilestones: [],
-        releases: [release("1.1.0", "canary", canaryRules), release("1.0.0", "full", fullRules)],
+        releases: [
+          snapshotRelease("1.1.0", "canary", { rules: canaryRules }),
+          snapshotRelease("1.0.0", "full", fullRules === null ? null : { rules: fullRules }),
+        ],
       },
     },
   };
@@ -62,22 +51,7 @@ async function check(snapshot: Snapshot) {
     parseUserAgent: () => null,
     geoFromCf: (cf: unknown) => cf as Geo,
   } as unknown as Deps;
-  const input = {
-    appId: "app",
-    env: "prod",
-    deviceId: "d-1",
-    userId: null,
-    nonce: null,
-    appVersion: null,
-    platform: null,
-    osVersion: null,
-    brand: "Samsung",
-    model: null,
-    network: null,
-    language: null,
-    attributes: {},
-    miniPrograms: [{ id: "mp", version: "1.0.0", sha256: null, failed: [] }],
-  };
+  const input = checkInput({ brand: "Samsung" });
   const { decisions } = await decideAll(deps, input, origin, "admit");
   return { action: decisions[0]?.action, cfReads };
 }

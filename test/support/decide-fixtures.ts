@@ -1,0 +1,37 @@
+import { EMPTY_CONFIG } from "../../src/domain/config";
+import type { SnapshotRelease } from "../../src/domain/snapshot";
+import type { CheckInput } from "../../src/usecases/check-updates";
+
+/** A snapshot release of mini program "mp": canary ones get sequence 2, full ones 1. */
+export const snapshotRelease = (version: string, status: "canary" | "full", targeting: unknown): SnapshotRelease => ({
+  releaseId: `rel_${version}`,
+  version,
+  seq: status === "full" ? 1 : 2,
+  status,
+  rollback: false,
+  updateMode: "async",
+  compat: "*",
+  package: { sha256: "a".repeat(64), size: 1 },
+  publisherSignature: null,
+  config: EMPTY_CONFIG,
+  targeting: targeting as SnapshotRelease["targeting"],
+});
+
+/** A check of device "d-1" for app "app" / "prod" that sends nothing about itself; spread to set fields. */
+export const checkInput = (over: Partial<CheckInput> = {}): CheckInput => ({
+  appId: "app",
+  env: "prod",
+  deviceId: "d-1",
+  userId: null,
+  nonce: null,
+  appVersion: null,
+  platform: null,
+  osVersion: null,
+  brand: null,
+  model: null,
+  network: null,
+  language: null,
+  attributes: {},
+  miniPrograms: [{ id: "mp", version: "1.0.0", sha256: null, failed: [] }],
+  ...over,
+});
