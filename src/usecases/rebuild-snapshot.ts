@@ -27,12 +27,15 @@ export async function assertSnapshotFits(
   apply: (source: SnapshotSource) => void,
 ): Promise<void> {
   const max = deps.limits.maxSnapshotBytes;
-  const source = await deps.store.snapshotSource(environmentId, deps.clock.now());
+  const read = () => deps.store.snapshotSource(environmentId, deps.clock.now());
+  const source = await read();
   if (source === null) return;
-  const before = snapshotBytes(source);
   apply(source);
   const bytes = snapshotBytes(source);
-  if (bytes > max && bytes > before) {
+  if (bytes <= max) return;
+  // Over the bound: refused only if the change grows it (the current state, read again, measured).
+  const current = await read();
+  if (bytes > (current === null ? 0 : snapshotBytes(current))) {
     throw new AppError(
       "SNAPSHOT_TOO_LARGE",
       `This change would make the environment's delivery snapshot ${bytes} bytes, over its limit of ${max}: ` +

@@ -1,5 +1,5 @@
 import { EMPTY_CONFIG } from "../../src/domain/config";
-import type { SnapshotRelease } from "../../src/domain/snapshot";
+import type { Snapshot, SnapshotList, SnapshotRelease } from "../../src/domain/snapshot";
 import type { CheckInput } from "../../src/usecases/check-updates";
 
 /** A snapshot release of mini program "mp": canary ones get sequence 2, full ones 1. */
@@ -34,4 +34,35 @@ export const checkInput = (over: Partial<CheckInput> = {}): CheckInput => ({
   attributes: {},
   miniPrograms: [{ id: "mp", version: "1.0.0", sha256: null, failed: [] }],
   ...over,
+});
+
+/**
+ * A snapshot of app "app" / "prod" with one mini program "mp": a canary 1.1.0 with `canaryTargeting`
+ * over a full 1.0.0 with `fullTargeting` (never evaluated), knowing `knownVersions`.
+ */
+export const oneMiniProgramSnapshot = (
+  canaryTargeting: unknown,
+  fullTargeting: unknown = null,
+  {
+    knownVersions = ["1.0.0", "1.1.0"],
+    lists = {},
+  }: { knownVersions?: string[]; lists?: Record<string, SnapshotList> } = {},
+): Snapshot => ({
+  format: 1,
+  appKey: "app",
+  env: "prod",
+  version: 1,
+  builtAt: 0,
+  lists,
+  miniPrograms: {
+    mp: {
+      id: "mp",
+      type: "dsl",
+      origin: "workspace",
+      minUsableVersion: null,
+      knownVersions,
+      syncMilestones: [],
+      releases: [snapshotRelease("1.1.0", "canary", canaryTargeting), snapshotRelease("1.0.0", "full", fullTargeting)],
+    },
+  },
 });

@@ -7,29 +7,13 @@ import type { Snapshot } from "../../src/domain/snapshot";
 import { bucketKeyFromHex } from "../../src/domain/targeting/bucket";
 import { decideAll } from "../../src/usecases/check-updates";
 import type { Deps } from "../../src/usecases/ports";
-import { checkInput, snapshotRelease } from "../support/decide-fixtures";
+import { checkInput, oneMiniProgramSnapshot } from "../support/decide-fixtures";
 
-function snapshotWith(targeting: unknown): Snapshot {
-  return {
-    format: 1,
-    appKey: "app",
-    env: "prod",
-    version: 1,
-    builtAt: 0,
+const snapshotWith = (targeting: unknown): Snapshot =>
+  oneMiniProgramSnapshot(targeting, null, {
+    knownVersions: ["0.9.0", "1.0.0", "1.1.0"],
     lists: { deny: { kind: "device", contentKey: "lc_deny", shardCount: 1, regex: [] } },
-    miniPrograms: {
-      mp: {
-        id: "mp",
-        type: "dsl",
-        origin: "workspace",
-        minUsableVersion: null,
-        knownVersions: ["0.9.0", "1.0.0", "1.1.0"],
-        syncMilestones: [],
-        releases: [snapshotRelease("1.1.0", "canary", targeting), snapshotRelease("1.0.0", "full", null)],
-      },
-    },
-  };
-}
+  });
 
 const failing = async () => {
   throw new Error("storage timeout");

@@ -4,32 +4,10 @@ import type { Snapshot } from "../../src/domain/snapshot";
 import { readsGeography } from "../../src/usecases/canary-context";
 import { decideAll, type RequestOrigin } from "../../src/usecases/check-updates";
 import type { Deps } from "../../src/usecases/ports";
-import { checkInput, snapshotRelease } from "../support/decide-fixtures";
+import { checkInput, oneMiniProgramSnapshot } from "../support/decide-fixtures";
 
-function snapshotWith(canaryRules: unknown[], fullRules: unknown[] | null = null): Snapshot {
-  return {
-    format: 1,
-    appKey: "app",
-    env: "prod",
-    version: 1,
-    builtAt: 0,
-    lists: {},
-    miniPrograms: {
-      mp: {
-        id: "mp",
-        type: "dsl",
-        origin: "workspace",
-        minUsableVersion: null,
-        knownVersions: ["1.0.0", "1.1.0"],
-        syncMilestones: [],
-        releases: [
-          snapshotRelease("1.1.0", "canary", { rules: canaryRules }),
-          snapshotRelease("1.0.0", "full", fullRules === null ? null : { rules: fullRules }),
-        ],
-      },
-    },
-  };
-}
+const snapshotWith = (canaryRules: unknown[], fullRules: unknown[] | null = null): Snapshot =>
+  oneMiniProgramSnapshot({ rules: canaryRules }, fullRules === null ? null : { rules: fullRules });
 
 const country = { attribute: "country", operator: "include", values: ["SG"] };
 const brand = { attribute: "brand", operator: "include", values: ["samsung"] };
