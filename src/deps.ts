@@ -10,6 +10,7 @@ import { cachedSnapshotStore } from "./edge/snapshot-cache";
 import { parseUserAgent } from "./edge/user-agent";
 import { fflateReader } from "./edge/zip-reader";
 import { d1Store } from "./store/d1-store";
+import { reportOutages } from "./store/outage";
 import type { Clock, Deps } from "./usecases/ports";
 import { DEFAULT_MAX_SNAPSHOT_BYTES } from "./usecases/rebuild-snapshot";
 
@@ -53,7 +54,7 @@ function build(env: Bindings): Deps {
     ids: randomIds,
     hasher: webCryptoHasher,
     // drizzle builds its schema metadata on construction: once per isolate, not per request.
-    store: d1Store(env.DB),
+    store: reportOutages(d1Store(env.DB)),
     packages: r2PackageStore(env.PACKAGES),
     reader: fflateReader,
     snapshots: cachedSnapshotStore(kvSnapshotStore(env.SNAPSHOTS), systemClock, ttl),
