@@ -59,7 +59,9 @@ describe("D1 unavailable", () => {
     const app = await createApp(token, ["prod"]);
     appKey = app.key;
     mp = (await createMiniProgram(token)).key;
-    ({ release: { id: releaseId } } = await releaseFull(token, { miniProgram: mp, appKey, env: "prod" }, "1.0.0"));
+    ({
+      release: { id: releaseId },
+    } = await releaseFull(token, { miniProgram: mp, appKey, env: "prod" }, "1.0.0"));
   });
 
   const check = () => ({
@@ -81,7 +83,14 @@ describe("D1 unavailable", () => {
     ["/v1/admin/allowlists", { token }],
     ["/v1/admin/audit-logs", { token }],
     ["/v1/admin/explain", { method: "POST", token, json: check() }],
-    ["/v1/bootstrap", { method: "POST", headers: { "updraft-bootstrap-secret": "test-bootstrap-secret" }, json: { workspaceName: "W", adminName: "A", adminEmail: "a@example.test" } }],
+    [
+      "/v1/bootstrap",
+      {
+        method: "POST",
+        headers: { "updraft-bootstrap-secret": "test-bootstrap-secret" },
+        json: { workspaceName: "W", adminName: "A", adminEmail: "a@example.test" },
+      },
+    ],
   ];
 
   it("answers every admin route and explain with 503 SERVICE_UNAVAILABLE and Retry-After", async () => {
