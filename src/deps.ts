@@ -1,3 +1,4 @@
+import { packageBaseFrom } from "./domain/deployment";
 import { DEFAULT_PACKAGE_LIMITS } from "./domain/package";
 import { bucketKeyFromHex } from "./domain/targeting/bucket";
 import { cachedAdmissionGate, durableObjectAdmissionGate } from "./edge/admissions";
@@ -24,6 +25,8 @@ export type Bindings = Env & {
   SNAPSHOT_CACHE_MS?: string;
   /** Largest delivery snapshot in bytes (default 8 MiB; KV takes values up to 25 MiB). */
   SNAPSHOT_MAX_BYTES?: string;
+  /** Public base URL of package downloads (a CDN); unset: the host of each check request. */
+  PACKAGE_BASE_URL?: string;
 };
 
 const systemClock: Clock = { now: () => Date.now() };
@@ -49,7 +52,11 @@ export function buildDeps(env: Bindings): Deps {
 function build(env: Bindings): Deps {
   const ttl = Number(env.SNAPSHOT_CACHE_MS ?? DEFAULT_SNAPSHOT_CACHE_MS);
   const maxPackageBytes = Number(env.MAX_PACKAGE_BYTES) || 20 * 1024 * 1024;
+  // Throws SERVICE_MISCONFIGURED on an invalid value: before anything is cached, so every request
+  // of the isolate answers that problem until the setting is fixed.
+  const packageBaseUrl = packageBaseFrom(env.PACKAGE_BASE_URL);
   return {
+    packageBaseUrl,
     clock: systemClock,
     ids: randomIds,
     hasher: webCryptoHasher,

@@ -257,6 +257,8 @@ export interface Deps {
   geoFromCf(cf: unknown): Geo | null;
   /** The per-deployment secret key of percentage bucketing (16 bytes), or null when not configured. */
   bucketKey: BucketKey | null;
+  /** Base of package URLs in manifests (`…/v1/packages`, a CDN), or null: the check request's origin. */
+  packageBaseUrl: string | null;
   /** `maxSnapshotBytes`: the largest delivery snapshot of one (app, environment), as stored JSON. */
   limits: { maxPackageBytes: number; maxSnapshotBytes: number } & PackageLimits;
 }

@@ -64,7 +64,7 @@ const checkRoute = createRoute({
  */
 export async function answerCheck(request: Request, url: string, deps: Deps, requestId: string): Promise<Response> {
   const input = parseCheckRequest(await readJsonText(request));
-  const base = `${url.slice(0, pathStart(url))}/v1/packages`;
+  const base = deps.packageBaseUrl ?? `${url.slice(0, pathStart(url))}/v1/packages`;
   const { bytes, signature, keyId } = await checkUpdates(deps, input, requestOrigin(request), base);
   return new Response(bytes, {
     headers: {
