@@ -9,3 +9,18 @@ export const ENV_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 export function couldBeTarget(appKey: string, env: string): boolean {
   return APP_KEY.test(appKey) && ENV_NAME.test(env);
 }
+
+/**
+ * The prefixes of the ids Updraft generates (`mp_…`, `al_…`): `<prefix>_` and 20 base32 digits. Routes
+ * that take "an id or a key/name" look both up, so a user-chosen mini program key or allowlist name
+ * shaped like an id could shadow another resource: such keys and names are refused. App keys and
+ * environment names cannot contain `_`, so they never collide. A test keeps this list complete.
+ */
+export const ID_PREFIXES = ["al", "app", "aud", "env", "lc", "mem", "mp", "rel", "tok", "ver", "ws"] as const;
+
+const ID_SHAPED = new RegExp(`^(?:${ID_PREFIXES.join("|")})_`, "i");
+
+/** True when a user-chosen key or name starts like a generated id (case-insensitively). */
+export function looksLikeId(value: string): boolean {
+  return ID_SHAPED.test(value);
+}

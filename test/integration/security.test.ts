@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { WorkspaceRole } from "../../src/domain/permissions";
+import { count, expectProblem } from "../support/admin-factories";
 import { addMember, call, makeWorkspace, uniqueKey } from "../support/workspace";
 import { makeZip } from "../support/zip";
 
@@ -231,5 +232,23 @@ describe("role × route matrix", () => {
     expect(res.status).toBe(404);
     const apps = await (await call("/v1/admin/apps", { token: other.token })).json<{ items: unknown[] }>();
     expect(apps.items).toEqual([]);
+  });
+});
+
+describe("keys and names shaped like ids", () => {
+  it("refuses mini program keys and allowlist names that start like a generated id, and writes nothing", async () => {
+    const { token } = await makeWorkspace();
+    for (const key of ["mp_shadow", "al_list", "REL_x"]) {
+      const res = await call("/v1/admin/mini-programs", { method: "POST", token, json: { key, names: { en: "X" } } });
+      const { body } = await expectProblem(res, 400, "VALIDATION_FAILED");
+      expect(body.errors?.[0]?.pointer).toBe("/key");
+      const list = await call("/v1/admin/allowlists", { method: "POST", token, json: { name: key, kind: "user" } });
+      const problem = await expectProblem(list, 400, "VALIDATION_FAILED");
+      expect(problem.body.errors?.[0]?.pointer).toBe("/name");
+    }
+    expect(await count("select count(*) as n from mini_programs where key in ('mp_shadow', 'al_list', 'REL_x')")).toBe(
+      0,
+    );
+    expect(await count("select count(*) as n from allowlists where name in ('mp_shadow', 'al_list', 'REL_x')")).toBe(0);
   });
 });

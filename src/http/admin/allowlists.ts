@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { AppError } from "../../domain/errors";
+import { looksLikeId } from "../../domain/keys";
 import {
   createAllowlist,
   getAllowlist,
@@ -88,7 +89,8 @@ export const allowlistsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validati
                 .object({
                   name: z
                     .string()
-                    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "1-100 letters, digits, dots, dashes or underscores."),
+                    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "1-100 letters, digits, dots, dashes or underscores.")
+                    .refine((v) => !looksLikeId(v), "Must not start like a generated id (such as al_ or mp_)."),
                   kind: z.enum(["user", "device"]),
                 })
                 .strict(),

@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { looksLikeId } from "../../domain/keys";
 import { MINI_PROGRAM_ORIGINS, MINI_PROGRAM_TYPES } from "../../domain/update-mode";
 import { createMiniProgram, getMiniProgram, listMiniPrograms } from "../../usecases/create-mini-program";
 import { ctxOf } from "../auth";
@@ -37,7 +38,8 @@ const CreateMiniProgramBody = z
   .object({
     key: z
       .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "Must be 1-128 letters, digits, dots, dashes or underscores."),
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "Must be 1-128 letters, digits, dots, dashes or underscores.")
+      .refine((v) => !looksLikeId(v), "Must not start like a generated id (such as mp_ or al_)."),
     type: z.enum(MINI_PROGRAM_TYPES).default("dsl"),
     origin: z.enum(MINI_PROGRAM_ORIGINS).default("workspace"),
     names: Localized.refine((v) => Object.keys(v).length >= 1, "At least one name."),
