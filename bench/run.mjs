@@ -1,10 +1,17 @@
-// `npm run bench` (second part): HTTP benchmark of POST /v1/check against a trivial route of the same server.
-// Builds the Worker with `wrangler deploy --dry-run` and runs it on bare Miniflare (no wrangler dev
-// proxy) on 127.0.0.1 with local D1/R2/KV and the AdmissionCounter Durable Object (SQLite-backed), seeds
-// the benchmark snapshot of bench/fixtures.mjs through the admin API (1,000,000-user allowlist, device
-// denylist, 50 mini programs × 1 full + 3 canary releases of 5 rules, percentages, one capped time
-// window), then runs bounded load at concurrency 1, 8 and 64 from an undici Pool (one connection per
-// concurrent request, no pipelining). Prints figures only; asserts nothing about time.
+// `npm run bench` (second part): HTTP benchmark of POST /v1/check against a trivial route and against
+// the signed floor, on the same server. Builds the probe Worker (bench/probe-worker.ts: the real
+// Worker plus /probe/* routes, among them /probe/floor) with `wrangler deploy --dry-run` and runs it
+// on bare Miniflare on 127.0.0.1 with local D1/R2/KV and the AdmissionCounter Durable Object
+// (SQLite-backed); load goes through a socket bound straight to the Worker (no Miniflare entry
+// worker; BENCH_DIRECT=0 goes through it instead). Seeds the benchmark snapshot of bench/fixtures.mjs
+// through the admin API (1,000,000-user allowlist, device denylist, 50 mini programs × 1 full + 3
+// canary releases of 5 rules, percentages, one capped time window), then
+//   - per request at c=1, the stages trivial / floor / check interleaved per device in random order,
+//     workerd's CPU read before and after each request: `c=1 check_cpu_us floor_cpu_us over_floor_us`;
+//   - bounded load at concurrency 1, 8 and 64 from an undici Pool (one connection per concurrent
+//     request, no pipelining), rounds alternating trivial, check and floor: `ratio` (check/trivial)
+//     and `floor_ratio` (check/floor).
+// Prints figures only; asserts nothing about time.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -47,12 +54,12 @@ const PER_REQUEST_DEVICES = Number(process.env.BENCH_PER_REQUEST ?? 2500);
 /** With BENCH_PROFILE=<dir>, the Worker's CPU is profiled during the c=8 check runs (slows it down). */
 const PROFILE_DIR = process.env.BENCH_PROFILE;
 /**
- * With BENCH_DIRECT=1, load goes to a socket bound straight to the Worker (Miniflare's
+ * By default (BENCH_DIRECT=0 turns it off), load goes to a socket bound straight to the Worker (Miniflare's
  * `unsafeDirectSockets`): workerd without Miniflare's entry worker, which otherwise rebuilds every
  * request in JavaScript before forwarding it. Closer to production, and a lighter harness for both
  * routes (request.cf is not injected there: the bench snapshot has no geography rule).
  */
-const DIRECT = process.env.BENCH_DIRECT === "1";
+const DIRECT = process.env.BENCH_DIRECT !== "0";
 /**
  * Each level alternates trivial and check runs, ROUNDS of each with an equal share of the requests,
  * so drift in the machine's speed hits both alike; the per-round ratios are printed too.
@@ -69,9 +76,8 @@ const work = mkdtempSync(join(tmpdir(), "updraft-bench-"));
 let mf;
 
 function startServer() {
-  // With BENCH_BREAKDOWN the Worker is bench/probe-worker.ts: the real one plus the /probe/* stages.
-  const entry = BREAKDOWN ? ["bench/probe-worker.ts"] : [];
-  execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", join(work, "dist"), ...entry], {
+  // The Worker is bench/probe-worker.ts: the real one plus the /probe/* stages (the floor among them).
+  execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", join(work, "dist"), "bench/probe-worker.ts"], {
     stdio: "ignore",
     env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
   });
@@ -91,7 +97,7 @@ function startServer() {
           ...(DIRECT ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : {}),
           modules: true,
           modulesRoot: join(work, "dist"),
-          scriptPath: join(work, "dist", BREAKDOWN ? "probe-worker.js" : "index.js"),
+          scriptPath: join(work, "dist", "probe-worker.js"),
           compatibilityDate: "2026-10-01",
           compatibilityFlags: ["nodejs_compat"],
           d1Databases: { DB: "bench-db" },
@@ -138,29 +144,44 @@ async function main() {
       `  seeding through the admin API: ${seeded.seconds.toFixed(1)} s (allowlist upload ${seeded.listSeconds.toFixed(1)} s)`,
     );
     console.log(`  mix: ${mix}`);
+    const trivial = () => ({ path: "/healthz" });
+    const check = (i) => ({ path: "/v1/check", body: bodies[i % bodies.length] });
+    const floorOf = (i) => ({ path: "/probe/floor", body: bodies[i % bodies.length] });
+    const overFloor = await perRequest(pool, [
+      ["trivial GET /healthz", trivial],
+      ["floor: signed, no decisions", floorOf],
+      ["check", check],
+    ]);
+    console.log(
+      `c=1 check_cpu_us=${overFloor[2].mean.toFixed(0)} floor_cpu_us=${overFloor[1].mean.toFixed(0)} ` +
+        `over_floor_us=${(overFloor[2].mean - overFloor[1].mean).toFixed(0)} ` +
+        `(trivial ${overFloor[0].mean.toFixed(0)} µs; trimmed means of ${PER_REQUEST_DEVICES} requests per stage)`,
+    );
     const cpu = [];
     for (const { c, requests } of LEVELS) {
-      const trivial = { path: "/healthz" };
-      const check = (i) => ({ path: "/v1/check", body: bodies[i % bodies.length] });
-      await load(pool, c, 300, () => trivial); // warm-up
+      await load(pool, c, 300, trivial); // warm-up
       await load(pool, c, 300, check);
+      await load(pool, c, 300, floorOf);
       const t = [];
       const k = [];
+      const f = [];
       const profiles = [];
       for (let r = 0; r < ROUNDS; r++) {
-        t.push(await load(pool, c, requests / ROUNDS, () => trivial));
+        t.push(await load(pool, c, requests / ROUNDS, trivial));
         const stop = PROFILE_DIR && c === 8 ? await startProfile(mf, "updraft") : null;
         k.push(await load(pool, c, requests / ROUNDS, check));
         if (stop) profiles.push(await stop());
+        f.push(await load(pool, c, requests / ROUNDS, floorOf));
       }
       const tr = merge(t);
       const ck = merge(k);
-      const errors = tr.errors + ck.errors;
+      const fl = merge(f);
+      const errors = tr.errors + ck.errors + fl.errors;
       const perRound = k.map((run, r) =>
         (run.latencies.length / run.seconds / (t[r].latencies.length / t[r].seconds)).toFixed(2),
       );
       console.log(
-        `c=${c} check=${ck.rps.toFixed(0)} trivial=${tr.rps.toFixed(0)} ratio=${(ck.rps / tr.rps).toFixed(2)} ` +
+        `c=${c} check=${ck.rps.toFixed(0)} floor=${fl.rps.toFixed(0)} trivial=${tr.rps.toFixed(0)} ratio=${(ck.rps / tr.rps).toFixed(2)} floor_ratio=${(ck.rps / fl.rps).toFixed(2)} ` +
           `p50=${ck.p50.toFixed(2)}ms p99=${ck.p99.toFixed(2)}ms${errors ? ` errors=${errors}` : ""} (per round: ${perRound.join(" ")})`,
       );
       cpu.push(
@@ -217,7 +238,7 @@ async function breakdown(pool, bodies) {
         `(quartiles ${q(0.25).toFixed(0)}..${q(0.75).toFixed(0)})`,
     );
   }
-  await perRequest(pool, stages);
+  printPerRequest(stages, await perRequest(pool, stages));
 }
 
 /**
@@ -260,13 +281,18 @@ async function perRequest(pool, stages) {
     const kept = v.slice(Math.floor(v.length * 0.1), Math.ceil(v.length * 0.9));
     return { mean: kept.reduce((a, b) => a + b, 0) / kept.length, median: v[Math.floor(v.length / 2)] ?? 0 };
   };
-  const base = summary(samples[0]);
+  return samples.map(summary);
+}
+
+/** The per-request table of the breakdown: each stage's trimmed mean and median, less the trivial route's. */
+function printPerRequest(stages, summaries) {
+  const base = summaries[0];
   console.log(
     `  workerd CPU per request at c=1, stages interleaved per device in random order (${PER_REQUEST_DEVICES} requests per stage), ` +
       "trimmed mean and median, each also less the trivial route's:",
   );
   for (const [i, [name]] of stages.entries()) {
-    const { mean, median } = summary(samples[i]);
+    const { mean, median } = summaries[i];
     console.log(
       `    ${name.padEnd(30)} ${mean.toFixed(0).padStart(5)} µs (+${(mean - base.mean).toFixed(0)})  median ${median.toFixed(0)} µs (+${(median - base.median).toFixed(0)})  ratio=${(base.mean / mean).toFixed(2)}`,
     );

@@ -26,6 +26,17 @@ export const adminErrors = {
   409: { description: "Conflict", content: problemContent },
   413: { description: "Payload too large", content: problemContent },
   415: { description: "Unsupported media type", content: problemContent },
+  503: {
+    description:
+      "SERVICE_UNAVAILABLE: the database is unreachable (retry after the Retry-After seconds), or SERVICE_MISCONFIGURED: a deployment setting is invalid",
+    headers: {
+      "retry-after": {
+        description: "Seconds to wait before retrying (SERVICE_UNAVAILABLE)",
+        schema: { type: "string" },
+      },
+    },
+    content: problemContent,
+  },
 } as const;
 
 export const problemResponse = (description: string) => ({ description, content: problemContent });

@@ -53,7 +53,9 @@ const checkRoute = createRoute({
     400: problemResponse("Malformed JSON or validation failure"),
     413: problemResponse("Body too large"),
     415: problemResponse("Not JSON, or a content-coded body"),
-    503: problemResponse("The service has no signing key configured (SERVICE_MISCONFIGURED)"),
+    503: problemResponse(
+      "SERVICE_MISCONFIGURED: no signing key, or an invalid PACKAGE_BASE_URL; SERVICE_UNAVAILABLE: no delivery snapshot can be read (Retry-After)",
+    ),
   },
 });
 
