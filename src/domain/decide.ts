@@ -252,7 +252,7 @@ function decideNewer(
 }
 
 /**
- * Decides what one device gets for one mini program, in PRODUCT.md's fixed order (eligibility,
+ * Decides what one device gets for one mini program, in the fixed order of docs/targeting.md (eligibility,
  * then for canary releases allow/deny lists, filters, time window, percentage). Pure and total.
  * A device is never offered a lower version than the one it has unless the winner is a rollback
  * release. When a time-window release would win if the device were admitted, the decision is

@@ -1,4 +1,4 @@
-/** Workspace-wide roles (PRODUCT.md "Member / role"). */
+/** Workspace-wide roles: admin, reviewer, developer (docs/overview.md, "Workspace"). */
 export const WORKSPACE_ROLES = ["admin", "reviewer", "developer"] as const;
 export type WorkspaceRole = (typeof WORKSPACE_ROLES)[number];
 

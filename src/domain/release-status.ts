@@ -1,4 +1,4 @@
-/** Release lifecycle of PRODUCT.md ("release task" in mPaaS, "release record" in Alipay+). */
+/** Release lifecycle (docs/overview.md; a "release task" in mPaaS, a "release record" in Alipay+). */
 export const RELEASE_STATUSES = [
   "created",
   "in_review",
@@ -90,8 +90,8 @@ export interface FullCandidate {
 
 /**
  * What happens when `goingFull` enters full release on its target, given the mini program's other
- * `full` releases there (PRODUCT.md: `archived` means "superseded by a newer full release on the same
- * target"):
+ * `full` releases there (`archived` means "superseded by a newer full release on the same target",
+ * docs/overview.md):
  * - a full release with a higher sequence is newer: an older release may not go full over it where
  *   the newer one reaches all its host apps (`refused`, for instance a paused one continuing; an
  *   older version goes out again through a new release, a rollback release to reach devices on newer

@@ -11,7 +11,7 @@ export type MiniProgramOrigin = (typeof MINI_PROGRAM_ORIGINS)[number];
 
 /**
  * The update mode a release may carry: only `dsl` mini programs of origin `workspace` choose;
- * every other mini program keeps `default` (PRODUCT.md "Update modes").
+ * every other mini program keeps `default` (docs/overview.md, "Update modes").
  */
 export function allowedUpdateMode(requested: UpdateMode, type: MiniProgramType, origin: MiniProgramOrigin): UpdateMode {
   return type === "dsl" && origin === "workspace" ? requested : "default";

@@ -12,10 +12,11 @@ const MESSAGES = {
 } as const;
 
 /**
- * Moves a release through its lifecycle (PRODUCT.md). Approving and rejecting need the review
- * permission; every other move needs release:write on the mini program. Going `full` archives the
- * mini program's older full releases on the target that it supersedes, and is refused while a newer
- * one is full there (see `supersession`). A concurrent change is a CONFLICT.
+ * Moves a release through its lifecycle (docs/overview.md, "Release lifecycle"). Approving and
+ * rejecting need the review permission; every other move needs release:write on the mini program.
+ * Going `full` archives the mini program's older full releases on the target that it supersedes,
+ * and is refused while a newer one is full there (see `supersession`). A concurrent change is a
+ * CONFLICT.
  */
 export async function transitionRelease(
   deps: Deps,

@@ -185,7 +185,7 @@ function percentageStep(t: Targeting, p: PercentageTarget, input: EvaluationInpu
 }
 
 /**
- * Canary targeting of one release for one device, in PRODUCT.md's fixed order; the first decisive
+ * Canary targeting of one release for one device, in the fixed order of docs/targeting.md; the first decisive
  * step wins. Eligibility, preview and `full` releases are the caller's business.
  * 1. denylist: listed user or device → out (a throwing `inList` → out, LIST_LOOKUP_FAILED).
  * 2. allowlist: listed → in, skipping everything below (a throwing `inList` counts as not listed).
