@@ -1,6 +1,12 @@
 import { Inflate } from "fflate";
 import { AppError } from "../domain/errors";
-import { isDirectoryEntry, type ManifestFile, sortManifest, unsafePathReason } from "../domain/package";
+import {
+  isDirectoryEntry,
+  type ManifestFile,
+  pathConflictReason,
+  sortManifest,
+  unsafePathReason,
+} from "../domain/package";
 import type { PackageReader } from "../usecases/ports";
 import { webCryptoHasher } from "./crypto";
 
@@ -9,125 +15,217 @@ const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
 const ZIP64_EOCD_SIGNATURE = 0x06064b50;
 const CENTRAL_SIGNATURE = 0x02014b50;
 const LOCAL_SIGNATURE = 0x04034b50;
+const DESCRIPTOR_SIGNATURE = 0x08074b50;
+const EOCD_SIZE = 22;
 /** The fixed part of a central directory header: no entry takes fewer bytes. */
 const CENTRAL_HEADER_SIZE = 46;
+const LOCAL_HEADER_SIZE = 30;
+
+const FLAG_ENCRYPTED = 0x0001;
+const FLAG_DESCRIPTOR = 0x0008;
+const FLAG_STRONG_ENCRYPTION = 0x0040;
+const FLAG_UTF8 = 0x0800;
+const FLAG_MASKED_HEADERS = 0x2000;
+/** The only flags an entry may carry: deflate options (bits 1–2), data descriptor, UTF-8 name. */
+const ALLOWED_FLAGS = 0x0002 | 0x0004 | FLAG_DESCRIPTOR | FLAG_UTF8;
+
+/** Extra fields that would make some extractor see other sizes or another name than the headers say. */
+const REFUSED_EXTRA_FIELDS: ReadonlyMap<number, string> = new Map([
+  [0x0001, "zip64 extended information (zip64 archives are not accepted)"],
+  [0x7075, "an Info-ZIP Unicode path field (some extractors would use its name instead)"],
+]);
 
 /** One central directory entry, read and bounds-checked before any byte is inflated. */
 interface Entry {
+  /** 1-based position in the central directory, used in refusals (names are never echoed). */
+  number: number;
   name: string;
   rawName: Uint8Array;
+  flags: number;
   method: number;
   crc: number;
   compressedSize: number;
   size: number;
   localOffset: number;
+  /** Where this entry's stored bytes start and end, once its local header has been checked. */
+  dataStart: number;
+  dataEnd: number;
 }
 
 const invalid = (why: string) => new AppError("INVALID_PACKAGE", `The package is not a readable zip archive: ${why}.`);
+const notZip = () => new AppError("INVALID_PACKAGE", "The package is not a zip archive.");
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+class Bytes {
+  readonly view: DataView;
+  constructor(readonly bytes: Uint8Array) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  get length() {
+    return this.bytes.length;
+  }
+  u16(at: number) {
+    return this.view.getUint16(at, true);
+  }
+  u32(at: number) {
+    return this.view.getUint32(at, true);
+  }
+  /** True when a zip record signature (`PK\x05\x06`, `PK\x06\x06`, `PK\x06\x07`) occurs in [from, to). */
+  hasEndSignature(from: number, to: number) {
+    for (let i = from; i + 4 <= to; i++) {
+      const value = this.u32(i);
+      if (value === EOCD_SIGNATURE || value === ZIP64_EOCD_SIGNATURE || value === ZIP64_LOCATOR_SIGNATURE) return true;
+    }
+    return false;
+  }
+}
 
 /**
- * Reads a zip's central directory by hand, strictly, and returns its entries. Everything a
- * malicious archive could lie about is checked against the bytes actually present: the entry count
- * (a 100-byte zip may claim 4 billion entries), every header's position and length, and zip64
- * fields. Names are decoded as fflate decodes them (UTF-8 when flagged, else Latin-1).
+ * Checks that an extra field area is a well-formed sequence of (id, length, data) fields exactly
+ * filling it, without a field that would change the entry's name or sizes for some extractor.
  */
-function centralDirectory(bytes: Uint8Array, maxEntries: number): Entry[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const u16 = (at: number) => view.getUint16(at, true);
-  const u32 = (at: number) => view.getUint32(at, true);
-  const u64 = (at: number) => {
-    const high = u32(at + 4);
-    if (high !== 0) throw invalid("a zip64 field is out of range");
-    return u32(at);
-  };
-  // The end-of-central-directory record sits in the last 22 + 65535 bytes.
+function checkExtraFields(zip: Bytes, from: number, to: number, where: string) {
+  let at = from;
+  while (at < to) {
+    if (at + 4 > to || at + 4 + zip.u16(at + 2) > to) throw invalid(`${where} has a malformed extra field`);
+    const refused = REFUSED_EXTRA_FIELDS.get(zip.u16(at));
+    if (refused !== undefined) throw invalid(`${where} carries ${refused}`);
+    at += 4 + zip.u16(at + 2);
+  }
+}
+
+/**
+ * The end-of-central-directory record, which must be the archive's last 22 bytes: no archive
+ * comment (so no second end record can hide in one), no trailing bytes, one disk, no zip64.
+ */
+function endRecord(zip: Bytes, maxEntries: number) {
+  if (zip.length < EOCD_SIZE) throw notZip();
+  // Found from the end like every reader does, only to tell a comment or trailing bytes apart from
+  // a file that is not a zip at all.
   let eocd = -1;
-  for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 0xffff); i--) {
-    if (u32(i) === EOCD_SIGNATURE) {
+  for (let i = zip.length - EOCD_SIZE; i >= Math.max(0, zip.length - EOCD_SIZE - 0xffff); i--) {
+    if (zip.u32(i) === EOCD_SIGNATURE) {
       eocd = i;
       break;
     }
   }
-  if (eocd < 0) throw new AppError("INVALID_PACKAGE", "The package is not a zip archive.");
-  let count = u16(eocd + 10);
-  let offset = u32(eocd + 16);
-  if (eocd >= 20 && u32(eocd - 20) === ZIP64_LOCATOR_SIGNATURE) {
-    const record = u64(eocd - 12);
-    if (record + 56 > bytes.length || u32(record) !== ZIP64_EOCD_SIGNATURE) throw invalid("bad zip64 record");
-    count = u64(record + 32);
-    offset = u64(record + 48);
+  if (eocd < 0) throw notZip();
+  const commentLength = zip.u16(eocd + 20);
+  if (commentLength > 0) throw invalid("the archive has a comment (archive comments are not accepted)");
+  if (eocd + EOCD_SIZE !== zip.length) throw invalid("bytes follow the end of central directory record");
+  if (eocd >= 20 && zip.u32(eocd - 20) === ZIP64_LOCATOR_SIGNATURE) {
+    throw invalid("it is a zip64 archive (zip64 is not accepted; packages are far below its limits)");
   }
+  const count = zip.u16(eocd + 10);
   if (count > maxEntries) throw new AppError("INVALID_PACKAGE", "The package has too many entries.");
-  if (offset > bytes.length || count * CENTRAL_HEADER_SIZE > bytes.length - offset) {
+  const size = zip.u32(eocd + 12);
+  const offset = zip.u32(eocd + 16);
+  if (size === 0xffffffff || offset === 0xffffffff) {
+    throw invalid("it is a zip64 archive (zip64 is not accepted; packages are far below its limits)");
+  }
+  if (zip.u16(eocd + 4) !== 0 || zip.u16(eocd + 6) !== 0 || zip.u16(eocd + 8) !== count) {
+    throw invalid("it spans several disks");
+  }
+  if (offset > eocd || count * CENTRAL_HEADER_SIZE > eocd - offset) {
     throw invalid("the central directory does not fit in the archive");
   }
-  const entries: Entry[] = [];
-  let at = offset;
-  for (let i = 0; i < count; i++) {
-    if (at + CENTRAL_HEADER_SIZE > bytes.length || u32(at) !== CENTRAL_SIGNATURE) throw invalid("bad entry header");
-    const flags = u16(at + 8);
-    const nameLength = u16(at + 28);
-    const extraLength = u16(at + 30);
-    const next = at + CENTRAL_HEADER_SIZE + nameLength + extraLength + u16(at + 32);
-    if (next > bytes.length) throw invalid("an entry header runs past the end");
-    const rawName = bytes.subarray(at + CENTRAL_HEADER_SIZE, at + CENTRAL_HEADER_SIZE + nameLength);
-    let compressedSize = u32(at + 20);
-    let size = u32(at + 24);
-    let localOffset = u32(at + 42);
-    if (compressedSize === 0xffffffff || size === 0xffffffff || localOffset === 0xffffffff) {
-      // The zip64 extended information field (id 1) holds, in order, only the fields that overflowed.
-      const extraEnd = at + CENTRAL_HEADER_SIZE + nameLength + extraLength;
-      let field = at + CENTRAL_HEADER_SIZE + nameLength;
-      while (field + 4 <= extraEnd && u16(field) !== 1) field += 4 + u16(field + 2);
-      if (field + 4 > extraEnd) throw invalid("a zip64 entry lacks its sizes");
-      let value = field + 4;
-      const take = () => {
-        if (value + 8 > Math.min(extraEnd, field + 4 + u16(field + 2))) throw invalid("a zip64 entry lacks its sizes");
-        const v = u64(value);
-        value += 8;
-        return v;
-      };
-      if (size === 0xffffffff) size = take();
-      if (compressedSize === 0xffffffff) compressedSize = take();
-      if (localOffset === 0xffffffff) localOffset = take();
-    }
-    entries.push({
-      name: flags & 0x800 ? new TextDecoder().decode(rawName) : latin1(rawName),
-      rawName,
-      method: u16(at + 10),
-      crc: u32(at + 16),
-      compressedSize,
-      size,
-      localOffset,
-    });
-    at = next;
+  if (offset + size !== eocd) {
+    throw invalid("the central directory is not immediately followed by the end of central directory record");
   }
-  return entries;
-}
-
-function latin1(raw: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < raw.length; i += 4096) out += String.fromCharCode(...raw.subarray(i, i + 4096));
-  return out;
+  if (zip.hasEndSignature(offset, eocd)) throw invalid("the archive has more than one end record");
+  return { count, offset, eocd };
 }
 
 /**
- * The bytes of one entry as stored, bounds-checked against its local header, which must name the
- * same path and compression method as the central directory (an extractor that streams local
- * headers must see what the manifest lists).
+ * Reads a zip's central directory by hand, strictly, and returns its entries. Everything a
+ * malicious archive could lie about is checked against the bytes actually present: the entry count
+ * (a 100-byte zip may claim 4 billion entries), every header's position and length, the flags
+ * (no encryption), the names (UTF-8 only) and zip64 markers (refused). The entries must exactly
+ * fill the central directory, which must end where the end record starts.
  */
-function storedBytes(bytes: Uint8Array, entry: Entry): Uint8Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const at = entry.localOffset;
-  if (at + 30 > bytes.length || view.getUint32(at, true) !== LOCAL_SIGNATURE) throw invalid("bad local header");
-  const nameLength = view.getUint16(at + 26, true);
-  const start = at + 30 + nameLength + view.getUint16(at + 28, true);
-  if (start + entry.compressedSize > bytes.length) throw invalid("an entry's data runs past the end");
-  const localName = bytes.subarray(at + 30, at + 30 + nameLength);
-  if (view.getUint16(at + 8, true) !== entry.method || !sameBytes(localName, entry.rawName)) {
-    throw invalid("a local header disagrees with the central directory");
+function centralDirectory(zip: Bytes, maxEntries: number): { entries: Entry[]; offset: number } {
+  const { count, offset, eocd } = endRecord(zip, maxEntries);
+  const entries: Entry[] = [];
+  let at = offset;
+  for (let i = 0; i < count; i++) {
+    const number = i + 1;
+    const where = `central directory entry ${number}`;
+    if (at + CENTRAL_HEADER_SIZE > eocd || zip.u32(at) !== CENTRAL_SIGNATURE) throw invalid("bad entry header");
+    const flags = zip.u16(at + 8);
+    const nameLength = zip.u16(at + 28);
+    const extraStart = at + CENTRAL_HEADER_SIZE + nameLength;
+    const extraEnd = extraStart + zip.u16(at + 30);
+    const next = extraEnd + zip.u16(at + 32);
+    if (next > eocd) throw invalid("an entry header runs past the central directory");
+    checkFlags(flags, where);
+    const compressedSize = zip.u32(at + 20);
+    const size = zip.u32(at + 24);
+    const localOffset = zip.u32(at + 42);
+    if (compressedSize === 0xffffffff || size === 0xffffffff || localOffset === 0xffffffff) {
+      throw invalid(`${where} has zip64 sizes (zip64 is not accepted)`);
+    }
+    if (zip.u16(at + 34) !== 0) throw invalid(`${where} starts on another disk`);
+    checkExtraFields(zip, extraStart, extraEnd, where);
+    const rawName = zip.bytes.subarray(at + CENTRAL_HEADER_SIZE, extraStart);
+    const name = decodeName(rawName, flags, where);
+    checkFileType(zip.u32(at + 38), name, where);
+    entries.push({
+      number,
+      name,
+      rawName,
+      flags,
+      method: zip.u16(at + 10),
+      crc: zip.u32(at + 16),
+      compressedSize,
+      size,
+      localOffset,
+      dataStart: 0,
+      dataEnd: 0,
+    });
+    at = next;
   }
-  return bytes.subarray(start, start + entry.compressedSize);
+  if (at !== eocd) throw invalid("the central directory holds bytes that no entry accounts for");
+  return { entries, offset };
+}
+
+function checkFlags(flags: number, where: string) {
+  if (flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION | FLAG_MASKED_HEADERS)) {
+    throw invalid(`${where} is encrypted (encrypted entries are not accepted)`);
+  }
+  if (flags & ~ALLOWED_FLAGS) throw invalid(`${where} uses an unsupported general-purpose flag`);
+}
+
+/**
+ * Names must be UTF-8 (decoded strictly). A name with any non-ASCII byte must also carry the UTF-8
+ * flag: extractors that honour the zip specification read unflagged names as code page 437 and
+ * would see another name than the manifest lists. Pure ASCII names read the same either way.
+ */
+function decodeName(raw: Uint8Array, flags: number, where: string): string {
+  let name: string;
+  try {
+    name = utf8.decode(raw);
+  } catch {
+    throw invalid(`${where} has a name that is not valid UTF-8`);
+  }
+  if (!(flags & FLAG_UTF8) && raw.some((byte) => byte >= 0x80)) {
+    throw invalid(`${where} has a non-ASCII name without the UTF-8 flag`);
+  }
+  return name;
+}
+
+/**
+ * Entries must be regular files or directories: an extractor that honours Unix modes would turn a
+ * symbolic link's bytes into a link target (and later entries could be written through it).
+ */
+function checkFileType(external: number, name: string, where: string) {
+  // The high 16 bits hold a Unix mode (when the archiver set one), the low byte MS-DOS attributes.
+  const type = (external >>> 16) & 0xf000;
+  if (type !== 0 && type !== 0x8000 && type !== 0x4000) {
+    throw invalid(`${where} is a symbolic link or special file (only files and directories are accepted)`);
+  }
+  if ((type === 0x4000 || external & 0x10) && !isDirectoryEntry(name)) {
+    throw invalid(`${where} is marked as a directory but its name does not end in /`);
+  }
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -136,14 +234,103 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * Checks that the local entries are exactly the ones the central directory lists, so an extractor
+ * that walks local headers from the start (Java's ZipInputStream, streaming unzippers) sees what
+ * the manifest lists: taken in offset order, the entries must tile the bytes before the central
+ * directory with no gap, overlap or trailing byte — each one local header, name, extra field, data
+ * and (when flagged) a data descriptor — and every local header must agree with its central record
+ * on flags, method, name, CRC-32 and sizes (CRC-32 and sizes may be zero when a descriptor follows,
+ * which must then agree too). A stored entry may not use a data descriptor: a sequential reader
+ * cannot tell where its data ends (ZipInputStream refuses it; others search for a signature).
+ */
+function checkLayout(zip: Bytes, entries: Entry[], centralOffset: number) {
+  let cursor = 0;
+  for (const entry of [...entries].sort((a, b) => a.localOffset - b.localOffset)) {
+    const where = `entry ${entry.number}`;
+    if (entry.localOffset !== cursor) {
+      throw invalid(
+        entry.localOffset > cursor
+          ? "the archive holds bytes before or between its entries that no entry accounts for"
+          : "two entries overlap",
+      );
+    }
+    const at = cursor;
+    if (at + LOCAL_HEADER_SIZE > centralOffset || zip.u32(at) !== LOCAL_SIGNATURE) {
+      throw invalid(`${where}'s local header is missing`);
+    }
+    const nameLength = zip.u16(at + 26);
+    const extraStart = at + LOCAL_HEADER_SIZE + nameLength;
+    const extraEnd = extraStart + zip.u16(at + 28);
+    if (extraEnd > centralOffset) throw invalid(`${where}'s local header runs into the central directory`);
+    const disagree = (field: string) =>
+      invalid(`${where}'s local header disagrees with the central directory (${field})`);
+    if (zip.u16(at + 6) !== entry.flags) throw disagree("flags");
+    if (zip.u16(at + 8) !== entry.method) throw disagree("compression method");
+    if (!sameBytes(zip.bytes.subarray(at + LOCAL_HEADER_SIZE, extraStart), entry.rawName)) throw disagree("name");
+    const described = (entry.flags & FLAG_DESCRIPTOR) !== 0;
+    const agrees = (value: number, central: number) => value === central || (described && value === 0);
+    if (!agrees(zip.u32(at + 14), entry.crc)) throw disagree("CRC-32");
+    if (!agrees(zip.u32(at + 18), entry.compressedSize)) throw disagree("compressed size");
+    if (!agrees(zip.u32(at + 22), entry.size)) throw disagree("size");
+    checkExtraFields(zip, extraStart, extraEnd, `${where}'s local header`);
+    if (zip.hasEndSignature(at, extraEnd)) throw invalid("the archive has more than one end record");
+    entry.dataStart = extraEnd;
+    entry.dataEnd = extraEnd + entry.compressedSize;
+    if (entry.dataEnd > centralOffset) throw invalid(`${where}'s data runs into the central directory`);
+    cursor = entry.dataEnd;
+    if (described) {
+      if (entry.method !== 8) throw invalid(`${where} is stored with a data descriptor (not accepted)`);
+      cursor = descriptorEnd(zip, entry, centralOffset, where);
+    }
+  }
+  if (cursor !== centralOffset) {
+    throw invalid("the archive holds bytes between its last entry and the central directory");
+  }
+}
+
+/**
+ * Where an entry's data descriptor ends. Its signature is optional; like ZipInputStream, four bytes
+ * equal to it are read as the signature. Its CRC-32 and sizes must be the central directory's.
+ */
+function descriptorEnd(zip: Bytes, entry: Entry, centralOffset: number, where: string): number {
+  let at = entry.dataEnd;
+  if (at + 4 <= centralOffset && zip.u32(at) === DESCRIPTOR_SIGNATURE) at += 4;
+  if (at + 12 > centralOffset) throw invalid(`${where}'s data descriptor is missing`);
+  if (zip.u32(at) !== entry.crc || zip.u32(at + 4) !== entry.compressedSize || zip.u32(at + 8) !== entry.size) {
+    throw invalid(`${where}'s data descriptor disagrees with the central directory`);
+  }
+  return at + 12;
+}
+
 /** Compressed bytes fed to the inflater at a time: at most about 1 MiB of output per step (1032:1). */
 const INFLATE_STEP = 1024;
 
 /**
- * Inflates a deflate stream that must produce exactly `size` bytes. It is fed in small steps and
- * stopped as soon as it produces more, so an entry that lies about its size costs at most about a
- * step's worth of work past it (an inflater writing into a fixed buffer would silently drop the
- * excess and keep going: up to 1,032 bytes of work per byte uploaded).
+ * What fflate 0.8's streaming inflater keeps between pushes (`fflate` is pinned to an exact
+ * version; a test fails if this changes): `s.f` is set and `s.l` cleared once the final deflate
+ * block has ended, `s.p` is the bit position in `p`, the input not yet consumed.
+ */
+interface InflaterState {
+  s: { f?: number; l?: unknown; p?: number };
+  p: Uint8Array;
+}
+
+/** Input bytes left after the end of the deflate stream, or -1 when the stream has not ended. */
+function bytesAfterStream(inflater: Inflate): number {
+  const { s, p } = inflater as unknown as Partial<InflaterState>;
+  if (typeof s !== "object" || s === null || !(p instanceof Uint8Array)) {
+    throw new Error("fflate's Inflate internals changed: the zip reader cannot tell where a deflate stream ends");
+  }
+  if (s.f !== 1 || s.l) return -1;
+  return p.length - ((s.p ?? 0) & 7 ? 1 : 0);
+}
+
+/**
+ * Inflates a deflate stream that must produce exactly `size` bytes and end exactly at the end of
+ * `stored` (a sequential extractor finds an entry's end by inflating: bytes after the stream would
+ * be read as the next header). It is fed in small steps and stopped as soon as it produces more, so
+ * an entry that lies about its size costs at most about a step's worth of work past it.
  */
 function inflateExactly(stored: Uint8Array, size: number): Uint8Array {
   const out = new Uint8Array(size);
@@ -157,13 +344,18 @@ function inflateExactly(stored: Uint8Array, size: number): Uint8Array {
     }
   });
   try {
-    for (let i = 0; i < stored.length && !overflow; i += INFLATE_STEP) {
+    let i = 0;
+    do {
       inflater.push(stored.subarray(i, i + INFLATE_STEP), i + INFLATE_STEP >= stored.length);
-    }
+      i += INFLATE_STEP;
+    } while (i < stored.length && !overflow);
   } catch {
     throw invalid("an entry does not inflate");
   }
   if (overflow || written !== size) throw invalid("an entry inflates to other than its declared size");
+  const after = bytesAfterStream(inflater);
+  if (after < 0) throw invalid("an entry's deflate stream is incomplete");
+  if (after > 0) throw invalid("an entry's deflate stream ends before its compressed size");
   return out;
 }
 
@@ -185,31 +377,34 @@ export function crc32(data: Uint8Array): number {
 }
 
 /**
- * Reads a zip and returns its file manifest. The central directory is read and checked first (entry
- * count, names, declared sizes), so a lying or bomb archive is refused before anything is inflated;
- * then each entry is inflated into exactly its declared size and must match its declared CRC-32 and
- * size, so a corrupt or truncated entry is refused instead of being stored with a wrong hash.
+ * Reads a zip and returns its file manifest. The archive's structure is checked first — the end
+ * record, the central directory (entry count, flags, names, declared sizes) and the layout of the
+ * local entries, which must be exactly the central directory's — so a lying, bomb or two-faced
+ * archive is refused before anything is inflated; then each entry is inflated into exactly its
+ * declared size and must match its declared CRC-32, so a corrupt or truncated entry is refused
+ * instead of being stored with a wrong hash.
  */
 export const fflateReader: PackageReader = {
   async manifest(bytes, limits) {
-    if (bytes.length < 22) throw new AppError("INVALID_PACKAGE", "The package is not a zip archive.");
-    const entries = centralDirectory(bytes, limits.maxEntries);
-    const seen = new Set<string>();
+    const zip = new Bytes(bytes);
+    const { entries, offset } = centralDirectory(zip, limits.maxEntries);
     let declared = 0;
     for (const entry of entries) {
-      const unsafe =
-        unsafePathReason(entry.name, limits.maxPathLength) ?? (seen.has(entry.name) ? "duplicate path" : null);
+      const unsafe = unsafePathReason(entry.name, limits.maxPathLength);
       if (unsafe !== null) throw new AppError("INVALID_PACKAGE", `The package has an unsafe entry: ${unsafe}.`);
-      seen.add(entry.name);
       if (entry.method !== 0 && entry.method !== 8) throw invalid("an entry uses an unsupported compression method");
+      if (isDirectoryEntry(entry.name) && entry.size !== 0) throw invalid("a directory entry carries data");
       declared += entry.size;
     }
+    const conflict = pathConflictReason(entries.map((entry) => entry.name));
+    if (conflict !== null) throw new AppError("INVALID_PACKAGE", `The package has an unsafe entry: ${conflict}.`);
     if (declared > limits.maxUncompressedBytes) {
       throw new AppError("PAYLOAD_TOO_LARGE", "The package expands past the uncompressed size limit.");
     }
+    checkLayout(zip, entries, offset);
     const manifest: ManifestFile[] = [];
     for (const entry of entries) {
-      const stored = storedBytes(bytes, entry);
+      const stored = bytes.subarray(entry.dataStart, entry.dataEnd);
       const data = entry.method === 0 ? stored : inflateExactly(stored, entry.size);
       if (data.length !== entry.size) throw invalid("an entry inflates to other than its declared size");
       if (crc32(data) !== entry.crc) throw invalid("an entry fails its CRC-32 check");
