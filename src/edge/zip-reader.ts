@@ -110,6 +110,13 @@ function endRecord(zip: Bytes, maxEntries: number) {
     }
   }
   if (eocd < 0) throw notZip();
+  // An earlier end record whose comment runs exactly to the end of the archive is one that readers
+  // checking the comment length would take, while readers taking the last signature take this one.
+  for (let i = eocd - 1; i >= Math.max(0, zip.length - EOCD_SIZE - 0xffff); i--) {
+    if (zip.u32(i) === EOCD_SIGNATURE && i + EOCD_SIZE + zip.u16(i + 20) === zip.length) {
+      throw invalid("the archive has more than one end record (one in the comment of another)");
+    }
+  }
   const commentLength = zip.u16(eocd + 20);
   if (commentLength > 0) throw invalid("the archive has a comment (archive comments are not accepted)");
   if (eocd + EOCD_SIZE !== zip.length) throw invalid("bytes follow the end of central directory record");

@@ -11,7 +11,7 @@ import {
   type VersionJson,
 } from "../support/admin-factories";
 import { call, makeWorkspace } from "../support/workspace";
-import { makeZip, sha256Hex } from "../support/zip";
+import { makeZip, sha256Hex, zipWithHiddenEntry } from "../support/zip";
 
 let token: string;
 let workspaceId: string;
@@ -134,6 +134,26 @@ describe("version upload", () => {
         bodies[0]?.id,
       ),
     ).toBe(1);
+  });
+
+  it("an archive whose central directory hides a local entry → 422 INVALID_PACKAGE, nothing stored", async () => {
+    // Found by an attacker: the central directory lists only index.js, but a local entry evil.js
+    // precedes it; an extractor that walks local headers (ZipInputStream) unpacks both.
+    const zip = zipWithHiddenEntry();
+    const sha = await sha256Hex(zip);
+    const audits = await uploadAudits();
+    const { body, text } = await expectProblem(
+      await uploadRequest(token, mp.key, "6.0.0", zip),
+      422,
+      "INVALID_PACKAGE",
+    );
+    expect(body.detail).toContain("no entry accounts for");
+    expect(text).not.toContain("evil");
+    expect(await versionRows("6.0.0")).toBe(0);
+    expect(await uploadAudits()).toBe(audits);
+    expect(await env.PACKAGES.head(`packages/${sha}`)).toBeNull();
+    expect(await env.PACKAGES.head(`manifests/${sha}.json`)).toBeNull();
+    expect((await call(`/v1/admin/mini-programs/${mp.key}/versions/6.0.0`, { token })).status).toBe(404);
   });
 
   it("lists a mini program's versions", async () => {

@@ -128,8 +128,8 @@ export function buildZip(items: (RawEntry | RawJunk)[], options: RawZipOptions =
       const d = { ...fields, ...item.descriptorFields };
       const descriptor = new Uint8Array(item.descriptor === "unsigned" ? 12 : 16);
       const view = new DataView(descriptor.buffer);
-      let at = 0;
-      if (item.descriptor !== "unsigned") view.setUint32((at += 4) - 4, 0x08074b50, true);
+      const at = item.descriptor === "unsigned" ? 0 : 4;
+      if (at === 4) view.setUint32(0, 0x08074b50, true);
       view.setUint32(at, d.crc, true);
       view.setUint32(at + 4, d.compressedSize, true);
       view.setUint32(at + 8, d.size, true);
