@@ -29,17 +29,21 @@ const FLAG_MASKED_HEADERS = 0x2000;
 /** The only flags an entry may carry: deflate options (bits 1–2), data descriptor, UTF-8 name. */
 const ALLOWED_FLAGS = 0x0002 | 0x0004 | FLAG_DESCRIPTOR | FLAG_UTF8;
 
-/** Extra fields that would make some extractor see other sizes or another name than the headers say. */
-const REFUSED_EXTRA_FIELDS: ReadonlyMap<number, string> = new Map([
-  [0x0001, "zip64 extended information (zip64 archives are not accepted)"],
-  [0x7075, "an Info-ZIP Unicode path field (some extractors would use its name instead)"],
-]);
+const ZIP64_EXTRA_FIELD = 0x0001;
+/** Info-ZIP's Unicode Path field: extractors that honour it use its name instead of the header's. */
+const UNICODE_PATH_EXTRA_FIELD = 0x7075;
+
+/** What extractors that follow the zip specification read bytes 0x80–0xFF of an unflagged name as. */
+const CP437_HIGH =
+  "ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0";
 
 /** One central directory entry, read and bounds-checked before any byte is inflated. */
 interface Entry {
   /** 1-based position in the central directory, used in refusals (names are never echoed). */
   number: number;
   name: string;
+  /** The name as extractors that read unflagged names as code page 437 see it (else `name`). */
+  legacyName: string;
   rawName: Uint8Array;
   flags: number;
   method: number;
@@ -82,15 +86,23 @@ class Bytes {
 
 /**
  * Checks that an extra field area is a well-formed sequence of (id, length, data) fields exactly
- * filling it, without a field that would change the entry's name or sizes for some extractor.
+ * filling it, without a field that would change the entry's name or sizes for some extractor: no
+ * zip64 field, and a Unicode Path field only when it names exactly the header's name (as Info-ZIP
+ * writes it).
  */
-function checkExtraFields(zip: Bytes, from: number, to: number, where: string) {
+function checkExtraFields(zip: Bytes, from: number, to: number, rawName: Uint8Array, where: string) {
   let at = from;
   while (at < to) {
     if (at + 4 > to || at + 4 + zip.u16(at + 2) > to) throw invalid(`${where} has a malformed extra field`);
-    const refused = REFUSED_EXTRA_FIELDS.get(zip.u16(at));
-    if (refused !== undefined) throw invalid(`${where} carries ${refused}`);
-    at += 4 + zip.u16(at + 2);
+    const id = zip.u16(at);
+    const data = zip.bytes.subarray(at + 4, at + 4 + zip.u16(at + 2));
+    if (id === ZIP64_EXTRA_FIELD) throw invalid(`${where} has zip64 sizes (zip64 is not accepted)`);
+    if (id === UNICODE_PATH_EXTRA_FIELD) {
+      const same =
+        data.length >= 5 && data[0] === 1 && zip.u32(at + 5) === crc32(rawName) && sameBytes(data.subarray(5), rawName);
+      if (!same) throw invalid(`${where} has a Unicode path field that names another path`);
+    }
+    at += 4 + data.length;
   }
 }
 
@@ -172,13 +184,14 @@ function centralDirectory(zip: Bytes, maxEntries: number): { entries: Entry[]; o
       throw invalid(`${where} has zip64 sizes (zip64 is not accepted)`);
     }
     if (zip.u16(at + 34) !== 0) throw invalid(`${where} starts on another disk`);
-    checkExtraFields(zip, extraStart, extraEnd, where);
     const rawName = zip.bytes.subarray(at + CENTRAL_HEADER_SIZE, extraStart);
-    const name = decodeName(rawName, flags, where);
+    checkExtraFields(zip, extraStart, extraEnd, rawName, where);
+    const name = decodeName(rawName, where);
     checkFileType(zip.u32(at + 38), name, where);
     entries.push({
       number,
       name,
+      legacyName: flags & FLAG_UTF8 ? name : cp437(rawName),
       rawName,
       flags,
       method: zip.u16(at + 10),
@@ -203,21 +216,24 @@ function checkFlags(flags: number, where: string) {
 }
 
 /**
- * Names must be UTF-8 (decoded strictly). A name with any non-ASCII byte must also carry the UTF-8
- * flag: extractors that honour the zip specification read unflagged names as code page 437 and
- * would see another name than the manifest lists. Pure ASCII names read the same either way.
+ * Names are UTF-8, decoded strictly, whether or not the entry carries the UTF-8 flag: archivers
+ * such as Info-ZIP's `zip` write UTF-8 names without it, and Java, Go and Info-ZIP's `unzip` on
+ * UTF-8 systems read them as UTF-8. Bytes that are not UTF-8 are refused, never read as another
+ * character set.
  */
-function decodeName(raw: Uint8Array, flags: number, where: string): string {
-  let name: string;
+function decodeName(raw: Uint8Array, where: string): string {
   try {
-    name = utf8.decode(raw);
+    return utf8.decode(raw);
   } catch {
     throw invalid(`${where} has a name that is not valid UTF-8`);
   }
-  if (!(flags & FLAG_UTF8) && raw.some((byte) => byte >= 0x80)) {
-    throw invalid(`${where} has a non-ASCII name without the UTF-8 flag`);
-  }
-  return name;
+}
+
+/** An unflagged name as extractors that follow the specification read it (code page 437). */
+function cp437(raw: Uint8Array): string {
+  let out = "";
+  for (const byte of raw) out += byte < 0x80 ? String.fromCharCode(byte) : CP437_HIGH[byte - 0x80];
+  return out;
 }
 
 /**
@@ -280,7 +296,7 @@ function checkLayout(zip: Bytes, entries: Entry[], centralOffset: number) {
     if (!agrees(zip.u32(at + 14), entry.crc)) throw disagree("CRC-32");
     if (!agrees(zip.u32(at + 18), entry.compressedSize)) throw disagree("compressed size");
     if (!agrees(zip.u32(at + 22), entry.size)) throw disagree("size");
-    checkExtraFields(zip, extraStart, extraEnd, `${where}'s local header`);
+    checkExtraFields(zip, extraStart, extraEnd, entry.rawName, `${where}'s local header`);
     if (zip.hasEndSignature(at, extraEnd)) throw invalid("the archive has more than one end record");
     entry.dataStart = extraEnd;
     entry.dataEnd = extraEnd + entry.compressedSize;
@@ -405,6 +421,16 @@ export const fflateReader: PackageReader = {
     }
     const conflict = pathConflictReason(entries.map((entry) => entry.name));
     if (conflict !== null) throw new AppError("INVALID_PACKAGE", `The package has an unsafe entry: ${conflict}.`);
+    // Extractors that read unflagged names as code page 437 see other names: they must not collide either.
+    if (entries.some((entry) => entry.legacyName !== entry.name)) {
+      const legacy = pathConflictReason(entries.map((entry) => entry.legacyName));
+      if (legacy !== null) {
+        throw new AppError(
+          "INVALID_PACKAGE",
+          `The package has an unsafe entry: ${legacy} (as extractors that read names without the UTF-8 flag as code page 437 see them).`,
+        );
+      }
+    }
     if (declared > limits.maxUncompressedBytes) {
       throw new AppError("PAYLOAD_TOO_LARGE", "The package expands past the uncompressed size limit.");
     }

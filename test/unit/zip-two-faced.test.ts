@@ -175,8 +175,22 @@ describe("names and flags an extractor could read otherwise are refused", () => 
     await refused(buildZip([index, { name: overlong, data: js("x") }]), "not valid UTF-8");
   });
 
-  it("a non-ASCII name without the UTF-8 flag (code page 437 to extractors that follow the spec)", async () => {
-    await refused(buildZip([index, { name: "中文.js", data: js("x"), noUtf8Flag: true }]), "without the UTF-8 flag");
+  it("names without the UTF-8 flag are UTF-8 too; one that collides when read as code page 437 is refused", async () => {
+    // Info-ZIP's zip writes UTF-8 names without the flag: accepted, read as UTF-8 (as Java and Go do).
+    const unflagged = buildZip([index, { name: "中文/é.js", data: js("x"), noUtf8Flag: true }]);
+    expect((await read(unflagged)).map((f) => f.path)).toEqual(["index.js", "中文/é.js"]);
+    // "é" is C3 A9 in UTF-8, which code page 437 reads as "├⌐": a flagged entry of that name would
+    // be overwritten by (or overwrite) the unflagged one on such an extractor.
+    const colliding = buildZip([
+      { name: "├⌐.js", data: js("shown") },
+      { name: "é.js", data: js("evil"), noUtf8Flag: true },
+    ]);
+    await refused(colliding, "code page 437");
+  });
+
+  it("a zip made by Info-ZIP's zip 3.0 (`zip -qrX`, UTF-8 names without the flag, directories)", async () => {
+    const zip = new Uint8Array(Buffer.from(INFO_ZIP, "base64"));
+    expect((await read(zip)).map((f) => f.path)).toEqual(["index.js", "pages/home.js", "中文/文件.js"]);
   });
 
   it.each([
@@ -231,15 +245,25 @@ describe("names and flags an extractor could read otherwise are refused", () => 
     await refused(buildZip([index, { ...app, external: 0x10 }]), "marked as a directory");
   });
 
-  it("an Info-ZIP Unicode path field (extractors that honour it see another name)", async () => {
-    const field = new Uint8Array(4 + 5 + 7);
-    const view = new DataView(field.buffer);
-    view.setUint16(0, 0x7075, true);
-    view.setUint16(2, 12, true);
-    field[4] = 1;
-    view.setUint32(5, zipCrc32(strToU8("app.json")), true);
-    field.set(strToU8("evil.js"), 9);
-    await refused(buildZip([index, { ...app, central: { extra: field }, local: { extra: field } }]), "Unicode path");
+  it("an Info-ZIP Unicode path field naming another path (extractors that honour it see that name)", async () => {
+    const field = (name: string, headerName = name) => {
+      const out = new Uint8Array(4 + 5 + strToU8(name).length);
+      const view = new DataView(out.buffer);
+      view.setUint16(0, 0x7075, true);
+      view.setUint16(2, out.length - 4, true);
+      out[4] = 1;
+      view.setUint32(5, zipCrc32(strToU8(headerName)), true);
+      out.set(strToU8(name), 9);
+      return out;
+    };
+    const same = field("中文.js");
+    const named = { name: "中文.js", data: js("x"), noUtf8Flag: true };
+    expect(await read(buildZip([index, { ...named, central: { extra: same }, local: { extra: same } }]))).toHaveLength(
+      2,
+    );
+    const other = field("evil.js", "中文.js");
+    await refused(buildZip([index, { ...named, central: { extra: other } }]), "Unicode path field");
+    await refused(buildZip([index, { ...named, local: { extra: other } }]), "Unicode path field");
   });
 
   it("a malformed extra field", async () => {
@@ -289,3 +313,7 @@ describe("local headers and data descriptors that disagree with the central dire
     await refused(zip, "(name)");
   });
 });
+
+/** `zip -qrX` (Info-ZIP 3.0, Linux, UTF-8 locale) of index.js, pages/home.js and 中文/文件.js. */
+const INFO_ZIP =
+  "UEsDBAoAAAAAAAAAIVAAAAAAAAAAAAAAAAAHAAAA5Lit5paHL1BLAwQKAAAAAAAAACFQenpv7QMAAAADAAAAEAAAAOS4reaWhy/mlofku7YuanNoaQpQSwMECgAAAAAAAAAhUAfu/XEPAAAADwAAAAgAAABpbmRleC5qc2NvbnNvbGUubG9nKDEpClBLAwQKAAAAAAAAACFQAAAAAAAAAAAAAAAABgAAAHBhZ2VzL1BLAwQKAAAAAAAAACFQ0dcHKwkAAAAJAAAADQAAAHBhZ2VzL2hvbWUuanNQYWdlKHt9KQpQSwECHgMKAAAAAAAAACFQAAAAAAAAAAAAAAAABwAAAAAAAAAAABAA7UEAAAAA5Lit5paHL1BLAQIeAwoAAAAAAAAAIVB6em/tAwAAAAMAAAAQAAAAAAAAAAEAAACkgSUAAADkuK3mlocv5paH5Lu2LmpzUEsBAh4DCgAAAAAAAAAhUAfu/XEPAAAADwAAAAgAAAAAAAAAAQAAAKSBVgAAAGluZGV4LmpzUEsBAh4DCgAAAAAAAAAhUAAAAAAAAAAAAAAAAAYAAAAAAAAAAAAQAO1BiwAAAHBhZ2VzL1BLAQIeAwoAAAAAAAAAIVDR1wcrCQAAAAkAAAANAAAAAAAAAAEAAACkga8AAABwYWdlcy9ob21lLmpzUEsFBgAAAAAFAAUAGAEAAOMAAAAAAA==";
