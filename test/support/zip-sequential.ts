@@ -34,7 +34,9 @@ export function readSequentially(zip: Uint8Array): SequentialView {
     if (flags & 1) throw new Error("encrypted entry");
     const nameStart = at + 30;
     const dataStart = nameStart + u16(at + 26) + u16(at + 28);
-    const name = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(zip.subarray(nameStart, nameStart + u16(at + 26)));
+    const name = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(
+      zip.subarray(nameStart, nameStart + u16(at + 26)),
+    );
     const described = (flags & 8) !== 0;
     let declared = { crc: u32(at + 14), compressedSize: u32(at + 18), size: u32(at + 22) };
     let data: Uint8Array;
