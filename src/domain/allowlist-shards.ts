@@ -1,5 +1,13 @@
-import { MAX_ENTRY_LENGTH, MAX_EXACT_ENTRIES, MAX_REGEX_ENTRIES } from "./targeting/allowlist";
-import { compileSafeRegex, regexSafetyProblem } from "./targeting/rules";
+import { MAX_FIELD_ERRORS } from "./errors";
+import {
+  entryCharacterProblem,
+  listCostMessage,
+  MAX_ENTRY_LENGTH,
+  MAX_EXACT_ENTRIES,
+  MAX_LIST_REGEX_COST,
+  MAX_REGEX_ENTRIES,
+} from "./targeting/allowlist";
+import { compileRegex } from "./targeting/rules";
 
 /** Exact entries per shard the layout aims for: small enough to load per lookup, few enough to list. */
 export const TARGET_SHARD_SIZE = 4096;
@@ -29,6 +37,8 @@ export function shardOf(id: string, shardCount: number): number {
 export interface ParsedEntries {
   exact: string[];
   regex: string[];
+  /** Summed regex cost of the regex entries (at most MAX_LIST_REGEX_COST). */
+  regexCost: number;
 }
 
 export type ParseResult =
@@ -37,9 +47,12 @@ export type ParseResult =
 
 /**
  * Parses an uploaded list: one entry per line (LF, CRLF or a lone CR, surrounding blanks trimmed), blank lines
- * ignored, `re:` marks a regex entry. Exact and regex entries are de-duplicated. Refuses entries over MAX_ENTRY_LENGTH, more than
- * MAX_EXACT_ENTRIES exact or MAX_REGEX_ENTRIES regex entries, and unsafe patterns (reported with a
- * pointer `/lines/<n>` counted from 1; at most 20 errors; never echoing the entry).
+ * ignored, `re:` marks a regex entry. Exact and regex entries are de-duplicated. Refuses entries over MAX_ENTRY_LENGTH,
+ * entries holding a control or bidirectional formatting character (tab included), more than
+ * MAX_EXACT_ENTRIES exact or MAX_REGEX_ENTRIES regex entries, patterns RE2 cannot compile or
+ * costing over MAX_PATTERN_REGEX_COST, and regex entries costing over MAX_LIST_REGEX_COST together
+ * (reported with a pointer `/lines/<n>` counted from 1; at most MAX_FIELD_ERRORS errors; never
+ * echoing the entry).
  */
 export function parseEntries(upload: string): ParseResult {
   // Old Mac line ends (a lone CR) are line ends too, not part of an entry. Normalized once (no CR: no copy).
@@ -47,9 +60,10 @@ export function parseEntries(upload: string): ParseResult {
   const errors: { pointer: string; message: string }[] = [];
   const exact = new Set<string>();
   const regex: string[] = [];
+  let regexCost = 0;
   let line = 0;
   let start = 0;
-  while (start <= text.length && errors.length < 20) {
+  while (start <= text.length && errors.length < MAX_FIELD_ERRORS) {
     let end = text.indexOf("\n", start);
     if (end === -1) end = text.length;
     line += 1;
@@ -60,16 +74,23 @@ export function parseEntries(upload: string): ParseResult {
       continue;
     }
     const pointer = `/lines/${line}`;
-    if (value.startsWith(REGEX_PREFIX)) {
+    const bad = entryCharacterProblem(value);
+    if (bad !== null) {
+      errors.push({ pointer, message: `entries ${bad}` });
+    } else if (value.startsWith(REGEX_PREFIX)) {
       const pattern = value.slice(REGEX_PREFIX.length);
-      const problem = regexSafetyProblem(pattern);
-      const compiled = problem === null ? compileSafeRegex(pattern, false) : problem;
-      if (typeof compiled === "string") errors.push({ pointer, message: `unsafe or invalid pattern: ${compiled}` });
+      const compiled = compileRegex(pattern, false);
+      if (!compiled.ok) errors.push({ pointer, message: `invalid pattern: ${compiled.message}` });
       else if (regex.includes(pattern)) {
         // A repeated pattern (also across an append) is kept once.
       } else if (regex.length >= MAX_REGEX_ENTRIES)
         errors.push({ pointer, message: `at most ${MAX_REGEX_ENTRIES} regex entries` });
-      else regex.push(pattern);
+      else if (regexCost + compiled.cost > MAX_LIST_REGEX_COST)
+        errors.push({ pointer, message: listCostMessage(regexCost + compiled.cost) });
+      else {
+        regex.push(pattern);
+        regexCost += compiled.cost;
+      }
     } else if (value.length > MAX_ENTRY_LENGTH) {
       errors.push({ pointer, message: `entries are at most ${MAX_ENTRY_LENGTH} characters` });
     } else {
@@ -79,7 +100,7 @@ export function parseEntries(upload: string): ParseResult {
     }
     if (end === text.length) break;
   }
-  return errors.length > 0 ? { ok: false, errors } : { ok: true, entries: { exact: [...exact], regex } };
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, entries: { exact: [...exact], regex, regexCost } };
 }
 
 /** Splits exact entries into `shardCount` newline-joined, sorted shard bodies (index = shard number). */

@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   "PAYLOAD_TOO_LARGE",
   "INVALID_PACKAGE",
   "SNAPSHOT_TOO_LARGE",
+  "REGEX_BUDGET_EXCEEDED",
   "RANGE_NOT_SATISFIABLE",
   "SERVICE_MISCONFIGURED",
   "SERVICE_UNAVAILABLE",
@@ -24,6 +25,9 @@ export const ERROR_CODES = [
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Field errors reported at most by any validation: a body of 60,000 bad entries must not get a 5 MB answer. */
+export const MAX_FIELD_ERRORS = 20;
 
 /** One field-level problem: a JSON pointer into the request and a message that never echoes input. */
 export interface FieldError {

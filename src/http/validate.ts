@@ -1,13 +1,10 @@
 import type { Hook } from "@hono/zod-openapi";
 import type { ZodError } from "zod";
-import type { FieldError } from "../domain/errors";
+import { type FieldError, MAX_FIELD_ERRORS } from "../domain/errors";
 import { problem } from "./problem";
 import type { HttpEnv } from "./types";
 
 const escapePointer = (segment: PropertyKey) => String(segment).replaceAll("~", "~0").replaceAll("/", "~1");
-
-/** Field errors reported at most: a body of 60,000 bad entries must not get a 5 MB answer. */
-export const MAX_FIELD_ERRORS = 20;
 
 /**
  * Zod issues as JSON pointers, the first MAX_FIELD_ERRORS of them. Zod's messages name expected

@@ -1,7 +1,8 @@
 import { buildShards, parseEntries, REGEX_PREFIX, shardCountFor } from "../domain/allowlist-shards";
 import { AppError } from "../domain/errors";
+import { listRegexCost } from "../domain/targeting/allowlist";
 import type { AllowlistRecord, Context, Deps } from "./ports";
-import { rebuildSnapshot } from "./rebuild-snapshot";
+import { assertSnapshotFits, rebuildSnapshot } from "./rebuild-snapshot";
 import { auditEntry, notFound, requirePermission } from "./support";
 
 /** Creates an empty named allowlist of user ids or device ids; CONFLICT when the name is taken. */
@@ -57,7 +58,10 @@ export async function getAllowlistEntries(deps: Deps, ctx: Context, idOrName: st
  * Replaces (or, with `append`, extends) a list's entries: parses and validates every line, writes
  * the canonical source and the hash shards under a new random content key (create-once, so a
  * concurrent upload can never overwrite them), then swaps the list's metadata with a
- * compare-and-swap and rebuilds the workspace's snapshots. A lost race is a CONFLICT.
+ * compare-and-swap and rebuilds the workspace's snapshots. A lost race is a CONFLICT. Content that
+ * raises the list's regex cost is first measured in every environment of the workspace (each
+ * snapshot holds the workspace's lists): if one of them would go over a snapshot bound
+ * (REGEX_BUDGET_EXCEEDED, SNAPSHOT_TOO_LARGE) nothing is written.
  */
 export async function uploadAllowlistEntries(
   deps: Deps,
@@ -73,7 +77,14 @@ export async function uploadAllowlistEntries(
   }
   const parsed = parseEntries(text);
   if (!parsed.ok) throw new AppError("VALIDATION_FAILED", "Some entries are not valid.", parsed.errors);
-  const { exact, regex } = parsed.entries;
+  const { exact, regex, regexCost } = parsed.entries;
+  if (regexCost > listRegexCost(list.regexEntries)) {
+    for (const envId of await deps.store.environmentIdsOfWorkspace(list.workspaceId)) {
+      await assertSnapshotFits(deps, envId, (source) => {
+        for (const l of source.lists) if (l.id === list.id) l.regexEntries = regex;
+      });
+    }
+  }
   const contentKey = deps.ids.id("lc");
   const shardCount = shardCountFor(exact.length);
   await deps.lists.putShards(contentKey, buildShards(exact, shardCount));

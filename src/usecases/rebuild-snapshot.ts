@@ -1,5 +1,6 @@
-import { compileSnapshot, type SnapshotSource } from "../domain/compile-snapshot";
+import { compileSnapshot, type SnapshotSource, snapshotRegexCost } from "../domain/compile-snapshot";
 import { AppError } from "../domain/errors";
+import { MAX_TARGET_REGEX_COST } from "../domain/targeting/rules";
 import type { Deps } from "./ports";
 
 /**
@@ -11,15 +12,22 @@ export const DEFAULT_MAX_SNAPSHOT_BYTES = 8 * 1024 * 1024;
 
 const utf8 = new TextEncoder();
 
-const snapshotBytes = (source: SnapshotSource) => utf8.encode(JSON.stringify(compileSnapshot(source))).byteLength;
+/** What the bounds measure of one compiled snapshot: its stored size and its per-check regex cost. */
+function measure(source: SnapshotSource): { bytes: number; regex: number } {
+  const snapshot = compileSnapshot(source);
+  return { bytes: utf8.encode(JSON.stringify(snapshot)).byteLength, regex: snapshotRegexCost(snapshot) };
+}
 
 /**
  * Refuses, before anything is written, a change that would make the environment's delivery snapshot
- * larger than `deps.limits.maxSnapshotBytes` (SNAPSHOT_TOO_LARGE): `apply` makes the change on a
- * fresh copy of the relational state, which is then compiled and measured as it would be stored.
- * Without it, a change committed to D1 could fail to publish and leave devices on a stale snapshot.
- * A change that does not grow the snapshot always passes, so one that got over the bound anyway (a
- * lowered bound, racing changes, growth from elsewhere) can always be brought back under it.
+ * larger than `deps.limits.maxSnapshotBytes` (SNAPSHOT_TOO_LARGE), or make one check of the
+ * environment evaluate regex patterns costing more than MAX_TARGET_REGEX_COST
+ * (REGEX_BUDGET_EXCEEDED, see snapshotRegexCost): `apply` makes the change on a fresh copy of the
+ * relational state, which is then compiled and measured as it would be stored. Without it, a change
+ * committed to D1 could fail to publish and leave devices on a stale snapshot, or make every check
+ * slow. A change that grows neither measure always passes, so one that got over a bound anyway (a
+ * lowered bound, racing changes, growth from elsewhere, targeting saved before the bound existed)
+ * can always be brought back under it: pausing or ending releases always passes.
  */
 export async function assertSnapshotFits(
   deps: Deps,
@@ -31,15 +39,24 @@ export async function assertSnapshotFits(
   const source = await read();
   if (source === null) return;
   apply(source);
-  const bytes = snapshotBytes(source);
-  if (bytes <= max) return;
-  // Over the bound: refused only if the change grows it (the current state, read again, measured).
+  const next = measure(source);
+  if (next.bytes <= max && next.regex <= MAX_TARGET_REGEX_COST) return;
+  // Over a bound: refused only if the change grows that measure (the current state, read again, measured).
   const current = await read();
-  if (bytes > (current === null ? 0 : snapshotBytes(current))) {
+  const now = current === null ? { bytes: 0, regex: 0 } : measure(current);
+  if (next.bytes > max && next.bytes > now.bytes) {
     throw new AppError(
       "SNAPSHOT_TOO_LARGE",
-      `This change would make the environment's delivery snapshot ${bytes} bytes, over its limit of ${max}: ` +
+      `This change would make the environment's delivery snapshot ${next.bytes} bytes, over its limit of ${max}: ` +
         "make configurations or targeting smaller, or end releases that are no longer needed.",
+    );
+  }
+  if (next.regex > MAX_TARGET_REGEX_COST && next.regex > now.regex) {
+    throw new AppError(
+      "REGEX_BUDGET_EXCEEDED",
+      `This change would make one device check of the environment evaluate regex patterns costing ${next.regex} ` +
+        `units, over its limit of ${MAX_TARGET_REGEX_COST}: use fewer or simpler patterns (or include and prefix ` +
+        "rules), fewer regex list entries, or end canary releases that are no longer needed.",
     );
   }
 }

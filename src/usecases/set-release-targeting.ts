@@ -1,6 +1,8 @@
-import { AppError, type FieldError } from "../domain/errors";
+import { AppError, type FieldError, MAX_FIELD_ERRORS } from "../domain/errors";
 import type { ReleaseStatus } from "../domain/release-status";
+import { listRegexCost } from "../domain/targeting/allowlist";
 import { compileTargeting } from "../domain/targeting/evaluate";
+import { MAX_RELEASE_REGEX_COST, rulesRegexCost } from "../domain/targeting/rules";
 import type { Context, Deps, ReleaseRecord } from "./ports";
 import { assertSnapshotFits, rebuildSnapshot } from "./rebuild-snapshot";
 import { auditEntry, notFound, requirePermission } from "./support";
@@ -17,13 +19,19 @@ type Json = Record<string, unknown>;
 
 /**
  * Validates targeting JSON (the domain compiler, then references to this workspace's lists) and
- * returns it normalized: list references by id. Errors carry JSON pointers into the body.
+ * returns it normalized: list references by id. Errors carry JSON pointers into the body. A whole
+ * new targeting (`edit`) must also keep the release's regex cost — its rules' patterns plus the
+ * regex entries of the lists it refers to, each once — within MAX_RELEASE_REGEX_COST; a rollout
+ * change keeps the lists and rules it has, so it is not measured again.
  */
-async function validate(deps: Deps, ctx: Context, input: Json, newWindow: boolean): Promise<Json> {
+async function validate(deps: Deps, ctx: Context, input: Json, edit: boolean): Promise<Json> {
   const compiled = compileTargeting(input);
   if (!compiled.ok) throw new AppError("VALIDATION_FAILED", "The targeting is not valid.", compiled.errors);
   const errors: FieldError[] = [];
   const normalized: Json = { ...input };
+  let regexCost = rulesRegexCost(compiled.targeting.rules);
+  const counted = new Set<string>();
+  let overBudget = false;
   for (const field of ["allowlists", "denylists"] as const) {
     const refs = Array.isArray(input[field]) ? (input[field] as Json[]) : [];
     const out: Json[] = [];
@@ -33,7 +41,19 @@ async function validate(deps: Deps, ctx: Context, input: Json, newWindow: boolea
         errors.push({ pointer: `/${field}/${i}/listId`, message: "No such allowlist in this workspace." });
       else if (list.kind !== ref.kind)
         errors.push({ pointer: `/${field}/${i}/kind`, message: `The list holds ${list.kind} ids.` });
-      else out.push({ kind: list.kind, listId: list.id });
+      else {
+        out.push({ kind: list.kind, listId: list.id });
+        if (counted.has(list.id)) continue;
+        counted.add(list.id);
+        regexCost += listRegexCost(list.regexEntries);
+        if (edit && !overBudget && regexCost > MAX_RELEASE_REGEX_COST) {
+          overBudget = true;
+          errors.push({
+            pointer: `/${field}/${i}/listId`,
+            message: `With this list's regex entries the release's rules and lists cost ${regexCost} regex units, over the limit of ${MAX_RELEASE_REGEX_COST} per release.`,
+          });
+        }
+      }
     }
     if (input[field] !== undefined) normalized[field] = out;
   }
@@ -44,10 +64,12 @@ async function validate(deps: Deps, ctx: Context, input: Json, newWindow: boolea
   // A window that is over before it is saved would admit nobody: a dead rule. (A rollout change on a
   // live release keeps the window it has, even once it has ended.)
   const endsAt = compiled.targeting.timeWindow?.endsAt;
-  if (newWindow && endsAt !== undefined && endsAt <= deps.clock.now()) {
+  if (edit && endsAt !== undefined && endsAt <= deps.clock.now()) {
     errors.push({ pointer: "/timeWindow/endsAt", message: "The window has already ended." });
   }
-  if (errors.length > 0) throw new AppError("VALIDATION_FAILED", "The targeting is not valid.", errors);
+  if (errors.length > 0) {
+    throw new AppError("VALIDATION_FAILED", "The targeting is not valid.", errors.slice(0, MAX_FIELD_ERRORS));
+  }
   return normalized;
 }
 

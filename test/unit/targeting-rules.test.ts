@@ -1,15 +1,20 @@
 import semver from "semver";
 import { describe, expect, it } from "vitest";
+import { MAX_FIELD_ERRORS } from "../../src/domain/errors";
 import { inRange } from "../../src/domain/semver";
 import { compileTargeting, stickyIdFor } from "../../src/domain/targeting/evaluate";
 import {
   type CompileError,
   comparePrerelease,
+  compileRegex,
   compileRules,
+  compileSafeRegex,
   type DeviceProfile,
+  MAX_PATTERN_REGEX_COST,
+  MAX_RELEASE_REGEX_COST,
+  MAX_RULE_REGEX_COST,
   MAX_RULES,
   matchRule,
-  regexSafetyProblem,
 } from "../../src/domain/targeting/rules";
 
 /** A value that must never come back in an error message. */
@@ -69,7 +74,7 @@ describe("compileRules errors", () => {
     ["mixed range kinds", [rule("custom:n", "inRange", [{ min: 1 }, { min: "2.0" }])], "/0/values/1"],
     ["bad semver range", [rule("appVersion", "semver", [`>=${MARK}`])], "/0/values/0"],
     ["invalid regex", [rule("model", "regex", ["(unclosed"])], "/0/values/0"],
-    ["catastrophic regex", [rule("model", "regex", ["ok", "(a+)+$"])], "/0/values/1"],
+    ["lookahead (not RE2 syntax)", [rule("model", "regex", ["ok", "^(?=a)"])], "/0/values/1"],
     ["second rule", [rule("brand", "include", ["x"]), rule("brand", "include", [1])], "/1/values/0"],
   ])("%s → %s", (_name, input, pointer) => {
     const errors = errorsOf(input);
@@ -85,7 +90,14 @@ describe("compileRules errors", () => {
         Array.from({ length: 10 }, () => 1),
       ),
     );
-    expect(errorsOf(many)).toHaveLength(100);
+    expect(errorsOf(many)).toHaveLength(MAX_FIELD_ERRORS);
+    expect(MAX_FIELD_ERRORS).toBe(20);
+  });
+
+  it("stops at 20 errors in compileTargeting too", () => {
+    const rules = Array.from({ length: MAX_RULES }, () => rule("model", "regex", ["(", "[", "\\"]));
+    const result = compileTargeting({ rules, stickyKey: MARK, percentage: { basisPoints: -1 } });
+    expect(result.ok ? [] : result.errors).toHaveLength(20);
   });
 
   it("keeps the normalized source rule next to the matcher", () => {
@@ -146,7 +158,17 @@ describe("semver operator", () => {
   });
 });
 
-describe("regex safety", () => {
+describe("regex patterns (RE2: linear time)", () => {
+  const profileWith = (model: string, custom: Record<string, string> = {}) =>
+    ({ model, custom }) as unknown as DeviceProfile;
+  function compiled(values: string[], attribute = "model") {
+    const result = compileRules([rule(attribute, "regex", values)]);
+    if (!result.ok) throw new Error(JSON.stringify(result.errors));
+    const [c] = result.rules;
+    if (c === undefined) throw new Error("one rule");
+    return c;
+  }
+
   it.each([
     "^redmi",
     "note \\d+$",
@@ -156,68 +178,158 @@ describe("regex safety", () => {
     "^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}$",
     "(?:ab)+c",
     "(?<tier>gold|silver)",
-    "^(?=.*x)",
+    "(?P<tier>gold|silver)",
     "[(+*]+",
     "\\(a+\\)",
-    "(a+)?",
     "^Redmi Note \\d+( Pro)?$",
     "^(iPhone|iPad)\\d{1,2},\\d{1,2}$",
     "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
-    "a?a?a?a?a?a?a?a?a?b",
+    // Refused by the old backtracking guard, harmless on RE2.
+    "(a+)+$",
+    "^(a|a){1,30}$",
+    ".?.?.?.?.?.?.?.?.?Z",
+    "a*a*b",
+    ".*x.*y",
   ])("accepts %s", (pattern) => {
-    expect(regexSafetyProblem(pattern)).toBeNull();
+    expect(compileRegex(pattern, false).ok).toBe(true);
   });
 
   it.each([
-    ["(a+)+", "nested quantifiers"],
-    ["(a*)*", "nested quantifiers"],
-    ["(a|a)*", "nested quantifiers"],
-    ["(a|ab)+$", "nested quantifiers"],
-    ["^(\\w+\\s?)*$", "nested quantifiers"],
-    ["((ab)*)+", "nested quantifiers"],
-    ["(?:a+){2,}", "nested quantifiers"],
-    ["(a+){10}", "nested quantifiers"],
-    ["(?<x>a*)+", "nested quantifiers"],
+    ["^(?=.*x)", "not valid RE2 syntax: it uses syntax RE2 does not support"],
+    ["(?<!a)b", "not valid RE2 syntax"],
     ["(a)\\1", "backreferences"],
-    ["(?<x>a)\\k<x>", "backreferences"],
-    ["(a?){12}", "nested quantifiers"],
-    // Bounds of seven digits and more are quantifiers too (found by fuzzing: they once read as literals).
-    ["^(a|a){1,9999999}$", "nested quantifiers"],
-    ["(a+){99999}", "nested quantifiers"],
-    ["(a+){1000000}", "repetition bounds"],
-    ["(ab?){0,123456789012}", "nested quantifiers"],
-    ["a{0,9999999}a{0,9999999}a{0,9999999}b", "backtrack too much"],
-    // Found by review: out-of-order bounds the engine clamps once made the budget NaN (16 s per test()).
-    ["(?:a{3000000000,2999999999})?.*a.*a.*a.*a.*a!", "repetition bounds"],
+    ["(?<x>a)\\k<x>", "not valid RE2 syntax"],
+    ["\\u0041", "\\x{XXXX}"],
+    ["a{1001}", "repetition bounds that are out of order or over 1000"],
     ["a{5,2}", "repetition bounds"],
-    ["a{100001}", "repetition bounds"],
-    ["(?:.|\\n)*b", "nested quantifiers"],
-    ["a*a*b", "backtrack too much"],
-    [".*x.*y", "backtrack too much"],
-    ["^(?=.*x).*y", "backtrack too much"],
-    ["\\(a+\\)+", "backtrack too much"],
-    ["a?a?a?a?a?a?a?a?a?a?b", "backtrack too much"],
-    ["a{0,16}a{0,16}a{0,16}b", "backtrack too much"],
-    ["(?:a|aa|aaa|aaaa)(?:a|aa|aaa|aaaa)(?:a|aa|aaa|aaaa)(?:a|aa|aaa|aaaa)(?:a|aa|aaa|aaaa)b", "backtrack too much"],
+    ["(a+){1000000}", "repetition bounds"],
+    ["(?:a{3000000000,2999999999})?.*a", "repetition bounds"],
+    ["(", "unbalanced parenthesis"],
+    ["[a-", "unclosed character class"],
+    ["\\", "ends with a backslash"],
+    ["a**", "repetition of a repetition"],
     ["x".repeat(257), "longer than 256"],
     ["", "empty"],
-  ])("rejects %s", (pattern, fragment) => {
-    expect(regexSafetyProblem(pattern)).toContain(fragment);
+  ])("refuses %s", (pattern, fragment) => {
+    const result = compileRegex(pattern, false);
+    expect(result.ok ? "" : result.message).toContain(fragment);
+    if (!result.ok && pattern.length > 3) expect(result.message).not.toContain(pattern);
   });
 
-  it("rejects syntax errors through compileRules", () => {
-    for (const p of ["(", "[a-", "a{", "\\", "a**"]) {
-      expect(compileRules([rule("model", "regex", [p])]).ok).toBe(false);
+  it("refuses RE2-incompatible syntax through compileRules with the value's pointer", () => {
+    expect(errorsOf([rule("model", "regex", ["^ok$", "(?!x)y"])])).toEqual([
+      {
+        pointer: "/0/values/1",
+        message:
+          "pattern is not valid RE2 syntax: it uses syntax RE2 does not support (lookahead, lookbehind or other Perl-only groups)",
+      },
+    ]);
+  });
+
+  // The former ReDoS patterns on their evil subjects: correct answers (no timing assertion: RE2 is
+  // linear by construction, and a backtracking engine would not return here for minutes).
+  it.each([
+    ["^(a|a){1,30}$", "a".repeat(30), true],
+    ["^(a|a){1,30}$", `${"a".repeat(29)}!`, false],
+    ["(a+)+$", `${"a".repeat(127)}!`, false],
+    ["(a+)+$", "a".repeat(128), true],
+    ["^(a+)+$", `${"a".repeat(127)}!`, false],
+    [".?.?.?.?.?.?.?.?.?Z", "a".repeat(128), false],
+    [".?.?.?.?.?.?.?.?.?Z", `${"a".repeat(127)}Z`, true],
+    ["^(\\w+\\s?)*$", `${"ab ".repeat(42)}a!`, false],
+    ["(?:a|b)*a[ab]{40}b", `${"ab".repeat(63)}bb`, true],
+    ["(?:a|b)*a[ab]{40}b", "b".repeat(128), false],
+    ["a*a*a*a*a*a*b", "a".repeat(128), false],
+  ])("%s on an adversarial subject matches correctly", (pattern, subject, expected) => {
+    const c = compiled([pattern]);
+    expect(matchRule(c, profileWith(subject)).reason).toBe(expected ? "MATCHED" : "NOT_MATCHED");
+  });
+
+  it("searches unanchored, case-insensitively for unordered built-ins only, and caps the subject length", () => {
+    expect(matchRule(compiled(["note \\d+"]), profileWith("Redmi NOTE 12")).match).toBe(true);
+    const custom = compiled(["note \\d+"], "custom:model");
+    expect(matchRule(custom, profileWith("", { model: "Redmi NOTE 12" })).match).toBe(false);
+    expect(matchRule(custom, profileWith("", { model: "Redmi note 12" })).match).toBe(true);
+    expect(matchRule(compiled(["a$"]), profileWith("a".repeat(128))).reason).toBe("MATCHED");
+    expect(matchRule(compiled(["a$"]), profileWith("a".repeat(129))).reason).toBe("BAD_VALUE");
+    // Unicode: a lone surrogate and astral characters are subjects like any other.
+    expect(matchRule(compiled(["^\\p{L}+$"]), profileWith("\ud800")).match).toBe(false);
+    expect(matchRule(compiled(["^.$"]), profileWith("😀")).match).toBe(true);
+  });
+
+  it("prices a pattern by its compiled program, Unicode classes included", () => {
+    const cost = (p: string) => {
+      const r = compileRegex(p, false);
+      if (!r.ok) throw new Error(r.message);
+      return r.cost;
+    };
+    expect(cost("x")).toBe(3);
+    expect(cost("abc")).toBeLessThan(cost("abcdef"));
+    expect(cost("\\p{L}")).toBeGreaterThan(40);
+    expect(cost("(?i)\\p{L}")).toBeGreaterThan(40);
+  });
+
+  it(`accepts a pattern costing exactly ${MAX_PATTERN_REGEX_COST} and refuses one more`, () => {
+    // `a{n}` compiles to n + 2 instructions.
+    const at = `a{${MAX_PATTERN_REGEX_COST - 2}}`;
+    const over = `a{${MAX_PATTERN_REGEX_COST - 1}}`;
+    expect(compileRegex(at, false)).toMatchObject({ ok: true, cost: MAX_PATTERN_REGEX_COST });
+    expect(errorsOf([rule("model", "regex", [over])])).toEqual([
+      {
+        pointer: "/0/values/0",
+        message: `pattern costs ${MAX_PATTERN_REGEX_COST + 1} regex units, over the limit of ${MAX_PATTERN_REGEX_COST} per pattern: make it shorter or use narrower repetitions`,
+      },
+    ]);
+  });
+
+  /** Patterns `a{n}` (n + 2 units each) summing to exactly `total` units. */
+  function patternsCosting(total: number): string[] {
+    const out: string[] = [];
+    let left = total;
+    while (left > 0) {
+      const c = Math.min(left, MAX_PATTERN_REGEX_COST);
+      if (left - c > 0 && left - c < 3) {
+        out.push(`a{${c - 3 - 2}}`); // leave at least 3 for the last one (the smallest program)
+        left -= c - 3;
+      } else {
+        out.push(c === 3 ? "a" : `a{${c - 2}}`);
+        left -= c;
+      }
     }
+    return out;
+  }
+
+  it(`accepts a rule costing exactly ${MAX_RULE_REGEX_COST} and refuses one more`, () => {
+    expect(compileRules([rule("model", "regex", patternsCosting(MAX_RULE_REGEX_COST))]).ok).toBe(true);
+    expect(errorsOf([rule("model", "regex", patternsCosting(MAX_RULE_REGEX_COST + 1))])).toEqual([
+      {
+        pointer: "/0/values",
+        message: `the rule's patterns cost ${MAX_RULE_REGEX_COST + 1} regex units, over the limit of ${MAX_RULE_REGEX_COST} per rule`,
+      },
+    ]);
   });
 
-  it("evaluates the safe rewrite of (a+)+$ against its evil subject", () => {
-    const result = compileRules([rule("model", "regex", ["^[a]+$"])]);
-    if (!result.ok) throw new Error("should compile");
-    const [compiled] = result.rules;
-    if (compiled === undefined) throw new Error("one rule");
-    const profile = { model: `${"a".repeat(127)}!`, custom: {} } as unknown as DeviceProfile;
-    expect(matchRule(compiled, profile).reason).toBe("NOT_MATCHED");
+  it(`accepts rules costing exactly ${MAX_RELEASE_REGEX_COST} together and refuses one more`, () => {
+    const full = Math.floor(MAX_RELEASE_REGEX_COST / MAX_RULE_REGEX_COST);
+    const rest = MAX_RELEASE_REGEX_COST - full * MAX_RULE_REGEX_COST;
+    const rules = (extra: number) => [
+      ...Array.from({ length: full }, (_, i) => rule(`custom:r${i}`, "regex", patternsCosting(MAX_RULE_REGEX_COST))),
+      ...(rest + extra > 0 ? [rule("custom:last", "regex", patternsCosting(rest + extra))] : []),
+    ];
+    expect(compileRules(rules(0)).ok).toBe(true);
+    const result = compileTargeting({ rules: rules(3) });
+    expect(result.ok ? [] : result.errors).toEqual([
+      {
+        pointer: "/rules",
+        message: `the rules' patterns cost ${MAX_RELEASE_REGEX_COST + 3} regex units, over the limit of ${MAX_RELEASE_REGEX_COST} per release`,
+      },
+    ]);
+  });
+
+  it("compiles stored patterns that are no longer accepted to a matcher that fails (closed) when used", () => {
+    expect(compileSafeRegex("^qa-", false).test("qa-1")).toBe(true);
+    expect(() => compileSafeRegex("^(?=qa)", false).test("qa-1")).toThrow();
+    expect(() => compileSafeRegex(`a{${MAX_PATTERN_REGEX_COST}}`, false).test("a")).toThrow();
   });
 });
 

@@ -1,7 +1,10 @@
 // Over 300 lines: the operator table with its compile-time validation, the loose-version
-// comparison it relies on and the regex guard (shared with allowlist.ts) live together. If this
-// grows further, the regex guard and the version helpers are the parts to move into files of their own.
+// comparison it relies on and the regex compiler and budgets (shared with allowlist.ts) live
+// together. If this grows further, the regex part and the version helpers are the parts to move
+// into files of their own.
+import { RE2JS, RE2JSSyntaxException } from "re2js";
 import semver from "semver";
+import { MAX_FIELD_ERRORS } from "../errors";
 import { memo } from "../memo";
 import { isValidRange } from "../semver";
 
@@ -61,7 +64,7 @@ export interface RuleMatch {
 type Outcome = "MATCHED" | "NOT_MATCHED" | "BAD_VALUE";
 type Test = (value: string) => Outcome;
 
-/** A validated rule with its matcher prebuilt. Holds closures and RegExps: keep `rule` to re-serialize. */
+/** A validated rule with its matcher prebuilt. Holds closures and compiled patterns: keep `rule` to re-serialize. */
 export interface CompiledRule {
   readonly attribute: Attribute;
   readonly operator: Operator;
@@ -69,6 +72,8 @@ export interface CompiledRule {
   readonly rule: Rule;
   readonly read: (profile: DeviceProfile) => string | null;
   readonly test: Test;
+  /** Summed regex cost of its patterns (see REGEX_COST_UNIT); 0 for other operators. */
+  readonly regexCost: number;
 }
 
 export const MAX_RULES = 50;
@@ -77,9 +82,6 @@ export const MAX_VALUE_LENGTH = 256;
 export const MAX_PATTERN_LENGTH = 256;
 /** Longest attribute value a regex is run against; longer values are BAD_VALUE. */
 export const MAX_REGEX_SUBJECT_LENGTH = 128;
-/** Budget of regexSafetyProblem: log2 of the worst-case backtracking paths. */
-const MAX_LOG2_PATHS = 16;
-export const MAX_COMPILE_ERRORS = 100;
 
 const present = (v: string | null) => (typeof v === "string" && v !== "" ? v : null);
 // One reader per attribute with a static property access: a shared `p[key]` closure makes the
@@ -103,9 +105,9 @@ const ORDERED: ReadonlySet<string> = new Set<BuiltinAttribute>(["osVersion", "ap
 const CASE_INSENSITIVE: ReadonlySet<string> = new Set([...BUILTIN].filter((a) => !ORDERED.has(a)));
 const CUSTOM_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
-/** Appends an error unless MAX_COMPILE_ERRORS is reached (a huge bad input must not make a huge answer). */
+/** Appends an error unless MAX_FIELD_ERRORS is reached (a huge bad input must not make a huge answer). */
 export function pushError(errors: CompileError[], pointer: string, message: string): void {
-  if (errors.length < MAX_COMPILE_ERRORS) errors.push({ pointer, message });
+  if (errors.length < MAX_FIELD_ERRORS) errors.push({ pointer, message });
 }
 
 // ---- versions and numbers -------------------------------------------------------------------
@@ -173,123 +175,139 @@ function parseDecimal(input: string): number | null {
   return DECIMAL.test(input) ? Number(input) : null;
 }
 
-// ---- regex guard ----------------------------------------------------------------------------
+// ---- regexes ----------------------------------------------------------------------------------
 
 /**
- * Conservative static check against catastrophic backtracking (V8's engine backtracks, and an
- * unanchored search multiplies every cost by the subject length). Rejects, with a message:
- * - an empty pattern or one longer than MAX_PATTERN_LENGTH; backreferences (`\1`, `\k<x>`);
- * - a group that can repeat (`*`, `+`, `{n,}`, `{n,m}` with m > 1) and contains a quantifier or an
- *   alternation: `(a+)+`, `(a*)*`, `(a|a)*`, `(a?){12}`, `(\w+\s?)*`;
- * - a pattern whose worst-case number of backtracking paths over a MAX_REGEX_SUBJECT_LENGTH
- *   subject may exceed 2^18: the product of the start positions (L = 128), of every quantifier's
- *   span (`?` 2, `{1,3}` 3, `*`/`+`/`{n,}` L) and of every group's alternatives. One unbounded
- *   quantifier plus a few choices fits (`^Redmi Note \d+( Pro)?$`); `a*a*b`, `.*x.*y` do not.
- * Returns null when accepted. Rejected-but-harmless patterns can be rewritten with narrower
- * quantifiers (`\d{1,6}`) or split into several values of the rule, which are ORed.
+ * Regex patterns (rules and list entries) run on re2js, a pure-JavaScript port of RE2: matching
+ * takes time linear in the subject, whatever the pattern (no backtracking blow-up, so the old
+ * backtracking heuristic is gone). RE2 syntax is not JavaScript's: no lookahead or lookbehind, no
+ * backreferences, repetition counts at most 1000; a pattern RE2 cannot compile is refused.
+ *
+ * Cost: a pattern's regex cost is the instruction count of its compiled RE2 program
+ * (`RE2JS.programSize()`), plus one per 16 ranges of every character-class instruction (a Unicode
+ * class such as `\p{L}` holds 685 ranges: it costs 43, as matching a character against it is a
+ * binary search and building it takes a fraction of a millisecond). Whatever engine re2js picks
+ * (lazy DFA, one-pass, bit-state backtracker, Pike NFA), the work per subject character is bounded
+ * by the instructions: each is visited at most once per position. A check's worst-case regex time
+ * is therefore about (sum of the costs it may evaluate) × MAX_REGEX_SUBJECT_LENGTH × a constant;
+ * the budgets below were chosen by measurement (`node bench/core.mjs`, line "regex worst_check_ms")
+ * so that the worst accepted configuration stays under 20 ms of CPU per check.
  */
-export function regexSafetyProblem(pattern: string): string | null {
-  if (pattern.length === 0) return "pattern is empty";
-  if (pattern.length > MAX_PATTERN_LENGTH) return `pattern is longer than ${MAX_PATTERN_LENGTH} characters`;
-  const risky: boolean[] = [false]; // per open group: contains a quantifier or an alternation
-  const bars: number[] = [0]; // per open group: `|` at its own level
-  let closedRisky = false; // true right after the `)` of a risky group
-  let log2Paths = Math.log2(MAX_REGEX_SUBJECT_LENGTH);
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    const afterRiskyGroup = closedRisky;
-    closedRisky = false;
-    if (c === "\\") {
-      const n = pattern[i + 1] ?? "";
-      if ((n >= "1" && n <= "9") || n === "k") return "backreferences are not allowed";
-      i++;
-      if (n !== "" && "pPux".includes(n) && pattern[i + 1] === "{") i = skipTo(pattern, i + 1, "}");
-    } else if (c === "[") {
-      i = skipClass(pattern, i);
-    } else if (c === "(") {
-      risky.push(false);
-      bars.push(0);
-      if (pattern[i + 1] === "?") {
-        const named = pattern[i + 2] === "<" && pattern[i + 3] !== "=" && pattern[i + 3] !== "!";
-        // Skip the group's prefix: `(?<name>`, or `(?<=` / `(?<!`, or `(?:` / `(?=` / `(?!`.
-        i = named ? skipTo(pattern, i + 3, ">") : i + (pattern[i + 2] === "<" ? 3 : 2);
-      }
-    } else if (c === ")") {
-      const inner = risky.pop() ?? false;
-      log2Paths += Math.log2((bars.pop() ?? 0) + 1);
-      if (risky.length === 0) return "unbalanced parenthesis";
-      risky[risky.length - 1] ||= inner;
-      closedRisky = inner;
-    } else if (c === "|") {
-      risky[risky.length - 1] = true;
-      bars[bars.length - 1] = (bars[bars.length - 1] ?? 0) + 1;
-    } else {
-      const q = readQuantifier(pattern, i);
-      if (q === null) continue;
-      if (q.min > q.max || q.min > MAX_REPEAT) return `repetition bounds must be ordered and at most ${MAX_REPEAT}`;
-      if (afterRiskyGroup && q.max > 1) return "nested quantifiers are not allowed";
-      log2Paths += Math.log2(Math.min(q.max - q.min, MAX_REGEX_SUBJECT_LENGTH) + 1);
-      risky[risky.length - 1] = true;
-      i = pattern[q.end + 1] === "?" ? q.end + 1 : q.end;
-    }
+export const REGEX_COST_UNIT = "one instruction of the compiled RE2 program (class instructions: +1 per 16 ranges)";
+/** Largest cost of one pattern (about 240 characters of literal text, or `[a-z]{1,120}`). */
+export const MAX_PATTERN_REGEX_COST = 250;
+/** Largest summed cost of the patterns of one `regex` rule. */
+export const MAX_RULE_REGEX_COST = 500;
+/** Largest regex cost of one release: its rules' patterns plus the regex entries of the lists it refers to. */
+export const MAX_RELEASE_REGEX_COST = 1000;
+/**
+ * Largest regex cost of one (app, environment): what one check may evaluate. Every canary release's
+ * rules (each release counted on its own: identical rules of different releases are shared by a
+ * check only when the isolate's intern table holds them, so sharing is not guaranteed) plus every
+ * list those releases refer to (each list once: a check looks a list up once).
+ */
+export const MAX_TARGET_REGEX_COST = 2000;
+/**
+ * Memory of each pattern's lazy DFA. re2js defaults to 8 MiB per pattern, which adversarial subjects
+ * fill (measured 5 MB per pattern after 300 checks): a small cache keeps the DFA for patterns with few
+ * states and makes the others give up early and use the bit-state backtracker or the NFA, which are
+ * linear too and measured faster than rebuilding DFA states on every check.
+ */
+const REGEX_DFA_MEMORY = 4096;
+
+/** A compiled pattern: an unanchored search, stateless (safe to share). */
+export interface SafeRegex {
+  test(subject: string): boolean;
+}
+
+const SYNTAX: Readonly<Record<string, string>> = {
+  "invalid or unsupported Perl syntax":
+    "uses syntax RE2 does not support (lookahead, lookbehind or other Perl-only groups)",
+  "invalid escape sequence":
+    "has an escape RE2 does not support (backreferences such as \\1, \\cX, \\uXXXX: use \\x{XXXX})",
+  "invalid repeat count": `has repetition bounds that are out of order or over 1000`,
+  "invalid nested repetition operator": "has a repetition of a repetition such as a** (RE2 refuses it)",
+  "missing argument to repetition operator": "has a repetition operator with nothing to repeat",
+  "missing closing )": "has an unbalanced parenthesis",
+  "unexpected )": "has an unbalanced parenthesis",
+  "missing closing ]": "has an unclosed character class",
+  "invalid character class range": "has a character class range that is out of order",
+  "trailing backslash at end of expression": "ends with a backslash",
+  "invalid named capture": "has an invalid group name",
+  "duplicate capture group name": "names two groups alike",
+  "expression nests too deeply": "nests too deeply",
+  "expression too large": "is too large",
+};
+
+/**
+ * Compiles one pattern for the regex operator or a list entry: refuses an empty pattern, one longer
+ * than MAX_PATTERN_LENGTH, one RE2 cannot compile (the message names why, never quoting the
+ * input) and one whose cost is over MAX_PATTERN_REGEX_COST. `caseInsensitive` sets RE2's
+ * CASE_INSENSITIVE flag.
+ */
+export function compileRegex(
+  pattern: string,
+  caseInsensitive: boolean,
+): { ok: true; regex: SafeRegex; cost: number } | { ok: false; message: string } {
+  if (pattern.length === 0) return { ok: false, message: "pattern is empty" };
+  if (pattern.length > MAX_PATTERN_LENGTH) {
+    return { ok: false, message: `pattern is longer than ${MAX_PATTERN_LENGTH} characters` };
   }
-  log2Paths += Math.log2((bars[0] ?? 0) + 1);
-  // Written to fail closed: a NaN budget (whatever produced it) is refused too.
-  if (!(log2Paths <= MAX_LOG2_PATHS)) return "pattern may backtrack too much: use fewer or narrower quantifiers";
-  return null;
-}
-
-function skipTo(p: string, from: number, close: string): number {
-  const at = p.indexOf(close, from);
-  return at < 0 ? p.length : at;
-}
-
-function skipClass(p: string, open: number): number {
-  for (let i = open + 1; i < p.length; i++) {
-    if (p[i] === "\\") i++;
-    else if (p[i] === "]") return i;
-  }
-  return p.length;
-}
-
-// Bounds of any length: the engine takes `{1,9999999}` as a quantifier, so the guard must too (a
-// bound it failed to read would let `(a|a){1,9999999}` through as a literal). With the `u` flag an
-// unescaped `{` that is not a quantifier does not compile at all.
-const BRACES = /\{(\d+)(,(\d*))?\}/y;
-/**
- * Largest lower bound of a repetition. Larger ones are refused: the engine clamps huge bounds, so
- * `a{3000000000,2999999999}` compiles although its bounds are out of order (which once produced a
- * NaN budget that disabled the backtracking check).
- */
-const MAX_REPEAT = 100_000;
-
-/** The repetition bounds of a quantifier at `i` (`max` Infinity when unbounded), or null. */
-function readQuantifier(p: string, i: number): { min: number; max: number; end: number } | null {
-  const c = p[i];
-  if (c === "*") return { min: 0, max: Number.POSITIVE_INFINITY, end: i };
-  if (c === "+") return { min: 1, max: Number.POSITIVE_INFINITY, end: i };
-  if (c === "?") return { min: 0, max: 1, end: i };
-  if (c !== "{") return null;
-  BRACES.lastIndex = i;
-  const m = BRACES.exec(p);
-  if (m === null) return null;
-  const min = Number(m[1]);
-  const max = m[2] === undefined ? min : m[3] ? Number(m[3]) : Number.POSITIVE_INFINITY;
-  return { min, max, end: i + m[0].length - 1 };
-}
-
-/**
- * Compiles a pattern that passed regexSafetyProblem, with the `u` flag (strict syntax) and `i`
- * when `caseInsensitive`. Never `g`/`y`, so `test` is stateless. Returns a message on failure.
- */
-export function compileSafeRegex(pattern: string, caseInsensitive: boolean): RegExp | string {
-  const problem = regexSafetyProblem(pattern);
-  if (problem !== null) return problem;
+  let re: RE2JS;
   try {
-    return new RegExp(pattern, caseInsensitive ? "iu" : "u");
-  } catch {
-    return "pattern is not a valid regular expression";
+    re = RE2JS.compile(pattern, caseInsensitive ? RE2JS.CASE_INSENSITIVE : 0);
+  } catch (e) {
+    const why = e instanceof RE2JSSyntaxException && Object.hasOwn(SYNTAX, e.error) ? SYNTAX[e.error] : undefined;
+    return { ok: false, message: `pattern is not valid RE2 syntax: it ${why ?? "cannot be compiled"}` };
   }
+  const cost = programCost(re);
+  if (cost > MAX_PATTERN_REGEX_COST) {
+    return {
+      ok: false,
+      message: `pattern costs ${cost} regex units, over the limit of ${MAX_PATTERN_REGEX_COST} per pattern: make it shorter or use narrower repetitions`,
+    };
+  }
+  limitDfaMemory(re);
+  return { ok: true, regex: re, cost };
+}
+
+/** See REGEX_COST_UNIT. re2js types its program's instructions loosely: only `runes` is read. */
+function programCost(re: RE2JS): number {
+  let cost = re.programSize();
+  const insts: readonly { runes?: { length?: unknown } }[] = re.re2().prog.inst;
+  for (const inst of insts) {
+    const n = inst.runes?.length; // an Int32Array of [lo, hi] pairs
+    if (typeof n === "number") cost += Math.floor(n / 2 / CLASS_RANGES_PER_UNIT);
+  }
+  return cost;
+}
+const CLASS_RANGES_PER_UNIT = 16;
+
+/** Caps the lazy DFA's memory of a compiled pattern (see REGEX_DFA_MEMORY). */
+function limitDfaMemory(re: RE2JS): void {
+  const dfa = re.re2().dfa;
+  dfa.maxMem = REGEX_DFA_MEMORY;
+  dfa.stateBudget = REGEX_DFA_MEMORY;
+  dfa.memBudget = REGEX_DFA_MEMORY;
+}
+
+/** A pattern that is stored but no longer accepted: every use of it fails (and the caller fails closed). */
+const REFUSED: SafeRegex = Object.freeze({
+  test(): boolean {
+    throw new Error("a stored pattern is no longer accepted");
+  },
+});
+
+/**
+ * Compiles a stored pattern (a list's regex entry, validated when it was saved) for the check path.
+ * Never fails: a pattern the current rules refuse (RE2 syntax, cost) yields a matcher whose `test`
+ * throws, so a list lookup that reaches it fails — a denylist then refuses the device and an
+ * allowlist does not admit it (fails closed, see evaluateTargeting) — instead of the entry being
+ * silently dropped.
+ */
+export function compileSafeRegex(pattern: string, caseInsensitive: boolean): SafeRegex {
+  const compiled = compileRegex(pattern, caseInsensitive);
+  return compiled.ok ? compiled.regex : REFUSED;
 }
 
 // ---- the operator table ---------------------------------------------------------------------
@@ -302,7 +320,7 @@ interface Ctx {
 interface OperatorSpec {
   /** Ordered operators need a version-like or numeric attribute (osVersion, appVersion, custom:*). */
   ordered: boolean;
-  compile(values: readonly unknown[], ctx: Ctx): { test: Test; values: Rule["values"] } | null;
+  compile(values: readonly unknown[], ctx: Ctx): { test: Test; values: Rule["values"]; regexCost?: number } | null;
 }
 
 function strings(values: readonly unknown[], ctx: Ctx): string[] | null {
@@ -481,19 +499,31 @@ const prefixes: OperatorSpec["compile"] = (values, ctx) => {
 const regexes: OperatorSpec["compile"] = (values, ctx) => {
   const list = strings(values, ctx);
   if (list === null) return null;
-  const compiled: RegExp[] = [];
+  const compiled: SafeRegex[] = [];
+  let regexCost = 0;
   list.forEach((pattern, i) => {
-    const re = compileSafeRegex(pattern, ctx.ci);
-    if (typeof re === "string") pushError(ctx.errors, `${ctx.ptr}/${i}`, re);
-    else compiled.push(re);
+    const re = compileRegex(pattern, ctx.ci);
+    if (!re.ok) pushError(ctx.errors, `${ctx.ptr}/${i}`, re.message);
+    else {
+      compiled.push(re.regex);
+      regexCost += re.cost;
+    }
   });
   if (compiled.length !== list.length) return null;
+  if (regexCost > MAX_RULE_REGEX_COST) {
+    pushError(
+      ctx.errors,
+      ctx.ptr,
+      `the rule's patterns cost ${regexCost} regex units, over the limit of ${MAX_RULE_REGEX_COST} per rule`,
+    );
+    return null;
+  }
   const test: Test = (v) => {
     if (v.length > MAX_REGEX_SUBJECT_LENGTH) return "BAD_VALUE";
     for (const re of compiled) if (re.test(v)) return "MATCHED";
     return "NOT_MATCHED";
   };
-  return { test, values: list };
+  return { test, values: list, regexCost };
 };
 
 /** The one operator table. `exclude`/`outOfRange` match when the value is present and not listed. */
@@ -556,7 +586,14 @@ function compileRule(input: unknown, ptr: string, errors: CompileError[]): Compi
   const key = JSON.stringify(rule);
   const shared = key.length <= MAX_INTERNED_RULE_LENGTH ? interned.get(key) : undefined;
   if (shared !== undefined) return shared;
-  const fresh: CompiledRule = { attribute, operator: op, rule, read: reader(attribute), test: compiled.test };
+  const fresh: CompiledRule = {
+    attribute,
+    operator: op,
+    rule,
+    read: reader(attribute),
+    test: compiled.test,
+    regexCost: compiled.regexCost ?? 0,
+  };
   if (key.length <= MAX_INTERNED_RULE_LENGTH) {
     if (interned.size >= MAX_INTERNED_RULES) interned.clear();
     interned.set(key, fresh);
@@ -572,8 +609,9 @@ const MAX_INTERNED_RULE_LENGTH = 2048;
 const interned = new Map<string, CompiledRule>();
 
 /**
- * Validates and compiles authored rules (an array of at most MAX_RULES). Error pointers are
- * relative to the array (`/0/values/1`). Call when something is published, never per request.
+ * Validates and compiles authored rules (an array of at most MAX_RULES, whose regex patterns cost
+ * at most MAX_RELEASE_REGEX_COST together). Error pointers are relative to the array
+ * (`/0/values/1`). Call when something is published, never per request.
  */
 export function compileRules(
   input: unknown,
@@ -587,7 +625,20 @@ export function compileRules(
     const c = compileRule(r, `/${i}`, errors);
     if (c !== null) rules.push(c);
   });
-  return errors.length > 0 ? { ok: false, errors } : { ok: true, rules };
+  if (errors.length > 0) return { ok: false, errors };
+  const cost = rulesRegexCost(rules);
+  if (cost > MAX_RELEASE_REGEX_COST) {
+    const message = `the rules' patterns cost ${cost} regex units, over the limit of ${MAX_RELEASE_REGEX_COST} per release`;
+    return { ok: false, errors: [{ pointer: "", message }] };
+  }
+  return { ok: true, rules };
+}
+
+/** Summed regex cost of compiled rules (each counted, shared or not). */
+export function rulesRegexCost(rules: readonly CompiledRule[]): number {
+  let cost = 0;
+  for (const r of rules) cost += r.regexCost;
+  return cost;
 }
 
 const RESULTS: Readonly<Record<RuleReason, RuleMatch>> = {
