@@ -1,10 +1,54 @@
 // Seeds the demo workspace through the public admin API (the same calls a newcomer makes by hand).
-import { strToU8, zipSync } from "fflate";
+//
+// Resumable: the bootstrap token is written to the demo file the moment bootstrap answers, and every
+// later step looks up what it would create (or is an idempotent replay), so a seed stopped at any
+// point (Ctrl-C during the first `npm start`) is completed by the next start.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { zipFiles } from "./zip.mjs";
 
-function zip(files) {
-  const entries = {};
-  for (const [path, text] of Object.entries(files)) entries[path] = [strToU8(text), { mtime: new Date(2020, 0, 1) }];
-  return zipSync(entries, { level: 6 });
+export const DEMO = {
+  app: { key: "demo-wallet", name: "Demo Wallet", platforms: ["ios", "android"], environments: ["test", "prod"] },
+  miniPrograms: [
+    {
+      key: "demo-pay",
+      type: "dsl",
+      names: { en: "Pay", "zh-CN": "支付" },
+      descriptions: { en: "Pay with the demo wallet" },
+      defaultUpdateMode: "async",
+      config: { networkAllowlist: ["api.demo-pay.test"], switches: { newCheckout: "off" } },
+    },
+    { key: "demo-coupons", type: "h5", names: { en: "Coupons" } },
+  ],
+  versions: ["1.0.0", "1.1.0"],
+  /** demo-pay 1.1.0 in full release on (demo-wallet, prod). */
+  release: {
+    miniProgramId: "demo-pay",
+    version: "1.1.0",
+    appId: "demo-wallet",
+    env: "prod",
+    config: { switches: { newCheckout: "on" } },
+  },
+};
+
+/** The update check `npm start` prints: a device on demo-pay 1.0.0 (the demo offers it 1.1.0). */
+export const DEMO_CHECK = {
+  appId: "demo-wallet",
+  env: "prod",
+  deviceId: "device-1",
+  appVersion: "8.2.0",
+  miniPrograms: [{ id: "demo-pay", version: "1.0.0" }],
+};
+
+export function demoPackage(mp, version) {
+  return zipFiles({ "index.js": `console.log("${mp} ${version}");`, "app.json": JSON.stringify({ mp, version }) });
+}
+
+class ApiError extends Error {
+  constructor(method, path, status, text) {
+    super(`${method} ${path} → ${status} ${text}`);
+    this.status = status;
+  }
 }
 
 async function api(base, token, method, path, body, headers = {}) {
@@ -16,62 +60,127 @@ async function api(base, token, method, path, body, headers = {}) {
   }
   const res = await fetch(`${base}${path}`, init);
   const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${text}`);
-  return JSON.parse(text);
+  if (!res.ok) throw new ApiError(method, path, res.status, text);
+  return text === "" ? null : JSON.parse(text);
 }
 
-/** Creates the demo workspace; returns its admin token. */
-export async function seedDemo(base, bootstrapSecret) {
-  const res = await fetch(`${base}/v1/bootstrap`, {
-    method: "POST",
-    headers: { "content-type": "application/json", "updraft-bootstrap-secret": bootstrapSecret },
-    body: JSON.stringify({ workspaceName: "Demo", adminName: "Demo Admin", adminEmail: "admin@demo.test" }),
-  });
-  if (res.status === 409) return null;
-  if (!res.ok) throw new Error(`bootstrap → ${res.status} ${await res.text()}`);
-  const { token } = await res.json();
-  const call = (method, path, body, headers) => api(base, token, method, path, body, headers);
+export function readDemoFile(file) {
+  if (!existsSync(file)) return null;
+  try {
+    const demo = JSON.parse(readFileSync(file, "utf8"));
+    return typeof demo.token === "string" ? demo : null;
+  } catch {
+    return null;
+  }
+}
 
-  await call("POST", "/v1/admin/apps", {
-    key: "demo-wallet",
-    name: "Demo Wallet",
-    platforms: ["ios", "android"],
-    environments: ["test", "prod"],
-  });
-  await call("POST", "/v1/admin/mini-programs", {
-    key: "demo-pay",
-    type: "dsl",
-    names: { en: "Pay", "zh-CN": "支付" },
-    descriptions: { en: "Pay with the demo wallet" },
-    defaultUpdateMode: "async",
-    config: { networkAllowlist: ["api.demo-pay.test"], switches: { newCheckout: "off" } },
-  });
-  await call("POST", "/v1/admin/mini-programs", { key: "demo-coupons", type: "h5", names: { en: "Coupons" } });
-  for (const mp of ["demo-pay", "demo-coupons"]) {
-    for (const version of ["1.0.0", "1.1.0"]) {
-      const bytes = zip({
-        "index.js": `console.log("${mp} ${version}");`,
-        "app.json": JSON.stringify({ mp, version }),
-      });
-      await call(
-        "POST",
-        `/v1/admin/mini-programs/${mp}/versions?version=${version}&compat=%3E%3D8.0.0&releaseNote=Demo%20${version}`,
-        bytes,
-        {
-          "content-type": "application/zip",
-        },
-      );
+function writeDemoFile(file, demo) {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(demo, null, 2)}\n`);
+}
+
+/** Creates with POST unless GET finds it; a 409 from the POST (someone else was faster) is "there". */
+async function ensure(call, getPath, postPath, body) {
+  try {
+    return await call("GET", getPath);
+  } catch (error) {
+    if (error.status !== 404) throw error;
+  }
+  try {
+    return await call("POST", postPath, body);
+  } catch (error) {
+    if (error.status !== 409) throw error;
+    return call("GET", getPath);
+  }
+}
+
+/**
+ * Seeds (or finishes seeding) the demo. Returns { token } once the demo is complete, or
+ * { token: null, reason } when this state has a workspace whose token is lost (only a reset helps).
+ * `afterStep(name)` runs after each step (the tests stop the seed there to resume it later).
+ */
+export async function seedDemo(base, { bootstrapSecret, demoFile, afterStep = async () => {} }) {
+  let demo = readDemoFile(demoFile);
+  if (demo !== null) {
+    const res = await fetch(`${base}/v1/admin/apps`, { headers: { authorization: `Bearer ${demo.token}` } });
+    if (res.status === 401)
+      demo = null; // a token of a state that is gone
+    else if (!res.ok) throw new Error(`GET /v1/admin/apps → ${res.status} ${await res.text()}`);
+  }
+  if (demo?.complete) return { token: demo.token };
+  if (demo === null) {
+    const res = await fetch(`${base}/v1/bootstrap`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "updraft-bootstrap-secret": bootstrapSecret },
+      body: JSON.stringify({ workspaceName: "Demo", adminName: "Demo Admin", adminEmail: "admin@demo.test" }),
+    });
+    if (res.status === 409) return { token: null, reason: "token-lost" };
+    if (!res.ok) throw new Error(`POST /v1/bootstrap → ${res.status} ${await res.text()}`);
+    demo = { token: (await res.json()).token, complete: false };
+    // Before anything else: a seed stopped from here on resumes with this token.
+    writeDemoFile(demoFile, demo);
+    await afterStep("bootstrap");
+  }
+  const call = (method, path, body, headers) => api(base, demo.token, method, path, body, headers);
+
+  const app = await ensure(call, `/v1/admin/apps/${DEMO.app.key}`, "/v1/admin/apps", DEMO.app);
+  // An app created without some environment (by hand, say) gets it.
+  const have = new Set(app.environments.map((e) => e.name));
+  for (const name of DEMO.app.environments.filter((n) => !have.has(n))) {
+    try {
+      await call("POST", `/v1/admin/apps/${DEMO.app.key}/environments`, { name });
+    } catch (error) {
+      if (error.status !== 409) throw error;
     }
   }
-  const release = await call("POST", "/v1/admin/releases", {
-    miniProgramId: "demo-pay",
-    version: "1.1.0",
-    appId: "demo-wallet",
-    env: "prod",
-    config: { switches: { newCheckout: "on" } },
-  });
-  for (const to of ["in_review", "approved", "full"]) {
-    await call("POST", `/v1/admin/releases/${release.id}/transitions`, { to });
+  await afterStep("app");
+  for (const mp of DEMO.miniPrograms) {
+    await ensure(call, `/v1/admin/mini-programs/${mp.key}`, "/v1/admin/mini-programs", mp);
+    await afterStep(`mini-program ${mp.key}`);
   }
-  return token;
+  for (const mp of DEMO.miniPrograms) {
+    for (const version of DEMO.versions) {
+      // The package bytes are deterministic: uploading them again is an idempotent replay (200).
+      // 409 VERSION_CONFLICT: the version is there with other bytes (an older seed's) — fine too.
+      try {
+        await call(
+          "POST",
+          `/v1/admin/mini-programs/${mp.key}/versions?version=${version}&compat=%3E%3D8.0.0&releaseNote=Demo%20${version}`,
+          demoPackage(mp.key, version),
+          { "content-type": "application/zip" },
+        );
+      } catch (error) {
+        if (error.status !== 409) throw error;
+      }
+      await afterStep(`version ${mp.key} ${version}`);
+    }
+  }
+
+  const r = DEMO.release;
+  const version = await call("GET", `/v1/admin/mini-programs/${r.miniProgramId}/versions/${r.version}`);
+  const findRelease = async () => {
+    const query = `appId=${r.appId}&env=${r.env}&miniProgramId=${r.miniProgramId}`;
+    const { items } = await call("GET", `/v1/admin/releases?${query}`);
+    return items.find((item) => item.versionId === version.id) ?? null;
+  };
+  let release = await findRelease();
+  if (release === null) {
+    try {
+      release = await call("POST", "/v1/admin/releases", r);
+    } catch (error) {
+      if (error.status !== 409) throw error;
+      release = await findRelease();
+    }
+    await afterStep("release");
+  }
+  // Walk it to full from wherever it stands; a release past `approved` (full, or archived by a newer
+  // full release, paused, …) is left as it is.
+  const path = ["created", "in_review", "approved", "full"];
+  for (let at = path.indexOf(release.status); at >= 0 && at < path.length - 1; at++) {
+    release = await call("POST", `/v1/admin/releases/${release.id}/transitions`, { to: path[at + 1] });
+    await afterStep(`release ${release.status}`);
+  }
+  demo = { ...demo, complete: true };
+  writeDemoFile(demoFile, demo);
+  return { token: demo.token };
 }

@@ -1,94 +1,155 @@
-// `npm start`: local D1/R2/KV on workerd through wrangler dev, migrations applied, demo workspace seeded.
+// `npm start`: local D1/R2/KV/Durable Objects on workerd through wrangler dev, migrations applied,
+// demo workspace seeded (or its seeding finished). Never waits for input.
+//   PORT               port on 127.0.0.1 (default 8787)
+//   UPDRAFT_STATE_DIR  keep this server's whole local state in that directory (see local.mjs)
 import { spawn, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { seedDemo } from "./demo-seed.mjs";
+import { existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { relative } from "node:path";
+import { DEMO_CHECK, seedDemo } from "./demo-seed.mjs";
+import { ensureLocalSecrets, localPaths, lockHolder, releaseLock, wranglerBin, writeLock } from "./local.mjs";
 
 const PORT = Number(process.env.PORT ?? 8787);
 const BASE = `http://127.0.0.1:${PORT}`;
-// request.cf cannot be fetched from this network: geography is unknown locally (tests inject cf).
-const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
-
-// Local secrets: generated once per checkout, never committed (.gitignore).
-// Missing keys are added to an existing file, so checkouts from before a new secret keep working.
-const LOCAL_SECRETS = {
-  SIGNING_KEY_SEED: () => randomBytes(32).toString("base64url"),
-  SIGNING_KEY_ID: () => "local-dev",
-  BOOTSTRAP_SECRET: () => randomBytes(24).toString("base64url"),
-  BUCKET_KEY: () => randomBytes(16).toString("hex"),
+const paths = localPaths();
+const show = (p) => relative(process.cwd(), p) || ".";
+const fail = (message) => {
+  console.error(`\nnpm start: ${message}\n`);
+  process.exit(1);
 };
-const existing = existsSync(".dev.vars") ? readFileSync(".dev.vars", "utf8") : "";
-const missing = Object.entries(LOCAL_SECRETS).filter(([k]) => !new RegExp(`^${k}=`, "m").test(existing));
-if (missing.length > 0) {
-  const prefix = existing === "" || existing.endsWith("\n") ? existing : `${existing}\n`;
-  writeFileSync(".dev.vars", prefix + missing.map(([k, make]) => `${k}=${make()}\n`).join(""));
+if (!Number.isInteger(PORT) || PORT <= 0 || PORT > 65535) fail(`PORT must be a port number, not ${process.env.PORT}.`);
+
+const holder = await lockHolder(paths);
+if (holder !== null) {
+  fail(
+    `an Updraft server already runs on this local state (pid ${holder.pid}, ${holder.port ? `http://127.0.0.1:${holder.port}` : "port unknown"}). ` +
+      `Stop it first, or use another state directory (UPDRAFT_STATE_DIR=<dir>). Lock: ${show(paths.lockFile)}`,
+  );
 }
-const vars = Object.fromEntries(
-  readFileSync(".dev.vars", "utf8")
-    .split("\n")
-    .filter((l) => l.includes("="))
-    .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-);
+const portFree = await new Promise((resolve) => {
+  const probe = createServer()
+    .once("error", () => resolve(false))
+    .listen(PORT, "127.0.0.1", () => probe.close(() => resolve(true)));
+});
+if (!portFree) fail(`port ${PORT} is in use on 127.0.0.1. Stop what runs there or pick another: PORT=8788 npm start`);
 
-const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "updraft", "--local"], { env, stdio: "inherit" });
-if (migrate.status !== 0) process.exit(migrate.status ?? 1);
+// The lock tells `npm run reset` (and a second `npm start`) that this state is in use, from the
+// migrations on: wiping the state under a running workerd breaks it (SQLITE_CANTOPEN).
+writeLock(paths, { pid: process.pid, port: PORT, state: paths.persistDir, startedAt: new Date().toISOString() });
+process.on("exit", () => releaseLock(paths));
 
+const { vars, notes } = ensureLocalSecrets(paths);
+for (const note of notes) console.log(note);
+
+const env = {
+  ...process.env,
+  WRANGLER_SEND_METRICS: "false",
+  // request.cf cannot be fetched from this network: geography is unknown locally (tests inject cf).
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+  // --env-file below is read only while this is true; and no other process variable becomes a secret.
+  CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "true",
+  CLOUDFLARE_INCLUDE_PROCESS_ENV: "false",
+};
+const wrangler = wranglerBin();
+const persist = ["--persist-to", paths.persistDir];
+
+// Non-interactive on purpose: wrangler asks "About to apply N migration(s)… continue?" unless
+// stdin and stdout are both TTYs (workers-utils isInteractive) and CI is unset (ci-info); here stdin
+// is not a TTY and CI is set, so it logs the question and applies ("fallback value: yes").
+const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "updraft", "--local", ...persist], {
+  env: { ...env, CI: "true" },
+  stdio: ["ignore", "inherit", "inherit"],
+});
+if (migrate.error) fail(`could not run wrangler: ${migrate.error.message}`);
+if (migrate.status !== 0) fail("applying the D1 migrations failed (see above).");
+
+// wrangler dev reads .dev.vars only without --env-file: a .dev.vars left with a developer's own
+// variables (after the secrets moved out of it) still reaches the Worker, before our secrets.
+const envFiles = [
+  ...(paths.legacyDevVars && existsSync(paths.legacyDevVars) ? ["--env-file", paths.legacyDevVars] : []),
+  "--env-file",
+  paths.secretsFile,
+];
 const dev = spawn(
-  "wrangler",
-  ["dev", "--ip", "127.0.0.1", "--port", String(PORT), "--show-interactive-dev-session=false"],
-  {
-    env,
-    stdio: ["ignore", "inherit", "inherit"],
-  },
+  process.execPath,
+  [
+    wrangler,
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(PORT),
+    ...persist,
+    ...envFiles,
+    "--show-interactive-dev-session=false",
+  ],
+  { env, stdio: ["ignore", "inherit", "inherit"] },
 );
-const stop = () => dev.kill("SIGINT");
-process.on("SIGINT", stop);
-process.on("SIGTERM", stop);
-dev.on("exit", (code) => process.exit(code ?? 0));
+let stopping = false;
+const stop = () => {
+  stopping = true;
+  dev.kill("SIGINT");
+};
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, stop);
+dev.on("exit", (code, signal) => process.exit(stopping ? 0 : (code ?? (signal ? 1 : 0))));
 
 async function waitUntilUp() {
-  for (let i = 0; i < 240; i++) {
+  for (let i = 0; i < 480; i++) {
+    if (dev.exitCode !== null) throw new Error("wrangler dev exited before it answered (see above)");
     try {
-      if ((await fetch(`${BASE}/healthz`)).ok) return;
+      if ((await fetch(`${BASE}/healthz`, { signal: AbortSignal.timeout(2000) })).ok) return;
     } catch {}
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error("wrangler dev did not come up within 60 s");
+  throw new Error("wrangler dev did not answer GET /healthz within 2 minutes");
 }
 
-async function demoToken() {
-  const file = ".updraft/demo.json";
-  if (existsSync(file)) {
-    const { token } = JSON.parse(readFileSync(file, "utf8"));
-    const res = await fetch(`${BASE}/v1/admin/apps`, { headers: { authorization: `Bearer ${token}` } });
-    if (res.ok) return token;
-  }
-  const token = await seedDemo(BASE, vars.BOOTSTRAP_SECRET);
-  if (token === null) return null;
-  mkdirSync(".updraft", { recursive: true });
-  writeFileSync(file, JSON.stringify({ token }, null, 2));
-  return token;
+/** Runs the demo check; the curl line is printed only when this answers an update. */
+async function demoCheck() {
+  const res = await fetch(`${BASE}/v1/check`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(DEMO_CHECK),
+  });
+  const text = await res.text();
+  if (!res.ok) return { ok: false, what: `${res.status} ${text}` };
+  const result = JSON.parse(text).results?.[0];
+  if (result?.action !== "update") return { ok: false, what: `action "${result?.action}"` };
+  return { ok: true, version: result.version };
 }
 
 try {
   await waitUntilUp();
-  const token = await demoToken();
-  const check = JSON.stringify({
-    appId: "demo-wallet",
-    env: "prod",
-    deviceId: "device-1",
-    appVersion: "8.2.0",
-    miniPrograms: [{ id: "demo-pay", version: "1.0.0" }],
-  });
+  const seeded = await seedDemo(BASE, { bootstrapSecret: vars.BOOTSTRAP_SECRET, demoFile: paths.demoFile });
+  const check = await demoCheck();
+  const reset = process.env.UPDRAFT_STATE_DIR
+    ? `stop this server (Ctrl-C) and run \`UPDRAFT_STATE_DIR=${process.env.UPDRAFT_STATE_DIR} npm run reset\`, then start again`
+    : "stop this server (Ctrl-C), run `npm run reset`, then `npm start` again";
   console.log("\n──────── Updraft is running on", BASE, "────────");
-  if (token) console.log(`Admin token (demo workspace): ${token}`);
-  else
-    console.log("The local state has a workspace but .updraft/demo.json is gone: run `npm run reset` to start over.");
-  console.log("Try an update check for a device on demo-pay 1.0.0:\n");
-  console.log(`curl -s -X POST ${BASE}/v1/check -H 'content-type: application/json' -d '${check}'`);
+  if (seeded.token) console.log(`Admin token (demo workspace): ${seeded.token}`);
+  else {
+    console.log(
+      `This local state has a workspace whose admin token is lost (${show(paths.demoFile)} is missing or ` +
+        `from another state), and bootstrap works only once. For a fresh demo with a token: ${reset}.`,
+    );
+  }
+  if (check.ok) {
+    console.log(`Try an update check for a device on demo-pay 1.0.0 (it is offered ${check.version}):\n`);
+    console.log(
+      `curl -sS -X POST ${BASE}/v1/check -H 'content-type: application/json' -d '${JSON.stringify(DEMO_CHECK)}'`,
+    );
+  } else {
+    console.log(
+      `The demo's update check (a device on demo-pay 1.0.0) answers ${check.what} instead of an update: ` +
+        `the demo was changed since it was seeded. For a fresh demo: ${reset}.`,
+    );
+  }
   console.log(`\nOpenAPI document: ${BASE}/openapi.json   Stop with Ctrl-C.\n`);
 } catch (error) {
-  console.error(String(error));
-  stop();
-  process.exit(1);
+  if (!stopping) {
+    console.error(`\nnpm start: ${error instanceof Error ? error.message : String(error)}`);
+    console.error("The next `npm start` picks up where this one stopped.\n");
+    stop();
+    process.exitCode = 1;
+  }
 }
