@@ -6,7 +6,8 @@
 // real canaryContext(). Stand-in: its shard port is an in-memory map of the shards, kept as the
 // Worker's isolate cache keeps them (sorted strings, see src/edge/list-content.ts), so what is timed
 // is the core, not KV.
-// Prints figures only; asserts nothing about time.
+// Then (`regex` line) the worst accepted regex configuration: see regexWorstCase below.
+// Prints figures only; asserts nothing about time. BENCH_CORE_REGEX_ONLY=1 runs only the regex case.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -48,6 +49,11 @@ try {
         'export { buildDeviceProfile } from "./src/domain/device-profile";',
         'export { canaryContext } from "./src/usecases/canary-context";',
         'export { sortedShard } from "./src/edge/list-content";',
+        'export { snapshotRegexCost } from "./src/domain/compile-snapshot";',
+        'export { parseEntries } from "./src/domain/allowlist-shards";',
+        'export { compileTargeting } from "./src/domain/targeting/evaluate";',
+        'export * from "./src/domain/targeting/rules";',
+        'export { MAX_LIST_REGEX_COST, MAX_REGEX_ENTRIES } from "./src/domain/targeting/allowlist";',
       ].join("\n"),
       resolveDir: process.cwd(),
       loader: "ts",
@@ -60,7 +66,9 @@ try {
     outfile: join(work, "core.mjs"),
     logLevel: "warning",
   });
-  await run(await import(pathToFileURL(join(work, "core.mjs")).href));
+  const core = await import(pathToFileURL(join(work, "core.mjs")).href);
+  if (process.env.BENCH_CORE_REGEX_ONLY !== "1") await run(core);
+  regexWorstCase(core);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
@@ -281,4 +289,253 @@ function median(values) {
 
 function fmt(ns) {
   return ns >= 100 ? Math.round(ns).toLocaleString("en") : ns.toFixed(1);
+}
+
+// ---- regex: the worst accepted configuration ----------------------------------------------------
+
+/**
+ * Pattern families that cost re2js the most time per unit of regex cost on adversarial subjects
+ * (measured: exponential-DFA patterns, which defeat the lazy DFA, nested `.*`, many optional
+ * repetitions, Unicode classes, case-insensitive alternations). `make(i, k)` is distinct per `i`
+ * (so no two patterns share compiled state) and grows with `k`; `subject(rand)` is a 128-character
+ * value the family scans without matching.
+ */
+function regexFamilies() {
+  // Ends every pattern: a class (of astral characters) no subject here holds, too large for the
+  // prefilter to rule out, so every pattern is run over the whole subject and never matches.
+  const T = "[\\x{10000}-\\x{10FFFF}]";
+  return [
+    { name: "(a|b)*a[ab]{k}T", make: (k) => `(?:a|b)*a[ab]{${k}}${T}`, alphabet: "ab" },
+    { name: ".?{k}T", make: (k) => `${".?".repeat(k)}${T}`, alphabet: "abcdefgh" },
+    { name: "(.*a){k}T", make: (k) => `(?:.*a){${k}}${T}`, alphabet: "abc" },
+    { name: "(a?){k}a{k}T", make: (k) => `(?:a?){${k}}a{${k}}${T}`, alphabet: "a" },
+    { name: "\\p{L}{k}T", make: (k) => `\\p{L}{1,${k}}${T}`, alphabet: "abcdéfgh" },
+    { name: "(\\w+\\s?){k}T", make: (k) => `(?:\\w+\\s?){1,${k}}${T}`, alphabet: "ab c" },
+    {
+      name: "word|…{k}T",
+      make: (k) => `(?:${Array.from({ length: k }, (_, j) => `sams${j}|huaw${j}`).join("|")})${T}`,
+      alphabet: "samhuw0123",
+    },
+  ];
+}
+
+function regexWorstCase(core) {
+  const T = core.MAX_TARGET_REGEX_COST;
+  const budgets = {
+    pattern: core.MAX_PATTERN_REGEX_COST,
+    rule: core.MAX_RULE_REGEX_COST,
+    release: core.MAX_RELEASE_REGEX_COST,
+    list: core.MAX_LIST_REGEX_COST,
+    target: T,
+  };
+  const costOf = (p, ci = false) => {
+    const c = core.compileRegex(p, ci);
+    return c.ok ? c.cost : Number.POSITIVE_INFINITY;
+  };
+  const CATCH_ALL = "[\\s\\S]"; // the last value of every rule matches, so the check goes on to the next rule
+  const catchAllCost = costOf(CATCH_ALL);
+  const results = [];
+  for (const family of regexFamilies()) {
+    for (const size of ["max", "small"]) {
+      // The largest k whose pattern fits the per-pattern budget, or a small one (many cheap patterns).
+      let k = 1;
+      while (k < 200 && costOf(family.make(k + 1)) <= (size === "max" ? budgets.pattern : 40)) k++;
+      const next = () => family.make(k);
+      // Lists: as many as the target takes (a third of it), each filled to its budget, referenced by the releases.
+      const lists = [];
+      let listCost = 0;
+      while (listCost + budgets.list <= T / 3 && lists.length < 40) {
+        const entries = [];
+        let c = 0;
+        while (entries.length < core.MAX_REGEX_ENTRIES) {
+          const p = next();
+          const pc = costOf(p);
+          if (c + pc > budgets.list) break;
+          entries.push(p);
+          c += pc;
+        }
+        if (entries.length === 0) break;
+        const parsed = core.parseEntries(entries.map((e) => `re:${e}`).join("\n"));
+        if (!parsed.ok) throw new Error(`bench list refused: ${JSON.stringify(parsed.errors[0])}`);
+        lists.push({ id: `al_rx${lists.length}`, kind: lists.length % 2 ? "user" : "device", regex: entries, cost: c });
+        listCost += c;
+      }
+      // Releases (one canary per mini program, so a check evaluates each): rules filled to the budgets.
+      const releases = [];
+      let total = listCost;
+      let listAt = 0;
+      while (total < T && releases.length < 200) {
+        let room = Math.min(budgets.release, T - total);
+        const refs = [];
+        while (listAt < lists.length && lists[listAt].cost <= room) {
+          const l = lists[listAt++];
+          refs.push({ kind: l.kind, listId: l.id });
+          room -= l.cost;
+        }
+        const rules = [];
+        while (rules.length < core.MAX_RULES && room >= catchAllCost) {
+          const values = [];
+          let c = 0;
+          const cap = Math.min(budgets.rule, room) - catchAllCost;
+          while (values.length < core.MAX_VALUES_PER_RULE - 1) {
+            const p = next();
+            const pc = costOf(p);
+            if (c + pc > cap) break;
+            values.push(p);
+            c += pc;
+          }
+          values.push(CATCH_ALL);
+          c += catchAllCost;
+          // Distinct attributes: no two rules are identical, so none is shared (interned) by a check.
+          rules.push({ attribute: `custom:r${releases.length}x${rules.length}`, operator: "regex", values });
+          room -= c;
+          if (values.length === 1) break;
+        }
+        const targeting = {
+          denylists: refs.filter((r) => r.kind === "device"),
+          allowlists: refs.filter((r) => r.kind === "user"),
+          rules,
+          percentage: { basisPoints: 10000 },
+        };
+        const compiled = core.compileTargeting(targeting);
+        if (!compiled.ok) throw new Error(`bench targeting refused: ${JSON.stringify(compiled.errors[0])}`);
+        const used =
+          core.rulesRegexCost(compiled.targeting.rules) +
+          refs.reduce((a, r) => a + lists.find((l) => l.id === r.listId).cost, 0);
+        if (used === 0) break;
+        releases.push(targeting);
+        total += used - refs.reduce((a, r) => a + lists.find((l) => l.id === r.listId).cost, 0);
+      }
+      const snapshot = core.compileSnapshot(regexSource(releases, lists));
+      const cost = core.snapshotRegexCost(snapshot);
+      if (cost > T) throw new Error(`bench configuration over the target budget: ${cost}`);
+      const patterns =
+        lists.reduce((a, l) => a + l.regex.length, 0) +
+        releases.reduce((a, r) => a + r.rules.reduce((b, x) => b + x.values.length, 0), 0);
+      const attributes = releases.flatMap((r) => r.rules.map((x) => x.attribute.slice(7)));
+      const timing = timeRegexChecks(core, snapshot, family.alphabet, attributes);
+      results.push({
+        family: `${family.name} k=${k}`,
+        ...timing,
+        cost,
+        patterns,
+        releases: releases.length,
+        lists: lists.length,
+      });
+    }
+  }
+  results.sort((a, b) => b.median - a.median);
+  for (const r of results) {
+    console.log(
+      `  regex ${r.family.padEnd(22)} cost ${r.cost}/${T} in ${r.releases} releases + ${r.lists} lists, ${r.patterns} patterns: ` +
+        `check median ${r.median.toFixed(2)} ms, max ${r.max.toFixed(2)} ms; first check (compiles) ${r.first.toFixed(1)} ms`,
+    );
+  }
+  const worst = results[0];
+  console.log(
+    `regex worst_check_ms=${worst.median.toFixed(2)} target_ms=20 (${worst.family}; budgets: ${JSON.stringify(budgets)} units of one RE2 program instruction)`,
+  );
+}
+
+function regexSource(releases, lists) {
+  const miniPrograms = [];
+  const versions = [];
+  const out = [];
+  releases.forEach((targeting, m) => {
+    const id = `mp_rx${m}`;
+    miniPrograms.push({ id, key: `rx-${m}`, type: "dsl", origin: "workspace", minUsableVersion: null, config: {} });
+    for (const v of ["1.0.0", "1.1.0"]) {
+      versions.push({
+        id: `ver_rx${m}_${v}`,
+        miniProgramId: id,
+        version: v,
+        sha256: "0".repeat(64),
+        size: 1,
+        compat: COMPAT,
+        publisherSignature: null,
+        deleted: false,
+      });
+    }
+    out.push({
+      id: `rel_rx${m}`,
+      versionId: `ver_rx${m}_1.1.0`,
+      seq: m + 1,
+      status: "canary",
+      wentFull: false,
+      rollback: false,
+      updateMode: "async",
+      config: {},
+      targeting,
+    });
+  });
+  return {
+    appKey: "bench-regex",
+    env: "prod",
+    version: 1,
+    builtAt: Date.now(),
+    miniPrograms,
+    versions,
+    releases: out,
+    lists: lists.map((l) => ({
+      id: l.id,
+      kind: l.kind,
+      contentKey: `lc_${l.id}`,
+      shardCount: 1,
+      regexEntries: l.regex,
+    })),
+  };
+}
+
+/** Checks with fresh adversarial 128-character attributes and ids each time: ms per check. */
+function timeRegexChecks(core, snapshot, alphabet, attributes) {
+  let seed = 7;
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x80000000;
+  };
+  const text = () => Array.from({ length: 128 }, () => alphabet[Math.floor(rand() * alphabet.length)]).join("");
+  const empty = core.sortedShard("");
+  const deps = {
+    lists: { getShard: async () => empty, cachedShard: () => empty },
+    bucketKey: core.bucketKeyFromHex(BUCKET_KEY),
+    admissions: { known: () => "unknown" },
+  };
+  const mps = Object.values(snapshot.miniPrograms);
+  const query = { appVersion: "8.0.0", installed: "1.0.0", failed: [] };
+  const check = () => {
+    const custom = {};
+    for (const a of attributes) custom[a] = text();
+    const profile = {
+      city: null,
+      region: null,
+      country: null,
+      brand: null,
+      model: null,
+      network: null,
+      osName: null,
+      osVersion: null,
+      appVersion: "8.0.0",
+      language: null,
+      custom,
+    };
+    const t0 = performance.now();
+    const parts = core.canaryContext(
+      deps,
+      snapshot,
+      mps,
+      { profile, ids: { userId: text(), deviceId: text() } },
+      Date.now(),
+    );
+    if (parts instanceof Promise) throw new Error("bench: shards are all cached");
+    let offered = 0;
+    for (const mp of mps) if (core.decide(mp, query, parts.ctx).action !== "none") offered++;
+    const ms = performance.now() - t0;
+    if (offered !== mps.length)
+      throw new Error(`bench: ${offered} of ${mps.length} canaries offered (every rule must be evaluated)`);
+    return ms;
+  };
+  const first = check();
+  for (let i = 0; i < 5; i++) check();
+  const times = Array.from({ length: 40 }, check);
+  return { first, median: median(times), max: Math.max(...times) };
 }
