@@ -151,7 +151,6 @@ function endRecord(zip: Bytes, maxEntries: number) {
   if (offset + size !== eocd) {
     throw invalid("the central directory is not immediately followed by the end of central directory record");
   }
-  if (zip.hasEndSignature(offset, eocd)) throw invalid("the archive has more than one end record");
   return { count, offset, eocd };
 }
 
@@ -176,6 +175,9 @@ function centralDirectory(zip: Bytes, maxEntries: number): { entries: Entry[]; o
     const extraEnd = extraStart + zip.u16(at + 30);
     const next = extraEnd + zip.u16(at + 32);
     if (next > eocd) throw invalid("an entry header runs past the central directory");
+    // Only the variable parts (name, extra field, comment) are searched: fixed fields such as a
+    // CRC-32 may hold any four bytes.
+    if (zip.hasEndSignature(at + CENTRAL_HEADER_SIZE, next)) throw invalid("the archive has more than one end record");
     checkFlags(flags, where);
     const compressedSize = zip.u32(at + 20);
     const size = zip.u32(at + 24);
@@ -297,7 +299,9 @@ function checkLayout(zip: Bytes, entries: Entry[], centralOffset: number) {
     if (!agrees(zip.u32(at + 18), entry.compressedSize)) throw disagree("compressed size");
     if (!agrees(zip.u32(at + 22), entry.size)) throw disagree("size");
     checkExtraFields(zip, extraStart, extraEnd, entry.rawName, `${where}'s local header`);
-    if (zip.hasEndSignature(at, extraEnd)) throw invalid("the archive has more than one end record");
+    if (zip.hasEndSignature(at + LOCAL_HEADER_SIZE, extraEnd)) {
+      throw invalid("the archive has more than one end record");
+    }
     entry.dataStart = extraEnd;
     entry.dataEnd = extraEnd + entry.compressedSize;
     if (entry.dataEnd > centralOffset) throw invalid(`${where}'s data runs into the central directory`);

@@ -46,6 +46,16 @@ describe("the control: the same archives without the attack are accepted", () =>
       expect((await read(zip)).map((f) => f.path)).toEqual(["app.json", "index.js"]);
     }
   });
+
+  it("a zip stored inside the package: record signatures inside entry data are only data", async () => {
+    const inner = buildZip([index]);
+    const zip = buildZip([
+      { name: "assets/inner.zip", data: inner, method: 0 },
+      { name: "assets/inner-deflated.zip", data: inner },
+      app,
+    ]);
+    expect((await read(zip)).map((f) => f.path)).toEqual(["app.json", "assets/inner-deflated.zip", "assets/inner.zip"]);
+  });
 });
 
 describe("local entries the central directory does not list are refused", () => {
