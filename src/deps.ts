@@ -15,7 +15,7 @@ import { reportOutages } from "./store/outage";
 import type { Clock, Deps } from "./usecases/ports";
 import { DEFAULT_MAX_SNAPSHOT_BYTES } from "./usecases/rebuild-snapshot";
 
-/** Bindings and secrets. Secrets are set with `wrangler secret put` (see README) and are optional here. */
+/** Bindings and secrets. Secrets are set with `wrangler secret put` (docs/deploy.md) and are optional here. */
 export type Bindings = Env & {
   SIGNING_KEY_SEED?: string;
   SIGNING_KEY_ID?: string;

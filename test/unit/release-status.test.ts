@@ -23,7 +23,7 @@ const allowed: Record<ReleaseStatus, string[]> = {
 
 describe("release status machine", () => {
   const cases = RELEASE_STATUSES.flatMap((from) => REQUESTABLE_STATUSES.map((to) => [from, to] as const));
-  it.each(cases)("%s → %s follows PRODUCT.md", (from, to) => {
+  it.each(cases)("%s → %s follows the release lifecycle (docs/overview.md)", (from, to) => {
     const pausedFrom = from === "paused" ? "canary" : null;
     const result = transition({ status: from, pausedFrom }, to, "because");
     const expected = allowed[from].includes(to) || (from === "paused" && to === "canary");
