@@ -28,7 +28,8 @@ function createHttpApp(depsFor: (bindings: never) => Deps) {
     c.header("request-id", c.var.requestId);
   });
 
-  app.get("/healthz", (c) => c.text("ok"));
+  // Never stored by a cache in front of the Worker (Workers Cache, a CDN): a health check must reach it.
+  app.get("/healthz", (c) => c.text("ok", 200, { "cache-control": "no-store" }));
 
   app.use("/v1/admin/*", requireToken);
   app.route("/v1/admin/apps", appsRouter);

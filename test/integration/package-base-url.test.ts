@@ -56,3 +56,11 @@ describe("PACKAGE_BASE_URL", () => {
     }
   });
 });
+
+describe("GET /healthz", () => {
+  it("is never stored by a cache in front of the Worker", async () => {
+    const res = await handler(new Request(`${BASE}/healthz`), env as unknown as Bindings, ctx);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+  });
+});
