@@ -1,15 +1,16 @@
 import { shardOf } from "../domain/allowlist-shards";
 import { type CanaryContext, type Decision, type DeviceQuery, decide } from "../domain/decide";
 import type { Snapshot, SnapshotList, SnapshotMiniProgram, SnapshotRelease } from "../domain/snapshot";
+import { compileStoredListRegexes } from "../domain/targeting/allowlist";
 import { type BucketKey, createBucketer } from "../domain/targeting/bucket";
 import { type Admission, compileTargeting, stickyIdFor, type Targeting } from "../domain/targeting/evaluate";
-import { compileSafeRegex, type DeviceProfile, MAX_REGEX_SUBJECT_LENGTH } from "../domain/targeting/rules";
+import { type DeviceProfile, MAX_REGEX_SUBJECT_LENGTH, type SafeRegex } from "../domain/targeting/rules";
 import type { AdmissionAnswer, Deps, ShardLookup } from "./ports";
 
 // Memos keyed by immutable snapshot objects: a snapshot is compiled once per isolate, not per request.
 const compiledTargeting = new WeakMap<SnapshotRelease, Targeting | null>();
 const bucketers = new WeakMap<SnapshotRelease, (id: string) => number>();
-const listRegexes = new WeakMap<SnapshotList, RegExp[]>();
+const listRegexes = new WeakMap<SnapshotList, SafeRegex[]>();
 const listIds = new WeakMap<SnapshotMiniProgram, string[]>();
 
 function targetingOf(release: SnapshotRelease): Targeting | null {
@@ -58,10 +59,11 @@ function listsOf(mp: SnapshotMiniProgram): string[] {
   return ids;
 }
 
-function regexesOf(list: SnapshotList): RegExp[] {
+/** A list's regex entries, compiled once per snapshot object; entries no longer accepted fail lookups. */
+function regexesOf(list: SnapshotList): SafeRegex[] {
   let r = listRegexes.get(list);
   if (r === undefined) {
-    r = list.regex.map((p) => compileSafeRegex(p, false)).filter((x): x is RegExp => typeof x !== "string");
+    r = compileStoredListRegexes(list.regex);
     listRegexes.set(list, r);
   }
   return r;

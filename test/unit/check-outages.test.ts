@@ -68,6 +68,29 @@ describe("the check when storage fails", () => {
   });
 });
 
+describe("stored list regex entries the current rules refuse", () => {
+  const withRegex = (targeting: unknown, regex: string[]) =>
+    oneMiniProgramSnapshot(targeting, null, {
+      knownVersions: ["0.9.0", "1.0.0", "1.1.0"],
+      lists: { deny: { kind: "device", contentKey: "lc_deny", shardCount: 1, regex } },
+    });
+  const notOnShard = { lists: { getShard: async () => ({ has: () => false }) } };
+  // `^(?=d)` was a valid JavaScript pattern when saved; RE2 has no lookahead.
+  const refused = ["^(?=d)"];
+
+  it("fail closed in a denylist: the device is kept out of the canary", async () => {
+    const everyone = { denylists: [{ kind: "device", listId: "deny" }], percentage: { basisPoints: 10_000 } };
+    expect(await versionOffered(deps(withRegex(everyone, refused), notOnShard))).toBe("1.0.0");
+    expect(await versionOffered(deps(withRegex(everyone, ["^nobody$"]), notOnShard))).toBe("1.1.0");
+  });
+
+  it("admit nobody through an allowlist", async () => {
+    const listed = { allowlists: [{ kind: "device", listId: "deny" }] };
+    expect(await versionOffered(deps(withRegex(listed, refused), notOnShard))).toBe("1.0.0");
+    expect(await versionOffered(deps(withRegex(listed, ["^d-"]), notOnShard))).toBe("1.1.0");
+  });
+});
+
 describe("targets that cannot exist", () => {
   it("are answered without asking any store (found by review: each made-up appId was cached for good)", async () => {
     let reads = 0;

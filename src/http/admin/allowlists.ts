@@ -66,7 +66,7 @@ const upload = (method: "put" | "post", summary: string) =>
     summary,
     description:
       "One entry per line (user or device ids, per the list's kind); a line starting with `re:` is a bounded " +
-      "regex entry (at most 100, checked for catastrophic patterns). Up to 1,000,000 exact entries, 64 MiB.",
+      "regex entry in RE2 syntax (at most 50 patterns costing at most 500 regex units together; see docs/targeting.md). Up to 1,000,000 exact entries, 64 MiB.",
     security: SecurityBearer,
     request: { params: Params, body: entriesBody },
     responses: { 200: { description: "The list's new metadata", ...ok(AllowlistSchema) }, ...adminErrors },
