@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 
 /**
  * Default: wrangler's own local state directory (.wrangler/state, so `wrangler d1 execute updraft
@@ -88,7 +88,7 @@ export function ensureLocalSecrets(paths) {
       if (rest.every((line) => line.trim() === "" || line.trim().startsWith("#"))) rmSync(paths.legacyDevVars);
       else writeFileSync(paths.legacyDevVars, rest.join("\n"));
       notes.push(
-        `Moved the local secrets ${ours.join(", ")} from .dev.vars to ${paths.secretsFile} ` +
+        `Moved the local secrets ${ours.join(", ")} from .dev.vars to ${relative(process.cwd(), paths.secretsFile)} ` +
           "(so `wrangler types` no longer writes them into worker-configuration.d.ts).",
       );
     }

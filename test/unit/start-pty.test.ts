@@ -1,7 +1,7 @@
 // `npm start` as a newcomer meets it: in a terminal (a pseudo-terminal through util-linux `script`),
 // on a fresh state, with nothing typed. Then the README's two tours, pasted twice, against that
 // server, `npm run reset` refusing while it runs, Ctrl-C, and reset proceeding once it is stopped.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -50,6 +50,8 @@ async function stopServer() {
 
 describe("npm start in a terminal", () => {
   beforeAll(async () => {
+    const hasScript = spawnSync("script", ["--version"], { stdio: "ignore" }).status === 0;
+    expect(hasScript, "this test needs util-linux `script` (Debian: apt-get install bsdutils)").toBe(true);
     port = await freePort(8790, 8794);
     base = `http://127.0.0.1:${port}`;
     // script -q (no banner) -e (its exit code is the command's) -f (flush) -c <command> /dev/null (no typescript file)
