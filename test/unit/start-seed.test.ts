@@ -68,6 +68,7 @@ describe("the demo seed", () => {
       server.kill("SIGINT");
       if (!(await exited(server, 10_000))) server.kill("SIGKILL");
     }
+    rmSync(stateDir, { recursive: true, force: true });
   }, 20_000);
 
   it("resumes wherever it was stopped and ends in the full demo", async () => {
