@@ -2,10 +2,20 @@
 // on a fresh state, with nothing typed. Then the README's two tours, pasted twice, against that
 // server, `npm run reset` refusing while it runs, Ctrl-C, and reset proceeding once it is stopped.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exited, freePort, Output, ROOT, run, scratchDir, serverEnv, signedCheck } from "./start-support";
+import {
+  exited,
+  freePort,
+  Output,
+  ROOT,
+  removeScratch,
+  run,
+  scratchDir,
+  serverEnv,
+  signedCheck,
+} from "./start-support";
 
 /** The ```sh blocks of the README's tours (from "## Five-minute tour" to the next "## " section). */
 function tourScript(readme: string, { token, base, tmp }: { token: string; base: string; tmp: string }) {
@@ -25,7 +35,6 @@ function tourScript(readme: string, { token, base, tmp }: { token: string; base:
 }
 
 const stateDir = scratchDir("pty-state");
-const tourDirs: string[] = [];
 let port = 0;
 let base = "";
 let child: ChildProcess | undefined;
@@ -66,8 +75,8 @@ describe("npm start in a terminal", () => {
   }, 10_000);
 
   afterAll(async () => {
-    if (await stopServer()) rmSync(stateDir, { recursive: true, force: true });
-    for (const dir of tourDirs) rmSync(dir, { recursive: true, force: true });
+    await stopServer();
+    removeScratch();
   }, 30_000);
 
   it("applies the migrations without asking, seeds the demo and prints a curl check that answers a signed update", async () => {
@@ -110,7 +119,6 @@ describe("npm start in a terminal", () => {
     const { token } = JSON.parse(readFileSync(join(stateDir, "demo.json"), "utf8"));
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
     const tmp = scratchDir("tour");
-    tourDirs.push(tmp);
     const script = tourScript(readme, { token, base, tmp });
     const runs = [];
     for (let i = 0; i < 2; i++) {

@@ -4,8 +4,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
-import { freePort, run, scratchDir } from "./start-support";
+import { afterAll, describe, expect, it } from "vitest";
+import { freePort, removeScratch, run, scratchDir } from "./start-support";
 
 /** A scratch state as `npm start` leaves it, with a lock naming `pid` and `port`. */
 function state(lock: { pid: number; port: number }) {
@@ -27,6 +27,8 @@ function deadPid() {
 }
 
 describe("npm run reset", () => {
+  afterAll(removeScratch);
+
   it("refuses while the lock's process is alive, and wipes nothing", async () => {
     const dir = state({ pid: process.pid, port: await freePort(8790, 8799) });
     const result = await reset(dir);

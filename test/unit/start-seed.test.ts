@@ -9,6 +9,7 @@ import {
   freePort,
   Output,
   ROOT,
+  removeScratch,
   runWrangler,
   scratchDir,
   script,
@@ -68,7 +69,7 @@ describe("the demo seed", () => {
       server.kill("SIGINT");
       if (!(await exited(server, 10_000))) server.kill("SIGKILL");
     }
-    rmSync(stateDir, { recursive: true, force: true });
+    removeScratch();
   }, 20_000);
 
   it("resumes wherever it was stopped and ends in the full demo", async () => {

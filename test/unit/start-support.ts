@@ -1,6 +1,6 @@
 // Helpers for the tests of `npm start`, the demo seed, reset and the README tours (scripts/*.mjs).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +14,17 @@ export async function script<T = any>(name: string): Promise<T> {
   return (await import(pathToFileURL(join(ROOT, "scripts", name)).href)) as T;
 }
 
-export const scratchDir = (prefix: string) => mkdtempSync(join(tmpdir(), `updraft-${prefix}-`));
+const scratch: string[] = [];
+/** A new directory under the system's temporary directory, removed by removeScratch(). */
+export function scratchDir(prefix: string) {
+  const dir = mkdtempSync(join(tmpdir(), `updraft-${prefix}-`));
+  scratch.push(dir);
+  return dir;
+}
+/** Removes every scratchDir() of this test file (call in afterAll). */
+export function removeScratch() {
+  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
 
 /** Whether 127.0.0.1:port can be bound right now. */
 export function portFree(port: number): Promise<boolean> {

@@ -4,8 +4,8 @@
 // check passes. Run in a scratch copy of the Worker's configuration, as after `npm start`.
 import { copyFileSync, existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
-import { ROOT, runWrangler, scratchDir, script } from "./start-support";
+import { afterAll, describe, expect, it } from "vitest";
+import { ROOT, removeScratch, runWrangler, scratchDir, script } from "./start-support";
 
 const SECRET_NAMES = ["SIGNING_KEY_SEED", "SIGNING_KEY_ID", "BOOTSTRAP_SECRET", "BUCKET_KEY"];
 const TYPES = "worker-configuration.d.ts";
@@ -25,6 +25,8 @@ const withoutHeader = (text: string) =>
     .join("\n");
 
 describe("wrangler types with the local secrets in place", () => {
+  afterAll(removeScratch);
+
   it("writes no secret into worker-configuration.d.ts and the type check still passes", async () => {
     const dir = checkout();
     // A checkout from before: npm start generated the secrets into .dev.vars. npm start moves them.

@@ -3,8 +3,8 @@
 import { mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { unzipSync } from "fflate";
-import { describe, expect, it } from "vitest";
-import { run, scratchDir, script } from "./start-support";
+import { afterAll, describe, expect, it } from "vitest";
+import { removeScratch, run, scratchDir, script } from "./start-support";
 
 function folder(mtime: Date) {
   const dir = scratchDir("zip");
@@ -18,6 +18,8 @@ function folder(mtime: Date) {
 }
 
 describe("scripts/zip.mjs", () => {
+  afterAll(removeScratch);
+
   it("gives the same bytes for the same files across file times and time zones", async () => {
     const outs: Buffer[] = [];
     for (const [tz, mtime] of [
