@@ -58,20 +58,42 @@ async function stopServer() {
   return false;
 }
 
+function startServer() {
+  // script -q (no banner) -e (its exit code is the command's) -f (flush) -c <command> /dev/null (no typescript file)
+  child = spawn("script", ["-qefc", `"${process.execPath}" scripts/start.mjs`, "/dev/null"], {
+    cwd: ROOT,
+    env: env(),
+    stdio: ["pipe", "pipe", "pipe"],
+    detached: true,
+  });
+  out = new Output(child);
+}
+
+/** Waits for the ready banner and runs the curl check it printed: a signed update to demo-pay 1.1.0. */
+async function expectReadyWithWorkingCurl() {
+  const ready = await out.waitFor(/Updraft is running on (\S+)/, 120_000, child);
+  expect(ready[1]).toBe(base);
+  const text = out.plain;
+  // wrangler met a terminal and still did not wait: it logged its question and went on.
+  expect(text).toMatch(/About to apply 2 migration\(s\)/);
+  expect(text).toMatch(/Using fallback value in non-interactive context: yes/);
+  // The secrets are not where `wrangler types` looks, so wrangler has nothing to complain about.
+  expect(text).not.toMatch(/types might be out of date/);
+  expect(text).toMatch(/Admin token \(demo workspace\): upd_\w+/);
+  const curl = text.match(/^curl -sS -X POST (\S+) -H 'content-type: application\/json' -d '(.+)'$/m);
+  expect(curl, text.slice(-3000)).not.toBeNull();
+  const { valid, result } = await signedCheck(curl?.[1] ?? "", curl?.[2] ?? "");
+  expect(valid).toBe(true);
+  expect(result).toMatchObject({ id: "demo-pay", action: "update", version: "1.1.0" });
+}
+
 describe("npm start in a terminal", () => {
   beforeAll(async () => {
     const hasScript = spawnSync("script", ["--version"], { stdio: "ignore" }).status === 0;
     expect(hasScript, "this test needs util-linux `script` (Debian: apt-get install bsdutils)").toBe(true);
     port = await freePort(8790, 8794);
     base = `http://127.0.0.1:${port}`;
-    // script -q (no banner) -e (its exit code is the command's) -f (flush) -c <command> /dev/null (no typescript file)
-    child = spawn("script", ["-qefc", `"${process.execPath}" scripts/start.mjs`, "/dev/null"], {
-      cwd: ROOT,
-      env: env(),
-      stdio: ["pipe", "pipe", "pipe"],
-      detached: true,
-    });
-    out = new Output(child);
+    startServer();
   }, 10_000);
 
   afterAll(async () => {
@@ -80,21 +102,7 @@ describe("npm start in a terminal", () => {
   }, 30_000);
 
   it("applies the migrations without asking, seeds the demo and prints a curl check that answers a signed update", async () => {
-    const ready = await out.waitFor(/Updraft is running on (\S+)/, 120_000, child);
-    expect(ready[1]).toBe(base);
-    const text = out.plain;
-    // wrangler met a terminal and still did not wait: it logged its question and went on.
-    expect(text).toMatch(/About to apply 2 migration\(s\)/);
-    expect(text).toMatch(/Using fallback value in non-interactive context: yes/);
-    // The secrets are not where `wrangler types` looks, so wrangler has nothing to complain about.
-    expect(text).not.toMatch(/types might be out of date/);
-    expect(text).toMatch(/Admin token \(demo workspace\): upd_\w+/);
-
-    const curl = text.match(/^curl -sS -X POST (\S+) -H 'content-type: application\/json' -d '(.+)'$/m);
-    expect(curl, text.slice(-3000)).not.toBeNull();
-    const { valid, result } = await signedCheck(curl?.[1] ?? "", curl?.[2] ?? "");
-    expect(valid).toBe(true);
-    expect(result).toMatchObject({ id: "demo-pay", action: "update", version: "1.1.0" });
+    await expectReadyWithWorkingCurl();
 
     // Its whole state is in the scratch directory (the developer's .wrangler/state is untouched).
     expect(readdirSync(stateDir).sort()).toEqual(["demo.json", "secrets.env", "server.json", "v3"]);
@@ -151,4 +159,10 @@ describe("npm start in a terminal", () => {
     expect(reset.code, reset.stderr).toBe(0);
     expect(readdirSync(stateDir)).toEqual(["secrets.env"]);
   }, 40_000);
+
+  it("starts again after the reset, migrations and demo anew, still without asking", async () => {
+    startServer();
+    await expectReadyWithWorkingCurl();
+    expect(await stopServer()).toBe(true);
+  }, 150_000);
 });
