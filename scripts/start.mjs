@@ -70,6 +70,13 @@ const envFiles = [
   "--env-file",
   paths.secretsFile,
 ];
+// Deployment settings taken from this process's environment (process variables do not reach the
+// Worker otherwise): PACKAGE_BASE_URL, the public base URL of package downloads (docs/deploy.md).
+const settings = [];
+for (const name of ["PACKAGE_BASE_URL"]) {
+  const value = process.env[name];
+  if (value !== undefined && value !== "") settings.push("--var", `${name}:${value}`);
+}
 const dev = spawn(
   process.execPath,
   [
@@ -81,6 +88,7 @@ const dev = spawn(
     String(PORT),
     ...persist,
     ...envFiles,
+    ...settings,
     "--show-interactive-dev-session=false",
   ],
   { env, stdio: ["ignore", "inherit", "inherit"] },
