@@ -4,10 +4,9 @@
 // (miniflare's D1 cannot be made unreachable on cue); KV, R2 and the Durable Object stay real.
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type Bindings, buildDeps } from "../../src/deps";
-import { createFetchHandler } from "../../src/http/app";
 import { createApp, createMiniProgram, expectProblem, releaseFull } from "../support/admin-factories";
-import { BASE, makeWorkspace } from "../support/workspace";
+import { type SendInit, workerWith } from "../support/worker-with";
+import { makeWorkspace } from "../support/workspace";
 
 /** A D1Database whose every statement fails as an unreachable D1 does; `failing` switches it. */
 function unreachableD1(real: D1Database) {
@@ -36,19 +35,10 @@ function unreachableD1(real: D1Database) {
   return { db, state };
 }
 
-const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} } as unknown as ExecutionContext;
-
 describe("D1 unavailable", () => {
   const outage = unreachableD1(env.DB);
-  const handler = createFetchHandler((e: Bindings) => buildDeps(e));
-  const outageEnv = { ...(env as unknown as Bindings), DB: outage.db };
-  const send = (path: string, init: RequestInit & { token?: string; json?: unknown } = {}) => {
-    const headers = new Headers(init.headers);
-    if (init.token) headers.set("authorization", `Bearer ${init.token}`);
-    if (init.json !== undefined) headers.set("content-type", "application/json");
-    const body = init.json !== undefined ? JSON.stringify(init.json) : init.body;
-    return handler(new Request(`${BASE}${path}`, { ...init, headers, body }), outageEnv, ctx);
-  };
+  const outageDb = { DB: outage.db };
+  const send = workerWith(() => outageDb);
   let token = "";
   let appKey = "";
   let mp = "";
@@ -72,7 +62,7 @@ describe("D1 unavailable", () => {
     miniPrograms: [{ id: mp }],
   });
 
-  const adminRequests = (): [string, RequestInit & { token?: string; json?: unknown }][] => [
+  const adminRequests = (): [string, SendInit][] => [
     ["/v1/admin/apps", { token }],
     ["/v1/admin/apps", { method: "POST", token, json: { key: "outage-app", name: "Outage" } }],
     ["/v1/admin/mini-programs", { token }],

@@ -1,15 +1,9 @@
 // PACKAGE_BASE_URL puts a CDN host into every manifest; an invalid value is SERVICE_MISCONFIGURED at
 // the first request, never a broken URL. Real local D1, R2 and KV; only the setting differs.
-import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type Bindings, buildDeps } from "../../src/deps";
-import { createFetchHandler } from "../../src/http/app";
 import { createApp, createMiniProgram, expectProblem, releaseFull } from "../support/admin-factories";
+import { type SendInit, workerWith } from "../support/worker-with";
 import { BASE, makeWorkspace } from "../support/workspace";
-
-const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} } as unknown as ExecutionContext;
-const handler = createFetchHandler((e: Bindings) => buildDeps(e));
-const withSetting = (value: string) => ({ ...(env as unknown as Bindings), PACKAGE_BASE_URL: value });
 
 describe("PACKAGE_BASE_URL", () => {
   let token = "";
@@ -25,8 +19,8 @@ describe("PACKAGE_BASE_URL", () => {
     check = JSON.stringify({ appId: app.key, env: "prod", deviceId: "d-1", miniPrograms: [{ id: mp }] });
   });
 
-  const send = (setting: string, path: string, init: RequestInit = {}) =>
-    handler(new Request(`${BASE}${path}`, init), withSetting(setting), ctx);
+  const send = (setting: string, path: string, init: SendInit = {}) =>
+    workerWith(() => ({ PACKAGE_BASE_URL: setting }))(path, init);
   const postCheck = (setting: string) =>
     send(setting, "/v1/check", { method: "POST", headers: { "content-type": "application/json" }, body: check });
 
@@ -59,7 +53,7 @@ describe("PACKAGE_BASE_URL", () => {
 
 describe("GET /healthz", () => {
   it("is never stored by a cache in front of the Worker", async () => {
-    const res = await handler(new Request(`${BASE}/healthz`), env as unknown as Bindings, ctx);
+    const res = await workerWith(() => ({}))("/healthz");
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
   });
