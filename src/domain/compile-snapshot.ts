@@ -4,7 +4,6 @@ import { compareVersions } from "./semver";
 import type { Snapshot, SnapshotMiniProgram, SnapshotRelease } from "./snapshot";
 import { listRegexCost } from "./targeting/allowlist";
 import { compileTargeting } from "./targeting/evaluate";
-import { rulesRegexCost } from "./targeting/rules";
 import type { MiniProgramOrigin, MiniProgramType, UpdateMode } from "./update-mode";
 
 export interface SourceMiniProgram {
@@ -134,21 +133,25 @@ export function compileSnapshot(source: SnapshotSource): Snapshot {
  * The regex work one check of this (app, environment) may do, in regex cost units (REGEX_COST_UNIT
  * in targeting/rules.ts), to hold against MAX_TARGET_REGEX_COST. A check evaluates the canary
  * targeting of the releases of the mini programs it names — at most every canary release of the
- * snapshot — and looks each list those releases refer to up once. So: the rules of every canary
- * release, each release counted on its own (a check shares identical compiled rules only while the
- * isolate's intern table holds them, which is not guaranteed), plus the regex entries of every list
- * any of them refers to, each list once. A targeting that no longer compiles is evaluated by nobody
+ * snapshot — evaluating each distinct regex rule once (its memo is keyed by the rule's content,
+ * ruleMemoKey) — and looks each list those releases refer to up once. So: every distinct regex rule
+ * of the canary releases, once, plus the regex entries of every list any of them refers to, once. A targeting that no longer compiles is evaluated by nobody
  * (the release fails closed) and counts 0; so does a stored regex entry the current rules refuse.
  */
 export function snapshotRegexCost(snapshot: Snapshot): number {
   let cost = 0;
   const lists = new Set<string>();
+  const rules = new Set<string>();
   for (const mp of Object.values(snapshot.miniPrograms)) {
     for (const release of mp.releases) {
       if (release.status !== "canary" || release.targeting === null) continue;
       const compiled = compileTargeting(release.targeting);
       if (!compiled.ok) continue;
-      cost += rulesRegexCost(compiled.targeting.rules);
+      for (const rule of compiled.targeting.rules) {
+        if (rule.regexCost === 0 || rules.has(rule.key)) continue;
+        rules.add(rule.key);
+        cost += rule.regexCost;
+      }
       for (const ref of compiled.targeting.allowlists) lists.add(ref.listId);
       for (const ref of compiled.targeting.denylists) lists.add(ref.listId);
     }

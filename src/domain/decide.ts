@@ -34,7 +34,7 @@ export interface CanaryContext {
   bucketOf(release: SnapshotRelease, targeting: Targeting): number | null;
   admission(releaseId: string): Admission;
   /** Rule outcomes for `profile`, shared by the releases of this check (see EvaluationInput). */
-  ruleMatches?: Map<CompiledRule, RuleMatch>;
+  ruleMatches?: Map<CompiledRule | string, RuleMatch>;
 }
 
 /** Why one release does or does not apply to a device (closed list). */

@@ -80,19 +80,21 @@ function source(releases: Rel[]): SnapshotSource {
 
 describe("snapshotRegexCost", () => {
   const deny = { denylists: [{ kind: "device", listId: "al_1" }] };
-  it("counts every canary release's rules, lists once, and nothing for full, ended or broken targeting", () => {
+  it("counts every distinct regex rule of the canary releases once, lists once, and nothing for full, ended or broken targeting", () => {
     expect(cost("a{98}")).toBe(100);
     const listCost = listRegexCost(["^dev-", "^qa-\\d+$"]);
     const s = source([
       { status: "canary", targeting: { rules: rules(300, "x"), ...deny } },
-      // The same rules again: counted again (a check shares them only while the intern table holds them).
+      // The same rules again: counted once (a check evaluates each distinct regex rule once, see
+      // ruleMemoKey); different rules with the same patterns are counted on their own.
       { status: "canary", targeting: { rules: rules(300, "x"), ...deny } },
+      { status: "canary", targeting: { rules: rules(200, "w") } },
       { status: "full", targeting: { rules: rules(500, "y") } },
       { status: "ended", targeting: { rules: rules(500, "z") } },
       // Stored before RE2: no longer compiles, so the release is evaluated by nobody.
       { status: "canary", targeting: { rules: [{ attribute: "model", operator: "regex", values: ["^(?=a)"] }] } },
     ]);
-    expect(snapshotRegexCost(compileSnapshot(s))).toBe(600 + listCost);
+    expect(snapshotRegexCost(compileSnapshot(s))).toBe(500 + listCost);
   });
 
   /** A state over the target budget, as saved before the bound existed. */

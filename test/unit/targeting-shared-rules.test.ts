@@ -35,7 +35,7 @@ function profile(seed: number): DeviceProfile {
   };
 }
 
-const input = (p: DeviceProfile, ruleMatches?: Map<CompiledRule, RuleMatch>): EvaluationInput => ({
+const input = (p: DeviceProfile, ruleMatches?: Map<CompiledRule | string, RuleMatch>): EvaluationInput => ({
   profile: p,
   ids: { userId: null, deviceId: "device-1" },
   now: 0,
@@ -83,7 +83,7 @@ describe("shared rules", () => {
     let memoHits = 0;
     for (let seed = 0; seed < 240; seed++) {
       const p = profile(seed);
-      const memo = new Map<CompiledRule, RuleMatch>();
+      const memo = new Map<CompiledRule | string, RuleMatch>();
       // Every order of evaluation, so each targeting sees a memo filled by the others.
       for (const order of [
         [0, 1, 2, 3],
@@ -102,5 +102,32 @@ describe("shared rules", () => {
       expect(memo.size).toBeLessThanOrEqual(4);
     }
     expect(memoHits).toBeGreaterThan(240 * 6);
+  });
+
+  it("evaluates identical regex rules once per check even when they are not one shared object", () => {
+    // Between two compilations the isolate's intern table fills up and is cleared (it holds 1,000
+    // rules): the same rule then compiles to another object.
+    const model = { attribute: "model", operator: "regex", values: ["^model-[0-9]+-[a-z]{2,30}$"] };
+    const targetings = [1, 2, 3].map((n) => {
+      for (let i = 0; i < 1000; i++)
+        compiled({ rules: [{ attribute: "brand", operator: "include", values: [`b${n}-${i}`] }] });
+      return compiled({ rules: [model], percentage: { basisPoints: n } });
+    });
+    expect(targetings[0]?.rules[0]).not.toBe(targetings[1]?.rules[0]);
+    let reads = 0;
+    const counting = { ...profile(0) };
+    Object.defineProperty(counting, "model", {
+      get() {
+        reads++;
+        return "model-7-abc";
+      },
+    });
+    const memo = new Map<CompiledRule | string, RuleMatch>();
+    for (const t of targetings) expect(evaluateTargeting(t, input(counting, memo)).step).toBe("percentage");
+    expect(reads).toBe(1);
+    // Without the memo each targeting evaluates it.
+    reads = 0;
+    for (const t of targetings) evaluateTargeting(t, input(counting));
+    expect(reads).toBe(3);
   });
 });

@@ -9,6 +9,7 @@ import {
   pushError,
   type RuleMatch,
   type RuleReason,
+  ruleMemoKey,
 } from "./rules";
 
 /** Whose id keeps a device in its bucket: `auto` (the default) is the user id when present, else the device id. */
@@ -58,7 +59,7 @@ export interface EvaluationInput {
    * Optional memo of rule outcomes for this profile (one per device check): a rule shared by several
    * releases is then evaluated once. Must only ever hold outcomes for `profile`.
    */
-  ruleMatches?: Map<CompiledRule, RuleMatch>;
+  ruleMatches?: Map<CompiledRule | string, RuleMatch>;
 }
 
 export type TargetingStep = "denylist" | "allowlist" | "filters" | "time_window" | "percentage" | "default";
@@ -213,10 +214,11 @@ export function evaluateTargeting(t: Targeting, input: EvaluationInput, detail =
   for (let i = 0; i < t.rules.length; i++) {
     const rule = t.rules[i];
     if (rule === undefined) continue;
-    let m = memo?.get(rule);
+    const memoKey = memo === undefined ? rule : ruleMemoKey(rule);
+    let m = memo?.get(memoKey);
     if (m === undefined) {
       m = matchRule(rule, input.profile);
-      memo?.set(rule, m);
+      memo?.set(memoKey, m);
     }
     if (!m.match) return detail ? filterFailed(rule, i, m.reason) : FILTER_FAILED;
   }

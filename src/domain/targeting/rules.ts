@@ -74,6 +74,22 @@ export interface CompiledRule {
   readonly test: Test;
   /** Summed regex cost of its patterns (see REGEX_COST_UNIT); 0 for other operators. */
   readonly regexCost: number;
+  /**
+   * The rule's identity: JSON of the normalized rule. Equal keys test the same thing, so one check
+   * evaluates each distinct key once whatever releases share it (a regex rule's memo is keyed by it,
+   * not by the object, so the regex budget can count distinct rules: see ruleMemoKey).
+   */
+  readonly key: string;
+}
+
+/**
+ * The key of a rule in a check's memo of rule outcomes (EvaluationInput.ruleMatches): regex rules by
+ * their content, so identical regex rules of different releases are evaluated once per check even
+ * when they are not one shared object (the per-target regex budget counts each distinct rule once);
+ * other rules by identity, which costs no string hashing.
+ */
+export function ruleMemoKey(rule: CompiledRule): CompiledRule | string {
+  return rule.regexCost > 0 ? rule.key : rule;
 }
 
 export const MAX_RULES = 50;
@@ -593,6 +609,7 @@ function compileRule(input: unknown, ptr: string, errors: CompileError[]): Compi
     read: reader(attribute),
     test: compiled.test,
     regexCost: compiled.regexCost ?? 0,
+    key,
   };
   if (key.length <= MAX_INTERNED_RULE_LENGTH) {
     if (interned.size >= MAX_INTERNED_RULES) interned.clear();
