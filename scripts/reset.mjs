@@ -2,7 +2,7 @@
 // `npm start` seeds a fresh demo. The local secrets stay. Refuses while a server uses the state:
 // deleting its files under a running workerd breaks it (SQLITE_CANTOPEN on every admin call).
 //   UPDRAFT_STATE_DIR  reset that state directory instead of the default one
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import { localPaths, lockHolder } from "./local.mjs";
 
@@ -23,14 +23,11 @@ if (holder !== null) {
   process.exit(1);
 }
 
-// Everything of the state except the secrets (which a custom state directory keeps next to it).
-const keep = new Set([paths.secretsFile]);
-if (existsSync(paths.persistDir)) {
-  for (const name of readdirSync(paths.persistDir)) {
-    const path = join(paths.persistDir, name);
-    if (!keep.has(path)) rmSync(path, { recursive: true, force: true });
-  }
-}
+// Only what wrangler keeps under --persist-to (its `v3` folder: D1, R2, KV, Durable Objects, cache)
+// and our own files, by name: UPDRAFT_STATE_DIR may point at a folder that holds other things too,
+// and nothing else in it is ever deleted. The secrets stay.
+const WRANGLER_STATE = ["v3"];
+for (const name of WRANGLER_STATE) rmSync(join(paths.persistDir, name), { recursive: true, force: true });
 for (const file of [paths.demoFile, paths.lockFile]) rmSync(file, { force: true });
 console.log(
   `Local state wiped (${show(paths.persistDir)}, ${show(paths.demoFile)}); the next npm start seeds a fresh demo.`,

@@ -99,14 +99,20 @@ const stop = () => {
   dev.kill("SIGINT");
 };
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, stop);
-dev.on("exit", (code, signal) => process.exit(stopping ? 0 : (code ?? (signal ? 1 : 0))));
+// Stopped on purpose: 0, or the failure code set before stopping (process.exitCode).
+dev.on("exit", (code, signal) => process.exit(stopping ? (process.exitCode ?? 0) : (code ?? (signal ? 1 : 0))));
 
 async function waitUntilUp() {
   for (let i = 0; i < 480; i++) {
     if (dev.exitCode !== null) throw new Error("wrangler dev exited before it answered (see above)");
+    let res = null;
     try {
-      if ((await fetch(`${BASE}/healthz`, { signal: AbortSignal.timeout(2000) })).ok) return;
+      res = await fetch(`${BASE}/healthz`, { signal: AbortSignal.timeout(2000) });
     } catch {}
+    if (res?.ok) return;
+    // Up, but a deployment setting is invalid (e.g. PACKAGE_BASE_URL): waiting will not fix it.
+    const problem = res?.status === 503 ? await res.json().catch(() => null) : null;
+    if (problem?.code === "SERVICE_MISCONFIGURED") throw new Error(`the server refuses to serve: ${problem.detail}`);
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error("wrangler dev did not answer GET /healthz within 2 minutes");
@@ -157,7 +163,7 @@ try {
   if (!stopping) {
     console.error(`\nnpm start: ${error instanceof Error ? error.message : String(error)}`);
     console.error("The next `npm start` picks up where this one stopped.\n");
-    stop();
     process.exitCode = 1;
+    stop();
   }
 }

@@ -61,6 +61,16 @@ describe("npm run reset", () => {
     expect(readdirSync(dir)).toEqual(["secrets.env"]);
   });
 
+  it("deletes only Updraft's own state in a state directory that holds other files too", async () => {
+    const dir = state({ pid: deadPid(), port: await freePort(8790, 8799) });
+    mkdirSync(join(dir, ".git"));
+    mkdirSync(join(dir, "photos"));
+    writeFileSync(join(dir, "important.txt"), "precious");
+    const result = await reset(dir);
+    expect(result.code, result.stderr).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual([".git", "important.txt", "photos", "secrets.env"]);
+  });
+
   it("proceeds with no lock at all", async () => {
     const dir = scratchDir("reset-none");
     writeFileSync(join(dir, "demo.json"), "{}");
