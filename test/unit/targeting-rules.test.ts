@@ -1,5 +1,5 @@
 import semver from "semver";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { MAX_FIELD_ERRORS } from "../../src/domain/errors";
 import { inRange } from "../../src/domain/semver";
 import { compileTargeting, stickyIdFor } from "../../src/domain/targeting/evaluate";
@@ -304,7 +304,7 @@ describe("regex patterns (RE2: linear time)", () => {
     expect(errorsOf([rule("model", "regex", patternsCosting(MAX_RULE_REGEX_COST + 1))])).toEqual([
       {
         pointer: "/0/values",
-        message: `the rule's patterns cost ${MAX_RULE_REGEX_COST + 1} regex units, over the limit of ${MAX_RULE_REGEX_COST} per rule`,
+        message: `the rule's patterns cost more than ${MAX_RULE_REGEX_COST} regex units, the limit per rule`,
       },
     ]);
   });
@@ -321,7 +321,7 @@ describe("regex patterns (RE2: linear time)", () => {
     expect(result.ok ? [] : result.errors).toEqual([
       {
         pointer: "/rules",
-        message: `the rules' patterns cost ${MAX_RELEASE_REGEX_COST + 3} regex units, over the limit of ${MAX_RELEASE_REGEX_COST} per release`,
+        message: `the rules' patterns cost more than ${MAX_RELEASE_REGEX_COST} regex units, the limit per release`,
       },
     ]);
   });
@@ -420,6 +420,36 @@ describe("prerelease precedence", () => {
       for (const b of pres) {
         expect(Math.sign(comparePrerelease(a, b)), `${a} vs ${b}`).toBe(semver.compare(`0.0.0-${a}`, `0.0.0-${b}`));
       }
+    }
+  });
+});
+
+describe("refusing large regex targeting does bounded work", () => {
+  it("stops compiling patterns once the request has as many errors as it reports, or a rule is over budget", async () => {
+    const { RE2JS } = await import("re2js");
+    const spy = vi.spyOn(RE2JS, "compile");
+    try {
+      // 50 rules of 1,000 patterns each that RE2 compiles but refuses on cost (x{1000}).
+      const refused = Array.from({ length: 50 }, (_, i) => ({
+        attribute: `custom:a${i}`,
+        operator: "regex",
+        values: Array.from({ length: 1000 }, () => "x{1000}"),
+      }));
+      const r1 = compileTargeting({ rules: refused });
+      expect(r1.ok).toBe(false);
+      expect(r1.ok ? 0 : r1.errors.length).toBe(MAX_FIELD_ERRORS);
+      expect(spy.mock.calls.length).toBe(MAX_FIELD_ERRORS);
+      spy.mockClear();
+      // Accepted patterns of 100 units each: the first rule passes its budget at the sixth.
+      const costly = Array.from({ length: 50 }, (_, i) => ({
+        attribute: `custom:b${i}`,
+        operator: "regex",
+        values: Array.from({ length: 1000 }, (_, k) => `a{${98}}${k}`.slice(0, 7)),
+      }));
+      expect(compileTargeting({ rules: costly }).ok).toBe(false);
+      expect(spy.mock.calls.length).toBeLessThanOrEqual(MAX_FIELD_ERRORS * 6);
+    } finally {
+      spy.mockRestore();
     }
   });
 });
