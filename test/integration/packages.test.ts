@@ -83,6 +83,8 @@ describe("GET /v1/packages/{sha256}", () => {
     ["bytes=10-", () => [10, size() - 1]],
     ["bytes=3-3", () => [3, 3]],
     ["bytes=5-99999999", () => [5, size() - 1]],
+    ["bytes=0-9999999999999999", () => [0, size() - 1]],
+    ["bytes=-99999999999999999999", () => [0, size() - 1]],
   ])("Range %s → 206 with exactly those bytes", async (range, expected) => {
     const [start, end] = expected();
     const res = await call(url, { headers: { range } });
@@ -109,7 +111,7 @@ describe("GET /v1/packages/{sha256}", () => {
     },
   );
 
-  it.each(["bytes=999999-", "bytes=-0", "bytes=9-3"])(
+  it.each(["bytes=999999-", "bytes=-0", "bytes=9-3", "bytes=10000000000000000-", `bytes=${"9".repeat(400)}-`])(
     "an unsatisfiable Range %s → 416 with content-range bytes */size",
     async (range) => {
       const res = await call(url, { headers: { range } });

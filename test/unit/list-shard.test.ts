@@ -55,6 +55,11 @@ describe("allowlist shards", () => {
       "del\u007f",
       "c1\u0085",
       "re:^fine$",
+      "zero\u200bwidth",
+      "line\u2028separator",
+      "private\ue000use",
+      "non\uffffcharacter",
+      "tag\u{e0041}",
     ];
     const result = parseEntries(upload.join("\n"));
     expect(result.ok ? [] : result.errors.map((e) => e.pointer)).toEqual([
@@ -65,9 +70,14 @@ describe("allowlist shards", () => {
       "/lines/6",
       "/lines/7",
       "/lines/8",
+      "/lines/10",
+      "/lines/11",
+      "/lines/12",
+      "/lines/13",
+      "/lines/14",
     ]);
     expect(result.ok ? "" : result.errors[0]?.message).toBe(
-      "entries must not contain control characters (tab included) or bidirectional formatting characters",
+      "entries must not contain control characters (tab included), invisible or bidirectional formatting characters, line or paragraph separators, private-use or unassigned characters",
     );
     // A tab around an entry is trimmed like any blank.
     expect(parseEntries("\tok\t")).toMatchObject({ ok: true, entries: { exact: ["ok"] } });

@@ -27,17 +27,18 @@ export const MAX_ENTRY_LENGTH = 256;
 export const MAX_LIST_REGEX_COST = 500;
 
 /**
- * C0 controls (tab included; CR and LF end lines before this is asked), DEL, C1 controls and the
- * bidirectional formatting characters (ALM, LRM, RLM, LRE/RLE/PDF/LRO/RLO, LRI/RLI/FSI/PDI): an id
- * holding one is either a mistake or meant to make the list read differently from what it holds.
+ * Control characters (Cc: C0 with tab — CR and LF end lines before this is asked —, DEL, C1), format
+ * characters (Cf: the bidirectional controls ALM, LRM, RLM, LRE/RLE/PDF/LRO/RLO, LRI/RLI/FSI/PDI,
+ * zero-width characters, a BOM inside an entry, tag characters), line and paragraph separators
+ * (Zl, Zp), private-use (Co) and unassigned or noncharacter code points (Cn): an id holding one is
+ * either a mistake or meant to make the list read differently from what it holds.
  */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its purpose
-const FORBIDDEN_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+const FORBIDDEN_CHARACTER = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cn}]/u;
 
 /** Why an entry's text is refused, or null: control and bidirectional formatting characters. */
 export function entryCharacterProblem(value: string): string | null {
   return FORBIDDEN_CHARACTER.test(value)
-    ? "must not contain control characters (tab included) or bidirectional formatting characters"
+    ? "must not contain control characters (tab included), invisible or bidirectional formatting characters, line or paragraph separators, private-use or unassigned characters"
     : null;
 }
 

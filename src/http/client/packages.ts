@@ -14,11 +14,11 @@ function parseRange(header: string | undefined): ByteRange | null {
   if (!m) return null;
   const [, from = "", to = ""] = m;
   if (from === "" && to === "") return null;
-  if (from === "") return { suffix: Number(to) };
-  const start = Number(from);
-  const end = to === "" ? null : Number(to);
-  if (!Number.isSafeInteger(start) || (end !== null && !Number.isSafeInteger(end))) return null;
-  return { start, end };
+  // Positions past any package's size read as the largest safe integer: a start that far is past
+  // the end (416), an end that far is clamped to the last byte (206), as for any other large number.
+  const position = (digits: string) => Math.min(Number(digits), Number.MAX_SAFE_INTEGER);
+  if (from === "") return { suffix: position(to) };
+  return { start: position(from), end: to === "" ? null : position(to) };
 }
 
 const Params = z.object({
