@@ -227,6 +227,26 @@ describe("archives that lie are refused before anything is inflated", () => {
   });
 });
 
+describe("the most entries, each as deep as a name may go", () => {
+  // 10,000 entries of 251 segments (506 characters) once took seconds of CPU to check for
+  // conflicting paths, twice over when a name lacks the UTF-8 flag (the code page 437 pass).
+  const deep = (i: number, last = "x.js") => `${i.toString(36)}/${"a/".repeat(249)}${last}`;
+  const entries = (count: number) =>
+    Array.from({ length: count }, (_, i) => ({ name: deep(i), data: new Uint8Array(0), method: 0 }));
+  const unflagged = { name: "é.js", data: strToU8("x"), noUtf8Flag: true };
+
+  it("are read, in both the UTF-8 and the code page 437 pass", async () => {
+    const manifest = await read(buildZip([...entries(9_999), unflagged]));
+    expect(manifest).toHaveLength(10_000);
+    expect(manifest.filter((file) => file.path.split("/").length === 251)).toHaveLength(9_999);
+  });
+
+  it("and refused when two of them differ only in case", async () => {
+    const zip = buildZip([...entries(9_998), unflagged, { name: deep(0, "X.JS"), data: new Uint8Array(0), method: 0 }]);
+    expect((await refusal(zip)).message).toContain("differ only in case");
+  });
+});
+
 describe("corrupt entries are refused, never stored with the hash of other bytes", () => {
   it("a wrong CRC-32", async () => {
     const zip = zipSync({ "a.js": strToU8("hello".repeat(100)) });

@@ -236,6 +236,27 @@ describe("names and flags an extractor could read otherwise are refused", () => 
     await refused(buildZip([index, { name, data: js("x") }]), "NFKC");
   });
 
+  it.each([
+    ["a right-to-left override (U+202E)", "evil\u202egnp.js", "invisible formatting character in path"],
+    ["a zero width space (U+200B)", "index\u200b.js", "invisible formatting character in path"],
+    ["a zero width joiner (U+200D)", "a\u200db.js", "invisible formatting character in path"],
+    ["a byte order mark (U+FEFF)", "\ufeffindex.js", "invisible formatting character in path"],
+    ["a tag character (U+E0069)", "index\u{e0069}.js", "invisible formatting character in path"],
+    ["a line separator (U+2028)", "a\u2028b.js", "line or paragraph separator in path"],
+    ["a paragraph separator (U+2029)", "a\u2029b.js", "line or paragraph separator in path"],
+    ["a private-use character (U+E000)", "a\ue000.js", "private-use character in path"],
+    ["a noncharacter (U+FFFF)", "a\uffff.js", "unassigned character or noncharacter in path"],
+    ["a trailing space", "index.js ", "path segment ending in a space or a dot"],
+    ["a trailing dot", "index.js.", "path segment ending in a space or a dot"],
+    ["a directory ending in a dot", "pages./index.js", "path segment ending in a space or a dot"],
+  ])("a name with %s, named by its position", async (_what, name, reason) => {
+    for (const noUtf8Flag of [false, true]) {
+      const error = await refusal(buildZip([index, app, { name, data: js("x"), noUtf8Flag }]));
+      expect(error.code).toBe("INVALID_PACKAGE");
+      expect(error.message).toBe(`The package has an unsafe entry: entry 3: ${reason}.`);
+    }
+  });
+
   it("the rules already in place: ../, absolute paths, backslashes, duplicates", async () => {
     await refused(buildZip([index, { name: "../evil.js", data: js("x") }]), "relative path segment");
     await refused(buildZip([index, { name: "/etc/evil", data: js("x") }]), "absolute path");
