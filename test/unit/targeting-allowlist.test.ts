@@ -88,7 +88,8 @@ describe("compileAllowlistEntries errors", () => {
     expect(result.ok ? [] : result.errors).toEqual([
       {
         pointer: "/1/value",
-        message: "must not contain control characters (tab included), invisible or bidirectional formatting characters, line or paragraph separators, private-use or unassigned characters",
+        message:
+          "must not contain control characters (tab included), invisible or bidirectional formatting characters, line or paragraph separators, private-use or unassigned characters",
       },
     ]);
   });
