@@ -4,6 +4,7 @@ import { MAX_FIELD_ERRORS } from "../../src/domain/errors";
 import { inRange } from "../../src/domain/semver";
 import { compileTargeting, stickyIdFor } from "../../src/domain/targeting/evaluate";
 import {
+  type CompiledRule,
   type CompileError,
   comparePrerelease,
   compileRegex,
@@ -448,6 +449,28 @@ describe("refusing large regex targeting does bounded work", () => {
       }));
       expect(compileTargeting({ rules: costly }).ok).toBe(false);
       expect(spy.mock.calls.length).toBeLessThanOrEqual(MAX_FIELD_ERRORS * 6);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
+
+describe("regex rule outcomes", () => {
+  it("are cached per rule and value across checks, and stay correct past the cache's size", async () => {
+    const { RE2JS } = await import("re2js");
+    const spy = vi.spyOn(RE2JS.prototype, "test");
+    try {
+      const compiled = compileRules([rule("custom:tier", "regex", ["^gold-[0-9]+$", "^vip$"])]);
+      if (!compiled.ok) throw new Error("did not compile");
+      const [r] = compiled.rules as [CompiledRule];
+      expect(r.test("gold-12")).toBe("MATCHED");
+      const runs = spy.mock.calls.length;
+      expect(r.test("gold-12")).toBe("MATCHED");
+      expect(spy.mock.calls.length).toBe(runs);
+      for (let i = 0; i < 10_000; i++)
+        expect(r.test(i % 2 ? `gold-${i}` : `silver-${i}`)).toBe(i % 2 ? "MATCHED" : "NOT_MATCHED");
+      expect(r.test("vip")).toBe("MATCHED");
+      expect(r.test("VIP")).toBe("NOT_MATCHED");
     } finally {
       spy.mockRestore();
     }

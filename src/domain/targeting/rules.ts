@@ -543,13 +543,34 @@ const regexes: OperatorSpec["compile"] = (values, ctx) => {
   if (regexCost > MAX_RULE_REGEX_COST) {
     return null;
   }
+  const id = `${++regexRuleIds}\u0000`;
   const test: Test = (v) => {
     if (v.length > MAX_REGEX_SUBJECT_LENGTH) return "BAD_VALUE";
-    for (const re of compiled) if (re.test(v)) return "MATCHED";
-    return "NOT_MATCHED";
+    const key = id + v;
+    const known = regexOutcomes.get(key);
+    if (known !== undefined) return known;
+    let outcome: Outcome = "NOT_MATCHED";
+    for (const re of compiled) {
+      if (re.test(v)) {
+        outcome = "MATCHED";
+        break;
+      }
+    }
+    if (regexOutcomes.size >= MAX_REGEX_OUTCOMES) regexOutcomes.clear();
+    regexOutcomes.set(key, outcome);
+    return outcome;
   };
   return { test, values: list, regexCost };
 };
+
+// Outcomes of regex rules by (rule, value), shared by the isolate's checks: attribute values repeat
+// across devices (a few languages, models, OS versions), and a cached outcome costs a map lookup where
+// running re2js touches a large, often cold, engine. A pure function of its key, so never stale;
+// bounded (at most MAX_REGEX_OUTCOMES entries of values ≤ 128 characters: about 1.5 MB), cleared
+// whole when full. Misses run the patterns, so the per-check bound of the regex budget still holds.
+const MAX_REGEX_OUTCOMES = 4096;
+const regexOutcomes = new Map<string, Outcome>();
+let regexRuleIds = 0;
 
 /** The one operator table. `exclude`/`outOfRange` match when the value is present and not listed. */
 const OPERATORS: Readonly<Record<Operator, OperatorSpec>> = {
