@@ -1,6 +1,13 @@
 import { and, eq, inArray, or, sql } from "drizzle-orm";
-import type { AllowlistRecord, AuditEntry, WriteResult } from "../usecases/ports";
-import { auditIfUnchanged, auditInsert, type Db, guard, uniqueOrConflict } from "./d1-helpers";
+import type { AllowlistRecord, AuditEntry, MeasuredEnvironment, WriteResult } from "../usecases/ports";
+import {
+  auditIfUnchanged,
+  auditInsert,
+  type Db,
+  guard,
+  uniqueOrConflict,
+  workspaceEnvironmentsUnchanged,
+} from "./d1-helpers";
 import * as t from "./schema";
 
 type ContentChanges = Pick<
@@ -29,17 +36,20 @@ export function allowlistMethods(db: Db) {
     listAllowlists: (workspaceId: string): Promise<AllowlistRecord[]> =>
       db.select().from(t.allowlists).where(eq(t.allowlists.workspaceId, workspaceId)).orderBy(t.allowlists.name),
     /**
-     * Compare-and-swap on rowVersion: new content metadata, the audit row, and a snapshot-version bump
+     * Compare-and-swap on rowVersion (and, with `measured`, on the snapshot version of every
+     * environment of the workspace): new content metadata, the audit row, and a snapshot-version bump
      * of every environment of the workspace (their snapshots carry list metadata), all or nothing.
      */
     async updateAllowlistContent(
       list: AllowlistRecord,
       changes: ContentChanges,
       audit: AuditEntry,
+      measured: readonly MeasuredEnvironment[] | null = null,
     ): Promise<WriteResult> {
       const ok = guard(audit.id);
+      const unchanged = measured ? workspaceEnvironmentsUnchanged(list.workspaceId, measured) : undefined;
       const results = await db.batch([
-        auditIfUnchanged(db, t.allowlists, list, audit),
+        auditIfUnchanged(db, t.allowlists, list, audit, unchanged),
         db
           .update(t.allowlists)
           .set({ ...changes, rowVersion: list.rowVersion + 1 })

@@ -1,6 +1,6 @@
 import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
-import type { AuditEntry, WriteResult } from "../usecases/ports";
+import type { AuditEntry, MeasuredEnvironment, WriteResult } from "../usecases/ports";
 import * as t from "./schema";
 
 export type Db = DrizzleD1Database<typeof t>;
@@ -43,18 +43,37 @@ export const guard = (auditId: string): SQL =>
 
 /**
  * The first statement of every compare-and-swap batch: inserts the audit row only if the row still
- * has the row version that was read. Every later statement is conditioned on `guard(audit.id)`.
+ * has the row version that was read (and `also` holds, e.g. environmentUnchanged). Every later
+ * statement is conditioned on `guard(audit.id)`.
  */
 export function auditIfUnchanged(
   db: Db,
   table: typeof t.releases | typeof t.allowlists,
   row: { id: string; rowVersion: number },
   audit: AuditEntry,
+  also?: SQL,
 ) {
   return db.insert(t.auditLogs).select(
     db
       .select(auditColumns(audit))
       .from(table)
-      .where(and(eq(table.id, row.id), eq(table.rowVersion, row.rowVersion))),
+      .where(and(eq(table.id, row.id), eq(table.rowVersion, row.rowVersion), also)),
   );
 }
+
+/**
+ * True while the environment still has the snapshot version its state was measured at (see
+ * assertSnapshotFits): every change affecting its delivery bumps it in its own batch.
+ */
+export const environmentUnchanged = (m: MeasuredEnvironment): SQL =>
+  sql`(select ${t.environments.snapshotVersion} from ${t.environments} where ${t.environments.id} = ${m.environmentId}) = ${m.snapshotVersion}`;
+
+/**
+ * True while every environment of the workspace is among `measured` with the snapshot version
+ * measured: one JSON parameter (`[[id, version], …]`) whatever their number, as D1 binds at most
+ * 100 parameters per statement. An environment created since (not measured) makes it false.
+ */
+export const workspaceEnvironmentsUnchanged = (workspaceId: string, measured: readonly MeasuredEnvironment[]): SQL => {
+  const pairs = JSON.stringify(measured.map((m) => [m.environmentId, m.snapshotVersion]));
+  return sql`not exists (select 1 from ${t.environments} where ${t.environments.appId} in (select ${t.apps.id} from ${t.apps} where ${t.apps.workspaceId} = ${workspaceId}) and ${t.environments.snapshotVersion} is not (select json_extract(m.value, '$[1]') from json_each(${pairs}) as m where json_extract(m.value, '$[0]') = ${t.environments.id}))`;
+};

@@ -8,6 +8,7 @@ import {
   auditIfUnchanged,
   auditInsert,
   type Db,
+  environmentUnchanged,
   guard,
   isUniqueViolation,
   uniqueOrConflict,
@@ -194,7 +195,7 @@ export function d1Store(d1: D1Database): Store {
       return rows.map((r) => r.release);
     },
 
-    async updateReleaseStatus(release: ReleaseRecord, changes, audit, archive = []) {
+    async updateReleaseStatus(release: ReleaseRecord, changes, audit, archive = [], measured = null) {
       const ok = guard(audit.id);
       // `inArray` of an empty list would be invalid SQL: an id no release has stands in for it.
       const superseded = and(
@@ -206,9 +207,10 @@ export function d1Store(d1: D1Database): Store {
         ok,
       );
       const results = await db.batch([
-        // The audit row goes first and only when the compare-and-swap will succeed; every later
-        // statement is conditioned on it, so a lost race changes nothing at all.
-        auditIfUnchanged(db, t.releases, release, audit),
+        // The audit row goes first and only when the compare-and-swap will succeed (the release's
+        // row version and, when measured, the target's snapshot version); every later statement is
+        // conditioned on it, so a lost race changes nothing at all.
+        auditIfUnchanged(db, t.releases, release, audit, measured ? environmentUnchanged(measured) : undefined),
         db
           .update(t.releases)
           .set({ ...changes, rowVersion: release.rowVersion + 1 })
@@ -238,9 +240,9 @@ export function d1Store(d1: D1Database): Store {
       return updated.meta.changes === 1 ? "ok" : "conflict";
     },
 
-    async updateReleaseTargeting(release, targeting, updatedAt, audit) {
+    async updateReleaseTargeting(release, targeting, updatedAt, audit, measured = null) {
       const results = await db.batch([
-        auditIfUnchanged(db, t.releases, release, audit),
+        auditIfUnchanged(db, t.releases, release, audit, measured ? environmentUnchanged(measured) : undefined),
         db
           .update(t.releases)
           .set({ targeting, updatedAt, rowVersion: release.rowVersion + 1 })

@@ -1,7 +1,7 @@
 import { buildShards, parseEntries, REGEX_PREFIX, shardCountFor } from "../domain/allowlist-shards";
 import { AppError } from "../domain/errors";
 import { listRegexCost } from "../domain/targeting/allowlist";
-import type { AllowlistRecord, Context, Deps } from "./ports";
+import type { AllowlistRecord, Context, Deps, MeasuredEnvironment } from "./ports";
 import { assertSnapshotFits, rebuildSnapshot } from "./rebuild-snapshot";
 import { auditEntry, notFound, requirePermission } from "./support";
 
@@ -61,7 +61,8 @@ export async function getAllowlistEntries(deps: Deps, ctx: Context, idOrName: st
  * compare-and-swap and rebuilds the workspace's snapshots. A lost race is a CONFLICT. Content that
  * raises the list's regex cost is first measured in every environment of the workspace (each
  * snapshot holds the workspace's lists): if one of them would go over a snapshot bound
- * (REGEX_BUDGET_EXCEEDED, SNAPSHOT_TOO_LARGE) nothing is written.
+ * (REGEX_BUDGET_EXCEEDED, SNAPSHOT_TOO_LARGE) nothing is written, and the swap then also requires
+ * every environment of the workspace to be unchanged since it was measured (else CONFLICT).
  */
 export async function uploadAllowlistEntries(
   deps: Deps,
@@ -78,11 +79,16 @@ export async function uploadAllowlistEntries(
   const parsed = parseEntries(text);
   if (!parsed.ok) throw new AppError("VALIDATION_FAILED", "Some entries are not valid.", parsed.errors);
   const { exact, regex, regexCost } = parsed.entries;
+  // Measured environments, when the upload raises the list's regex cost: the write then commits only
+  // while every environment of the workspace still has the snapshot version measured here.
+  let measured: MeasuredEnvironment[] | null = null;
   if (regexCost > listRegexCost(list.regexEntries)) {
+    measured = [];
     for (const envId of await deps.store.environmentIdsOfWorkspace(list.workspaceId)) {
-      await assertSnapshotFits(deps, envId, (source) => {
+      const m = await assertSnapshotFits(deps, envId, (source) => {
         for (const l of source.lists) if (l.id === list.id) l.regexEntries = regex;
       });
+      if (m !== null) measured.push(m);
     }
   }
   const contentKey = deps.ids.id("lc");
@@ -104,8 +110,13 @@ export async function uploadAllowlistEntries(
     before: { contentVersion: list.contentVersion, exactCount: list.exactCount, regexCount: list.regexEntries.length },
     after: { contentVersion: changes.contentVersion, exactCount: exact.length, regexCount: regex.length },
   });
-  if ((await deps.store.updateAllowlistContent(list, changes, audit)) === "conflict") {
-    throw new AppError("CONFLICT", "The allowlist was changed by someone else; retry.");
+  if ((await deps.store.updateAllowlistContent(list, changes, audit, measured)) === "conflict") {
+    throw new AppError(
+      "CONFLICT",
+      measured === null
+        ? "The allowlist was changed by someone else; retry."
+        : "The allowlist, or the delivery of an environment of its workspace, was changed by someone else; retry.",
+    );
   }
   for (const envId of await deps.store.environmentIdsOfWorkspace(list.workspaceId)) await rebuildSnapshot(deps, envId);
   return { ...list, ...changes, rowVersion: list.rowVersion + 1 };

@@ -165,6 +165,16 @@ export interface Page<T> {
 /** Outcome of a write that can lose to a uniqueness constraint or a concurrent writer. */
 export type WriteResult = "ok" | "conflict";
 
+/**
+ * An environment's snapshot version as assertSnapshotFits read it, together with the state it
+ * measured. A write given one is a compare-and-swap on it as well: it changes nothing ("conflict")
+ * once any other change affecting that environment's delivery has been committed since the read.
+ */
+export interface MeasuredEnvironment {
+  environmentId: string;
+  snapshotVersion: number;
+}
+
 export interface Store {
   actorForToken(tokenHash: string): Promise<Actor | null>;
   hasWorkspace(): Promise<boolean>;
@@ -206,26 +216,37 @@ export interface Store {
   /**
    * Compare-and-swap on `rowVersion`: applies `changes`, archives the releases of `archive` that are
    * still full (one audit row each), bumps the target's snapshot version and writes the audit row,
-   * all or nothing. "conflict" when the row changed since it was read.
+   * all or nothing. "conflict" when the row changed since it was read, or when `measured` is given
+   * and the target's snapshot version is no longer the measured one.
    */
   updateReleaseStatus(
     release: ReleaseRecord,
     changes: Pick<ReleaseRecord, "status" | "pausedFrom" | "wentFull" | "reviewReason" | "updatedAt">,
     audit: AuditEntry,
     archive?: readonly string[],
+    measured?: MeasuredEnvironment | null,
   ): Promise<WriteResult>;
 
-  /** Replaces the release's targeting (compare-and-swap), bumps its target's snapshot version, audits. */
+  /**
+   * Replaces the release's targeting (compare-and-swap, also on `measured` when given), bumps its
+   * target's snapshot version, audits.
+   */
   updateReleaseTargeting(
     release: ReleaseRecord,
     targeting: Record<string, unknown> | null,
     updatedAt: number,
     audit: AuditEntry,
+    measured?: MeasuredEnvironment | null,
   ): Promise<WriteResult>;
 
   createAllowlist(list: AllowlistRecord, audit: AuditEntry): Promise<WriteResult>;
   getAllowlist(workspaceId: string, idOrName: string): Promise<AllowlistRecord | null>;
   listAllowlists(workspaceId: string): Promise<AllowlistRecord[]>;
+  /**
+   * Compare-and-swap on the list's row version. With `measured`, also on the environments: "conflict"
+   * unless every environment of the workspace is in `measured` with its snapshot version unchanged
+   * (an environment created since the measurement is a conflict too).
+   */
   updateAllowlistContent(
     list: AllowlistRecord,
     changes: Pick<
@@ -233,6 +254,7 @@ export interface Store {
       "contentVersion" | "contentKey" | "exactCount" | "shardCount" | "regexEntries" | "updatedAt"
     >,
     audit: AuditEntry,
+    measured?: readonly MeasuredEnvironment[] | null,
   ): Promise<WriteResult>;
   environmentIdsOfWorkspace(workspaceId: string): Promise<string[]>;
 

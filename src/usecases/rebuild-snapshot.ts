@@ -1,7 +1,7 @@
 import { compileSnapshot, type SnapshotSource, snapshotRegexCost } from "../domain/compile-snapshot";
 import { AppError } from "../domain/errors";
 import { MAX_TARGET_REGEX_COST } from "../domain/targeting/rules";
-import type { Deps } from "./ports";
+import type { Deps, MeasuredEnvironment } from "./ports";
 
 /**
  * Default bound on one (app, environment)'s delivery snapshot, as stored JSON. KV takes values up
@@ -26,39 +26,53 @@ function measure(source: SnapshotSource): { bytes: number; regex: number } {
  * relational state, which is then compiled and measured as it would be stored. Without it, a change
  * committed to D1 could fail to publish and leave devices on a stale snapshot, or make every check
  * slow. A change that grows neither measure always passes, so one that got over a bound anyway (a
- * lowered bound, racing changes, growth from elsewhere, targeting saved before the bound existed)
- * can always be brought back under it: pausing or ending releases always passes.
+ * lowered bound, growth from elsewhere, targeting saved before the bound existed) can always be
+ * brought back under it: pausing or ending releases always passes.
+ *
+ * Returns the environment's snapshot version the measured state had (null: no such environment).
+ * The measurement holds only for that state: a change that can add to the snapshot passes it to its
+ * write, which then commits only while the environment still has that version (a compare-and-swap;
+ * every change affecting delivery bumps it), else changes nothing and answers CONFLICT. So two
+ * changes that each fit alone cannot both commit on the same state and together outgrow a bound.
  */
 export async function assertSnapshotFits(
   deps: Deps,
   environmentId: string,
   apply: (source: SnapshotSource) => void,
-): Promise<void> {
+): Promise<MeasuredEnvironment | null> {
   const max = deps.limits.maxSnapshotBytes;
   const read = () => deps.store.snapshotSource(environmentId, deps.clock.now());
-  const source = await read();
-  if (source === null) return;
-  apply(source);
-  const next = measure(source);
-  if (next.bytes <= max && next.regex <= MAX_TARGET_REGEX_COST) return;
-  // Over a bound: refused only if the change grows that measure (the current state, read again, measured).
-  const current = await read();
-  const now = current === null ? { bytes: 0, regex: 0 } : measure(current);
-  if (next.bytes > max && next.bytes > now.bytes) {
-    throw new AppError(
-      "SNAPSHOT_TOO_LARGE",
-      `This change would make the environment's delivery snapshot ${next.bytes} bytes, over its limit of ${max}: ` +
-        "make configurations or targeting smaller, or end releases that are no longer needed.",
-    );
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const source = await read();
+    if (source === null) return null;
+    const measured = { environmentId, snapshotVersion: source.version };
+    apply(source);
+    const next = measure(source);
+    if (next.bytes <= max && next.regex <= MAX_TARGET_REGEX_COST) return measured;
+    // Over a bound: refused only if the change grows that measure (the current state, read again,
+    // measured). Another change committed between the two reads: they are of different states, so
+    // measure again.
+    const current = await read();
+    if (current !== null && current.version !== source.version) continue;
+    const now = current === null ? { bytes: 0, regex: 0 } : measure(current);
+    if (next.bytes > max && next.bytes > now.bytes) {
+      throw new AppError(
+        "SNAPSHOT_TOO_LARGE",
+        `This change would make the environment's delivery snapshot ${next.bytes} bytes, over its limit of ${max}: ` +
+          "make configurations or targeting smaller, or end releases that are no longer needed.",
+      );
+    }
+    if (next.regex > MAX_TARGET_REGEX_COST && next.regex > now.regex) {
+      throw new AppError(
+        "REGEX_BUDGET_EXCEEDED",
+        `This change would make one device check of the environment evaluate regex patterns costing ${next.regex} ` +
+          `units, over its limit of ${MAX_TARGET_REGEX_COST}: use fewer or simpler patterns (or include and prefix ` +
+          "rules), fewer regex list entries, or end canary releases that are no longer needed.",
+      );
+    }
+    return measured;
   }
-  if (next.regex > MAX_TARGET_REGEX_COST && next.regex > now.regex) {
-    throw new AppError(
-      "REGEX_BUDGET_EXCEEDED",
-      `This change would make one device check of the environment evaluate regex patterns costing ${next.regex} ` +
-        `units, over its limit of ${MAX_TARGET_REGEX_COST}: use fewer or simpler patterns (or include and prefix ` +
-        "rules), fewer regex list entries, or end canary releases that are no longer needed.",
-    );
-  }
+  throw new AppError("CONFLICT", "The environment kept being changed by others meanwhile; read it again and retry.");
 }
 
 /**

@@ -1,5 +1,5 @@
 import { AppError, type FieldError, MAX_FIELD_ERRORS } from "../domain/errors";
-import type { ReleaseStatus } from "../domain/release-status";
+import { LIVE_STATUSES, type ReleaseStatus } from "../domain/release-status";
 import { listRegexCost } from "../domain/targeting/allowlist";
 import { compileTargeting } from "../domain/targeting/evaluate";
 import { MAX_RELEASE_REGEX_COST, rulesRegexCost } from "../domain/targeting/rules";
@@ -74,7 +74,7 @@ async function validate(deps: Deps, ctx: Context, input: Json, edit: boolean): P
 }
 
 async function save(deps: Deps, ctx: Context, release: ReleaseRecord, targeting: Json | null, action: string) {
-  await assertSnapshotFits(deps, release.environmentId, (source) => {
+  const measured = await assertSnapshotFits(deps, release.environmentId, (source) => {
     for (const r of source.releases) if (r.id === release.id) r.targeting = targeting;
   });
   const now = deps.clock.now();
@@ -85,8 +85,14 @@ async function save(deps: Deps, ctx: Context, release: ReleaseRecord, targeting:
     before: release.targeting,
     after: targeting,
   });
-  if ((await deps.store.updateReleaseTargeting(release, targeting, now, audit)) === "conflict") {
-    throw new AppError("CONFLICT", "The release was changed by someone else; read it again and retry.");
+  // Only a live release's targeting is in the snapshot: its change commits only on the environment
+  // state it was measured on. A release not yet delivered leaves the snapshot alone.
+  const condition = LIVE_STATUSES.includes(release.status) ? measured : null;
+  if ((await deps.store.updateReleaseTargeting(release, targeting, now, audit, condition)) === "conflict") {
+    throw new AppError(
+      "CONFLICT",
+      "The release, or the delivery of its environment, was changed by someone else; read it again and retry.",
+    );
   }
   await rebuildSnapshot(deps, release.environmentId);
   return { ...release, targeting, updatedAt: now, rowVersion: release.rowVersion + 1 };

@@ -1,5 +1,11 @@
 import { AppError } from "../domain/errors";
-import { type FullCandidate, type RequestableStatus, supersession, transition } from "../domain/release-status";
+import {
+  type FullCandidate,
+  LIVE_STATUSES,
+  type RequestableStatus,
+  supersession,
+  transition,
+} from "../domain/release-status";
 import { rangeCovers } from "../domain/semver";
 import type { Context, Deps, ReleaseRecord } from "./ports";
 import { assertSnapshotFits, rebuildSnapshot } from "./rebuild-snapshot";
@@ -39,7 +45,7 @@ export async function transitionRelease(
   };
   // A release entering (or staying in) delivery brings its configuration and targeting into the
   // snapshot; going full also archives the releases it supersedes.
-  await assertSnapshotFits(deps, release.environmentId, (source) => {
+  const measured = await assertSnapshotFits(deps, release.environmentId, (source) => {
     for (const r of source.releases) {
       if (r.id === release.id) Object.assign(r, { status: changes.status, wentFull: changes.wentFull });
       else if (archive.includes(r.id)) r.status = "archived";
@@ -52,8 +58,16 @@ export async function transitionRelease(
     before: { status: release.status, pausedFrom: release.pausedFrom },
     after: { status: changes.status, pausedFrom: changes.pausedFrom, reason: input.reason },
   });
-  if ((await deps.store.updateReleaseStatus(release, changes, audit, archive)) === "conflict") {
-    throw new AppError("CONFLICT", "The release was changed by someone else; read it again and retry.");
+  // Only a move into delivery can grow the snapshot: it commits only on the environment state it was
+  // measured on. Every other move (pause, end, review steps) only takes a release out of the snapshot
+  // or leaves it alone, so it needs no environment compare-and-swap and racing changes of other
+  // releases never make it conflict.
+  const condition = LIVE_STATUSES.includes(changes.status) ? measured : null;
+  if ((await deps.store.updateReleaseStatus(release, changes, audit, archive, condition)) === "conflict") {
+    throw new AppError(
+      "CONFLICT",
+      "The release, or the delivery of its environment, was changed by someone else; read it again and retry.",
+    );
   }
   await rebuildSnapshot(deps, release.environmentId);
   return { ...release, ...changes, rowVersion: release.rowVersion + 1 };

@@ -1,5 +1,5 @@
-// assertSnapshotFits with a snapshot already over its bound (a lowered bound, racing changes, or
-// growth the guard does not see): a change that does not grow it must pass, so releases can still be
+// assertSnapshotFits with a snapshot already over its bound (a lowered bound, or growth the guard
+// does not see): a change that does not grow it must pass, so releases can still be
 // ended or paused (found by review: every change was refused once over the bound).
 import { describe, expect, it } from "vitest";
 import type { SnapshotSource } from "../../src/domain/compile-snapshot";
@@ -65,5 +65,25 @@ describe("assertSnapshotFits over the bound", () => {
         for (const r of s.releases) r.targeting = { percentage: { basisPoints: 100 }, stickyKey: "device" };
       }),
     ).rejects.toMatchObject({ code: "SNAPSHOT_TOO_LARGE" });
+  });
+
+  it("returns the snapshot version it measured, measuring again when the state changed between its reads", async () => {
+    expect(await assertSnapshotFits(deps, "env", () => {})).toEqual({ environmentId: "env", snapshotVersion: 1 });
+    // Over the bound, the current state is read again: a version that moved on means another state.
+    let reads = 0;
+    const moving = (changes: number) =>
+      ({
+        ...deps,
+        store: { snapshotSource: async () => ({ ...source(), version: Math.min(++reads, changes + 1) }) },
+      }) as unknown as Deps;
+    const ended = (s: SnapshotSource) => {
+      for (const r of s.releases) r.status = "ended";
+    };
+    // Read 1 (v1) and read 2 (v2) differ; reads 3 and 4 (v3) agree: measured at v3.
+    expect(await assertSnapshotFits(moving(2), "env", () => {})).toEqual({ environmentId: "env", snapshotVersion: 3 });
+    reads = 0;
+    expect(await assertSnapshotFits(moving(2), "env", ended)).toEqual({ environmentId: "env", snapshotVersion: 1 });
+    reads = 0;
+    await expect(assertSnapshotFits(moving(100), "env", () => {})).rejects.toMatchObject({ code: "CONFLICT" });
   });
 });
