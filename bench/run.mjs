@@ -309,12 +309,20 @@ async function seed(url) {
   });
   if (!boot.ok) throw new Error(`bootstrap → ${boot.status} ${await boot.text()}`);
   const { token } = await boot.json();
+  // Seeding runs SEED_CONCURRENCY mini programs at once on one environment: a change that raced
+  // another on it answers 409 CONFLICT and is retried, as any client should.
   const call = async (method, path, body, type = "application/json") => {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, "content-type": type },
-      body: body instanceof Uint8Array || typeof body === "string" ? body : JSON.stringify(body),
-    });
+    let res;
+    for (let attempt = 0; ; attempt++) {
+      res = await fetch(`${url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": type },
+        body: body instanceof Uint8Array || typeof body === "string" ? body : JSON.stringify(body),
+      });
+      if (res.status !== 409 || attempt >= 20 || !path.endsWith("/transitions")) break;
+      await res.text();
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
+    }
     if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${(await res.text()).slice(0, 500)}`);
     return res.json();
   };

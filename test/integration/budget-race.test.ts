@@ -11,7 +11,7 @@ import { buildDeps } from "../../src/deps";
 import { compileSnapshot, snapshotRegexCost } from "../../src/domain/compile-snapshot";
 import { AppError } from "../../src/domain/errors";
 import { listRegexCost } from "../../src/domain/targeting/allowlist";
-import { MAX_PATTERN_REGEX_COST, MAX_RULE_REGEX_COST, MAX_TARGET_REGEX_COST } from "../../src/domain/targeting/rules";
+import { MAX_TARGET_REGEX_COST } from "../../src/domain/targeting/rules";
 import { webCryptoHasher } from "../../src/edge/crypto";
 import { createFetchHandler } from "../../src/http/app";
 import { uploadAllowlistEntries } from "../../src/usecases/manage-allowlists";
@@ -33,30 +33,8 @@ import {
   transitionRequest,
   uploadVersion,
 } from "../support/admin-factories";
+import { regexTargeting } from "../support/regex-targeting";
 import { BASE, call, makeWorkspace } from "../support/workspace";
-
-/** Patterns `a{n}` (n + 2 units each) summing to exactly `total` units. */
-function patternsCosting(total: number): string[] {
-  const out: string[] = [];
-  for (let left = total; left > 0; ) {
-    const c = Math.min(left, MAX_PATTERN_REGEX_COST);
-    const take = left - c > 0 && left - c < 3 ? c - 3 : c;
-    out.push(take === 3 ? "a" : `a{${take - 2}}`);
-    left -= take;
-  }
-  return out;
-}
-
-/** Regex rules (on custom attributes no device sends, distinct per tag) costing exactly `total` units. */
-function regexTargeting(total: number, tag: string, extra: Record<string, unknown> = {}) {
-  const rules = [];
-  for (let left = total, i = 0; left > 0; i++) {
-    const c = Math.min(left, MAX_RULE_REGEX_COST);
-    rules.push({ attribute: `custom:${tag}${i}`, operator: "regex", values: patternsCosting(c) });
-    left -= c;
-  }
-  return { rules, percentage: { basisPoints: 10000 }, ...extra };
-}
 
 const COST = 990;
 

@@ -5,12 +5,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { listRegexCost, MAX_LIST_REGEX_COST } from "../../src/domain/targeting/allowlist";
-import {
-  MAX_PATTERN_REGEX_COST,
-  MAX_RELEASE_REGEX_COST,
-  MAX_RULE_REGEX_COST,
-  MAX_TARGET_REGEX_COST,
-} from "../../src/domain/targeting/rules";
+import { MAX_RELEASE_REGEX_COST, MAX_TARGET_REGEX_COST } from "../../src/domain/targeting/rules";
 import {
   type AppJson,
   auditCountForRequest,
@@ -26,30 +21,8 @@ import {
   transitionRequest,
   uploadVersion,
 } from "../support/admin-factories";
+import { regexTargeting } from "../support/regex-targeting";
 import { call, makeWorkspace } from "../support/workspace";
-
-/** Patterns `a{n}` (n + 2 units each) summing to exactly `total` units. */
-function patternsCosting(total: number): string[] {
-  const out: string[] = [];
-  for (let left = total; left > 0; ) {
-    const c = Math.min(left, MAX_PATTERN_REGEX_COST);
-    const take = left - c > 0 && left - c < 3 ? c - 3 : c;
-    out.push(take === 3 ? "a" : `a{${take - 2}}`);
-    left -= take;
-  }
-  return out;
-}
-
-/** Regex rules (on custom attributes no device sends) costing exactly `total` units, plus 100 % of the rest. */
-function regexTargeting(total: number, tag: string, extra: Record<string, unknown> = {}) {
-  const rules = [];
-  for (let left = total, i = 0; left > 0; i++) {
-    const c = Math.min(left, MAX_RULE_REGEX_COST);
-    rules.push({ attribute: `custom:${tag}${i}`, operator: "regex", values: patternsCosting(c) });
-    left -= c;
-  }
-  return { rules, percentage: { basisPoints: 10000 }, ...extra };
-}
 
 let token: string;
 let app: AppJson;
