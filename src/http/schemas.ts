@@ -41,6 +41,13 @@ export const adminErrors = {
 
 export const problemResponse = (description: string) => ({ description, content: problemContent });
 
+/** The 422s of a change measured against its environment's delivery budgets (docs/targeting.md). */
+export const budgetErrors = {
+  422: problemResponse(
+    "SNAPSHOT_TOO_LARGE: the environment's delivery snapshot would outgrow its bound; REGEX_BUDGET_EXCEEDED: one device check of the environment would evaluate more regex work than its budget. Nothing is written",
+  ),
+} as const;
+
 export const UpdateModeSchema = z.enum(UPDATE_MODES);
 
 /** Largest configuration (a mini program's, or a release's patch), as UTF-8 JSON: it travels in every update answer. */

@@ -6,7 +6,10 @@ interface Operation {
   security?: Record<string, string[]>[];
   parameters?: { name: string; in: string; required?: boolean }[];
   requestBody?: { content: Record<string, unknown> };
-  responses: Record<string, { content?: Record<string, unknown> }>;
+  responses: Record<
+    string,
+    { description?: string; headers?: Record<string, unknown>; content?: Record<string, unknown> }
+  >;
 }
 
 interface OpenApiDoc {
@@ -94,12 +97,27 @@ describe("GET /openapi.json", () => {
       if (!path.startsWith("/v1/admin/")) continue;
       for (const [method, op] of Object.entries(item)) {
         expect(op.security, `${method} ${path}`).toEqual([{ bearer: [] }]);
-        for (const status of ["400", "401", "403", "404"]) {
+        for (const status of ["400", "401", "403", "404", "503"]) {
           expect(Object.keys(op.responses[status]?.content ?? {}), `${method} ${path} ${status}`).toEqual([
             "application/problem+json",
           ]);
         }
       }
+    }
+  });
+
+  it("documents the budget refusals (422) of every change measured against its environment's budgets", () => {
+    const measured = [
+      ["/v1/admin/releases/{releaseId}/transitions", "post"],
+      ["/v1/admin/releases/{releaseId}/targeting", "put"],
+      ["/v1/admin/releases/{releaseId}/rollout", "put"],
+      ["/v1/admin/allowlists/{allowlistId}/entries", "put"],
+      ["/v1/admin/allowlists/{allowlistId}/entries", "post"],
+    ] as const;
+    for (const [path, method] of measured) {
+      const op = doc.paths[path]?.[method];
+      expect(op?.responses["422"]?.description, `${method} ${path}`).toContain("REGEX_BUDGET_EXCEEDED");
+      expect(op?.responses["503"]?.headers, `${method} ${path}`).toHaveProperty("retry-after");
     }
   });
 

@@ -11,7 +11,7 @@ import {
 import { ctxOf } from "../auth";
 import { readBodyWithLimit } from "../body";
 import { jsonBody } from "../json-body";
-import { adminErrors, SecurityBearer } from "../schemas";
+import { adminErrors, budgetErrors, SecurityBearer } from "../schemas";
 import type { HttpEnv } from "../types";
 import { validationHook } from "../validate";
 
@@ -69,7 +69,11 @@ const upload = (method: "put" | "post", summary: string) =>
       "regex entry in RE2 syntax (at most 50 patterns costing at most 500 regex units together; see docs/targeting.md). Up to 1,000,000 exact entries, 64 MiB.",
     security: SecurityBearer,
     request: { params: Params, body: entriesBody },
-    responses: { 200: { description: "The list's new metadata", ...ok(AllowlistSchema) }, ...adminErrors },
+    responses: {
+      200: { description: "The list's new metadata", ...ok(AllowlistSchema) },
+      ...adminErrors,
+      ...budgetErrors,
+    },
   });
 
 export const allowlistsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validationHook })

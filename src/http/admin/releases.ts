@@ -6,7 +6,7 @@ import { setReleaseRollout, setReleaseTargeting } from "../../usecases/set-relea
 import { transitionRelease } from "../../usecases/transition-release";
 import { ctxOf } from "../auth";
 import { jsonBody } from "../json-body";
-import { adminErrors, ConfigSchema, SecurityBearer, UpdateModeSchema } from "../schemas";
+import { adminErrors, budgetErrors, ConfigSchema, SecurityBearer, UpdateModeSchema } from "../schemas";
 import { SemverSchema } from "../semver-schema";
 import type { HttpEnv } from "../types";
 import { validationHook } from "../validate";
@@ -152,7 +152,7 @@ export const releasesRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validation
         params: Params,
         body: { content: { "application/json": { schema: TransitionBody } }, required: true },
       },
-      responses: { 200: { description: "OK", ...ok(ReleaseSchema) }, ...adminErrors },
+      responses: { 200: { description: "OK", ...ok(ReleaseSchema) }, ...adminErrors, ...budgetErrors },
     }),
     async (c) => {
       const b = c.req.valid("json");
@@ -176,7 +176,7 @@ export const releasesRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validation
         params: Params,
         body: { content: { "application/json": { schema: TargetingSchema.nullable() } }, required: true },
       },
-      responses: { 200: { description: "OK", ...ok(ReleaseSchema) }, ...adminErrors },
+      responses: { 200: { description: "OK", ...ok(ReleaseSchema) }, ...adminErrors, ...budgetErrors },
     }),
     async (c) => {
       const body = c.req.valid("json");
@@ -196,7 +196,7 @@ export const releasesRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validation
         params: Params,
         body: { content: { "application/json": { schema: PercentageSchema } }, required: true },
       },
-      responses: { 200: { description: "OK", ...ok(ReleaseSchema) }, ...adminErrors },
+      responses: { 200: { description: "OK", ...ok(ReleaseSchema) }, ...adminErrors, ...budgetErrors },
     }),
     async (c) => {
       const release = await setReleaseRollout(
