@@ -1,5 +1,5 @@
 import { buildShards, parseEntries, REGEX_PREFIX, shardCountFor } from "../domain/allowlist-shards";
-import { AppError } from "../domain/errors";
+import { AppError, type FieldError } from "../domain/errors";
 import { listRegexCost } from "../domain/targeting/allowlist";
 import type { AllowlistRecord, Context, Deps, MeasuredEnvironment } from "./ports";
 import { assertSnapshotFits, rebuildSnapshot } from "./rebuild-snapshot";
@@ -73,11 +73,16 @@ export async function uploadAllowlistEntries(
   const list = await deps.store.getAllowlist(ctx.actor.workspaceId, input.idOrName);
   if (list === null) throw notFound("The allowlist");
   let text = await input.readBody();
+  let storedLines = 0;
   if (input.mode === "append" && list.contentKey !== "") {
-    text = `${(await deps.lists.getSource(list.contentKey)) ?? ""}\n${text}`;
+    const stored = (await deps.lists.getSource(list.contentKey)) ?? "";
+    storedLines = stored.split("\n").length;
+    text = `${stored}\n${text}`;
   }
   const parsed = parseEntries(text);
-  if (!parsed.ok) throw new AppError("VALIDATION_FAILED", "Some entries are not valid.", parsed.errors);
+  if (!parsed.ok) {
+    throw new AppError("VALIDATION_FAILED", "Some entries are not valid.", markStoredLines(parsed.errors, storedLines));
+  }
   const { exact, regex, regexCost } = parsed.entries;
   // Measured environments, when the upload raises the list's regex cost: the write then commits only
   // while every environment of the workspace still has the snapshot version measured here.
@@ -120,4 +125,23 @@ export async function uploadAllowlistEntries(
   }
   for (const envId of await deps.store.environmentIdsOfWorkspace(list.workspaceId)) await rebuildSnapshot(deps, envId);
   return { ...list, ...changes, rowVersion: list.rowVersion + 1 };
+}
+
+/**
+ * An append is validated as the merged list, stored lines first. A stored line the current rules
+ * refuse (saved under older rules: a pattern RE2 cannot compile, an invisible character) blocks
+ * every append until the list is replaced without it: its errors say so, instead of pointing at a
+ * line the caller never sent without a word.
+ */
+export function markStoredLines(errors: FieldError[], storedLines: number): FieldError[] {
+  return errors.map((e) => {
+    const line = Number(/^\/lines\/(\d+)$/.exec(e.pointer)?.[1] ?? Number.NaN);
+    if (!(line <= storedLines)) return e;
+    return {
+      pointer: e.pointer,
+      message:
+        `${e.message} (a line already stored in the list, saved under older rules: download the list with ` +
+        "GET …/entries, remove or fix it, and replace the list with PUT)",
+    };
+  });
 }
