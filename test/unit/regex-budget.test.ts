@@ -13,6 +13,7 @@ import {
 } from "../../src/domain/targeting/rules";
 import type { Deps } from "../../src/usecases/ports";
 import { assertSnapshotFits } from "../../src/usecases/rebuild-snapshot";
+import { oneVersionSource } from "../support/snapshot-source";
 
 const cost = (p: string) => {
   const r = compileRegex(p, true);
@@ -44,39 +45,14 @@ function canaries(units: number, tag: string): Rel[] {
   return out;
 }
 
-function source(releases: Rel[]): SnapshotSource {
-  return {
-    appKey: "wallet",
-    env: "prod",
-    version: 1,
-    builtAt: 0,
-    miniPrograms: [{ id: "mp_1", key: "pay", type: "dsl", origin: "workspace", minUsableVersion: null, config: {} }],
-    versions: [
-      {
-        id: "v1",
-        miniProgramId: "mp_1",
-        version: "1.0.0",
-        sha256: "a".repeat(64),
-        size: 1,
-        compat: "*",
-        publisherSignature: null,
-        deleted: false,
-      },
-    ],
-    lists: [{ id: "al_1", kind: "device", contentKey: "c", shardCount: 1, regexEntries: ["^dev-", "^qa-\\d+$"] }],
-    releases: releases.map((r, i) => ({
-      id: `r${i}`,
-      versionId: "v1",
-      seq: i + 1,
-      status: r.status,
-      wentFull: false,
-      rollback: false,
-      updateMode: "default",
-      config: {},
-      targeting: r.targeting,
-    })),
-  };
-}
+const LIST = {
+  id: "al_1",
+  kind: "device" as const,
+  contentKey: "c",
+  shardCount: 1,
+  regexEntries: ["^dev-", "^qa-\\d+$"],
+};
+const source = (releases: Rel[]) => oneVersionSource(releases, [{ ...LIST, regexEntries: [...LIST.regexEntries] }]);
 
 describe("snapshotRegexCost", () => {
   const deny = { denylists: [{ kind: "device", listId: "al_1" }] };

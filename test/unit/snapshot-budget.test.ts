@@ -5,44 +5,12 @@ import { describe, expect, it } from "vitest";
 import type { SnapshotSource } from "../../src/domain/compile-snapshot";
 import type { Deps } from "../../src/usecases/ports";
 import { assertSnapshotFits } from "../../src/usecases/rebuild-snapshot";
+import { oneVersionSource } from "../support/snapshot-source";
 
 const big = { switches: Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`s${i}`, "x".repeat(1000)])) };
 
-function source(): SnapshotSource {
-  return {
-    appKey: "wallet",
-    env: "prod",
-    version: 1,
-    builtAt: 0,
-    miniPrograms: [{ id: "mp_1", key: "pay", type: "dsl", origin: "workspace", minUsableVersion: null, config: {} }],
-    versions: [
-      {
-        id: "v1",
-        miniProgramId: "mp_1",
-        version: "1.0.0",
-        sha256: "a".repeat(64),
-        size: 1,
-        compat: "*",
-        publisherSignature: null,
-        deleted: false,
-      },
-    ],
-    lists: [],
-    releases: [
-      {
-        id: "r1",
-        versionId: "v1",
-        seq: 1,
-        status: "canary",
-        wentFull: false,
-        rollback: false,
-        updateMode: "default",
-        config: big,
-        targeting: { percentage: { basisPoints: 100 } },
-      },
-    ],
-  };
-}
+const source = () =>
+  oneVersionSource([{ status: "canary", config: big, targeting: { percentage: { basisPoints: 100 } } }]);
 
 /** Deps with only what the guard reads: the relational state and a bound of 20 KB (the state is ~60 KB). */
 const deps = {
