@@ -48,7 +48,7 @@ export type ParseResult =
 /**
  * Parses an uploaded list: one entry per line (LF, CRLF or a lone CR, surrounding blanks trimmed), blank lines
  * ignored, `re:` marks a regex entry. Exact and regex entries are de-duplicated. Refuses entries over MAX_ENTRY_LENGTH,
- * entries holding a control or bidirectional formatting character (tab included), more than
+ * entries holding a control, invisible or bidirectional formatting character (tab included), more than
  * MAX_EXACT_ENTRIES exact or MAX_REGEX_ENTRIES regex entries, patterns RE2 cannot compile or
  * costing over MAX_PATTERN_REGEX_COST, and regex entries costing over MAX_LIST_REGEX_COST together
  * (reported with a pointer `/lines/<n>` counted from 1; at most MAX_FIELD_ERRORS errors; never

@@ -35,7 +35,7 @@ export const MAX_LIST_REGEX_COST = 500;
  */
 const FORBIDDEN_CHARACTER = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cn}]/u;
 
-/** Why an entry's text is refused, or null: control and bidirectional formatting characters. */
+/** Why an entry's text is refused (a FORBIDDEN_CHARACTER), or null. */
 export function entryCharacterProblem(value: string): string | null {
   return FORBIDDEN_CHARACTER.test(value)
     ? "must not contain control characters (tab included), invisible or bidirectional formatting characters, line or paragraph separators, private-use or unassigned characters"
@@ -47,8 +47,8 @@ export function entryCharacterProblem(value: string): string | null {
  * duplicates collapse); regex entries compile with RE2 as rule patterns do (rules.ts
  * compileRegex), are case-sensitive and unanchored (write `^…$`), at most MAX_REGEX_ENTRIES costing
  * at most MAX_LIST_REGEX_COST together, and are tried only after the exact lookup misses and only
- * against ids up to MAX_REGEX_SUBJECT_LENGTH characters. No entry may hold a control or
- * bidirectional formatting character. Error pointers are relative to the entries array
+ * against ids up to MAX_REGEX_SUBJECT_LENGTH characters. No entry may hold a FORBIDDEN_CHARACTER.
+ * Error pointers are relative to the entries array
  * (`/3/value`); at most MAX_FIELD_ERRORS.
  */
 export function compileAllowlistEntries(

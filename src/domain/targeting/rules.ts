@@ -307,25 +307,6 @@ function limitDfaMemory(re: RE2JS): void {
   dfa.memBudget = REGEX_DFA_MEMORY;
 }
 
-/** A pattern that is stored but no longer accepted: every use of it fails (and the caller fails closed). */
-const REFUSED: SafeRegex = Object.freeze({
-  test(): boolean {
-    throw new Error("a stored pattern is no longer accepted");
-  },
-});
-
-/**
- * Compiles a stored pattern (a list's regex entry, validated when it was saved) for the check path.
- * Never fails: a pattern the current rules refuse (RE2 syntax, cost) yields a matcher whose `test`
- * throws, so a list lookup that reaches it fails — a denylist then refuses the device and an
- * allowlist does not admit it (fails closed, see evaluateTargeting) — instead of the entry being
- * silently dropped.
- */
-export function compileSafeRegex(pattern: string, caseInsensitive: boolean): SafeRegex {
-  const compiled = compileRegex(pattern, caseInsensitive);
-  return compiled.ok ? compiled.regex : REFUSED;
-}
-
 // ---- the operator table ---------------------------------------------------------------------
 
 interface Ctx {
