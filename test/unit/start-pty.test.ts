@@ -59,8 +59,11 @@ async function stopServer() {
 }
 
 function startServer() {
-  // script -q (no banner) -e (its exit code is the command's) -f (flush) -c <command> /dev/null (no typescript file)
-  child = spawn("script", ["-qefc", `"${process.execPath}" scripts/start.mjs`, "/dev/null"], {
+  // script -q (no banner) -e (its exit code is the command's) -f (flush) -c <command> /dev/null (no typescript file).
+  // script runs the command through $SHELL -c; `exec` makes start.mjs the process on the terminal
+  // whatever that shell is. Without it, dash (CI's /bin/sh) stays as the parent and dies of the
+  // Ctrl-C itself, so script reports 130 although start.mjs stopped cleanly with 0.
+  child = spawn("script", ["-qefc", `exec "${process.execPath}" scripts/start.mjs`, "/dev/null"], {
     cwd: ROOT,
     env: env(),
     stdio: ["pipe", "pipe", "pipe"],
