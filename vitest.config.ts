@@ -27,8 +27,8 @@ export default defineConfig(async () => {
                   BOOTSTRAP_SECRET: "test-bootstrap-secret",
                   BUCKET_KEY: "000102030405060708090a0b0c0d0e0f",
                   MAX_PACKAGE_BYTES: "1048576",
-                  // Small enough for snapshot-budget.test.ts to reach with a few releases.
-                  SNAPSHOT_MAX_BYTES: "2097152",
+                  // Small enough for snapshot-budget.test.ts to reach with a few releases of one mini program.
+                  PART_MAX_BYTES: "2097152",
                 },
               },
             }),

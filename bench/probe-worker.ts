@@ -11,22 +11,29 @@
 //   /probe/floor   the floor of any signed answer: the body read, parsed and validated, then an answer
 //                  of every asked mini program as "none" (no snapshot, no decision), signed and sent
 //                  with the check's headers.
+// And the scale phase's routes (`BENCH_MINI_PROGRAMS=10000 npm run bench`), see deliveryProbe below.
 import { buildDeps } from "../src/deps";
+import { deliveryCache } from "../src/edge/delivery-cache";
+import { deliveryStore } from "../src/edge/delivery-store";
+import { MemoryBudget } from "../src/edge/memory-budget";
 import { requestOrigin } from "../src/http/client/check";
 import { parseCheckRequest } from "../src/http/client/check-request";
 import { readJsonText } from "../src/http/json-body";
 import { newRequestId } from "../src/http/problem";
 import worker from "../src/index";
 import { CHECK_TTL_MS, type CheckInput, checkUpdates, decideAll } from "../src/usecases/check-updates";
-import type { Deps } from "../src/usecases/ports";
+import type { Delivery, Deps, PublishStats } from "../src/usecases/ports";
+import { publishDelivery } from "../src/usecases/publish-delivery";
 
 export { AdmissionCounter } from "../src/edge/admission-counter";
+export { DeliveryIndex } from "../src/edge/delivery-index";
 
 const ok = () => new Response("ok");
 
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     const path = new URL(request.url).pathname;
+    if (path.startsWith("/probe/delivery/")) return deliveryProbe(path, request, env);
     if (request.method !== "POST" || !path.startsWith("/probe/")) return worker.fetch(request, env, ctx);
     const text = await readJsonText(request);
     if (path === "/probe/body") return ok();
@@ -73,4 +80,98 @@ async function floor(deps: Deps, input: CheckInput): Promise<Response> {
       "request-id": newRequestId(),
     },
   });
+}
+
+// The scale phase of the bench:
+//   POST /probe/delivery/rebuild   {appKey, env}: publishes every part of the target (after bulk seeding)
+//                                   → {parts, bytes};
+//   POST /probe/delivery/observer  {appKey, env, ids, action: "warm" | "refresh"}: a second isolate's
+//                                   delivery cache (its own clock, moved past the poll interval and the
+//                                   location cache's TTL on "refresh") reads those mini programs
+//                                   → {fetchedBytes} read by that call;
+//   GET  /probe/delivery/last-publish → {parts, bytesWritten} of this isolate's last publish;
+//   POST /probe/delivery/source    {appKey, env, key}: the relational state one mini program's part is
+//                                   compiled from (the bench times compileParts on it in Node);
+//   POST /probe/delivery/cold      drops this isolate's delivery and list caches: the next check is a
+//                                   cold isolate's (compiled memos go with the parts they hang on);
+//   GET  /probe/delivery/memory    → {accountedBytes, budgetBytes, members}.
+let lastPublish: PublishStats | null = null;
+let observer: { delivery: Delivery & { stats(): { fetchedBytes: number } }; offset: number } | null = null;
+
+const json = (value: unknown) =>
+  new Response(JSON.stringify(value), { headers: { "content-type": "application/json" } });
+
+async function environmentId(env: Env, appKey: string, name: string): Promise<string> {
+  const row = await env.DB.prepare(
+    "select e.id as id from environments e join apps a on a.id = e.app_id where a.key = ? and e.name = ?",
+  )
+    .bind(appKey, name)
+    .first<{ id: string }>();
+  if (row === null) throw new Error(`no environment ${appKey}/${name}`);
+  return row.id;
+}
+
+async function deliveryProbe(path: string, request: Request, env: Env): Promise<Response> {
+  const deps = buildDeps(env);
+  const delivery = deps.delivery as Delivery & { clear(): void };
+  if (!("recording" in delivery)) {
+    const publish = delivery.publish.bind(delivery);
+    Object.assign(delivery, {
+      recording: true,
+      publish: async (...args: Parameters<Delivery["publish"]>) => {
+        lastPublish = await publish(...args);
+        return lastPublish;
+      },
+    });
+  }
+  if (path === "/probe/delivery/last-publish") {
+    return json(lastPublish && { parts: lastPublish.parts, bytesWritten: lastPublish.bytesWritten });
+  }
+  if (path === "/probe/delivery/memory") {
+    return json({ accountedBytes: deps.memory.used(), budgetBytes: deps.memory.limit, members: deps.memory.report() });
+  }
+  if (path === "/probe/delivery/cold") {
+    delivery.clear();
+    (deps.lists as unknown as { clear(): void }).clear();
+    return json({});
+  }
+  const body = (await request.json()) as { appKey: string; env: string; ids?: string[]; action?: string; key?: string };
+  if (path === "/probe/delivery/rebuild") {
+    const stats = await publishDelivery(deps, await environmentId(env, body.appKey, body.env));
+    return json({ parts: stats?.parts ?? 0, bytes: stats?.bytesWritten ?? 0 });
+  }
+  if (path === "/probe/delivery/source") {
+    const id = await environmentId(env, body.appKey, body.env);
+    const mp = await env.DB.prepare("select id from mini_programs where key = ?")
+      .bind(body.key)
+      .first<{ id: string }>();
+    return json(await deps.store.snapshotSource(id, Date.now(), mp ? [mp.id] : []));
+  }
+  if (path === "/probe/delivery/observer") {
+    if (observer === null || body.action === "warm") {
+      const state = { offset: 0 };
+      const clock = { now: () => Date.now() + state.offset };
+      const store = deliveryStore({
+        kv: env.SNAPSHOTS,
+        r2: env.PACKAGES,
+        index: env.DELIVERY,
+        cache: caches.default,
+        clock,
+      });
+      observer = Object.assign(state, { delivery: deliveryCache(store, clock, new MemoryBudget(64 * 1024 * 1024)) });
+    }
+    const o = observer;
+    // Past the isolate's poll interval and the location cache's TTL: the next read asks for a new head.
+    if (body.action === "refresh") o.offset += 2_500;
+    const before = o.delivery.stats().fetchedBytes;
+    const ids = body.ids ?? [];
+    await o.delivery.load(
+      body.appKey,
+      body.env,
+      ids,
+      ids.map(() => undefined),
+    );
+    return json({ fetchedBytes: o.delivery.stats().fetchedBytes - before });
+  }
+  return new Response("no such probe", { status: 404 });
 }

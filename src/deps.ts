@@ -1,19 +1,20 @@
+import { DEFAULT_MAX_PART_BYTES } from "./domain/delivery";
 import { packageBaseFrom } from "./domain/deployment";
 import { DEFAULT_PACKAGE_LIMITS } from "./domain/package";
 import { bucketKeyFromHex } from "./domain/targeting/bucket";
 import { cachedAdmissionGate, durableObjectAdmissionGate } from "./edge/admissions";
 import { ed25519Signer, randomIds, webCryptoHasher } from "./edge/crypto";
+import { DEFAULT_DELIVERY_CACHE, deliveryCache } from "./edge/delivery-cache";
+import { deliveryStore } from "./edge/delivery-store";
 import { geoFromCf } from "./edge/geo";
-import { kvSnapshotStore } from "./edge/kv-snapshots";
 import { listContentStore } from "./edge/list-content";
+import { ISOLATE_CACHE_BUDGET_BYTES, MemoryBudget, RESERVED_CACHE_BYTES } from "./edge/memory-budget";
 import { r2PackageStore } from "./edge/r2-packages";
-import { cachedSnapshotStore } from "./edge/snapshot-cache";
 import { parseUserAgent } from "./edge/user-agent";
 import { fflateReader } from "./edge/zip-reader";
 import { d1Store } from "./store/d1-store";
 import { reportOutages } from "./store/outage";
 import type { Clock, Deps } from "./usecases/ports";
-import { DEFAULT_MAX_SNAPSHOT_BYTES } from "./usecases/rebuild-snapshot";
 
 /** Bindings and secrets. Secrets are set with `wrangler secret put` (docs/deploy.md) and are optional here. */
 export type Bindings = Env & {
@@ -22,17 +23,15 @@ export type Bindings = Env & {
   BOOTSTRAP_SECRET?: string;
   /** 32 hex digits: the secret key of percentage bucketing. Without it no device is in a percentage. */
   BUCKET_KEY?: string;
+  /** How long an isolate uses a target's delivery head before asking for a newer one (ms, default 1000). */
   SNAPSHOT_CACHE_MS?: string;
-  /** Largest delivery snapshot in bytes (default 8 MiB; KV takes values up to 25 MiB). */
-  SNAPSHOT_MAX_BYTES?: string;
+  /** Largest delivery part (one mini program on one environment) in bytes (default 256 KiB). */
+  PART_MAX_BYTES?: string;
   /** Public base URL of package downloads (a CDN); unset: the host of each check request. */
   PACKAGE_BASE_URL?: string;
 };
 
 const systemClock: Clock = { now: () => Date.now() };
-
-/** How long an isolate serves a snapshot before asking KV again (bounds how stale a check can be). */
-const DEFAULT_SNAPSHOT_CACHE_MS = 1000;
 
 // Every port is request-independent, and some must outlive a request (the snapshot cache, the
 // imported signing key, the list and admission caches): the whole set is built once per isolate,
@@ -50,7 +49,8 @@ export function buildDeps(env: Bindings): Deps {
 }
 
 function build(env: Bindings): Deps {
-  const ttl = Number(env.SNAPSHOT_CACHE_MS ?? DEFAULT_SNAPSHOT_CACHE_MS);
+  const pollMs = positiveOr(Number(env.SNAPSHOT_CACHE_MS), DEFAULT_DELIVERY_CACHE.pollMs);
+  const budget = isolateMemoryBudget();
   const maxPackageBytes = Number(env.MAX_PACKAGE_BYTES) || 20 * 1024 * 1024;
   // Throws SERVICE_MISCONFIGURED on an invalid value: before anything is cached, so every request
   // of the isolate answers that problem until the setting is fixed.
@@ -64,17 +64,29 @@ function build(env: Bindings): Deps {
     store: reportOutages(d1Store(env.DB)),
     packages: r2PackageStore(env.PACKAGES),
     reader: fflateReader,
-    snapshots: cachedSnapshotStore(kvSnapshotStore(env.SNAPSHOTS), systemClock, ttl),
+    delivery: deliveryCache(
+      deliveryStore({
+        kv: env.SNAPSHOTS,
+        r2: env.PACKAGES,
+        index: env.DELIVERY,
+        cache: typeof caches === "undefined" ? null : caches.default,
+        clock: systemClock,
+      }),
+      systemClock,
+      budget,
+      { ...DEFAULT_DELIVERY_CACHE, pollMs },
+    ),
     signer: env.SIGNING_KEY_SEED ? ed25519Signer(env.SIGNING_KEY_SEED, env.SIGNING_KEY_ID ?? "default") : null,
-    lists: listContentStore(env.PACKAGES, env.SNAPSHOTS),
+    lists: listContentStore(env.PACKAGES, env.SNAPSHOTS, budget),
     admissions: cachedAdmissionGate(durableObjectAdmissionGate(env.ADMISSIONS)),
     bucketKey: env.BUCKET_KEY ? bucketKeyFromHex(env.BUCKET_KEY) : null,
     parseUserAgent,
     geoFromCf,
+    memory: budget,
     limits: {
       ...DEFAULT_PACKAGE_LIMITS,
       maxPackageBytes,
-      maxSnapshotBytes: positiveOr(Number(env.SNAPSHOT_MAX_BYTES), DEFAULT_MAX_SNAPSHOT_BYTES),
+      maxPartBytes: positiveOr(Number(env.PART_MAX_BYTES), DEFAULT_MAX_PART_BYTES),
     },
   };
 }
@@ -82,4 +94,15 @@ function build(env: Bindings): Deps {
 /** `n` when it is a positive number, else `fallback` (an unset, empty or nonsensical setting). */
 function positiveOr(n: number, fallback: number): number {
   return Number.isFinite(n) && n > 0 ? n : fallback;
+}
+
+/**
+ * The isolate's one memory budget for caches: ISOLATE_CACHE_BUDGET_BYTES of the isolate's 128 MB.
+ * Caches bounded by entry counts reserve their worst case; delivery state and list shards share
+ * the rest, evicting cold entries (edge/memory-budget.ts).
+ */
+function isolateMemoryBudget(): MemoryBudget {
+  const budget = new MemoryBudget(ISOLATE_CACHE_BUDGET_BYTES);
+  for (const [name, bytes] of Object.entries(RESERVED_CACHE_BYTES)) budget.reserve(name, bytes);
+  return budget;
 }

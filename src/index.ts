@@ -5,3 +5,4 @@ export default {
   fetch: createFetchHandler(buildDeps),
 } satisfies ExportedHandler<Env>;
 export { AdmissionCounter } from "./edge/admission-counter";
+export { DeliveryIndex } from "./edge/delivery-index";

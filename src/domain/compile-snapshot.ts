@@ -41,6 +41,8 @@ export interface SourceRelease {
 
 export interface SourceList {
   id: string;
+  /** The list's content version (grows with every upload). */
+  version: number;
   kind: "user" | "device";
   contentKey: string;
   shardCount: number;
@@ -65,16 +67,41 @@ function byVersion(a: string, b: string): number {
 }
 
 /**
- * Compiles the relational state of one (app, environment) into the snapshot the check path reads.
- * Pure and deterministic: the same source always yields the same snapshot. Releases of deleted
- * versions are left out (their bytes are gone).
+ * Compiles the relational state of one (app, environment) into one object holding all of it. Pure
+ * and deterministic: the same source always yields the same snapshot. Releases of deleted versions
+ * are left out (their bytes are gone). Delivery stores it split per mini program (delivery.ts:
+ * compileParts); the whole is what the decision-core bench and tests reason about.
  */
 export function compileSnapshot(source: SnapshotSource): Snapshot {
+  return {
+    format: 1,
+    appKey: source.appKey,
+    env: source.env,
+    version: source.version,
+    builtAt: source.builtAt,
+    miniPrograms: compileMiniPrograms(source),
+    lists: Object.fromEntries(
+      source.lists.map((l) => [
+        l.id,
+        { kind: l.kind, contentKey: l.contentKey, shardCount: l.shardCount, regex: l.regexEntries },
+      ]),
+    ),
+  };
+}
+
+/** The delivery state of every mini program of the source, by key (see compileSnapshot). */
+export function compileMiniPrograms(source: SnapshotSource): Record<string, SnapshotMiniProgram> {
   const versions = new Map(source.versions.map((v) => [v.id, v]));
   const miniPrograms: Record<string, SnapshotMiniProgram> = {};
   const byId = new Map<string, SnapshotMiniProgram>();
+  const knownByMp = new Map<string, string[]>();
+  for (const v of source.versions) {
+    const known = knownByMp.get(v.miniProgramId);
+    if (known) known.push(v.version);
+    else knownByMp.set(v.miniProgramId, [v.version]);
+  }
   for (const mp of source.miniPrograms) {
-    const known = source.versions.filter((v) => v.miniProgramId === mp.id).map((v) => v.version);
+    const known = knownByMp.get(mp.id) ?? [];
     const entry: SnapshotMiniProgram = {
       id: mp.id,
       type: mp.type,
@@ -113,20 +140,7 @@ export function compileSnapshot(source: SnapshotSource): Snapshot {
     mp.releases.push(release);
   }
   for (const mp of byId.values()) mp.syncMilestones.sort(byVersion);
-  return {
-    format: 1,
-    appKey: source.appKey,
-    env: source.env,
-    version: source.version,
-    builtAt: source.builtAt,
-    miniPrograms,
-    lists: Object.fromEntries(
-      source.lists.map((l) => [
-        l.id,
-        { kind: l.kind, contentKey: l.contentKey, shardCount: l.shardCount, regex: l.regexEntries },
-      ]),
-    ),
-  };
+  return miniPrograms;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { ListContentStore, ShardLookup } from "../usecases/ports";
+import type { MemoryBudget } from "./memory-budget";
 
 const sourceKey = (contentKey: string) => `allowlists/${contentKey}.txt`;
 const shardKey = (contentKey: string, shard: number) => `list:${contentKey}:${shard}`;
@@ -36,28 +37,42 @@ type Cached = ShardLookup & { chars: number; recent: boolean };
 
 /**
  * List sources in R2 and shards in KV. Shard keys carry the random content key, so they are immutable
- * and an isolate may cache them without ever revalidating. The cache is bounded by the characters it
- * holds: the default, 24 Mi characters, holds two whole 1,000,000-id lists. Eviction is "second
- * chance" (an approximation of least recently used): a hit only marks its shard, where a true LRU
- * would reorder the map on every check; evicting skips a marked shard once, clearing its mark.
+ * and an isolate may cache them without ever revalidating. The cache is a member of the isolate's
+ * memory budget, charged a byte per character held (ids are ASCII: one-byte strings). Eviction is
+ * "second chance" (an approximation of least recently used): a hit only marks its shard, where a
+ * true LRU would reorder the map on every check; evicting skips a marked shard once, clearing its mark.
  */
-export function listContentStore(bucket: R2Bucket, kv: KVNamespace, maxChars = 24 * 1024 * 1024): ListContentStore {
+export function listContentStore(
+  bucket: R2Bucket,
+  kv: KVNamespace,
+  budget: MemoryBudget,
+): ListContentStore & { clear(): void } {
   const cache = new Map<string, Cached>();
   let chars = 0;
-  const evictFor = (keep: string) => {
-    for (const [key, shard] of cache) {
-      if (chars <= maxChars) return;
-      if (key === keep) continue;
-      cache.delete(key);
-      if (shard.recent) {
-        shard.recent = false;
-        cache.set(key, shard);
-      } else {
-        chars -= shard.chars;
+  let keep = "";
+  budget.join({
+    name: "lists",
+    held: () => chars,
+    shrinkTo(bytes) {
+      for (let pass = 0; pass < 2 && chars > bytes; pass++) {
+        for (const [key, shard] of cache) {
+          if (chars <= bytes) return;
+          if (key === keep) continue;
+          if (shard.recent) shard.recent = false;
+          else {
+            cache.delete(key);
+            chars -= shard.chars;
+          }
+        }
       }
-    }
-  };
+    },
+  });
   return {
+    /** Drops every cached shard (the bench's cold isolate). */
+    clear() {
+      cache.clear();
+      chars = 0;
+    },
     async putSource(contentKey, text) {
       await bucket.put(sourceKey(contentKey), text, { httpMetadata: { contentType: "text/plain" } });
     },
@@ -88,7 +103,10 @@ export function listContentStore(bucket: R2Bucket, kv: KVNamespace, maxChars = 2
       const loaded: Cached = { ...sortedShard(body), recent: false };
       if (!cache.has(key)) chars += loaded.chars;
       cache.set(key, loaded);
-      evictFor(key);
+      // The shard just loaded is the one this check needs: never the one evicted for it.
+      keep = key;
+      budget.charged();
+      keep = "";
       return loaded;
     },
   };

@@ -74,7 +74,7 @@ export function createFetchHandler<E>(depsFor: (bindings: E) => Deps) {
     if (request.method !== "POST" || !isCheckPath(url)) return app.fetch(request, env as never, ctx);
     const requestId = newRequestId();
     try {
-      return await answerCheck(request, url, depsFor(env), requestId);
+      return await answerCheck(request, url, depsFor(env), requestId, ctx);
     } catch (error) {
       return errorResponse(error, requestId);
     }

@@ -14,7 +14,7 @@ import {
   uniqueOrConflict,
 } from "./d1-helpers";
 import * as t from "./schema";
-import { snapshotSource } from "./snapshot-source";
+import { environmentIdsUsingList, measureSource, snapshotSource } from "./snapshot-source";
 
 export function d1Store(d1: D1Database): Store {
   const db: Db = drizzle(d1, { schema: t });
@@ -257,7 +257,10 @@ export function d1Store(d1: D1Database): Store {
 
     ...allowlistMethods(db),
 
-    snapshotSource: (environmentId, builtAt) => snapshotSource(db, environmentId, builtAt),
+    snapshotSource: (environmentId, builtAt, miniProgramIds) =>
+      snapshotSource(db, environmentId, builtAt, miniProgramIds),
+    measureSource: (environmentId, builtAt, miniProgramId) => measureSource(db, environmentId, builtAt, miniProgramId),
+    environmentIdsUsingList: (workspaceId, listId) => environmentIdsUsingList(db, workspaceId, listId),
 
     async listAudit(workspaceId, cursor, limit) {
       const conditions = [eq(t.auditLogs.workspaceId, workspaceId)];

@@ -1,33 +1,66 @@
-import { eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { SnapshotSource } from "../domain/compile-snapshot";
 import type { ConfigPatch } from "../domain/config";
+import type { RegexSummary } from "../domain/delivery";
 import * as t from "./schema";
 
 /**
  * Reads everything the snapshot of one (app, environment) is compiled from, in one D1 batch (one
  * transaction), so the reads see one consistent state stamped with the target's snapshot version.
- * Only mini programs with a release on the target are included.
+ * Only mini programs with a release on the target are included, and of those only `miniProgramIds`
+ * when given (passed as one JSON parameter: D1 binds at most 100 per statement).
  */
 export async function snapshotSource(
   db: DrizzleD1Database<typeof t>,
   environmentId: string,
   builtAt: number,
+  miniProgramIds?: readonly string[],
 ): Promise<SnapshotSource | null> {
-  const released = db
-    .selectDistinct({ id: t.releases.miniProgramId })
-    .from(t.releases)
-    .where(eq(t.releases.environmentId, environmentId));
+  return (await readSource(db, environmentId, builtAt, miniProgramIds, null))?.source ?? null;
+}
+
+/**
+ * The state of one mini program on the environment (none: only the lists) and the regex summary of
+ * the rest of the target (regexSummary), from one consistent read: what the bounds measure.
+ */
+export async function measureSource(
+  db: DrizzleD1Database<typeof t>,
+  environmentId: string,
+  builtAt: number,
+  miniProgramId: string | null,
+): Promise<{ source: SnapshotSource; others: RegexSummary } | null> {
+  const read = await readSource(db, environmentId, builtAt, miniProgramId === null ? [] : [miniProgramId], {
+    except: miniProgramId,
+  });
+  return read === null ? null : { source: read.source, others: read.others };
+}
+
+async function readSource(
+  db: DrizzleD1Database<typeof t>,
+  environmentId: string,
+  builtAt: number,
+  miniProgramIds: readonly string[] | undefined,
+  regex: { except: string | null } | null,
+): Promise<{ source: SnapshotSource; others: RegexSummary } | null> {
+  const onTarget: SQL = eq(t.releases.environmentId, environmentId);
+  const ofTheseMiniPrograms = (column: typeof t.releases.miniProgramId) =>
+    sql`${column} in (select value from json_each(${JSON.stringify(miniProgramIds ?? [])}))`;
+  const releasesWhere = miniProgramIds
+    ? (and(onTarget, ofTheseMiniPrograms(t.releases.miniProgramId)) as SQL)
+    : onTarget;
+  const released = db.selectDistinct({ id: t.releases.miniProgramId }).from(t.releases).where(releasesWhere);
   // No joins inside the batch: D1 batch rows come back as objects, so same-named columns of joined
   // tables would collide. The app is selected through a subquery instead.
   const appOfEnv = db
     .select({ id: t.environments.appId })
     .from(t.environments)
     .where(eq(t.environments.id, environmentId));
-  const [envRows, appRows, releaseRows, mps, versions, lists] = await db.batch([
+  const [ruleQuery, listQuery] = regexQueries(db, environmentId, regex?.except ?? null, regex !== null);
+  const [envRows, appRows, releaseRows, mps, versions, lists, ruleRows, listRows] = await db.batch([
     db.select().from(t.environments).where(eq(t.environments.id, environmentId)),
     db.select().from(t.apps).where(inArray(t.apps.id, appOfEnv)),
-    db.select().from(t.releases).where(eq(t.releases.environmentId, environmentId)),
+    db.select().from(t.releases).where(releasesWhere),
     db.select().from(t.miniPrograms).where(inArray(t.miniPrograms.id, released)),
     db.select().from(t.versions).where(inArray(t.versions.miniProgramId, released)),
     db
@@ -39,11 +72,14 @@ export async function snapshotSource(
           db.select({ id: t.apps.workspaceId }).from(t.apps).where(inArray(t.apps.id, appOfEnv)),
         ),
       ),
+    ruleQuery,
+    listQuery,
   ]);
   const env = envRows[0];
   const app = appRows[0];
   if (!env || !app) return null;
-  return {
+  const others = regexSummaryOf(ruleRows, listRows);
+  const source: SnapshotSource = {
     appKey: app.key,
     env: env.name,
     version: env.snapshotVersion,
@@ -79,10 +115,55 @@ export async function snapshotSource(
     })),
     lists: lists.map((l) => ({
       id: l.id,
+      version: l.contentVersion,
       kind: l.kind,
       contentKey: l.contentKey,
       shardCount: l.shardCount,
       regexEntries: l.regexEntries,
     })),
   };
+  return { source, others };
+}
+
+/**
+ * The distinct regex rules (as stored JSON) and the list ids of the target's canary releases, except
+ * those of one mini program: what the per-check regex budget needs of the rest of the target,
+ * computed by SQLite without sending every targeting over. `wanted` false: queries that read nothing.
+ */
+function regexQueries(db: DrizzleD1Database<typeof t>, environmentId: string, except: string | null, wanted: boolean) {
+  const canaries = sql`${wanted ? 1 : 0} and r.environment_id = ${environmentId} and r.status = 'canary' and r.targeting is not null and r.mini_program_id is not ${except}`;
+  // Through the query builder (drizzle cannot batch raw statements with parameters).
+  const from = (path: string) => sql`releases r, json_each(r.targeting, ${path}) j`;
+  return [
+    db
+      .selectDistinct({ rule: sql<string>`j.value`.as("rule") })
+      .from(from("$.rules"))
+      .where(sql`${canaries} and json_extract(j.value, '$.operator') = 'regex'`),
+    db
+      .selectDistinct({ id: sql<string>`json_extract(j.value, '$.listId')`.as("id") })
+      .from(sql`releases r, json_each(r.targeting) t, json_each(t.value) j`)
+      .where(sql`${canaries} and t.key in ('allowlists', 'denylists')`),
+  ] as const;
+}
+
+function regexSummaryOf(rules: { rule: string }[], lists: { id: string }[]): RegexSummary {
+  return {
+    rules: rules.map((r) => JSON.parse(r.rule) as unknown),
+    listIds: lists.map((l) => l.id).filter((id) => typeof id === "string"),
+  };
+}
+
+/** The environments of the workspace where a canary release refers to the list. */
+export async function environmentIdsUsingList(
+  db: DrizzleD1Database<typeof t>,
+  workspaceId: string,
+  listId: string,
+): Promise<string[]> {
+  const rows = await db.all<{ id: string }>(
+    sql`select distinct r.environment_id as id from releases r join apps a on a.id = r.app_id
+        where a.workspace_id = ${workspaceId} and r.status = 'canary' and r.targeting is not null and (
+          exists (select 1 from json_each(r.targeting, '$.allowlists') j where json_extract(j.value, '$.listId') = ${listId})
+          or exists (select 1 from json_each(r.targeting, '$.denylists') j where json_extract(j.value, '$.listId') = ${listId}))`,
+  );
+  return rows.map((r) => r.id);
 }

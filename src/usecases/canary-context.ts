@@ -1,11 +1,11 @@
 import { shardOf } from "../domain/allowlist-shards";
 import { type CanaryContext, type Decision, type DeviceQuery, decide } from "../domain/decide";
-import type { Snapshot, SnapshotList, SnapshotMiniProgram, SnapshotRelease } from "../domain/snapshot";
+import type { SnapshotList, SnapshotMiniProgram, SnapshotRelease } from "../domain/snapshot";
 import { compileStoredListRegexes } from "../domain/targeting/allowlist";
 import { type BucketKey, createBucketer } from "../domain/targeting/bucket";
 import { type Admission, compileTargeting, stickyIdFor, type Targeting } from "../domain/targeting/evaluate";
 import { type DeviceProfile, MAX_REGEX_SUBJECT_LENGTH, type SafeRegex } from "../domain/targeting/rules";
-import type { AdmissionAnswer, Deps, ShardLookup } from "./ports";
+import type { AdmissionAnswer, DeliveryView, Deps, ShardLookup } from "./ports";
 
 // Memos keyed by immutable snapshot objects: a snapshot is compiled once per isolate, not per request.
 const compiledTargeting = new WeakMap<SnapshotRelease, Targeting | null>();
@@ -23,26 +23,8 @@ function targetingOf(release: SnapshotRelease): Targeting | null {
   return t;
 }
 
-const GEOGRAPHY: ReadonlySet<string> = new Set(["country", "region", "city"]);
-const geographic = new WeakMap<Snapshot, boolean>();
-
-/**
- * Whether any canary rule of the snapshot reads the device's geography. When none does, a check
- * need not read `request.cf`, which the runtime materializes on first access (about 25 µs of a
- * request's CPU, measured in docs/performance.md).
- */
-export function readsGeography(snapshot: Snapshot): boolean {
-  let reads = geographic.get(snapshot);
-  if (reads === undefined) {
-    reads = Object.values(snapshot.miniPrograms).some((mp) =>
-      mp.releases.some(
-        (r) => r.status === "canary" && targetingOf(r)?.rules.some((rule) => GEOGRAPHY.has(rule.attribute)),
-      ),
-    );
-    geographic.set(snapshot, reads);
-  }
-  return reads;
-}
+/** Delivery state past its maximum age (DeliveryView.withholdCanaries): no canary release applies. */
+const withheld = () => null;
 
 /** Ids of the lists any canary release of `mp` refers to. */
 function listsOf(mp: SnapshotMiniProgram): string[] {
@@ -107,7 +89,7 @@ interface CheckList {
  */
 export function canaryContext(
   deps: Deps,
-  snapshot: Snapshot,
+  view: DeliveryView,
   mps: (SnapshotMiniProgram | undefined)[],
   device: DeviceIdentity,
   now: number,
@@ -119,7 +101,7 @@ export function canaryContext(
     for (const listId of listsOf(mp)) {
       if (findList(lists, listId) !== undefined) continue;
       // List ids come from validated targeting, but only own entries are lists all the same.
-      const list = Object.hasOwn(snapshot.lists, listId) ? snapshot.lists[listId] : undefined;
+      const list = Object.hasOwn(view.lists, listId) ? view.lists[listId] : undefined;
       const id = list ? idFor(list.kind, device.ids) : null;
       if (!list || id === null) continue;
       const entry: CheckList = { listId, list, id, shard: null, failed: false, hit: undefined };
@@ -148,7 +130,7 @@ export function canaryContext(
     profile: device.profile,
     ids: device.ids,
     now,
-    targetingOf,
+    targetingOf: view.withholdCanaries ? withheld : targetingOf,
     inList(listId, id) {
       // Many releases share a list and the id is always this device's: it is looked up once per check.
       const entry = findList(lists, listId);
@@ -202,8 +184,10 @@ export async function settleAdmission(
 ): Promise<Decision> {
   const explain = mode === "lookup";
   let decision = first;
-  // Each round settles one release; a mini program has few live releases.
-  for (let round = 0; round < 4 && decision.action === "none" && decision.pendingAdmission; round++) {
+  // Each round settles one release (its answer is then known), so the live releases bound the rounds:
+  // however many time-window canaries wait, none is left unasked.
+  const rounds = (mp?.releases.length ?? 0) + 1;
+  for (let round = 0; round < rounds && decision.action === "none" && decision.pendingAdmission; round++) {
     const release = decision.pendingAdmission;
     const window = targetingOf(release)?.timeWindow;
     if (!window) break;

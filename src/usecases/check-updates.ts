@@ -2,9 +2,9 @@ import { type Decision, decide } from "../domain/decide";
 import { buildDeviceProfile, type SdkDeviceFields, userAgentCanFill } from "../domain/device-profile";
 import { AppError } from "../domain/errors";
 import { couldBeTarget } from "../domain/keys";
-import { miniProgramOf, type Snapshot, type SnapshotMiniProgram, type SnapshotRelease } from "../domain/snapshot";
-import { canaryContext, readsGeography, settleAdmission } from "./canary-context";
-import type { Deps } from "./ports";
+import type { SnapshotMiniProgram, SnapshotRelease } from "../domain/snapshot";
+import { canaryContext, settleAdmission } from "./canary-context";
+import type { DeliveryView, Deps } from "./ports";
 
 export interface CheckedMiniProgram {
   id: string;
@@ -25,12 +25,13 @@ export interface CheckInput extends SdkDeviceFields {
 
 /**
  * Where the request came from, as only the platform can tell: `request.cf` and the User-Agent. Each
- * is read only when it can matter (a snapshot with geography rules, a profile the UA can fill), so
- * both may be getters.
+ * is read only when it can matter (an asked mini program with geography rules, a profile the UA can
+ * fill), so both may be getters. `defer` keeps work alive after the response (waitUntil).
  */
 export interface RequestOrigin {
   readonly cf: unknown;
   readonly userAgent: string | null;
+  readonly defer?: (work: Promise<unknown>) => void;
 }
 
 export type CheckResult =
@@ -52,45 +53,37 @@ const utf8 = new TextEncoder();
 export const CHECK_TTL_MS = 5 * 60 * 1000;
 
 /**
- * The snapshot from the store, or SERVICE_UNAVAILABLE (503, Retry-After) when it cannot be read and
- * the isolate holds no copy: nothing can be decided, and "no update" would be a signed untruth.
- */
-async function fetchSnapshot(deps: Deps, appId: string, env: string): Promise<Snapshot | null> {
-  try {
-    return await deps.snapshots.get(appId, env);
-  } catch {
-    throw new AppError("SERVICE_UNAVAILABLE", "Delivery data cannot be read right now; retry in a few seconds.");
-  }
-}
-
-/**
- * Decides every asked mini program for one device from the compiled snapshot only (never the
- * relational store): eligibility, then canary targeting with list shards and time-window admissions
- * fetched as needed. `mode` "lookup" never admits anyone (explain).
+ * Decides every asked mini program for one device from the delivery state only (never the
+ * relational store): the asked mini programs' parts (held by the isolate, or fetched: SERVICE_UNAVAILABLE
+ * when they cannot be read and no copy is held, since "no update" would be a signed untruth),
+ * eligibility, then canary targeting with list shards and time-window admissions fetched as needed.
+ * `mode` "lookup" never admits anyone (explain). `view` is null for a target that does not exist.
  */
 export async function decideAll(
   deps: Deps,
   input: CheckInput,
   origin: RequestOrigin,
   mode: "admit" | "lookup",
-): Promise<{ snapshot: Snapshot | null; decisions: Decision[] }> {
-  const held = deps.snapshots.peek?.(input.appId, input.env);
-  const snapshot =
-    held !== undefined
-      ? held
-      : couldBeTarget(input.appId, input.env)
-        ? await fetchSnapshot(deps, input.appId, input.env)
-        : null;
+): Promise<{ view: DeliveryView | null; decisions: Decision[] }> {
   // Plain loops on this path: a cold request pays for every builtin it touches (map, forEach, join).
   const asked = input.miniPrograms;
+  const ids: string[] = [];
   const mps: (SnapshotMiniProgram | undefined)[] = [];
-  for (const m of asked) mps.push(snapshot === null ? undefined : miniProgramOf(snapshot, m.id));
-  const geo = snapshot !== null && readsGeography(snapshot) ? deps.geoFromCf(origin.cf) : null;
+  for (const m of asked) {
+    ids.push(m.id);
+    mps.push(undefined);
+  }
+  let view: DeliveryView | null | undefined = null;
+  if (couldBeTarget(input.appId, input.env)) {
+    view = deps.delivery.peek(input.appId, input.env, ids, mps);
+    if (view === undefined) view = await deps.delivery.load(input.appId, input.env, ids, mps, origin.defer);
+  }
+  const geo = view?.geography ? deps.geoFromCf(origin.cf) : null;
   const device = {
     profile: buildDeviceProfile(input, geo, userAgentCanFill(input) ? deps.parseUserAgent(origin.userAgent) : null),
     ids: { userId: input.userId, deviceId: input.deviceId },
   };
-  const prepared = snapshot ? canaryContext(deps, snapshot, mps, device, deps.clock.now()) : null;
+  const prepared = view ? canaryContext(deps, view, mps, device, deps.clock.now()) : null;
   const canary = prepared instanceof Promise ? await prepared : prepared;
   const explain = mode === "lookup";
   // Synchronous for every mini program; only a decision waiting on a time-window admission awaits.
@@ -112,7 +105,7 @@ export async function decideAll(
     }
   }
   if (settling !== null) await Promise.all(settling);
-  return { snapshot, decisions };
+  return { view, decisions };
 }
 
 // Per release, the JSON every device offered it shares: `"version":…,"releaseId":…` and

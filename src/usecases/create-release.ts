@@ -3,7 +3,7 @@ import { AppError } from "../domain/errors";
 import { compareVersions } from "../domain/semver";
 import { allowedUpdateMode, type UpdateMode } from "../domain/update-mode";
 import type { Context, Deps } from "./ports";
-import { rebuildSnapshot } from "./rebuild-snapshot";
+import { publishDelivery } from "./publish-delivery";
 import { auditEntry, notFound, requirePermission } from "./support";
 
 export interface CreateReleaseInput {
@@ -73,6 +73,6 @@ export async function createRelease(deps: Deps, ctx: Context, input: CreateRelea
   });
   const created = await deps.store.createRelease(release, audit);
   if (created === "conflict") throw new AppError("CONFLICT", "This version already has a release on this target.");
-  await rebuildSnapshot(deps, env.id);
+  await publishDelivery(deps, env.id, [created.miniProgramId]);
   return created;
 }

@@ -11,9 +11,9 @@ export async function explainDevice(deps: Deps, ctx: Context, input: CheckInput,
   requirePermission(ctx, "workspace:read");
   const app = await deps.store.getApp(ctx.actor.workspaceId, input.appId);
   if (app === null) throw notFound("The app");
-  const { snapshot, decisions } = await decideAll(deps, { ...input, appId: app.key }, origin, "lookup");
+  const { view, decisions } = await decideAll(deps, { ...input, appId: app.key }, origin, "lookup");
   return {
-    snapshotVersion: snapshot?.version ?? null,
+    snapshotVersion: view?.version ?? null,
     evaluatedAt: deps.clock.now(),
     results: decisions.map((d, i) => ({
       id: input.miniPrograms[i]?.id ?? "",

@@ -2,7 +2,7 @@ import { buildShards, parseEntries, REGEX_PREFIX, shardCountFor } from "../domai
 import { AppError, type FieldError } from "../domain/errors";
 import { listRegexCost } from "../domain/targeting/allowlist";
 import type { AllowlistRecord, Context, Deps, MeasuredEnvironment } from "./ports";
-import { assertSnapshotFits, rebuildSnapshot } from "./rebuild-snapshot";
+import { assertDeliveryFits, publishList } from "./publish-delivery";
 import { auditEntry, notFound, requirePermission } from "./support";
 
 /** Creates an empty named allowlist of user ids or device ids; CONFLICT when the name is taken. */
@@ -90,7 +90,7 @@ export async function uploadAllowlistEntries(
   if (regexCost > listRegexCost(list.regexEntries)) {
     measured = [];
     for (const envId of await deps.store.environmentIdsOfWorkspace(list.workspaceId)) {
-      const m = await assertSnapshotFits(deps, envId, (source) => {
+      const m = await assertDeliveryFits(deps, envId, null, (source) => {
         for (const l of source.lists) if (l.id === list.id) l.regexEntries = regex;
       });
       if (m !== null) measured.push(m);
@@ -123,7 +123,7 @@ export async function uploadAllowlistEntries(
         : "The allowlist, or the delivery of an environment of its workspace, was changed by someone else; retry.",
     );
   }
-  for (const envId of await deps.store.environmentIdsOfWorkspace(list.workspaceId)) await rebuildSnapshot(deps, envId);
+  await publishList(deps, list.workspaceId, list.id);
   return { ...list, ...changes, rowVersion: list.rowVersion + 1 };
 }
 

@@ -1,9 +1,17 @@
 import type { SnapshotSource, SourceMiniProgram } from "../domain/compile-snapshot";
+import type {
+  BucketIndex,
+  CompiledPart,
+  DeliveryChange,
+  DeliveryHead,
+  DeliveryPart,
+  RegexSummary,
+} from "../domain/delivery";
 import type { Geo, ParsedUserAgent } from "../domain/device-profile";
 import type { ManifestFile, PackageLimits } from "../domain/package";
 import type { Actor, WorkspaceRole } from "../domain/permissions";
 import type { ReleaseStatus } from "../domain/release-status";
-import type { Snapshot } from "../domain/snapshot";
+import type { SnapshotList, SnapshotMiniProgram } from "../domain/snapshot";
 import type { BucketKey } from "../domain/targeting/bucket";
 import type { Admission } from "../domain/targeting/evaluate";
 import type { MiniProgramOrigin, MiniProgramType, UpdateMode } from "../domain/update-mode";
@@ -52,19 +60,79 @@ export interface PackageStore {
   get(sha256: string, range?: { offset: number; length: number }): Promise<StoredObject | null>;
 }
 
-export interface SnapshotStore {
-  get(appKey: string, env: string): Promise<Snapshot | null>;
-  put(snapshot: Snapshot): Promise<void>;
+/** A value read from storage, with the bytes that were transferred for it. */
+export interface Fetched<T> {
+  value: T;
+  bytes: number;
+}
+
+/**
+ * Where a target's delivery state is stored (edge/delivery-store.ts): parts, bucket indexes and the
+ * head. Every read has a time limit and rejects when it passes it.
+ */
+export interface DeliveryStore {
+  /** Stores one part, immutable under (key, version); the head must not name it before this returns. */
+  putPart(appKey: string, env: string, key: string, version: number, json: string): Promise<void>;
+  /** Applies a change to the target's head (never going back to older parts or lists). */
+  publish(appKey: string, env: string, change: DeliveryChange): Promise<DeliveryHead>;
+  /** The current head, at most a second or so old (null: nothing was ever published there). */
+  head(appKey: string, env: string): Promise<Fetched<DeliveryHead | null>>;
+  /** A bucket index, at least as new as `version`. */
+  bucket(appKey: string, env: string, bucket: number, version: number): Promise<Fetched<BucketIndex>>;
+  /** A part; null when it is not stored (the head named a part that is missing: a fault). */
+  part(appKey: string, env: string, key: string, version: number): Promise<Fetched<DeliveryPart> | null>;
+}
+
+/** What a check needs of a target besides the asked mini programs' state. */
+export interface DeliveryView {
+  /** The head version this view is of (grows with every published change of the target). */
+  version: number;
+  /** The lists the live canaries of the target refer to. */
+  lists: Record<string, SnapshotList>;
+  /** Whether a canary rule of an asked mini program reads the device's geography. */
+  geography: boolean;
   /**
-   * The version of the stored snapshot without reading the snapshot itself (null when there is none),
-   * so a cache can confirm it is current cheaply. Optional: without it, caches read the snapshot.
+   * The state is older than the maximum age served while the store is unreachable: canary releases
+   * are withheld (full and rollback releases are still delivered).
    */
-  version?(appKey: string, env: string): Promise<number | null>;
+  withholdCanaries: boolean;
+}
+
+/** The isolate's view of delivery state (edge/delivery-cache.ts), read by the check path. */
+export interface Delivery {
   /**
-   * The snapshot a cache holds and may serve now without asking anyone (null: it knows there is
-   * none), or undefined when `get` must be awaited. Lets the check path skip an await.
+   * Fills `out` with the asked mini programs' state when the isolate holds all of it, current, and
+   * can answer without awaiting: the view (null: no such target), else undefined.
    */
-  peek?(appKey: string, env: string): Snapshot | null | undefined;
+  peek(
+    appKey: string,
+    env: string,
+    ids: readonly string[],
+    out: (SnapshotMiniProgram | undefined)[],
+  ): DeliveryView | null | undefined;
+  /**
+   * Fetches what is missing or changed, then fills `out` (null: no such target). Throws
+   * AppError SERVICE_UNAVAILABLE when the state cannot be read and the isolate holds no usable copy,
+   * or when the check asks for more than one check may fetch (Retry-After: what was fetched stays).
+   * `defer` keeps a background refresh alive after the response (the runtime's waitUntil).
+   */
+  load(
+    appKey: string,
+    env: string,
+    ids: readonly string[],
+    out: (SnapshotMiniProgram | undefined)[],
+    defer?: (work: Promise<unknown>) => void,
+  ): Promise<DeliveryView | null>;
+  /** Writes the compiled parts, publishes the change and takes it into this isolate at once. */
+  publish(appKey: string, env: string, parts: readonly CompiledPart[], change: DeliveryChange): Promise<PublishStats>;
+}
+
+export interface PublishStats {
+  /** Parts written. */
+  parts: number;
+  /** Bytes written: the parts (to both stores) and the change sent to the head. */
+  bytesWritten: number;
+  head: DeliveryHead;
 }
 
 export interface Signer {
@@ -258,7 +326,27 @@ export interface Store {
   ): Promise<WriteResult>;
   environmentIdsOfWorkspace(workspaceId: string): Promise<string[]>;
 
-  snapshotSource(environmentId: string, builtAt: number): Promise<SnapshotSource | null>;
+  /**
+   * The relational state a target's delivery is compiled from, in one consistent read: of the mini
+   * programs `miniProgramIds` (all when omitted) that have releases there.
+   */
+  snapshotSource(
+    environmentId: string,
+    builtAt: number,
+    miniProgramIds?: readonly string[],
+  ): Promise<SnapshotSource | null>;
+  /**
+   * What the bounds measure, in one consistent read: the state of one mini program on the environment
+   * (none: only the lists), and the distinct regex rules and list ids of the live canary releases of
+   * every other mini program there.
+   */
+  measureSource(
+    environmentId: string,
+    builtAt: number,
+    miniProgramId: string | null,
+  ): Promise<{ source: SnapshotSource; others: RegexSummary } | null>;
+  /** The environments where a live canary release refers to the list. */
+  environmentIdsUsingList(workspaceId: string, listId: string): Promise<string[]>;
   listAudit(workspaceId: string, cursor: string | null, limit: number): Promise<Page<AuditEntry>>;
 }
 
@@ -270,7 +358,7 @@ export interface Deps {
   store: Store;
   packages: PackageStore;
   reader: PackageReader;
-  snapshots: SnapshotStore;
+  delivery: Delivery;
   signer: Signer | null;
   lists: ListContentStore;
   admissions: AdmissionGate;
@@ -281,8 +369,10 @@ export interface Deps {
   bucketKey: BucketKey | null;
   /** Base of package URLs in manifests (`…/v1/packages`, a CDN), or null: the check request's origin. */
   packageBaseUrl: string | null;
-  /** `maxSnapshotBytes`: the largest delivery snapshot of one (app, environment), as stored JSON. */
-  limits: { maxPackageBytes: number; maxSnapshotBytes: number } & PackageLimits;
+  /** The isolate's one memory budget for caches (edge/memory-budget.ts), for reports. */
+  memory: { readonly limit: number; used(): number; report(): Record<string, number> };
+  /** `maxPartBytes`: the largest delivery part (one mini program on one target), as stored JSON. */
+  limits: { maxPackageBytes: number; maxPartBytes: number } & PackageLimits;
 }
 
 /** Who is acting and under which request id: passed to every admin use case. */

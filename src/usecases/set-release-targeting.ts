@@ -4,7 +4,7 @@ import { listRegexCost } from "../domain/targeting/allowlist";
 import { compileTargeting } from "../domain/targeting/evaluate";
 import { MAX_RELEASE_REGEX_COST, rulesRegexCost } from "../domain/targeting/rules";
 import type { Context, Deps, ReleaseRecord } from "./ports";
-import { assertSnapshotFits, rebuildSnapshot } from "./rebuild-snapshot";
+import { assertDeliveryFits, publishDelivery } from "./publish-delivery";
 import { auditEntry, notFound, requirePermission } from "./support";
 
 /** Largest time-window cap: the admitted set of a closed window is cached whole by every isolate. */
@@ -74,7 +74,7 @@ async function validate(deps: Deps, ctx: Context, input: Json, edit: boolean): P
 }
 
 async function save(deps: Deps, ctx: Context, release: ReleaseRecord, targeting: Json | null, action: string) {
-  const measured = await assertSnapshotFits(deps, release.environmentId, (source) => {
+  const measured = await assertDeliveryFits(deps, release.environmentId, release.miniProgramId, (source) => {
     for (const r of source.releases) if (r.id === release.id) r.targeting = targeting;
   });
   const now = deps.clock.now();
@@ -94,7 +94,7 @@ async function save(deps: Deps, ctx: Context, release: ReleaseRecord, targeting:
       "The release, or the delivery of its environment, was changed by someone else; read it again and retry.",
     );
   }
-  await rebuildSnapshot(deps, release.environmentId);
+  await publishDelivery(deps, release.environmentId, [release.miniProgramId]);
   return { ...release, targeting, updatedAt: now, rowVersion: release.rowVersion + 1 };
 }
 

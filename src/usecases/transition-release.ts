@@ -8,7 +8,7 @@ import {
 } from "../domain/release-status";
 import { rangeCovers } from "../domain/semver";
 import type { Context, Deps, ReleaseRecord } from "./ports";
-import { assertSnapshotFits, rebuildSnapshot } from "./rebuild-snapshot";
+import { assertDeliveryFits, publishDelivery } from "./publish-delivery";
 import { auditEntry, notFound, requirePermission } from "./support";
 
 const MESSAGES = {
@@ -45,7 +45,7 @@ export async function transitionRelease(
   };
   // A release entering (or staying in) delivery brings its configuration and targeting into the
   // snapshot; going full also archives the releases it supersedes.
-  const measured = await assertSnapshotFits(deps, release.environmentId, (source) => {
+  const measured = await assertDeliveryFits(deps, release.environmentId, release.miniProgramId, (source) => {
     for (const r of source.releases) {
       if (r.id === release.id) Object.assign(r, { status: changes.status, wentFull: changes.wentFull });
       else if (archive.includes(r.id)) r.status = "archived";
@@ -69,7 +69,7 @@ export async function transitionRelease(
       "The release, or the delivery of its environment, was changed by someone else; read it again and retry.",
     );
   }
-  await rebuildSnapshot(deps, release.environmentId);
+  await publishDelivery(deps, release.environmentId, [release.miniProgramId]);
   return { ...release, ...changes, rowVersion: release.rowVersion + 1 };
 }
 

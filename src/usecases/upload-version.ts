@@ -1,7 +1,7 @@
 import { AppError } from "../domain/errors";
 import { allowedUpdateMode, type UpdateMode } from "../domain/update-mode";
 import type { Context, Deps, VersionRecord } from "./ports";
-import { rebuildSnapshot } from "./rebuild-snapshot";
+import { publishMiniProgram } from "./publish-delivery";
 import { auditEntry, notFound, requirePermission } from "./support";
 
 export interface UploadVersionInput {
@@ -39,11 +39,7 @@ export async function uploadVersion(deps: Deps, ctx: Context, input: UploadVersi
   // Snapshots list the known versions: where the mini program is released, devices that have a
   // version installed must be recognised at once (else UNKNOWN_VERSION). Also on a replay, which
   // may retry an upload whose rebuild failed after its row was written.
-  const publish = async () => {
-    for (const environmentId of await deps.store.environmentIdsReleasing(mp.id)) {
-      await rebuildSnapshot(deps, environmentId);
-    }
-  };
+  const publish = async () => publishMiniProgram(deps, mp.id, await deps.store.environmentIdsReleasing(mp.id));
   const existing = await deps.store.findVersion(mp.id, input.version);
   if (existing !== null) {
     const replayed = replay(existing);

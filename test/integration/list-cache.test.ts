@@ -1,12 +1,13 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { listContentStore } from "../../src/edge/list-content";
+import { MemoryBudget } from "../../src/edge/memory-budget";
 import { uniqueKey } from "../support/workspace";
 
 describe("the isolate's list shard cache (local KV)", () => {
-  it("stays within its character budget and gives a shard hit since the last eviction a second chance", async () => {
+  it("stays within its memory budget and gives a shard hit since the last eviction a second chance", async () => {
     // Three shards of 9 characters ("a-1\na-2\na-3"-like bodies) in a cache of 20 characters: two fit.
-    const store = listContentStore(env.PACKAGES, env.SNAPSHOTS, 20);
+    const store = listContentStore(env.PACKAGES, env.SNAPSHOTS, new MemoryBudget(20));
     const content = uniqueKey("list");
     await store.putShards(content, ["s0-1\ns0-2", "s1-1\ns1-2", "s2-1\ns2-2"]);
     expect(store.cachedShard?.(content, 0)).toBeUndefined();
@@ -27,7 +28,7 @@ describe("the isolate's list shard cache (local KV)", () => {
   });
 
   it("an empty list needs no shard", async () => {
-    const store = listContentStore(env.PACKAGES, env.SNAPSHOTS, 20);
+    const store = listContentStore(env.PACKAGES, env.SNAPSHOTS, new MemoryBudget(20));
     expect(store.cachedShard?.("", 0)?.has("x")).toBe(false);
   });
 });

@@ -1,7 +1,8 @@
-// The delivery snapshot's size bound (SNAPSHOT_MAX_BYTES, 2 MiB in the test configuration): a change
-// that would outgrow it is refused before anything is written, so devices never keep a stale
-// snapshot behind a committed change. Found by fuzzing: releases with large configurations once
-// made the snapshot too large for KV after the change had been committed (a 500, and a stale snapshot).
+// The size bound of one mini program's delivery part (PART_MAX_BYTES, 2 MiB in the test
+// configuration): a change that would outgrow it is refused before anything is written, so devices
+// never keep stale delivery state behind a committed change. Found by fuzzing: releases with large
+// configurations once made the snapshot too large for KV after the change had been committed (a 500).
+// The bound is per mini program: how many others the target has, and how large they are, does not count.
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   type AppJson,
@@ -31,10 +32,10 @@ let app: AppJson;
 let mp: MiniProgramJson;
 const releases: ReleaseJson[] = [];
 
-beforeAll(async () => {
-  ({ token } = await makeWorkspace());
-  app = await createApp(token, ["prod"]);
-  mp = await createMiniProgram(token);
+/** Three approved releases of a new mini program, each with about 920 KB of targeting. */
+async function bulkyMiniProgram(): Promise<{ mp: MiniProgramJson; releases: ReleaseJson[] }> {
+  const mp = await createMiniProgram(token);
+  const releases: ReleaseJson[] = [];
   for (const [i, version] of ["1.1.0", "1.2.0", "1.3.0"].entries()) {
     await uploadVersion(token, mp.key, version);
     const release = await createRelease(token, { miniProgramId: mp.key, version, appId: app.key, env: "prod" });
@@ -47,9 +48,18 @@ beforeAll(async () => {
     for (const to of ["in_review", "approved"]) await transition(token, release.id, to);
     releases.push(release);
   }
-});
+  return { mp, releases };
+}
 
-const check = () =>
+beforeAll(async () => {
+  ({ token } = await makeWorkspace());
+  app = await createApp(token, ["prod"]);
+  const first = await bulkyMiniProgram();
+  mp = first.mp;
+  releases.push(...first.releases);
+}, 60_000);
+
+const check = (key = mp.key) =>
   call("/v1/check", {
     method: "POST",
     json: {
@@ -57,11 +67,11 @@ const check = () =>
       env: "prod",
       deviceId: "dev-1",
       model: "Pixel 8",
-      miniPrograms: [{ id: mp.key, version: null }],
+      miniPrograms: [{ id: key, version: null }],
     },
   });
 
-describe("the delivery snapshot's size bound", () => {
+describe("the size bound of one mini program's delivery part", () => {
   it("refuses the transition that would outgrow it, writing nothing, while earlier ones went live", async () => {
     const [first, second, third] = releases as [ReleaseJson, ReleaseJson, ReleaseJson];
     await transition(token, first.id, "canary");
@@ -74,6 +84,20 @@ describe("the delivery snapshot's size bound", () => {
     const answer = await expectJson<{ results: { action: string; version?: string }[] }>(await check(), 200);
     expect(answer.results[0]).toMatchObject({ action: "update", version: "1.2.0" });
   });
+
+  it("does not count other mini programs: a second one grows the target past the bound and still goes live", async () => {
+    // The target already holds about 1.8 MB of the first mini program; this one adds as much again.
+    const other = await bulkyMiniProgram();
+    const [first, second, third] = other.releases as [ReleaseJson, ReleaseJson, ReleaseJson];
+    await transition(token, first.id, "canary");
+    await transition(token, second.id, "canary");
+    await expectProblem(await transitionRequest(token, third.id, "canary"), 422, "SNAPSHOT_TOO_LARGE");
+    const answer = await expectJson<{ results: { action: string; version?: string }[] }>(
+      await check(other.mp.key),
+      200,
+    );
+    expect(answer.results[0]).toMatchObject({ action: "update", version: "1.2.0" });
+  }, 60_000);
 
   it("lets a live release's rollout change (it hardly changes the size) and a pause that shrinks nothing", async () => {
     const second = releases[1] as ReleaseJson;

@@ -8,6 +8,7 @@ import { bucketKeyFromHex } from "../../src/domain/targeting/bucket";
 import { decideAll } from "../../src/usecases/check-updates";
 import type { Deps } from "../../src/usecases/ports";
 import { checkInput, oneMiniProgramSnapshot } from "../support/decide-fixtures";
+import { memoryDelivery, memoryDeliveryStore } from "../support/memory-delivery";
 
 const snapshotWith = (targeting: unknown): Snapshot =>
   oneMiniProgramSnapshot(targeting, null, {
@@ -21,7 +22,7 @@ const failing = async () => {
 
 function deps(snapshot: Snapshot | null, over: Record<string, unknown> = {}): Deps {
   return {
-    snapshots: { get: async () => snapshot, put: async () => {} },
+    delivery: memoryDelivery(snapshot),
     lists: { getShard: failing },
     admissions: { admit: failing, lookup: failing },
     clock: { now: () => 1_000 },
@@ -62,9 +63,15 @@ describe("the check when storage fails", () => {
     expect(await versionOffered(deps(snapshotWith(window), { admissions: up }))).toBe("1.1.0");
   });
 
-  it("a snapshot that cannot be read, with no copy in hand, is SERVICE_UNAVAILABLE", async () => {
-    const down = deps(null, { snapshots: { get: failing, put: async () => {} } });
-    await expect(versionOffered(down)).rejects.toMatchObject({ code: "SERVICE_UNAVAILABLE" });
+  it("delivery state that cannot be read, with no copy in hand, is SERVICE_UNAVAILABLE", async () => {
+    const headDown = { ...memoryDeliveryStore(snapshotWith(null)), head: failing };
+    await expect(versionOffered(deps(null, { delivery: memoryDelivery(headDown) }))).rejects.toMatchObject({
+      code: "SERVICE_UNAVAILABLE",
+    });
+    const partDown = { ...memoryDeliveryStore(snapshotWith(null)), part: failing };
+    await expect(versionOffered(deps(null, { delivery: memoryDelivery(partDown) }))).rejects.toMatchObject({
+      code: "SERVICE_UNAVAILABLE",
+    });
   });
 });
 
@@ -93,16 +100,8 @@ describe("stored list regex entries the current rules refuse", () => {
 
 describe("targets that cannot exist", () => {
   it("are answered without asking any store (found by review: each made-up appId was cached for good)", async () => {
-    let reads = 0;
-    const counting = deps(snapshotWith(null), {
-      snapshots: {
-        get: async () => {
-          reads += 1;
-          return null;
-        },
-        put: async () => {},
-      },
-    });
+    const store = memoryDeliveryStore(null);
+    const counting = deps(null, { delivery: memoryDelivery(store) });
     for (const [appId, env] of [
       ["Not A Key", "prod"],
       ["app", "PROD"],
@@ -111,9 +110,9 @@ describe("targets that cannot exist", () => {
       const { decisions } = await decideAll(counting, { ...input, appId, env }, { cf: null, userAgent: null }, "admit");
       expect(decisions[0]?.action).toBe("none");
     }
-    expect(reads).toBe(0);
+    expect(store.reads.head).toBe(0);
     await decideAll(counting, input, { cf: null, userAgent: null }, "admit");
-    expect(reads).toBe(1);
+    expect(store.reads.head).toBe(1);
   });
 });
 

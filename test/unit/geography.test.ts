@@ -1,10 +1,13 @@
 import { describe, expect, it } from "vitest";
+import { readsGeography as partReadsGeography } from "../../src/domain/delivery";
 import type { Geo } from "../../src/domain/device-profile";
 import type { Snapshot } from "../../src/domain/snapshot";
-import { readsGeography } from "../../src/usecases/canary-context";
 import { decideAll, type RequestOrigin } from "../../src/usecases/check-updates";
 import type { Deps } from "../../src/usecases/ports";
 import { checkInput, oneMiniProgramSnapshot } from "../support/decide-fixtures";
+import { memoryDelivery } from "../support/memory-delivery";
+
+const readsGeography = (s: Snapshot) => partReadsGeography(s.miniPrograms.mp as never);
 
 const snapshotWith = (canaryRules: unknown[], fullRules: unknown[] | null = null): Snapshot =>
   oneMiniProgramSnapshot({ rules: canaryRules }, fullRules === null ? null : { rules: fullRules });
@@ -23,7 +26,7 @@ async function check(snapshot: Snapshot) {
     userAgent: null,
   };
   const deps = {
-    snapshots: { get: async () => snapshot, put: async () => {} },
+    delivery: memoryDelivery(snapshot),
     clock: { now: () => 0 },
     bucketKey: null,
     parseUserAgent: () => null,
@@ -35,7 +38,7 @@ async function check(snapshot: Snapshot) {
 }
 
 describe("geography is read from request.cf only when a rule needs it", () => {
-  it("tells snapshots whose canary rules read country, region or city", () => {
+  it("tells mini programs whose canary rules read country, region or city", () => {
     expect(readsGeography(snapshotWith([country]))).toBe(true);
     expect(readsGeography(snapshotWith([brand, { ...country, attribute: "city" }]))).toBe(true);
     expect(readsGeography(snapshotWith([brand]))).toBe(false);

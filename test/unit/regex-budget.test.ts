@@ -1,4 +1,4 @@
-// The per-check regex budget as assertSnapshotFits measures it (snapshotRegexCost): what one check of
+// The per-check regex budget as assertDeliveryFits measures it (snapshotRegexCost): what one check of
 // an (app, environment) may evaluate. Every canary release's rules, each release on its own; every
 // list those releases refer to, once; targeting that no longer compiles counts nothing (it is
 // evaluated by nobody). Over MAX_TARGET_REGEX_COST a change is refused only if it grows the cost.
@@ -12,7 +12,10 @@ import {
   MAX_TARGET_REGEX_COST,
 } from "../../src/domain/targeting/rules";
 import type { Deps } from "../../src/usecases/ports";
-import { assertSnapshotFits } from "../../src/usecases/rebuild-snapshot";
+
+const NO_OTHERS = { rules: [], listIds: [] };
+
+import { assertDeliveryFits } from "../../src/usecases/publish-delivery";
 import { oneVersionSource } from "../support/snapshot-source";
 
 const cost = (p: string) => {
@@ -47,6 +50,7 @@ function canaries(units: number, tag: string): Rel[] {
 
 const LIST = {
   id: "al_1",
+  version: 1,
   kind: "device" as const,
   contentKey: "c",
   shardCount: 1,
@@ -81,29 +85,29 @@ describe("snapshotRegexCost", () => {
       ...canaries(MAX_TARGET_REGEX_COST, "a"),
     ]);
   const deps = {
-    store: { snapshotSource: async () => over() },
+    store: { measureSource: async () => ({ source: over(), others: NO_OTHERS }) },
     clock: { now: () => 0 },
-    limits: { maxSnapshotBytes: 8 * 1024 * 1024 },
+    limits: { maxPartBytes: 8 * 1024 * 1024 },
   } as unknown as Deps;
 
   it("lets a change through over the budget when it does not grow the cost (pause, end, no change)", async () => {
-    await assertSnapshotFits(deps, "env", (s) => {
+    await assertDeliveryFits(deps, "env", "mp_1", (s) => {
       for (const r of s.releases) if (r.id === "r1") r.status = "paused";
     });
-    await assertSnapshotFits(deps, "env", (s) => {
+    await assertDeliveryFits(deps, "env", "mp_1", (s) => {
       for (const r of s.releases) if (r.id === "r0") r.status = "ended";
     });
-    await assertSnapshotFits(deps, "env", () => {});
+    await assertDeliveryFits(deps, "env", "mp_1", () => {});
   });
 
   it("refuses one that grows it, with REGEX_BUDGET_EXCEEDED", async () => {
     await expect(
-      assertSnapshotFits(deps, "env", (s) => {
+      assertDeliveryFits(deps, "env", "mp_1", (s) => {
         for (const r of s.releases) if (r.id === "r1") r.status = "canary";
       }),
     ).rejects.toMatchObject({ code: "REGEX_BUDGET_EXCEEDED" });
     await expect(
-      assertSnapshotFits(deps, "env", (s) => {
+      assertDeliveryFits(deps, "env", "mp_1", (s) => {
         for (const l of s.lists) l.regexEntries = [...l.regexEntries, "^more-"];
       }),
     ).rejects.toMatchObject({ code: "REGEX_BUDGET_EXCEEDED" });
@@ -119,9 +123,9 @@ describe("snapshotRegexCost", () => {
     expect(snapshotRegexCost(compileSnapshot(at))).toBe(MAX_TARGET_REGEX_COST);
     const fresh = {
       ...deps,
-      store: { snapshotSource: async () => source([]) },
+      store: { measureSource: async () => ({ source: source([]), others: NO_OTHERS }) },
     } as unknown as Deps;
-    await assertSnapshotFits(fresh, "env", (s) => {
+    await assertDeliveryFits(fresh, "env", "mp_1", (s) => {
       s.releases = at.releases;
     });
     // One 100-unit pattern (`a{98}`) swapped for a 101-unit one (`a{99}`).
@@ -130,7 +134,7 @@ describe("snapshotRegexCost", () => {
     if (second[1]) second[1].values[0] = "a{99}";
     expect(snapshotRegexCost(compileSnapshot(plusOne))).toBe(MAX_TARGET_REGEX_COST + 1);
     await expect(
-      assertSnapshotFits(fresh, "env", (s) => {
+      assertDeliveryFits(fresh, "env", "mp_1", (s) => {
         s.releases = plusOne.releases;
       }),
     ).rejects.toMatchObject({ code: "REGEX_BUDGET_EXCEEDED" });

@@ -1,10 +1,13 @@
-// assertSnapshotFits with a snapshot already over its bound (a lowered bound, or growth the guard
+// assertDeliveryFits with a snapshot already over its bound (a lowered bound, or growth the guard
 // does not see): a change that does not grow it must pass, so releases can still be
 // ended or paused (found by review: every change was refused once over the bound).
 import { describe, expect, it } from "vitest";
 import type { SnapshotSource } from "../../src/domain/compile-snapshot";
 import type { Deps } from "../../src/usecases/ports";
-import { assertSnapshotFits } from "../../src/usecases/rebuild-snapshot";
+
+const NO_OTHERS = { rules: [], listIds: [] };
+
+import { assertDeliveryFits } from "../../src/usecases/publish-delivery";
 import { oneVersionSource } from "../support/snapshot-source";
 
 const big = { switches: Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`s${i}`, "x".repeat(1000)])) };
@@ -14,44 +17,58 @@ const source = () =>
 
 /** Deps with only what the guard reads: the relational state and a bound of 20 KB (the state is ~60 KB). */
 const deps = {
-  store: { snapshotSource: async () => source() },
+  store: { measureSource: async () => ({ source: source(), others: NO_OTHERS }) },
   clock: { now: () => 0 },
-  limits: { maxSnapshotBytes: 20_000 },
+  limits: { maxPartBytes: 20_000 },
 } as unknown as Deps;
 
-describe("assertSnapshotFits over the bound", () => {
+describe("assertDeliveryFits over the bound", () => {
   it("lets a change through that shrinks the snapshot or leaves its size alone", async () => {
-    await assertSnapshotFits(deps, "env", (s) => {
+    await assertDeliveryFits(deps, "env", "mp_1", (s) => {
       for (const r of s.releases) r.status = "ended";
     });
-    await assertSnapshotFits(deps, "env", () => {});
+    await assertDeliveryFits(deps, "env", "mp_1", () => {});
   });
 
   it("refuses one that grows it further", async () => {
     await expect(
-      assertSnapshotFits(deps, "env", (s) => {
+      assertDeliveryFits(deps, "env", "mp_1", (s) => {
         for (const r of s.releases) r.targeting = { percentage: { basisPoints: 100 }, stickyKey: "device" };
       }),
     ).rejects.toMatchObject({ code: "SNAPSHOT_TOO_LARGE" });
   });
 
   it("returns the snapshot version it measured, measuring again when the state changed between its reads", async () => {
-    expect(await assertSnapshotFits(deps, "env", () => {})).toEqual({ environmentId: "env", snapshotVersion: 1 });
+    expect(await assertDeliveryFits(deps, "env", "mp_1", () => {})).toEqual({
+      environmentId: "env",
+      snapshotVersion: 1,
+    });
     // Over the bound, the current state is read again: a version that moved on means another state.
     let reads = 0;
     const moving = (changes: number) =>
       ({
         ...deps,
-        store: { snapshotSource: async () => ({ ...source(), version: Math.min(++reads, changes + 1) }) },
+        store: {
+          measureSource: async () => ({
+            source: { ...source(), version: Math.min(++reads, changes + 1) },
+            others: NO_OTHERS,
+          }),
+        },
       }) as unknown as Deps;
     const ended = (s: SnapshotSource) => {
       for (const r of s.releases) r.status = "ended";
     };
     // Read 1 (v1) and read 2 (v2) differ; reads 3 and 4 (v3) agree: measured at v3.
-    expect(await assertSnapshotFits(moving(2), "env", () => {})).toEqual({ environmentId: "env", snapshotVersion: 3 });
+    expect(await assertDeliveryFits(moving(2), "env", "mp_1", () => {})).toEqual({
+      environmentId: "env",
+      snapshotVersion: 3,
+    });
     reads = 0;
-    expect(await assertSnapshotFits(moving(2), "env", ended)).toEqual({ environmentId: "env", snapshotVersion: 1 });
+    expect(await assertDeliveryFits(moving(2), "env", "mp_1", ended)).toEqual({
+      environmentId: "env",
+      snapshotVersion: 1,
+    });
     reads = 0;
-    await expect(assertSnapshotFits(moving(100), "env", () => {})).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(assertDeliveryFits(moving(100), "env", "mp_1", () => {})).rejects.toMatchObject({ code: "CONFLICT" });
   });
 });

@@ -1,0 +1,453 @@
+import {
+  type BucketIndex,
+  bucketOf,
+  type CompiledPart,
+  type DeliveryChange,
+  type DeliveryHead,
+  readsGeography,
+} from "../domain/delivery";
+import { AppError } from "../domain/errors";
+import type { SnapshotMiniProgram } from "../domain/snapshot";
+import type { Clock, Delivery, DeliveryStore, DeliveryView, PublishStats } from "../usecases/ports";
+import type { BudgetMember, MemoryBudget } from "./memory-budget";
+
+export interface DeliveryCacheOptions {
+  /** How long a head is used before the store is asked again (the isolate's poll interval). */
+  pollMs: number;
+  /**
+   * Past this age (no head confirmed for that long: the store is unreachable) canary releases are
+   * withheld; full and rollback releases are still delivered from the copy in hand.
+   */
+  maxStaleMs: number;
+  /** Part bytes one check may fetch; past it the check answers 503 (what was fetched stays cached). */
+  fetchCapBytes: number;
+}
+
+export const DEFAULT_DELIVERY_CACHE: DeliveryCacheOptions = {
+  pollMs: 1000,
+  maxStaleMs: 60_000,
+  fetchCapBytes: 8 * 1024 * 1024,
+};
+
+/** Targets an isolate keeps at most (their heads are a few KB each); the oldest goes first. */
+export const MAX_CACHED_TARGETS = 1024;
+/** A refresh still running after this long no longer stops other requests from refreshing. */
+const REFRESH_TIMEOUT_MS = 10_000;
+/** Parts fetched at once by one check. */
+const FETCH_WAVE = 16;
+/**
+ * Heap bytes per byte of stored JSON, for the memory budget: parsed objects, the memos built on them
+ * (compiled targeting, answer fragments, version ranks). Measured by `npm run bench` (docs).
+ */
+export const HEAP_PER_JSON_BYTE = 4;
+/** What an entry for a mini program the target does not have costs. */
+const ABSENT_ENTRY_BYTES = 96;
+
+interface PartEntry {
+  bucket: number;
+  /** Part version held (-1: the target has no such mini program). */
+  version: number;
+  /** The head's bucket version this entry was confirmed current against (-1: not confirmed). */
+  seenAt: number;
+  mp: SnapshotMiniProgram | undefined;
+  geography: boolean;
+  bytes: number;
+  recent: boolean;
+}
+
+interface Views {
+  plain: DeliveryView;
+  geography: DeliveryView;
+  withheld: DeliveryView;
+  withheldGeography: DeliveryView;
+}
+
+interface Target {
+  appKey: string;
+  env: string;
+  /** undefined: never read; null: the target has no delivery state. */
+  head: DeliveryHead | null | undefined;
+  views: Views | null;
+  headBytes: number;
+  checkedAt: number;
+  refreshingSince: number;
+  buckets: Map<number, { index: BucketIndex; bytes: number; recent: boolean }>;
+  parts: Map<string, PartEntry>;
+}
+
+const unavailable = () =>
+  new AppError("SERVICE_UNAVAILABLE", "Delivery data cannot be read right now; retry in a few seconds.");
+
+function viewsOf(head: DeliveryHead): Views {
+  const v = (geography: boolean, withholdCanaries: boolean): DeliveryView => ({
+    version: head.version,
+    lists: head.lists,
+    geography,
+    withholdCanaries,
+  });
+  return {
+    plain: v(false, false),
+    geography: v(true, false),
+    withheld: v(false, true),
+    withheldGeography: v(true, true),
+  };
+}
+
+/**
+ * The isolate's delivery state: heads, bucket indexes and parts of the targets its checks ask about,
+ * each read only when asked for and kept within the isolate's memory budget (cold entries evicted).
+ *
+ * Freshness: a head is used for `pollMs`; then one request per target refreshes it — in the
+ * background (`defer`) while the copy in hand is younger than `maxStaleMs`, else awaited — and a
+ * part is used only while its bucket's version in the head is the one it was confirmed against.
+ * A changed bucket costs one bucket index read; only parts whose version changed are read again.
+ *
+ * Only values are shared between requests, never promises: the Workers runtime forbids one request
+ * from awaiting I/O started by another.
+ */
+export function deliveryCache(
+  store: DeliveryStore,
+  clock: Clock,
+  budget: MemoryBudget,
+  options: DeliveryCacheOptions = DEFAULT_DELIVERY_CACHE,
+): Delivery & {
+  stats(): { fetchedBytes: number; heldBytes: number; targets: number; parts: number };
+  clear(): void;
+} {
+  const targets = new Map<string, Target>();
+  let held = 0;
+  let fetchedBytes = 0;
+
+  const targetOf = (appKey: string, env: string): Target => {
+    const k = `${appKey}\u0000${env}`;
+    let t = targets.get(k);
+    if (t === undefined) {
+      if (targets.size >= MAX_CACHED_TARGETS) {
+        const oldest = targets.entries().next().value;
+        if (oldest !== undefined) dropTarget(oldest[0], oldest[1]);
+      }
+      t = {
+        appKey,
+        env,
+        head: undefined,
+        views: null,
+        headBytes: 0,
+        checkedAt: Number.NEGATIVE_INFINITY,
+        refreshingSince: 0,
+        buckets: new Map(),
+        parts: new Map(),
+      };
+      targets.set(k, t);
+    }
+    return t;
+  };
+
+  const dropTarget = (k: string, t: Target) => {
+    targets.delete(k);
+    held -= t.headBytes;
+    for (const b of t.buckets.values()) held -= b.bytes;
+    for (const p of t.parts.values()) held -= p.bytes;
+  };
+
+  const acceptHead = (t: Target, head: DeliveryHead | null, bytes: number) => {
+    const current = t.head;
+    // An older head never replaces a newer one (the location cache may lag this isolate's own publish).
+    if (current !== undefined && current !== null && (head === null || head.version <= current.version)) return;
+    held += bytes * HEAP_PER_JSON_BYTE - t.headBytes;
+    t.headBytes = bytes * HEAP_PER_JSON_BYTE;
+    t.head = head;
+    t.views = head === null ? null : viewsOf(head);
+    budget.charged();
+  };
+
+  const refreshHead = async (t: Target) => {
+    t.refreshingSince = clock.now();
+    try {
+      const { value, bytes } = await store.head(t.appKey, t.env);
+      fetchedBytes += bytes;
+      acceptHead(t, value, bytes);
+      t.checkedAt = clock.now();
+    } finally {
+      t.refreshingSince = 0;
+    }
+  };
+
+  const setPart = (t: Target, key: string, entry: PartEntry) => {
+    const old = t.parts.get(key);
+    if (old !== undefined) held -= old.bytes;
+    t.parts.set(key, entry);
+    held += entry.bytes;
+  };
+
+  const viewFor = (t: Target, geography: boolean, now: number): DeliveryView => {
+    const views = t.views as Views;
+    const withheld = now - t.checkedAt >= options.maxStaleMs;
+    if (withheld) return geography ? views.withheldGeography : views.withheld;
+    return geography ? views.geography : views.plain;
+  };
+
+  /** The bucket index at least as new as `version`: held, or fetched once per check. */
+  const bucketIndex = async (
+    t: Target,
+    bucket: number,
+    version: number,
+    asked: Map<number, Promise<BucketIndex>>,
+  ): Promise<BucketIndex> => {
+    const heldIndex = t.buckets.get(bucket);
+    if (heldIndex !== undefined && heldIndex.index.version >= version) {
+      heldIndex.recent = true;
+      return heldIndex.index;
+    }
+    let asking = asked.get(bucket);
+    if (asking === undefined) {
+      asking = store.bucket(t.appKey, t.env, bucket, version).then(({ value, bytes }) => {
+        fetchedBytes += bytes;
+        const before = t.buckets.get(bucket);
+        if (before === undefined || before.index.version < value.version) {
+          held += bytes * HEAP_PER_JSON_BYTE - (before?.bytes ?? 0);
+          t.buckets.set(bucket, { index: value, bytes: bytes * HEAP_PER_JSON_BYTE, recent: true });
+        }
+        return value;
+      });
+      asked.set(bucket, asking);
+    }
+    return asking;
+  };
+
+  /** One asked mini program's entry, confirmed current against `head` (fetching what it must). */
+  const resolve = async (
+    t: Target,
+    head: DeliveryHead,
+    key: string,
+    asked: Map<number, Promise<BucketIndex>>,
+    fetched: { bytes: number },
+  ): Promise<PartEntry> => {
+    const bucket = bucketOf(key);
+    const version = head.buckets[bucket] ?? 0;
+    const entry = t.parts.get(key);
+    if (version === 0) {
+      const absent = {
+        bucket,
+        version: -1,
+        seenAt: 0,
+        mp: undefined,
+        geography: false,
+        bytes: ABSENT_ENTRY_BYTES,
+        recent: true,
+      };
+      setPart(t, key, absent);
+      return absent;
+    }
+    let index: BucketIndex;
+    try {
+      index = await bucketIndex(t, bucket, version, asked);
+    } catch (error) {
+      // Unreachable: an entry held from before is still the best answer (within the stale bound).
+      if (entry !== undefined) return entry;
+      throw error;
+    }
+    const partVersion = Object.hasOwn(index.parts, key) ? (index.parts[key] as number) : -1;
+    if (entry !== undefined && entry.version === partVersion) {
+      entry.seenAt = version;
+      entry.recent = true;
+      return entry;
+    }
+    if (partVersion === -1) {
+      const absent = {
+        bucket,
+        version: -1,
+        seenAt: version,
+        mp: undefined,
+        geography: false,
+        bytes: ABSENT_ENTRY_BYTES,
+        recent: true,
+      };
+      setPart(t, key, absent);
+      return absent;
+    }
+    let part: Awaited<ReturnType<DeliveryStore["part"]>>;
+    try {
+      part = await store.part(t.appKey, t.env, key, partVersion);
+      if (part === null) throw new Error(`delivery part ${key}@${partVersion} is missing`);
+    } catch (error) {
+      if (entry !== undefined) return entry;
+      throw error;
+    }
+    fetchedBytes += part.bytes;
+    fetched.bytes += part.bytes;
+    const mp = part.value.mp;
+    const loaded: PartEntry = {
+      bucket,
+      version: partVersion,
+      seenAt: version,
+      mp,
+      geography: readsGeography(mp),
+      bytes: part.bytes * HEAP_PER_JSON_BYTE,
+      recent: true,
+    };
+    // A concurrent request may have stored a newer one meanwhile.
+    const now = t.parts.get(key);
+    if (now === undefined || now.version <= partVersion) setPart(t, key, loaded);
+    return loaded;
+  };
+
+  const member: BudgetMember = {
+    name: "delivery",
+    held: () => held,
+    shrinkTo(bytes) {
+      // Second chance over every target's parts, then bucket indexes: an entry used since the last
+      // pass is spared once.
+      for (let pass = 0; pass < 2 && held > bytes; pass++) {
+        for (const t of targets.values()) {
+          for (const [key, p] of t.parts) {
+            if (held <= bytes) return;
+            if (p.recent) p.recent = false;
+            else {
+              t.parts.delete(key);
+              held -= p.bytes;
+            }
+          }
+          for (const [b, idx] of t.buckets) {
+            if (held <= bytes) return;
+            if (idx.recent) idx.recent = false;
+            else {
+              t.buckets.delete(b);
+              held -= idx.bytes;
+            }
+          }
+        }
+      }
+    },
+  };
+  budget.join(member);
+
+  return {
+    peek(appKey, env, ids, out) {
+      const t = targets.get(`${appKey}\u0000${env}`);
+      if (t === undefined || t.head === undefined) return undefined;
+      const now = clock.now();
+      if (now - t.checkedAt >= options.pollMs) return undefined;
+      const head = t.head;
+      if (head === null) return null;
+      const buckets = head.buckets;
+      let geography = false;
+      for (let i = 0; i < ids.length; i++) {
+        const p = t.parts.get(ids[i] as string);
+        if (p === undefined || buckets[p.bucket] !== p.seenAt) return undefined;
+        p.recent = true;
+        out[i] = p.mp;
+        if (p.geography) geography = true;
+      }
+      const views = t.views as Views;
+      return geography ? views.geography : views.plain;
+    },
+
+    async load(appKey, env, ids, out, defer) {
+      const t = targetOf(appKey, env);
+      const now = clock.now();
+      if (t.head === undefined) {
+        try {
+          await refreshHead(t);
+        } catch {
+          throw unavailable();
+        }
+      } else if (now - t.checkedAt >= options.pollMs) {
+        const idle = t.refreshingSince === 0 || now - t.refreshingSince >= REFRESH_TIMEOUT_MS;
+        if (idle) {
+          // Failures keep the copy in hand; the next request past the poll interval tries again.
+          const work = refreshHead(t).catch(() => {});
+          if (defer !== undefined && now - t.checkedAt < options.maxStaleMs) defer(work);
+          else await work;
+        }
+      }
+      const head = t.head;
+      if (head === null || head === undefined) return null;
+      let geography = false;
+      const asked = new Map<number, Promise<BucketIndex>>();
+      const fetched = { bytes: 0 };
+      const missing: number[] = [];
+      for (let i = 0; i < ids.length; i++) {
+        const p = t.parts.get(ids[i] as string);
+        if (p !== undefined && head.buckets[p.bucket] === p.seenAt) {
+          p.recent = true;
+          out[i] = p.mp;
+          if (p.geography) geography = true;
+        } else missing.push(i);
+      }
+      const resolving = new Map<string, Promise<PartEntry>>();
+      try {
+        for (let w = 0; w < missing.length; w += FETCH_WAVE) {
+          if (fetched.bytes > options.fetchCapBytes) {
+            throw new AppError(
+              "SERVICE_UNAVAILABLE",
+              "This check asks about more delivery data than one check may fetch; what was fetched is kept, so retry in a second.",
+            );
+          }
+          await Promise.all(
+            missing.slice(w, w + FETCH_WAVE).map(async (i) => {
+              const key = ids[i] as string;
+              let r = resolving.get(key);
+              if (r === undefined) {
+                r = resolve(t, head, key, asked, fetched);
+                resolving.set(key, r);
+              }
+              const p = await r;
+              out[i] = p.mp;
+              if (p.geography) geography = true;
+            }),
+          );
+        }
+      } catch (error) {
+        if (error instanceof AppError) throw error;
+        throw unavailable();
+      } finally {
+        budget.charged();
+      }
+      return viewFor(t, geography, clock.now());
+    },
+
+    async publish(appKey, env, parts: readonly CompiledPart[], change: DeliveryChange): Promise<PublishStats> {
+      let bytesWritten = 0;
+      // In small groups: local and remote stores both prefer a bounded number of writes in flight.
+      for (let i = 0; i < parts.length; i += FETCH_WAVE) {
+        await Promise.all(
+          parts.slice(i, i + FETCH_WAVE).map(({ part, json }) => {
+            bytesWritten += 2 * json.length;
+            return store.putPart(appKey, env, part.key, part.version, json);
+          }),
+        );
+      }
+      bytesWritten += JSON.stringify(change).length;
+      const head = await store.publish(appKey, env, change);
+      const t = targetOf(appKey, env);
+      acceptHead(t, head, JSON.stringify(head).length);
+      t.checkedAt = clock.now();
+      for (const { part, json } of parts) {
+        const entry = t.parts.get(part.key);
+        if (entry !== undefined && entry.version > part.version) continue;
+        // Held, but confirmed only against the next bucket index read: a concurrent publish may have
+        // made a newer part current.
+        setPart(t, part.key, {
+          bucket: bucketOf(part.key),
+          version: part.version,
+          seenAt: -1,
+          mp: part.mp,
+          geography: readsGeography(part.mp),
+          bytes: json.length * HEAP_PER_JSON_BYTE,
+          recent: true,
+        });
+      }
+      budget.charged();
+      return { parts: parts.length, bytesWritten, head };
+    },
+
+    stats() {
+      let count = 0;
+      for (const t of targets.values()) count += t.parts.size;
+      return { fetchedBytes, heldBytes: held, targets: targets.size, parts: count };
+    },
+    clear() {
+      for (const [k, t] of [...targets]) dropTarget(k, t);
+    },
+  };
+}
