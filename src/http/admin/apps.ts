@@ -3,6 +3,7 @@ import { APP_KEY, ENV_NAME } from "../../domain/keys";
 import { createApp } from "../../usecases/create-app";
 import { createEnvironment } from "../../usecases/create-environment";
 import { getApp, listApps } from "../../usecases/list-apps";
+import { rebuildDelivery } from "../../usecases/rebuild-delivery";
 import { ctxOf } from "../auth";
 import { jsonBody } from "../json-body";
 import { adminErrors, SecurityBearer } from "../schemas";
@@ -112,4 +113,33 @@ export const appsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validationHook
     }),
     async (c) =>
       c.json(await createEnvironment(c.var.deps, ctxOf(c), c.req.valid("param").appId, c.req.valid("json").name), 201),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/{appId}/environments/{env}/rebuild-delivery",
+      tags: ["apps"],
+      summary: "Rebuild an environment's delivery data from the relational state",
+      description:
+        "Compiles and publishes the delivery part of every mini program released on the environment. Needed " +
+        "once after upgrading from a version that kept one snapshot per environment, or to repair delivery " +
+        "storage; changes nothing else. Devices see the result within the freshness bound.",
+      security: SecurityBearer,
+      request: { params: AppParams.extend({ env: EnvName }) },
+      responses: {
+        200: {
+          description: "Published",
+          content: {
+            "application/json": {
+              schema: z.object({ parts: z.number().int(), version: z.number().int() }).openapi("DeliveryRebuild"),
+            },
+          },
+        },
+        ...adminErrors,
+      },
+    }),
+    async (c) => {
+      const { appId, env } = c.req.valid("param");
+      return c.json(await rebuildDelivery(c.var.deps, ctxOf(c), appId, env), 200);
+    },
   );
