@@ -168,7 +168,7 @@ async function deliveryProbe(path: string, request: Request, env: Env): Promise<
     await o.delivery.load(
       body.appKey,
       body.env,
-      ids,
+      ids.map((id) => ({ id })),
       ids.map(() => undefined),
     );
     return json({ fetchedBytes: o.delivery.stats().fetchedBytes - before });

@@ -324,7 +324,7 @@ export function deliveryCache(
   budget.join(member);
 
   return {
-    peek(appKey, env, ids, out) {
+    peek(appKey, env, asked, out) {
       const t = targets.get(`${appKey}\u0000${env}`);
       if (t === undefined || t.head === undefined) return undefined;
       const now = clock.now();
@@ -333,8 +333,8 @@ export function deliveryCache(
       if (head === null) return null;
       const buckets = head.buckets;
       let geography = false;
-      for (let i = 0; i < ids.length; i++) {
-        const p = t.parts.get(ids[i] as string);
+      for (let i = 0; i < asked.length; i++) {
+        const p = t.parts.get((asked[i] as { id: string }).id);
         if (p === undefined || buckets[p.bucket] !== p.seenAt) return undefined;
         p.recent = true;
         out[i] = p.mp;
@@ -344,7 +344,7 @@ export function deliveryCache(
       return geography ? views.geography : views.plain;
     },
 
-    async load(appKey, env, ids, out, defer) {
+    async load(appKey, env, asked, out, defer) {
       const t = targetOf(appKey, env);
       const now = clock.now();
       if (t.head === undefined) {
@@ -365,11 +365,11 @@ export function deliveryCache(
       const head = t.head;
       if (head === null || head === undefined) return null;
       let geography = false;
-      const asked = new Map<number, Promise<BucketIndex>>();
+      const indexes = new Map<number, Promise<BucketIndex>>();
       const fetched = { bytes: 0 };
       const missing: number[] = [];
-      for (let i = 0; i < ids.length; i++) {
-        const p = t.parts.get(ids[i] as string);
+      for (let i = 0; i < asked.length; i++) {
+        const p = t.parts.get((asked[i] as { id: string }).id);
         if (p !== undefined && head.buckets[p.bucket] === p.seenAt) {
           p.recent = true;
           out[i] = p.mp;
@@ -387,10 +387,10 @@ export function deliveryCache(
           }
           await Promise.all(
             missing.slice(w, w + FETCH_WAVE).map(async (i) => {
-              const key = ids[i] as string;
+              const key = (asked[i] as { id: string }).id;
               let r = resolving.get(key);
               if (r === undefined) {
-                r = resolve(t, head, key, asked, fetched);
+                r = resolve(t, head, key, indexes, fetched);
                 resolving.set(key, r);
               }
               const p = await r;

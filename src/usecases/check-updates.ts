@@ -67,16 +67,12 @@ export async function decideAll(
 ): Promise<{ view: DeliveryView | null; decisions: Decision[] }> {
   // Plain loops on this path: a cold request pays for every builtin it touches (map, forEach, join).
   const asked = input.miniPrograms;
-  const ids: string[] = [];
   const mps: (SnapshotMiniProgram | undefined)[] = [];
-  for (const m of asked) {
-    ids.push(m.id);
-    mps.push(undefined);
-  }
+  for (let i = 0; i < asked.length; i++) mps.push(undefined);
   let view: DeliveryView | null | undefined = null;
   if (couldBeTarget(input.appId, input.env)) {
-    view = deps.delivery.peek(input.appId, input.env, ids, mps);
-    if (view === undefined) view = await deps.delivery.load(input.appId, input.env, ids, mps, origin.defer);
+    view = deps.delivery.peek(input.appId, input.env, asked, mps);
+    if (view === undefined) view = await deps.delivery.load(input.appId, input.env, asked, mps, origin.defer);
   }
   const geo = view?.geography ? deps.geoFromCf(origin.cf) : null;
   const device = {

@@ -107,7 +107,7 @@ export interface Delivery {
   peek(
     appKey: string,
     env: string,
-    ids: readonly string[],
+    asked: readonly { id: string }[],
     out: (SnapshotMiniProgram | undefined)[],
   ): DeliveryView | null | undefined;
   /**
@@ -119,7 +119,7 @@ export interface Delivery {
   load(
     appKey: string,
     env: string,
-    ids: readonly string[],
+    asked: readonly { id: string }[],
     out: (SnapshotMiniProgram | undefined)[],
     defer?: (work: Promise<unknown>) => void,
   ): Promise<DeliveryView | null>;
