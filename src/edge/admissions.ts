@@ -1,6 +1,14 @@
 import { type Admission, MAX_CAP } from "../domain/targeting/evaluate";
 import type { AdmissionAnswer, AdmissionGate } from "../usecases/ports";
 import type { AdmissionCounter } from "./admission-counter";
+import { within } from "./deadline";
+
+/**
+ * Time limits of the calls a check makes to a time-window's Durable Object (ms). On expiry of an
+ * admit or lookup the device is not admitted, for this check only (nothing is remembered); on expiry
+ * of the member-set fetch the answer in hand stands and a later request fetches the set again.
+ */
+export const ADMISSION_TIME_LIMITS = { admit: 1000, members: 2000 } as const;
 
 /** An admission gate that can also list a release's admitted devices (final once closed). */
 export interface AdmissionAuthority extends AdmissionGate {
@@ -14,9 +22,18 @@ export function durableObjectAdmissionGate(ns: DurableObjectNamespace<AdmissionC
   const plain = ({ admitted, closed }: AdmissionAnswer): AdmissionAnswer => ({ admitted, closed });
   return {
     admit: async (releaseId, deviceId, window, now) =>
-      plain(await counter(releaseId).admit(deviceId, { ...window }, now)),
-    lookup: async (releaseId, deviceId) => plain(await counter(releaseId).lookup(deviceId)),
-    members: async (releaseId) => [...(await counter(releaseId).members())],
+      plain(
+        await within(
+          ADMISSION_TIME_LIMITS.admit,
+          "a time-window admission",
+          counter(releaseId).admit(deviceId, { ...window }, now),
+        ),
+      ),
+    lookup: async (releaseId, deviceId) =>
+      plain(await within(ADMISSION_TIME_LIMITS.admit, "a time-window lookup", counter(releaseId).lookup(deviceId))),
+    members: async (releaseId) => [
+      ...(await within(ADMISSION_TIME_LIMITS.members, "a time-window member set", counter(releaseId).members())),
+    ],
   };
 }
 

@@ -171,6 +171,3 @@ export class DeliveryIndex extends DurableObject<Env> {
     return index;
   }
 }
-
-/** The object name of a target's delivery index. */
-export const deliveryIndexName = (appKey: string, env: string) => `${appKey}\u0000${env}`;

@@ -1,7 +1,10 @@
 import type { BucketIndex, DeliveryChange, DeliveryHead, DeliveryPart } from "../domain/delivery";
 import type { Clock, DeliveryStore, Fetched } from "../usecases/ports";
 import { within } from "./deadline";
-import { type DeliveryIndex, deliveryIndexName } from "./delivery-index";
+import type { DeliveryIndex } from "./delivery-index";
+
+/** The object name of a target's delivery index (one DeliveryIndex per app and environment). */
+export const deliveryIndexName = (appKey: string, env: string) => `${appKey}\u0000${env}`;
 
 /**
  * Time limits of the calls a check makes for delivery state (ms). On expiry the call counts as

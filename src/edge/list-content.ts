@@ -1,5 +1,12 @@
 import type { ListContentStore, ShardLookup } from "../usecases/ports";
+import { within } from "./deadline";
 import type { MemoryBudget } from "./memory-budget";
+
+/**
+ * Time limit of one shard read on the check path (ms). On expiry the lookup fails: a denylist keeps
+ * the device out of the canary, an allowlist admits nobody, for this check only (nothing is cached).
+ */
+export const SHARD_TIME_LIMIT_MS = 1000;
 
 const sourceKey = (contentKey: string) => `allowlists/${contentKey}.txt`;
 const shardKey = (contentKey: string, shard: number) => `list:${contentKey}:${shard}`;
@@ -98,7 +105,7 @@ export function listContentStore(
       const key = shardKey(contentKey, shard);
       // Every shard is written, empty ones included (buildShards): a missing one is missing data, not
       // an empty shard, and must not be cached as one (a denylist would fail open).
-      const body = await kv.get(key, { cacheTtl: 3600 });
+      const body = await within(SHARD_TIME_LIMIT_MS, "an allowlist shard", kv.get(key, { cacheTtl: 3600 }));
       if (body === null) throw new Error(`list shard ${key} is missing`);
       const loaded: Cached = { ...sortedShard(body), recent: false };
       if (!cache.has(key)) chars += loaded.chars;
