@@ -14,7 +14,7 @@ import {
   uniqueOrConflict,
 } from "./d1-helpers";
 import * as t from "./schema";
-import { environmentIdsUsingList, measureSource, snapshotSource } from "./snapshot-source";
+import { measureSource, snapshotSource, targetsUsingList } from "./snapshot-source";
 
 export function d1Store(d1: D1Database): Store {
   const db: Db = drizzle(d1, { schema: t });
@@ -260,7 +260,7 @@ export function d1Store(d1: D1Database): Store {
     snapshotSource: (environmentId, builtAt, miniProgramIds) =>
       snapshotSource(db, environmentId, builtAt, miniProgramIds),
     measureSource: (environmentId, builtAt, miniProgramId) => measureSource(db, environmentId, builtAt, miniProgramId),
-    environmentIdsUsingList: (workspaceId, listId) => environmentIdsUsingList(db, workspaceId, listId),
+    targetsUsingList: (workspaceId, listId) => targetsUsingList(db, workspaceId, listId),
 
     async listAudit(workspaceId, cursor, limit) {
       const conditions = [eq(t.auditLogs.workspaceId, workspaceId)];

@@ -153,17 +153,16 @@ function regexSummaryOf(rules: { rule: string }[], lists: { id: string }[]): Reg
   };
 }
 
-/** The environments of the workspace where a canary release refers to the list. */
-export async function environmentIdsUsingList(
+/** The targets of the workspace where a canary release refers to the list, in one query. */
+export async function targetsUsingList(
   db: DrizzleD1Database<typeof t>,
   workspaceId: string,
   listId: string,
-): Promise<string[]> {
-  const rows = await db.all<{ id: string }>(
-    sql`select distinct r.environment_id as id from releases r join apps a on a.id = r.app_id
-        where a.workspace_id = ${workspaceId} and r.status = 'canary' and r.targeting is not null and (
-          exists (select 1 from json_each(r.targeting, '$.allowlists') j where json_extract(j.value, '$.listId') = ${listId})
-          or exists (select 1 from json_each(r.targeting, '$.denylists') j where json_extract(j.value, '$.listId') = ${listId}))`,
+): Promise<{ appKey: string; env: string }[]> {
+  return db.all<{ appKey: string; env: string }>(
+    sql`select distinct a.key as appKey, e.name as env from releases r join apps a on a.id = r.app_id join environments e on e.id = r.environment_id
+        where a.workspace_id = ${workspaceId} and r.status = 'canary' and r.targeting is not null and exists (
+          select 1 from json_each(r.targeting) t, json_each(t.value) j
+          where t.key in ('allowlists', 'denylists') and json_extract(j.value, '$.listId') = ${listId})`,
   );
-  return rows.map((r) => r.id);
 }

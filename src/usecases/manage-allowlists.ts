@@ -123,8 +123,9 @@ export async function uploadAllowlistEntries(
         : "The allowlist, or the delivery of an environment of its workspace, was changed by someone else; retry.",
     );
   }
-  await publishList(deps, list.workspaceId, list.id);
-  return { ...list, ...changes, rowVersion: list.rowVersion + 1 };
+  const updated = { ...list, ...changes, rowVersion: list.rowVersion + 1 };
+  await publishList(deps, updated);
+  return updated;
 }
 
 /**

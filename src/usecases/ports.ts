@@ -345,8 +345,8 @@ export interface Store {
     builtAt: number,
     miniProgramId: string | null,
   ): Promise<{ source: SnapshotSource; others: RegexSummary } | null>;
-  /** The environments where a live canary release refers to the list. */
-  environmentIdsUsingList(workspaceId: string, listId: string): Promise<string[]>;
+  /** The targets (app key, environment name) where a live canary release refers to the list. */
+  targetsUsingList(workspaceId: string, listId: string): Promise<{ appKey: string; env: string }[]>;
   listAudit(workspaceId: string, cursor: string | null, limit: number): Promise<Page<AuditEntry>>;
 }
 

@@ -2,12 +2,12 @@ import type { SnapshotSource } from "../domain/compile-snapshot";
 import { compileParts, type DeliveryChange, headLists, type RegexSummary, targetRegexCost } from "../domain/delivery";
 import { AppError } from "../domain/errors";
 import { MAX_TARGET_REGEX_COST } from "../domain/targeting/rules";
-import type { Deps, MeasuredEnvironment, PublishStats } from "./ports";
+import type { AllowlistRecord, Deps, MeasuredEnvironment, PublishStats } from "./ports";
 
 const utf8 = new TextEncoder();
 
 /** Environments a change touching many targets publishes to at once. */
-const PUBLISH_CONCURRENCY = 8;
+const PUBLISH_CONCURRENCY = 16;
 
 /**
  * What the bounds measure of a change: the size of the changed mini program's part as stored JSON
@@ -108,22 +108,27 @@ export async function publishDelivery(
 }
 
 /**
- * Publishes a list's new content to the environments whose live canary releases refer to it (only
- * their heads change: parts name lists by id), several at once.
+ * Publishes a list's new content to the targets whose live canary releases refer to it (found in one
+ * query; only their heads change, since parts name lists by id), several at once. Targets that do not
+ * use the list cost nothing.
  */
-export async function publishList(deps: Deps, workspaceId: string, listId: string): Promise<void> {
-  const environmentIds = await deps.store.environmentIdsUsingList(workspaceId, listId);
-  await inGroups(environmentIds, async (environmentId) => {
-    const source = await deps.store.snapshotSource(environmentId, deps.clock.now(), []);
-    if (source === null) return;
-    const change: DeliveryChange = {
-      builtAt: source.builtAt,
-      parts: [],
-      removed: [],
-      lists: headLists(source, [listId]),
-    };
-    await deps.delivery.publish(source.appKey, source.env, [], change);
-  });
+export async function publishList(deps: Deps, list: AllowlistRecord): Promise<void> {
+  const targets = await deps.store.targetsUsingList(list.workspaceId, list.id);
+  const change: DeliveryChange = {
+    builtAt: deps.clock.now(),
+    parts: [],
+    removed: [],
+    lists: {
+      [list.id]: {
+        kind: list.kind,
+        contentKey: list.contentKey,
+        shardCount: list.shardCount,
+        regex: list.regexEntries,
+        version: list.contentVersion,
+      },
+    },
+  };
+  await inGroups(targets, (target) => deps.delivery.publish(target.appKey, target.env, [], change));
 }
 
 /** Publishes one mini program's part on each of `environmentIds`, several at once. */
