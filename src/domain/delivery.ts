@@ -22,6 +22,16 @@ export const DELIVERY_BUCKETS = 256;
 /** Largest part (one mini program's compiled delivery state, as stored JSON) by default. */
 export const DEFAULT_MAX_PART_BYTES = 256 * 1024;
 
+/**
+ * Most delivery data one check may use (its asked mini programs' parts, as stored JSON): a check
+ * asking for more is refused with CHECK_TOO_LARGE, whatever the isolate holds, so what one check pins
+ * in memory stays bounded (about 4 heap bytes per JSON byte). Ordinary parts are a few KB: 200 of
+ * them are well under it.
+ */
+export const MAX_CHECK_PART_BYTES = 8 * 1024 * 1024;
+
+const utf8 = new TextEncoder();
+
 /** A list as the head carries it: what a check needs to look a device up, and its content version. */
 export interface HeadList extends SnapshotList {
   /** The list's content version: a head keeps the highest it was given. */
@@ -48,6 +58,8 @@ export interface BucketIndex {
   version: number;
   /** Current part version per mini program key. */
   parts: Record<string, number>;
+  /** Size of each current part as stored JSON (bytes), by key: what a check would fetch. */
+  bytes: Record<string, number>;
 }
 
 /** One mini program's delivery state: immutable once written under (key, version). */
@@ -62,7 +74,7 @@ export interface DeliveryPart {
 /** What one publish tells the head: parts written, mini programs gone, and list contents. */
 export interface DeliveryChange {
   builtAt: number;
-  parts: { key: string; version: number; lists: string[] }[];
+  parts: { key: string; version: number; bytes: number; lists: string[] }[];
   /** Mini programs with no delivery state left on the target (as of `version`). */
   removed: { key: string; version: number }[];
   /** Lists the parts refer to (or that changed), with their content versions. */
@@ -98,6 +110,8 @@ export function listIdsOf(mp: SnapshotMiniProgram): string[] {
 export interface CompiledPart {
   part: DeliveryPart;
   json: string;
+  /** The JSON's size in UTF-8 bytes. */
+  bytes: number;
   lists: string[];
 }
 
@@ -111,7 +125,8 @@ export function compileParts(source: SnapshotSource): CompiledPart[] {
   for (const key of Object.keys(mps)) {
     const mp = mps[key] as SnapshotMiniProgram;
     const part: DeliveryPart = { format: 2, key, version: source.version, mp };
-    parts.push({ part, json: JSON.stringify(part), lists: listIdsOf(mp) });
+    const json = JSON.stringify(part);
+    parts.push({ part, json, bytes: utf8.encode(json).byteLength, lists: listIdsOf(mp) });
   }
   return parts;
 }

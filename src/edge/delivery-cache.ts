@@ -4,6 +4,7 @@ import {
   type CompiledPart,
   type DeliveryChange,
   type DeliveryHead,
+  MAX_CHECK_PART_BYTES,
   readsGeography,
 } from "../domain/delivery";
 import { AppError } from "../domain/errors";
@@ -19,14 +20,17 @@ export interface DeliveryCacheOptions {
    * withheld; full and rollback releases are still delivered from the copy in hand.
    */
   maxStaleMs: number;
-  /** Part bytes one check may fetch; past it the check answers 503 (what was fetched stays cached). */
-  fetchCapBytes: number;
+  /**
+   * Delivery data (parts as stored JSON) one check may use; a check asking for more is refused with
+   * CHECK_TOO_LARGE before any part is read, whatever the isolate holds.
+   */
+  checkMaxBytes: number;
 }
 
 export const DEFAULT_DELIVERY_CACHE: DeliveryCacheOptions = {
   pollMs: 1000,
   maxStaleMs: 60_000,
-  fetchCapBytes: 8 * 1024 * 1024,
+  checkMaxBytes: MAX_CHECK_PART_BYTES,
 };
 
 /** Targets an isolate keeps at most (their heads are a few KB each); the oldest goes first. */
@@ -53,6 +57,9 @@ interface PartEntry {
   seenAt: number;
   mp: SnapshotMiniProgram | undefined;
   geography: boolean;
+  /** The part's size as stored JSON (0 for an absent mini program): what the check bound counts. */
+  json: number;
+  /** Heap bytes charged to the memory budget. */
   bytes: number;
   recent: boolean;
 }
@@ -216,80 +223,95 @@ export function deliveryCache(
     return asking;
   };
 
-  /** One asked mini program's entry, confirmed current against `head` (fetching what it must). */
-  const resolve = async (
+  /** A part a check has to read: where it is and how large. */
+  interface Fetch {
+    key: string;
+    bucket: number;
+    /** The head's version of the bucket, which the part is confirmed against once read. */
+    seenAt: number;
+    version: number;
+    bytes: number;
+    /** What the isolate holds for the key (an older part), served if the read fails. */
+    held: PartEntry | undefined;
+  }
+
+  const absent = (bucket: number, seenAt: number): PartEntry => ({
+    bucket,
+    version: -1,
+    seenAt,
+    mp: undefined,
+    geography: false,
+    json: 0,
+    bytes: ABSENT_ENTRY_BYTES,
+    recent: true,
+  });
+
+  /**
+   * One asked mini program not confirmed current: its entry, once its bucket index (read if its
+   * version changed) shows that what is held is still current or that the target has no such mini
+   * program; else the part to read.
+   */
+  const plan = async (
     t: Target,
     head: DeliveryHead,
     key: string,
-    asked: Map<number, Promise<BucketIndex>>,
-    fetched: { bytes: number },
-  ): Promise<PartEntry> => {
+    indexes: Map<number, Promise<BucketIndex>>,
+  ): Promise<PartEntry | Fetch> => {
     const bucket = bucketOf(key);
-    const version = head.buckets[bucket] ?? 0;
-    const entry = t.parts.get(key);
-    if (version === 0) {
-      const absent = {
-        bucket,
-        version: -1,
-        seenAt: 0,
-        mp: undefined,
-        geography: false,
-        bytes: ABSENT_ENTRY_BYTES,
-        recent: true,
-      };
-      setPart(t, key, absent);
-      return absent;
+    const seenAt = head.buckets[bucket] ?? 0;
+    const held = t.parts.get(key);
+    if (seenAt === 0) {
+      const entry = absent(bucket, 0);
+      setPart(t, key, entry);
+      return entry;
     }
     let index: BucketIndex;
     try {
-      index = await bucketIndex(t, bucket, version, asked);
+      index = await bucketIndex(t, bucket, seenAt, indexes);
     } catch (error) {
       // Unreachable: an entry held from before is still the best answer (within the stale bound).
-      if (entry !== undefined) return entry;
+      if (held !== undefined) return held;
       throw error;
     }
-    const partVersion = Object.hasOwn(index.parts, key) ? (index.parts[key] as number) : -1;
-    if (entry !== undefined && entry.version === partVersion) {
-      entry.seenAt = version;
-      entry.recent = true;
+    const version = Object.hasOwn(index.parts, key) ? (index.parts[key] as number) : -1;
+    if (held !== undefined && held.version === version) {
+      held.seenAt = seenAt;
+      held.recent = true;
+      return held;
+    }
+    if (version === -1) {
+      const entry = absent(bucket, seenAt);
+      setPart(t, key, entry);
       return entry;
     }
-    if (partVersion === -1) {
-      const absent = {
-        bucket,
-        version: -1,
-        seenAt: version,
-        mp: undefined,
-        geography: false,
-        bytes: ABSENT_ENTRY_BYTES,
-        recent: true,
-      };
-      setPart(t, key, absent);
-      return absent;
-    }
+    return { key, bucket, seenAt, version, bytes: index.bytes?.[key] ?? 0, held };
+  };
+
+  /** Reads a planned part (the held older one if that fails, else the failure). */
+  const fetchPart = async (t: Target, f: Fetch): Promise<PartEntry> => {
     let part: Awaited<ReturnType<DeliveryStore["part"]>>;
     try {
-      part = await store.part(t.appKey, t.env, key, partVersion);
-      if (part === null) throw new Error(`delivery part ${key}@${partVersion} is missing`);
+      part = await store.part(t.appKey, t.env, f.key, f.version);
+      if (part === null) throw new Error(`delivery part ${f.key}@${f.version} is missing`);
     } catch (error) {
-      if (entry !== undefined) return entry;
+      if (f.held !== undefined) return f.held;
       throw error;
     }
     fetchedBytes += part.bytes;
-    fetched.bytes += part.bytes;
     const mp = part.value.mp;
     const loaded: PartEntry = {
-      bucket,
-      version: partVersion,
-      seenAt: version,
+      bucket: f.bucket,
+      version: f.version,
+      seenAt: f.seenAt,
       mp,
       geography: readsGeography(mp),
+      json: part.bytes,
       bytes: part.bytes * HEAP_PER_JSON_BYTE,
       recent: true,
     };
     // A concurrent request may have stored a newer one meanwhile.
-    const now = t.parts.get(key);
-    if (now === undefined || now.version <= partVersion) setPart(t, key, loaded);
+    const current = t.parts.get(f.key);
+    if (current === undefined || current.version <= f.version) setPart(t, f.key, loaded);
     return loaded;
   };
 
@@ -333,13 +355,17 @@ export function deliveryCache(
       if (head === null) return null;
       const buckets = head.buckets;
       let geography = false;
+      let total = 0;
       for (let i = 0; i < asked.length; i++) {
         const p = t.parts.get((asked[i] as { id: string }).id);
         if (p === undefined || buckets[p.bucket] !== p.seenAt) return undefined;
         p.recent = true;
         out[i] = p.mp;
+        total += p.json;
         if (p.geography) geography = true;
       }
+      // Possibly over the check's bound (repeated entries count once there): load decides.
+      if (total > options.checkMaxBytes) return undefined;
       const views = t.views as Views;
       return geography ? views.geography : views.plain;
     },
@@ -365,39 +391,60 @@ export function deliveryCache(
       const head = t.head;
       if (head === null || head === undefined) return null;
       let geography = false;
-      const indexes = new Map<number, Promise<BucketIndex>>();
-      const fetched = { bytes: 0 };
-      const missing: number[] = [];
+      // What the check uses, in JSON bytes: every distinct asked part, held or read.
+      let total = 0;
+      const counted = new Set<string>();
+      const pending: number[] = [];
       for (let i = 0; i < asked.length; i++) {
-        const p = t.parts.get((asked[i] as { id: string }).id);
+        const key = (asked[i] as { id: string }).id;
+        const p = t.parts.get(key);
         if (p !== undefined && head.buckets[p.bucket] === p.seenAt) {
           p.recent = true;
           out[i] = p.mp;
           if (p.geography) geography = true;
-        } else missing.push(i);
-      }
-      const resolving = new Map<string, Promise<PartEntry>>();
-      try {
-        for (let w = 0; w < missing.length; w += FETCH_WAVE) {
-          if (fetched.bytes > options.fetchCapBytes) {
-            throw new AppError(
-              "SERVICE_UNAVAILABLE",
-              "This check asks about more delivery data than one check may fetch; what was fetched is kept, so retry in a second.",
-            );
+          if (!counted.has(key)) {
+            counted.add(key);
+            total += p.json;
           }
-          await Promise.all(
-            missing.slice(w, w + FETCH_WAVE).map(async (i) => {
-              const key = (asked[i] as { id: string }).id;
-              let r = resolving.get(key);
-              if (r === undefined) {
-                r = resolve(t, head, key, indexes, fetched);
-                resolving.set(key, r);
-              }
-              const p = await r;
-              out[i] = p.mp;
-              if (p.geography) geography = true;
-            }),
+        } else pending.push(i);
+      }
+      try {
+        const indexes = new Map<number, Promise<BucketIndex>>();
+        const plans = new Map<string, Promise<PartEntry | Fetch>>();
+        for (const i of pending) {
+          const key = (asked[i] as { id: string }).id;
+          if (!plans.has(key)) plans.set(key, plan(t, head, key, indexes));
+        }
+        const planned = new Map<string, PartEntry | Fetch>();
+        const fetches: Fetch[] = [];
+        for (const [key, p] of plans) {
+          const outcome = await p;
+          planned.set(key, outcome);
+          if (counted.has(key)) continue;
+          counted.add(key);
+          if ("held" in outcome) {
+            fetches.push(outcome);
+            total += outcome.bytes;
+          } else total += outcome.json;
+        }
+        if (total > options.checkMaxBytes) {
+          throw new AppError(
+            "CHECK_TOO_LARGE",
+            `The asked mini programs' delivery data is ${total} bytes, more than one check may use (${options.checkMaxBytes}): ask about fewer mini programs per check.`,
           );
+        }
+        const loaded = new Map<string, PartEntry>();
+        for (let w = 0; w < fetches.length; w += FETCH_WAVE) {
+          const wave = fetches.slice(w, w + FETCH_WAVE);
+          const entries = await Promise.all(wave.map((f) => fetchPart(t, f)));
+          for (let k = 0; k < wave.length; k++) loaded.set((wave[k] as Fetch).key, entries[k] as PartEntry);
+        }
+        for (const i of pending) {
+          const key = (asked[i] as { id: string }).id;
+          const outcome = planned.get(key) as PartEntry | Fetch;
+          const p = "held" in outcome ? (loaded.get(key) as PartEntry) : outcome;
+          out[i] = p.mp;
+          if (p.geography) geography = true;
         }
       } catch (error) {
         if (error instanceof AppError) throw error;
@@ -435,6 +482,7 @@ export function deliveryCache(
           seenAt: -1,
           mp: part.mp,
           geography: readsGeography(part.mp),
+          json: json.length,
           bytes: json.length * HEAP_PER_JSON_BYTE,
           recent: true,
         });

@@ -28,7 +28,7 @@ export class DeliveryIndex extends DurableObject<Env> {
     super(ctx, env);
     const sql = ctx.storage.sql;
     sql.exec(
-      "create table if not exists parts (key text primary key, bucket integer not null, version integer not null) without rowid",
+      "create table if not exists parts (key text primary key, bucket integer not null, version integer not null, bytes integer not null default 0) without rowid",
     );
     sql.exec("create index if not exists parts_bucket on parts (bucket)");
     sql.exec(
@@ -56,10 +56,11 @@ export class DeliveryIndex extends DurableObject<Env> {
         if (current !== undefined && current >= part.version) continue;
         const bucket = bucketOf(part.key);
         sql.exec(
-          "insert into parts (key, bucket, version) values (?, ?, ?) on conflict (key) do update set version = excluded.version",
+          "insert into parts (key, bucket, version, bytes) values (?, ?, ?, ?) on conflict (key) do update set version = excluded.version, bytes = excluded.bytes",
           part.key,
           bucket,
           part.version,
+          part.bytes,
         );
         sql.exec("delete from part_lists where key = ?", part.key);
         for (const listId of part.lists) {
@@ -156,16 +157,18 @@ export class DeliveryIndex extends DurableObject<Env> {
     if (index === undefined) {
       const sql = this.ctx.storage.sql;
       const parts: Record<string, number> = {};
-      for (const p of sql.exec<{ key: string; version: number }>(
-        "select key, version from parts where bucket = ?",
+      const bytes: Record<string, number> = {};
+      for (const p of sql.exec<{ key: string; version: number; bytes: number }>(
+        "select key, version, bytes from parts where bucket = ?",
         bucket,
       )) {
         parts[p.key] = p.version;
+        bytes[p.key] = p.bytes;
       }
       const version =
         sql.exec<{ version: number }>("select version from buckets where bucket = ?", bucket).toArray()[0]?.version ??
         0;
-      index = { bucket, version, parts };
+      index = { bucket, version, parts, bytes };
       this.cachedBuckets.set(bucket, index);
     }
     return index;

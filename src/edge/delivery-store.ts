@@ -31,6 +31,8 @@ export const HEAD_LOCATION_TTL_MS = 1000;
 /** Cache API keys: a host that never resolves, never a real request. */
 const CACHE_ORIGIN = "https://delivery.updraft.invalid/v2";
 const STORED_AT = "x-updraft-stored-at";
+/** Longest the Cache API is asked to keep an entry (a bucket index under its version: a day). */
+const CACHE_MAX_AGE_S = 86_400;
 
 const partKvKey = (appKey: string, env: string, key: string, version: number) =>
   `delivery:v2:part:${appKey}:${env}:${key}:${version}`;
@@ -87,7 +89,7 @@ export function deliveryStore(b: DeliveryStoreBindings): DeliveryStore {
           headers: {
             "content-type": "application/json",
             // The Cache API keeps it at most this long; freshness is judged by STORED_AT.
-            "cache-control": `max-age=${Math.max(60, Math.ceil(ttlMs / 1000))}`,
+            "cache-control": `max-age=${Math.min(CACHE_MAX_AGE_S, Math.max(60, Math.ceil(ttlMs / 1000)))}`,
             [STORED_AT]: String(now),
           },
         }),
@@ -128,12 +130,12 @@ export function deliveryStore(b: DeliveryStoreBindings): DeliveryStore {
       );
     },
     async part(appKey, env, key, version) {
-      const fromKv = await within(
+      // KV near the reader first; R2 (strongly consistent) when KV says missing, fails or is late.
+      let text = await within(
         DELIVERY_TIME_LIMITS.partKv,
         "a delivery part (KV)",
         b.kv.get(partKvKey(appKey, env, key, version), { cacheTtl: 86_400 }),
-      );
-      let text = fromKv;
+      ).catch(() => null);
       if (text === null) {
         text = await within(
           DELIVERY_TIME_LIMITS.partR2,

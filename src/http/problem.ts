@@ -19,6 +19,7 @@ export const PROBLEMS: Readonly<Record<ErrorCode, { status: ContentfulStatusCode
   PAYLOAD_TOO_LARGE: { status: 413, title: "Payload too large" },
   INVALID_PACKAGE: { status: 422, title: "Invalid package" },
   SNAPSHOT_TOO_LARGE: { status: 422, title: "Delivery snapshot too large" },
+  CHECK_TOO_LARGE: { status: 422, title: "Check too large" },
   REGEX_BUDGET_EXCEEDED: { status: 422, title: "Regex budget exceeded" },
   RANGE_NOT_SATISFIABLE: { status: 416, title: "Range not satisfiable" },
   SERVICE_MISCONFIGURED: { status: 503, title: "Service misconfigured" },

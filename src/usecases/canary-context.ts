@@ -74,7 +74,8 @@ export interface CanaryParts {
 /** One list a check may consult: its shard for this device's id, and the lookup's outcome once known. */
 interface CheckList {
   listId: string;
-  list: SnapshotList;
+  /** null: the head in hand does not carry the list (the entry has failed). */
+  list: SnapshotList | null;
   id: string;
   shard: ShardLookup | null;
   /** The shard could not be read: a lookup throws (a denylist refuses, an allowlist does not admit). */
@@ -102,8 +103,15 @@ export function canaryContext(
       if (findList(lists, listId) !== undefined) continue;
       // List ids come from validated targeting, but only own entries are lists all the same.
       const list = Object.hasOwn(view.lists, listId) ? view.lists[listId] : undefined;
-      const id = list ? idFor(list.kind, device.ids) : null;
-      if (!list || id === null) continue;
+      if (list === undefined) {
+        // A part newer than the head in hand (or an older copy served after a fault) refers to a list
+        // the head does not carry: its lookups fail, so a denylist keeps the device out and an
+        // allowlist admits nobody, as when a shard cannot be read.
+        lists.push({ listId, list: null, id: "", shard: null, failed: true, hit: undefined });
+        continue;
+      }
+      const id = idFor(list.kind, device.ids);
+      if (id === null) continue;
       const entry: CheckList = { listId, list, id, shard: null, failed: false, hit: undefined };
       lists.push(entry);
       const shard = shardOf(id, list.shardCount);
@@ -134,12 +142,13 @@ export function canaryContext(
     inList(listId, id) {
       // Many releases share a list and the id is always this device's: it is looked up once per check.
       const entry = findList(lists, listId);
-      if (entry === undefined || id !== entry.id) return false;
+      if (entry === undefined) return false;
       if (entry.failed) throw new Error("list lookup failed");
+      if (id !== entry.id) return false;
       if (entry.hit === undefined) {
         entry.hit =
           entry.shard?.has(id) === true ||
-          regexesOf(entry.list).some((re) => id.length <= MAX_REGEX_SUBJECT_LENGTH && re.test(id));
+          regexesOf(entry.list as SnapshotList).some((re) => id.length <= MAX_REGEX_SUBJECT_LENGTH && re.test(id));
       }
       return entry.hit;
     },

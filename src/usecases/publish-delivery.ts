@@ -4,8 +4,6 @@ import { AppError } from "../domain/errors";
 import { MAX_TARGET_REGEX_COST } from "../domain/targeting/rules";
 import type { AllowlistRecord, Deps, MeasuredEnvironment, PublishStats } from "./ports";
 
-const utf8 = new TextEncoder();
-
 /** Environments a change touching many targets publishes to at once. */
 const PUBLISH_CONCURRENCY = 16;
 
@@ -17,8 +15,8 @@ function measure(source: SnapshotSource, others: RegexSummary): { bytes: number;
   const parts = compileParts(source);
   let bytes = 0;
   const canaries: (Record<string, unknown> | null)[] = [];
-  for (const { part, json } of parts) {
-    bytes = Math.max(bytes, utf8.encode(json).byteLength);
+  for (const { part, bytes: size } of parts) {
+    bytes = Math.max(bytes, size);
     for (const r of part.mp.releases) if (r.status === "canary") canaries.push(r.targeting);
   }
   return { bytes, regex: targetRegexCost(canaries, others, source.lists) };
@@ -100,7 +98,7 @@ export async function publishDelivery(
   for (const p of parts) for (const id of p.lists) used.add(id);
   const change: DeliveryChange = {
     builtAt: source.builtAt,
-    parts: parts.map(({ part, lists }) => ({ key: part.key, version: part.version, lists })),
+    parts: parts.map(({ part, bytes, lists }) => ({ key: part.key, version: part.version, bytes, lists })),
     removed: [],
     lists: headLists(source, used),
   };

@@ -150,7 +150,7 @@ describe("a target with 10,000 mini programs", () => {
     const parts = compileParts(source);
     const change: DeliveryChange = {
       builtAt: 0,
-      parts: parts.map(({ part, lists }) => ({ key: part.key, version: part.version, lists })),
+      parts: parts.map(({ part, bytes, lists }) => ({ key: part.key, version: part.version, bytes, lists })),
       removed: [],
       lists: headLists(source, []),
     };
@@ -186,7 +186,7 @@ describe("a target with 10,000 mini programs", () => {
     expect(parts).toHaveLength(1);
     const stats = await writer.delivery.publish(appKey, "prod", parts, {
       builtAt: 1,
-      parts: parts.map(({ part, lists }) => ({ key: part.key, version: part.version, lists })),
+      parts: parts.map(({ part, bytes, lists }) => ({ key: part.key, version: part.version, bytes, lists })),
       removed: [],
       lists: {},
     });

@@ -42,10 +42,12 @@ export function memoryDeliveryStore(snapshot: Snapshot | null): MemoryDeliverySt
       for (const [key, mp] of Object.entries(s.miniPrograms)) {
         const b = bucketOf(key);
         buckets[b] = version;
-        const index = indexes.get(b) ?? { bucket: b, version, parts: {} };
+        const index: BucketIndex = indexes.get(b) ?? { bucket: b, version, parts: {}, bytes: {} };
+        const part: DeliveryPart = { format: 2, key, version, mp };
         index.parts[key] = version;
+        index.bytes[key] = bytes(part);
         indexes.set(b, index);
-        parts.set(`${key}@${version}`, { format: 2, key, version, mp });
+        parts.set(`${key}@${version}`, part);
       }
       const lists: Record<string, HeadList> = {};
       for (const [id, l] of Object.entries(s.lists)) lists[id] = { ...l, version: 1 };
@@ -61,7 +63,7 @@ export function memoryDeliveryStore(snapshot: Snapshot | null): MemoryDeliverySt
     },
     async bucket(_a, _e, bucket) {
       reads.bucket += 1;
-      const index = indexes.get(bucket) ?? { bucket, version: 0, parts: {} };
+      const index = indexes.get(bucket) ?? { bucket, version: 0, parts: {}, bytes: {} };
       return { value: index, bytes: bytes(index) };
     },
     async part(_a, _e, key, version) {

@@ -69,7 +69,7 @@ function testStore(initial: Snapshot): TestStore {
       const buckets = head ? [...head.buckets] : new Array<number>(DELIVERY_BUCKETS).fill(0);
       const touch = (b: number) => {
         const before = indexes.get(b);
-        const index: BucketIndex = { bucket: b, version, parts: { ...before?.parts } };
+        const index: BucketIndex = { bucket: b, version, parts: { ...before?.parts }, bytes: { ...before?.bytes } };
         indexes.set(b, index);
         buckets[b] = version;
         return index;
@@ -78,13 +78,18 @@ function testStore(initial: Snapshot): TestStore {
         const json = JSON.stringify(mp);
         if (current.get(key)?.json === json) continue;
         current.set(key, { version, json });
-        parts.set(`${key}@${version}`, { format: 2, key, version, mp });
-        touch(bucketOf(key)).parts[key] = version;
+        const part: DeliveryPart = { format: 2, key, version, mp };
+        parts.set(`${key}@${version}`, part);
+        const index = touch(bucketOf(key));
+        index.parts[key] = version;
+        index.bytes[key] = size(part);
       }
       for (const key of [...current.keys()]) {
         if (Object.hasOwn(s.miniPrograms, key)) continue;
         current.delete(key);
-        delete touch(bucketOf(key)).parts[key];
+        const index = touch(bucketOf(key));
+        delete index.parts[key];
+        delete index.bytes[key];
       }
       const lists: Record<string, HeadList> = {};
       for (const [id, l] of Object.entries(s.lists)) lists[id] = { ...l, version: 1 };
@@ -106,7 +111,7 @@ function testStore(initial: Snapshot): TestStore {
       store.reads.bucket += 1;
       count(store.bucketReads, bucket);
       if (store.fail.bucket) throw new Error("bucket timeout");
-      const index = indexes.get(bucket) ?? { bucket, version: 0, parts: {} };
+      const index = indexes.get(bucket) ?? { bucket, version: 0, parts: {}, bytes: {} };
       return { value: index, bytes: size(index) };
     },
     async part(_a, _e, key, version) {
@@ -150,7 +155,7 @@ const snapshotOf = (mps: Record<string, SnapshotMiniProgram>): Snapshot => ({
 const keysOf = (n: number) => Array.from({ length: n }, (_, i) => `mp-${String(i).padStart(4, "0")}`);
 const manyMps = (keys: readonly string[], pad = 0) => Object.fromEntries(keys.map((k) => [k, mpOf(k, "1.0.0", pad)]));
 
-const OPTIONS: DeliveryCacheOptions = { pollMs: 1000, maxStaleMs: 60_000, fetchCapBytes: 8 * 1024 * 1024 };
+const OPTIONS: DeliveryCacheOptions = { pollMs: 1000, maxStaleMs: 60_000, checkMaxBytes: 8 * 1024 * 1024 };
 
 function setup(snapshot: Snapshot, options: Partial<DeliveryCacheOptions> = {}, budget = new MemoryBudget(1 << 30)) {
   const store = testStore(snapshot);
@@ -251,41 +256,37 @@ describe("freshness: what a check reads", () => {
   });
 });
 
-describe("the per-check fetch cap", () => {
-  it("rejects a check asking for more than it may fetch, keeps what it fetched, and a retried check gets through", async () => {
+describe("the per-check bound on delivery data", () => {
+  it("refuses a check asking for more than it may use, before reading any part, whatever the isolate holds", async () => {
     const keys = keysOf(100);
-    const capBytes = 30_000;
-    const { store, cache, load, peek } = setup(snapshotOf(manyMps(keys, 10_000)), { fetchCapBytes: capBytes });
     const partBytes = size({ format: 2, key: keys[0], version: 1, mp: mpOf(keys[0] as string, "1.0.0", 10_000) });
     expect(partBytes).toBeGreaterThan(10_000);
-    const total = partBytes * keys.length;
+    // Room for 40 of these parts (they differ in size by a few bytes at most).
+    const checkMaxBytes = partBytes * 40 + 20;
+    const { store, load, peek } = setup(snapshotOf(manyMps(keys, 10_000)), { checkMaxBytes });
+    await expect(load(keys)).rejects.toMatchObject({ code: "CHECK_TOO_LARGE" });
+    expect(store.reads.part).toBe(0);
+    // Each 40 of them is served in one call.
+    for (let i = 0; i < 100; i += 40) expect((await load(keys.slice(i, i + 40))).view?.version).toBe(1);
+    expect(store.reads.part).toBe(100);
+    // All held now: still refused, by peek (which leaves it to load) and by load, without a read.
+    expect(peek(keys).view).toBeUndefined();
+    await expect(load(keys)).rejects.toMatchObject({ code: "CHECK_TOO_LARGE" });
+    expect(store.reads.part).toBe(100);
+    // An entry repeated counts once.
+    const repeated = Array.from({ length: 200 }, (_, i) => keys[i % 40] as string);
+    expect((await load(repeated)).view?.version).toBe(1);
+  });
 
-    let attempts = 0;
-    let view: DeliveryView | null | undefined;
-    // Bound: a refused attempt fetched more than the cap, so the retries needed are at most total / cap.
-    const bound = Math.ceil(total / capBytes) + 1;
-    while (view === undefined && attempts < bound + 5) {
-      attempts += 1;
-      const before = cache.stats().parts;
-      try {
-        view = (await load(keys)).view;
-      } catch (error) {
-        expect(error).toBeInstanceOf(AppError);
-        expect((error as AppError).code).toBe("SERVICE_UNAVAILABLE");
-        // Progress: what the refused attempt fetched stays held.
-        expect(cache.stats().parts).toBeGreaterThan(before);
-        if (attempts === 1) {
-          expect(cache.stats().fetchedBytes).toBeGreaterThan(capBytes);
-          expect(peek([keys[0] as string]).view?.version).toBe(1);
-        }
-      }
-    }
-    expect(attempts).toBeGreaterThan(1);
-    expect(attempts).toBeLessThanOrEqual(bound);
+  it("a check within the bound is served in one call even when the memory budget is smaller than its data", async () => {
+    const keys = keysOf(100);
+    const budget = new MemoryBudget(200_000);
+    const { store, load } = setup(snapshotOf(manyMps(keys, 10_000)), {}, budget);
+    const { view, out } = await load(keys);
     expect(view?.version).toBe(1);
-    // Nothing fetched by a refused attempt was fetched again.
-    expect(store.reads.part).toBe(keys.length);
-    expect(peek(keys).view?.version).toBe(1);
+    expect(out.map((mp) => mp?.id)).toEqual(keys);
+    expect(store.reads.part).toBe(100);
+    expect(budget.used()).toBeLessThanOrEqual(budget.limit);
   });
 });
 
@@ -587,15 +588,17 @@ describe("time limits of the store's reads", () => {
     const head = outcomeOf(store.head(APP, ENV));
     const bucket = outcomeOf(store.bucket(APP, ENV, 0, 1));
     const part = outcomeOf(store.part(APP, ENV, "mp", 1));
-    await vi.advanceTimersByTimeAsync(DELIVERY_TIME_LIMITS.partKv - 1);
+    await vi.advanceTimersByTimeAsync(DELIVERY_TIME_LIMITS.head - 1);
     expect([head.settled, bucket.settled, part.settled]).toEqual([false, false, false]);
-    await vi.advanceTimersByTimeAsync(1);
-    expect(part.error).toBeInstanceOf(DeadlineExceeded);
-    await vi.advanceTimersByTimeAsync(DELIVERY_TIME_LIMITS.head - DELIVERY_TIME_LIMITS.partKv - 1);
-    expect([head.settled, bucket.settled]).toEqual([false, false]);
     await vi.advanceTimersByTimeAsync(1);
     expect(head.error).toBeInstanceOf(DeadlineExceeded);
     expect(bucket.error).toBeInstanceOf(DeadlineExceeded);
+    // A part: KV is late, so R2 is asked, within its own limit.
+    const partLimit = DELIVERY_TIME_LIMITS.partKv + DELIVERY_TIME_LIMITS.partR2;
+    await vi.advanceTimersByTimeAsync(partLimit - DELIVERY_TIME_LIMITS.head - 1);
+    expect(part.settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(part.error).toBeInstanceOf(DeadlineExceeded);
 
     // KV says "missing": R2 is asked, within its own limit.
     const kvMiss = deliveryStore({
@@ -614,9 +617,8 @@ describe("time limits of the store's reads", () => {
   });
 });
 
-// Found while writing these tests; not fixed here (see the report). `it.fails` passes while the
-// problem is there and starts failing once it is fixed: then make it a plain `it`.
-describe("known problems", () => {
+// Found while writing these tests (fixed in canaryContext: a list the view lacks fails its lookups).
+describe("a part newer than the head in hand", () => {
   /** Device d-1 (on the denylist) checks mp just after a canary denying that list was published. */
   async function denylistedDeviceChecks(headLags: boolean) {
     const plain = snapshotOf({ mp: { ...mpOf("mp"), knownVersions: ["1.0.0", "1.1.0"] }, other: mpOf("other") });
@@ -652,34 +654,14 @@ describe("known problems", () => {
     expect(decision?.action).toBe("none");
   });
 
-  it.fails("a denylist the head does not carry fails open for a part newer than the head", async () => {
+  it("a list the head does not carry fails closed: a part newer than the head keeps a denylisted device out", async () => {
     // The head comes through a location cache (up to a second old) while a bucket index is read
     // "at least as new as" the head names, so a check can evaluate a part newer than its head. The
-    // head carries only the lists its parts refer to (DeliveryIndex.head), and canaryContext skips a
-    // list missing from view.lists, so inList answers false: a denylisted device is not denied.
+    // head carries only the lists its parts refer to (DeliveryIndex.head): canaryContext must fail
+    // the lookups of a list missing from view.lists, not answer "not on it".
     const decision = await denylistedDeviceChecks(true);
-    // d-1 is on the denylist: it must not get the canary (it gets 1.1.0 today).
+    // d-1 is on the denylist: it must not get the canary (found by review: it got 1.1.0).
     expect(decision?.action).toBe("none");
-  });
-
-  it.fails("a check asking for more than the memory budget holds never gets through the fetch cap", async () => {
-    // Each refused attempt keeps what it fetched, but the budget evicts the oldest of it (everything
-    // was just used, so second chance spares nothing): the next attempt fetches it again. With the
-    // defaults (64 MB budget, 21 MB reserved, 4 heap bytes per JSON byte, 8 MB cap) a check asking
-    // for more than about 18 MB of parts, e.g. 72 of 200 entries at the 256 KB part bound, is a 503
-    // on every retry.
-    const keys = keysOf(100);
-    const budget = new MemoryBudget(1_000_000);
-    const { load } = setup(snapshotOf(manyMps(keys, 10_000)), { fetchCapBytes: 30_000 }, budget);
-    let view: DeliveryView | null | undefined;
-    for (let attempt = 0; attempt < 50 && view === undefined; attempt++) {
-      try {
-        view = (await load(keys)).view;
-      } catch (error) {
-        expect(error).toMatchObject({ code: "SERVICE_UNAVAILABLE" });
-      }
-    }
-    expect(view?.version).toBe(1);
   });
 });
 

@@ -1,11 +1,9 @@
-// Every storage call the check makes has a time limit (docs/architecture.md, "Time limits"): a
+// The check's allowlist shard reads and time-window calls have time limits (docs/architecture.md, "Time limits"): a
 // store that never answers is simulated by stand-ins whose calls never settle (a hang cannot be
 // produced with the real local bindings), on fake timers: no test waits for real time.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ADMISSION_TIME_LIMITS, durableObjectAdmissionGate } from "../../src/edge/admissions";
 import { DeadlineExceeded } from "../../src/edge/deadline";
-import type { DeliveryIndex } from "../../src/edge/delivery-index";
-import { DELIVERY_TIME_LIMITS, deliveryStore } from "../../src/edge/delivery-store";
 import { listContentStore, SHARD_TIME_LIMIT_MS } from "../../src/edge/list-content";
 import { MemoryBudget } from "../../src/edge/memory-budget";
 
@@ -61,30 +59,5 @@ describe("time limits of the check's storage calls", () => {
       expect(after).toBeInstanceOf(DeadlineExceeded);
     }
   });
-
-  it("the delivery head, a bucket index, and a part from KV then R2", async () => {
-    const hanging = { head: never, bucket: never };
-    const index = { idFromName: () => ({}), get: () => hanging } as unknown as DurableObjectNamespace<DeliveryIndex>;
-    const clock = { now: () => 0 };
-    const base = { index, cache: null, clock };
-    const store = deliveryStore({ ...base, kv: { get: never } as unknown as KVNamespace, r2: {} as R2Bucket });
-    for (const [call, ms] of [
-      [() => store.head("app", "prod"), DELIVERY_TIME_LIMITS.head],
-      [() => store.bucket("app", "prod", 1, 1), DELIVERY_TIME_LIMITS.bucket],
-      [() => store.part("app", "prod", "mp", 1), DELIVERY_TIME_LIMITS.partKv],
-    ] as const) {
-      const { before, after } = await settlesAt(call(), ms);
-      expect(before).toBe("pending");
-      expect(after).toBeInstanceOf(DeadlineExceeded);
-    }
-    // KV says "missing" at once (a cached miss): R2 gets its own limit.
-    const missing = deliveryStore({
-      ...base,
-      kv: { get: async () => null } as unknown as KVNamespace,
-      r2: { get: never } as unknown as R2Bucket,
-    });
-    const { before, after } = await settlesAt(missing.part("app", "prod", "mp", 1), DELIVERY_TIME_LIMITS.partR2);
-    expect(before).toBe("pending");
-    expect(after).toBeInstanceOf(DeadlineExceeded);
-  });
+  // The delivery store's limits: delivery-cache.test.ts ("deliveryStore: … fails at its time limit").
 });

@@ -53,6 +53,9 @@ const checkRoute = createRoute({
     400: problemResponse("Malformed JSON or validation failure"),
     413: problemResponse("Body too large"),
     415: problemResponse("Not JSON, or a content-coded body"),
+    422: problemResponse(
+      "CHECK_TOO_LARGE: the asked mini programs' delivery data is more than one check may use (8 MiB); ask about fewer per check",
+    ),
     503: problemResponse(
       "SERVICE_MISCONFIGURED: no signing key, or an invalid PACKAGE_BASE_URL; SERVICE_UNAVAILABLE: no delivery snapshot can be read (Retry-After)",
     ),
