@@ -79,6 +79,8 @@ export interface DeliveryChange {
   removed: { key: string; version: number }[];
   /** Lists the parts refer to (or that changed), with their content versions. */
   lists: Record<string, HeadList>;
+  /** The parts are the whole target: every mini program not among them is removed (a rebuild). */
+  replace?: boolean;
 }
 
 /**

@@ -455,6 +455,8 @@ export function deliveryCache(
       return viewFor(t, geography, clock.now());
     },
 
+    ceiling: (appKey, env) => store.ceiling(appKey, env),
+
     async publish(appKey, env, parts: readonly CompiledPart[], change: DeliveryChange): Promise<PublishStats> {
       let bytesWritten = 0;
       // In small groups: local and remote stores both prefer a bounded number of writes in flight.

@@ -69,6 +69,12 @@ export class DeliveryIndex extends DurableObject<Env> {
         buckets.add(bucket);
         lists = true;
       }
+      if (change.replace === true) {
+        const keep = new Set(change.parts.map((p) => p.key));
+        for (const row of sql.exec<{ key: string; version: number }>("select key, version from parts").toArray()) {
+          if (!keep.has(row.key)) change.removed.push({ key: row.key, version: row.version + 1 });
+        }
+      }
       for (const gone of change.removed) {
         const current = currentVersion(gone.key);
         if (current === undefined || current >= gone.version) continue;
@@ -112,6 +118,12 @@ export class DeliveryIndex extends DurableObject<Env> {
       for (const bucket of changed) this.cachedBuckets.delete(bucket);
     }
     return this.head() as DeliveryHead;
+  }
+
+  /** The highest part version this target ever had (0: none): a rebuild publishes above it. */
+  ceiling(): number {
+    const row = this.ctx.storage.sql.exec<{ v: number | null }>("select max(version) as v from parts").toArray()[0];
+    return row?.v ?? 0;
   }
 
   /** The current head, or null when nothing was ever published for the target. */

@@ -109,6 +109,9 @@ export function deliveryStore(b: DeliveryStoreBindings): DeliveryStore {
       const head = await index(appKey, env).publish(appKey, env, change);
       return head as DeliveryHead;
     },
+    async ceiling(appKey, env) {
+      return Number(await index(appKey, env).ceiling());
+    },
     head(appKey, env) {
       return within(
         DELIVERY_TIME_LIMITS.head,

@@ -257,6 +257,12 @@ export function d1Store(d1: D1Database): Store {
 
     ...allowlistMethods(db),
 
+    async raiseSnapshotVersion(environmentId, atLeast) {
+      await db
+        .update(t.environments)
+        .set({ snapshotVersion: sql`max(${t.environments.snapshotVersion}, ${atLeast})` })
+        .where(eq(t.environments.id, environmentId));
+    },
     snapshotSource: (environmentId, builtAt, miniProgramIds) =>
       snapshotSource(db, environmentId, builtAt, miniProgramIds),
     measureSource: (environmentId, builtAt, miniProgramId) => measureSource(db, environmentId, builtAt, miniProgramId),

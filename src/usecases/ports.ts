@@ -75,6 +75,8 @@ export interface DeliveryStore {
   putPart(appKey: string, env: string, key: string, version: number, json: string): Promise<void>;
   /** Applies a change to the target's head (never going back to older parts or lists). */
   publish(appKey: string, env: string, change: DeliveryChange): Promise<DeliveryHead>;
+  /** The highest part version the target's head ever named (0: none). */
+  ceiling(appKey: string, env: string): Promise<number>;
   /** The current head, at most a second or so old (null: nothing was ever published there). */
   head(appKey: string, env: string): Promise<Fetched<DeliveryHead | null>>;
   /** A bucket index, at least as new as `version`. */
@@ -123,6 +125,8 @@ export interface Delivery {
     out: (SnapshotMiniProgram | undefined)[],
     defer?: (work: Promise<unknown>) => void,
   ): Promise<DeliveryView | null>;
+  /** The highest part version the target's head ever named: a rebuild must publish above it. */
+  ceiling(appKey: string, env: string): Promise<number>;
   /** Writes the compiled parts, publishes the change and takes it into this isolate at once. */
   publish(appKey: string, env: string, parts: readonly CompiledPart[], change: DeliveryChange): Promise<PublishStats>;
 }
@@ -325,6 +329,8 @@ export interface Store {
     measured?: readonly MeasuredEnvironment[] | null,
   ): Promise<WriteResult>;
   environmentIdsOfWorkspace(workspaceId: string): Promise<string[]>;
+  /** Raises the environment's snapshot version to at least `atLeast` (after a restore took it back). */
+  raiseSnapshotVersion(environmentId: string, atLeast: number): Promise<void>;
 
   /**
    * The relational state a target's delivery is compiled from, in one consistent read: of the mini

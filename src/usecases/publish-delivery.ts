@@ -90,6 +90,7 @@ export async function publishDelivery(
   deps: Deps,
   environmentId: string,
   miniProgramIds?: readonly string[],
+  replace = false,
 ): Promise<PublishStats | null> {
   const source = await deps.store.snapshotSource(environmentId, deps.clock.now(), miniProgramIds);
   if (source === null) return null;
@@ -101,6 +102,7 @@ export async function publishDelivery(
     parts: parts.map(({ part, bytes, lists }) => ({ key: part.key, version: part.version, bytes, lists })),
     removed: [],
     lists: headLists(source, used),
+    replace: replace && miniProgramIds === undefined,
   };
   return deps.delivery.publish(source.appKey, source.env, parts, change);
 }

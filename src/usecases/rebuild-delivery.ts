@@ -4,8 +4,12 @@ import { notFound, requirePermission } from "./support";
 
 /**
  * Compiles and publishes the delivery state of every mini program released on one environment, from
- * the relational state: after upgrading from a version that kept one snapshot per target, or to
- * repair delivery storage (a purged KV namespace, a lost Durable Object). Changes nothing in D1.
+ * the relational state, replacing what the target's head names (a mini program with no release left
+ * is removed): after upgrading from a version that kept one snapshot per target, to repair delivery
+ * storage (a purged KV namespace, a lost Durable Object), or after restoring D1. A restore takes the
+ * environment's snapshot version back below versions the head already named, and parts are immutable
+ * under their version: the version is first raised above the head's, so the rebuilt parts are new.
+ * Changes nothing else in D1.
  */
 export async function rebuildDelivery(deps: Deps, ctx: Context, appId: string, envName: string) {
   requirePermission(ctx, "app:write");
@@ -13,6 +17,8 @@ export async function rebuildDelivery(deps: Deps, ctx: Context, appId: string, e
   if (app === null) throw notFound("The app");
   const env = await deps.store.getEnvironment(app.id, envName);
   if (env === null) throw notFound("The environment");
-  const stats = await publishDelivery(deps, env.id);
+  const ceiling = await deps.delivery.ceiling(app.key, env.name);
+  if (env.snapshotVersion < ceiling) await deps.store.raiseSnapshotVersion(env.id, ceiling + 1);
+  const stats = await publishDelivery(deps, env.id, undefined, true);
   return { parts: stats?.parts ?? 0, version: stats?.head.version ?? 0 };
 }

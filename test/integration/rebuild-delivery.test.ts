@@ -4,7 +4,14 @@
 // is written straight into D1, as such a state looks: devices get nothing until the rebuild.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { createApp, createMiniProgram, expectJson, expectProblem, uploadVersion } from "../support/admin-factories";
+import {
+  createApp,
+  createMiniProgram,
+  expectJson,
+  expectProblem,
+  releaseFull,
+  uploadVersion,
+} from "../support/admin-factories";
 import { addMember, call, makeWorkspace } from "../support/workspace";
 
 const check = async (appKey: string, mpKey: string) => {
@@ -55,5 +62,33 @@ describe("rebuilding an environment's delivery data", () => {
       200,
     );
     expect(again).toEqual(rebuilt);
+  });
+
+  it("after a D1 restore took the environment's version back, rebuilds above what the head named, removing what is gone", async () => {
+    const { token } = await makeWorkspace();
+    const app = await createApp(token, ["prod"]);
+    const kept = await createMiniProgram(token);
+    const dropped = await createMiniProgram(token);
+    for (const mp of [kept, dropped]) {
+      await uploadVersion(token, mp.key, "1.0.0");
+      await releaseFull(token, { miniProgram: mp.key, appKey: app.key, env: "prod" }, "1.1.0");
+    }
+    expect(await check(app.key, kept.key)).toBe("1.1.0");
+    expect(await check(app.key, dropped.key)).toBe("1.1.0");
+    // The restore: back to a bookmark where `kept`'s release was paused and `dropped` had none, and
+    // the environment's snapshot version was 1 (the head has named parts of higher versions since).
+    await env.DB.batch([
+      env.DB.prepare("update releases set status = 'paused', paused_from = 'full' where mini_program_id = ?").bind(
+        kept.id,
+      ),
+      env.DB.prepare("delete from releases where mini_program_id = ?").bind(dropped.id),
+      env.DB.prepare("update environments set snapshot_version = 1 where app_id = ?").bind(app.id),
+    ]);
+    const path = `/v1/admin/apps/${app.key}/environments/prod/rebuild-delivery`;
+    expect(await expectJson<{ parts: number }>(await call(path, { method: "POST", token }), 200)).toMatchObject({
+      parts: 1,
+    });
+    expect(await check(app.key, kept.key)).toBe("none");
+    expect(await check(app.key, dropped.key)).toBe("none");
   });
 });

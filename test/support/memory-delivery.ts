@@ -54,6 +54,9 @@ export function memoryDeliveryStore(snapshot: Snapshot | null): MemoryDeliverySt
       head = { format: 2, appKey: s.appKey, env: s.env, version, builtAt: s.builtAt, buckets, lists };
     },
     async putPart() {},
+    async ceiling() {
+      return head?.version ?? 0;
+    },
     async publish() {
       throw new Error("not in memory");
     },

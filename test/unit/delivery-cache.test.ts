@@ -97,6 +97,9 @@ function testStore(initial: Snapshot): TestStore {
       store.heads.push(head);
     },
     async putPart() {},
+    async ceiling() {
+      return head?.version ?? 0;
+    },
     async publish() {
       throw new Error("not in this store");
     },
