@@ -35,6 +35,10 @@ const MATRIX: Record<string, { allowed: WorkspaceRole[]; req: (f: Fixture, role:
       json: { name: `e-${role}` },
     }),
   },
+  "POST /v1/admin/apps/{appId}/environments/{env}/rebuild-delivery": {
+    allowed: ["admin"],
+    req: (f) => ({ method: "POST", path: `/v1/admin/apps/${f.appKey}/environments/prod/rebuild-delivery` }),
+  },
   "GET /v1/admin/mini-programs": { allowed: ROLES, req: () => ({ method: "GET", path: "/v1/admin/mini-programs" }) },
   "POST /v1/admin/mini-programs": {
     allowed: ["admin"],

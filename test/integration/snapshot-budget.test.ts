@@ -99,6 +99,32 @@ describe("the size bound of one mini program's delivery part", () => {
     expect(answer.results[0]).toMatchObject({ action: "update", version: "1.2.0" });
   }, 60_000);
 
+  it("a check asking about mini programs whose data together is over the check bound is CHECK_TOO_LARGE", async () => {
+    // Two releases of about 920 KB live each: about 1.8 MB per mini program, five of them over 8 MiB.
+    const keys = [mp.key];
+    while (keys.length < 5) {
+      const more = await bulkyMiniProgram();
+      for (const r of more.releases.slice(0, 2)) await transition(token, r.id, "canary");
+      keys.push(more.mp.key);
+    }
+    const ask = (ids: string[]) =>
+      call("/v1/check", {
+        method: "POST",
+        json: {
+          appId: app.key,
+          env: "prod",
+          deviceId: "dev-1",
+          miniPrograms: ids.map((id) => ({ id, version: null })),
+        },
+      });
+    const { body } = await expectProblem(await ask(keys), 422, "CHECK_TOO_LARGE");
+    expect(body.detail).toMatch(/ask about fewer mini programs per check/);
+    // Four of them fit, and so does the fifth alone.
+    expect((await ask(keys.slice(0, 4))).status).toBe(200);
+    expect((await ask(keys.slice(4))).status).toBe(200);
+    await expectProblem(await ask(keys), 422, "CHECK_TOO_LARGE");
+  }, 120_000);
+
   it("lets a live release's rollout change (it hardly changes the size) and a pause that shrinks nothing", async () => {
     const second = releases[1] as ReleaseJson;
     const rollout = await call(`/v1/admin/releases/${second.id}/rollout`, {
