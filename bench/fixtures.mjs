@@ -1,8 +1,12 @@
 // The benchmark workload shared by bench/core.mjs (decision core in Node) and bench/run.mjs (HTTP):
 // one snapshot shape, one allowlist, one device mix. Deterministic (seeded PRNG), so runs compare.
 
-/** Mini programs in the benchmark snapshot; each check asks about ASKED of them (BENCH_ASKED, default 20). */
-export const MINI_PROGRAMS = 50;
+/**
+ * Mini programs in the benchmark workspace (BENCH_MINI_PROGRAMS, default 50; bench/run.mjs seeds more
+ * than 50 straight into D1, see bench/bulk-seed.mjs); each check asks about ASKED of them
+ * (BENCH_ASKED, default 20).
+ */
+export const MINI_PROGRAMS = positiveInteger("BENCH_MINI_PROGRAMS", 50);
 export const ASKED = Number(process.env.BENCH_ASKED ?? 20);
 /** Exact entries of the user allowlist: `u-0`, `u-5`, `u-10`, … (every fifth user id). */
 export const ALLOWLIST_SIZE = 1_000_000;
@@ -17,9 +21,19 @@ export const VERSIONS = ["1.0.0", "1.1.0", "1.2.0", "1.3.0"];
 /** Every version is uploaded for host apps >= 8.0.0 (devices on 7.x are incompatible). */
 export const COMPAT = ">=8.0.0";
 
-export const mpKey = (m) => `mp-${String(m).padStart(2, "0")}`;
+/** Digits of a mini program number in its key: `mp-00`..`mp-49` for 50, `mp-0000`..`mp-9999` for 10,000. */
+const KEY_DIGITS = Math.max(2, String(MINI_PROGRAMS - 1).length);
+export const mpKey = (m) => `mp-${String(m).padStart(KEY_DIGITS, "0")}`;
 export const allowlistText = () => Array.from({ length: ALLOWLIST_SIZE }, (_, i) => `u-${i * 5}`).join("\n");
 export const denylistText = () => Array.from({ length: DENYLIST_SIZE }, (_, i) => `dev-${i * 50}`).join("\n");
+
+function positiveInteger(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, not ${JSON.stringify(raw)}`);
+  return n;
+}
 
 /** mulberry32: a small seeded PRNG (uniform in [0, 1)). */
 export function prng(seed) {

@@ -1,25 +1,34 @@
 // `npm run bench` (second part): HTTP benchmark of POST /v1/check against a trivial route and against
 // the signed floor, on the same server. Builds the probe Worker (bench/probe-worker.ts: the real
 // Worker plus /probe/* routes, among them /probe/floor) with `wrangler deploy --dry-run` and runs it
-// on bare Miniflare on 127.0.0.1 with local D1/R2/KV and the AdmissionCounter Durable Object
-// (SQLite-backed); load goes through a socket bound straight to the Worker (no Miniflare entry
-// worker; BENCH_DIRECT=0 goes through it instead). Seeds the benchmark snapshot of bench/fixtures.mjs
-// through the admin API (1,000,000-user allowlist, device denylist, 50 mini programs × 1 full + 3
-// canary releases of 5 rules, percentages, one capped time window), then
+// on bare Miniflare on 127.0.0.1 with local D1/R2/KV and the AdmissionCounter and DeliveryIndex
+// Durable Objects (SQLite-backed); load goes through a socket bound straight to the Worker (no
+// Miniflare entry worker; BENCH_DIRECT=0 goes through it instead). Seeds the benchmark workspace of
+// bench/fixtures.mjs (1,000,000-user allowlist, device denylist, BENCH_MINI_PROGRAMS mini programs,
+// default 50, × 1 full + 3 canary releases of 5 rules, percentages, one capped time window): through
+// the admin API up to 50 mini programs, above that straight into D1 (bench/bulk-seed.mjs) and one
+// rebuild of the delivery state (BENCH_SEED=api|bulk chooses). Then
 //   - per request at c=1, the stages trivial / floor / check interleaved per device in random order,
 //     workerd's CPU read before and after each request: `c=1 check_cpu_us floor_cpu_us over_floor_us`;
 //   - bounded load at concurrency 1, 8 and 64 from an undici Pool (one connection per concurrent
 //     request, no pipelining), rounds alternating trivial, check and floor: `ratio` (check/trivial)
-//     and `floor_ratio` (check/floor).
+//     and `floor_ratio` (check/floor);
+//   - after the c=8 load, the isolate's heap through the inspector (`heap used_mib total_mib`, with
+//     what the delivery caches account for when the probe Worker tells);
+//   - last, the scale phase: the cost of one release change and of a cold check (`scale n= change_ms
+//     change_bytes fetched_bytes cold_check_ms`, see scale below).
 // Prints figures only; asserts nothing about time.
+import { Buffer } from "node:buffer";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { strToU8, zipSync } from "fflate";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { Pool } from "undici";
+import { bulkSeed } from "./bulk-seed.mjs";
 import {
   ALLOWLIST_SIZE,
   ASKED,
@@ -68,6 +77,22 @@ const ROUNDS = 4;
 const MAX_SECONDS_PER_RUN = 15;
 /** Seeding calls in flight (one mini program each). */
 const SEED_CONCURRENCY = 4;
+/**
+ * How the mini programs are seeded (see seed): BENCH_SEED=api or bulk; by default through the admin
+ * API up to 50 mini programs, straight into D1 above.
+ */
+const SEED = process.env.BENCH_SEED ?? (MINI_PROGRAMS > 50 ? "bulk" : "api");
+if (SEED !== "api" && SEED !== "bulk") throw new Error(`BENCH_SEED must be api or bulk, not ${SEED}`);
+/** The mini program that holds the one package bulk-seeded versions share (never released). */
+const PACKAGE_KEY = "bench-package";
+const TARGET = { appKey: "bench-app", env: "prod" };
+/** Bounds on the probe routes' answers: the rebuild publishes every mini program (~1 min at 10,000). */
+const PROBE_TIMEOUT_MS = 60_000;
+const REBUILD_TIMEOUT_MS = 600_000;
+/** Cold checks timed in the scale phase (each after the probe Worker's caches are dropped). */
+const COLD_CHECKS = 5;
+/** With BENCH_HEAP=0, no inspector: no heap line. */
+const HEAP = process.env.BENCH_HEAP !== "0";
 // request.cf as the platform would send it (Miniflare would otherwise try to download one).
 const CF = { country: "CN", region: "Zhejiang", city: "Hangzhou", colo: "HKG", asn: 4134, timezone: "Asia/Shanghai" };
 
@@ -86,7 +111,8 @@ function startServer() {
     convertV4MiniflareOptions({
       host: "127.0.0.1",
       port: 0,
-      ...(PROFILE_DIR ? { inspectorPort: 0 } : {}),
+      // The inspector (on 127.0.0.1) serves the profiler and the heap reading.
+      ...(PROFILE_DIR || HEAP ? { inspectorPort: 0 } : {}),
       cf: CF,
       // Miniflare logs every request by default (its entry worker re-wraps each response and posts a
       // log line to this process): like wrangler dev's logging, that would hide our own cost.
@@ -104,7 +130,10 @@ function startServer() {
           r2Buckets: { PACKAGES: "bench-packages" },
           kvNamespaces: { SNAPSHOTS: "bench-snapshots" },
           // wrangler.toml declares the class in new_sqlite_classes: it uses ctx.storage.sql.
-          durableObjects: { ADMISSIONS: { className: "AdmissionCounter", useSQLite: true } },
+          durableObjects: {
+            ADMISSIONS: { className: "AdmissionCounter", useSQLite: true },
+            DELIVERY: { className: "DeliveryIndex", useSQLite: true },
+          },
           bindings: {
             MAX_PACKAGE_BYTES: "20971520",
             SIGNING_KEY_SEED: randomBytes(32).toString("base64url"),
@@ -140,9 +169,7 @@ async function main() {
         `snapshot ${MINI_PROGRAMS} mini programs × (1 full + 3 canary releases × 5 rules), allowlist ${ALLOWLIST_SIZE.toLocaleString("en")} user ids, ` +
         `denylist ${DENYLIST_SIZE} device ids, time window capped at ${TIME_WINDOW_CAP}; ${DEVICES} devices × ${ASKED} mini programs per check`,
     );
-    console.log(
-      `  seeding through the admin API: ${seeded.seconds.toFixed(1)} s (allowlist upload ${seeded.listSeconds.toFixed(1)} s)`,
-    );
+    console.log(`  ${seedingLine(seeded)}`);
     console.log(`  mix: ${mix}`);
     const trivial = () => ({ path: "/healthz" });
     const check = (i) => ({ path: "/v1/check", body: bodies[i % bodies.length] });
@@ -188,9 +215,14 @@ async function main() {
         `c=${c} trivial ${tr.client.toFixed(2)}/${tr.server.toFixed(2)} check ${ck.client.toFixed(2)}/${ck.server.toFixed(2)}`,
       );
       if (profiles[0]) summarize(profiles[0], PROFILE_DIR, `check-c${c}`);
+      // The isolate's heap once the c=8 load has filled its caches (else after the last level).
+      if (HEAP && (c === 8 || (!LEVELS.some((l) => l.c === 8) && c === LEVELS.at(-1).c))) await printHeap(url);
     }
+    if (HEAP && LEVELS.length === 0) await printHeap(url);
     console.log(`  CPU in cores (load client / workerd) while measuring: ${cpu.join("; ")}`);
     if (BREAKDOWN) await breakdown(pool, bodies);
+    // Last: its release change and cache drops would otherwise touch the measurements above.
+    await scale(pool, url, seeded, bodies);
   } finally {
     await pool.close();
   }
@@ -299,7 +331,14 @@ function printPerRequest(stages, summaries) {
   }
 }
 
-/** Seeds the benchmark snapshot through the admin API; returns how long it took. */
+/**
+ * Seeds the benchmark workspace. The workspace, the app, the allowlists come from the admin API; then
+ * the mini programs, their versions and releases either through the admin API too (BENCH_SEED=api,
+ * the default up to 50 mini programs: how the tour-like numbers are measured) or straight into D1
+ * (BENCH_SEED=bulk, the default above 50: bench/bulk-seed.mjs, with one package uploaded through the
+ * API for all versions), followed by one rebuild of the delivery state. Returns how long each part
+ * took, the admin token and what the rebuild reported (null when not asked or not available).
+ */
 async function seed(url) {
   const started = performance.now();
   const boot = await fetch(`${url}/v1/bootstrap`, {
@@ -308,7 +347,7 @@ async function seed(url) {
     body: JSON.stringify({ workspaceName: "Bench", adminName: "Bench", adminEmail: "bench@bench.test" }),
   });
   if (!boot.ok) throw new Error(`bootstrap → ${boot.status} ${await boot.text()}`);
-  const { token } = await boot.json();
+  const { token, workspaceId, memberId } = await boot.json();
   // Seeding runs SEED_CONCURRENCY mini programs at once on one environment: a change that raced
   // another on it answers 409 CONFLICT and is retried, as any client should.
   const call = async (method, path, body, type = "application/json") => {
@@ -326,7 +365,7 @@ async function seed(url) {
     if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${(await res.text()).slice(0, 500)}`);
     return res.json();
   };
-  await call("POST", "/v1/admin/apps", { key: "bench-app", name: "Bench", platforms: ["ios", "android"] });
+  const app = await call("POST", "/v1/admin/apps", { key: "bench-app", name: "Bench", platforms: ["ios", "android"] });
   const listStarted = performance.now();
   const users = await call("POST", "/v1/admin/allowlists", { name: "bench-users", kind: "user" });
   const uploaded = await call("PUT", `/v1/admin/allowlists/${users.id}/entries`, allowlistText(), "text/plain");
@@ -334,8 +373,44 @@ async function seed(url) {
   const listSeconds = (performance.now() - listStarted) / 1000;
   const denied = await call("POST", "/v1/admin/allowlists", { name: "bench-denied-devices", kind: "device" });
   await call("PUT", `/v1/admin/allowlists/${denied.id}/entries`, denylistText(), "text/plain");
-
   const now = Date.now();
+  const result = { token, listSeconds, bulk: null, rebuild: null };
+
+  if (SEED === "bulk") {
+    // One real package, uploaded through the API to a mini program of its own (never released, so
+    // outside the delivery state): every bulk version points at its bytes.
+    const bytes = zipSync({ "index.js": strToU8("// bench package") });
+    await call("POST", "/v1/admin/mini-programs", { key: PACKAGE_KEY, names: { en: PACKAGE_KEY } });
+    const pkg = await call(
+      "POST",
+      `/v1/admin/mini-programs/${PACKAGE_KEY}/versions?version=1.0.0&compat=${encodeURIComponent(COMPAT)}`,
+      bytes,
+      "application/zip",
+    );
+    const env = app.environments.find((e) => e.name === "prod");
+    result.bulk = await bulkSeed(mf, {
+      workspaceId,
+      appId: app.id,
+      environmentId: env.id,
+      memberId,
+      n: MINI_PROGRAMS,
+      userList: users.id,
+      deviceList: denied.id,
+      now,
+      pkg: { sha256: pkg.sha256, size: pkg.size, fileCount: pkg.fileCount },
+    });
+    const rebuildStarted = performance.now();
+    result.rebuild = await rebuild(url, async () => {
+      // Without the probe route: an identical upload of a version every bulk version shares is an
+      // idempotent replay that republishes every environment the mini program is released on.
+      const query = `version=1.0.0&compat=${encodeURIComponent(COMPAT)}`;
+      await call("POST", `/v1/admin/mini-programs/${mpKey(0)}/versions?${query}`, bytes, "application/zip");
+    });
+    result.rebuildSeconds = (performance.now() - rebuildStarted) / 1000;
+    result.seconds = (performance.now() - started) / 1000;
+    return result;
+  }
+
   const seedMiniProgram = async (m) => {
     const key = mpKey(m);
     await call("POST", "/v1/admin/mini-programs", { key, names: { en: key }, defaultUpdateMode: "async" });
@@ -363,7 +438,282 @@ async function seed(url) {
       while (next < MINI_PROGRAMS) await seedMiniProgram(next++);
     }),
   );
-  return { seconds: (performance.now() - started) / 1000, listSeconds };
+  result.seconds = (performance.now() - started) / 1000;
+  return result;
+}
+
+/**
+ * After a bulk seeding: one rebuild of the delivery state of (bench-app, prod) through the probe
+ * Worker's POST /probe/delivery/rebuild, answering { parts, bytes } (and `ms` if it reports it).
+ * Where the route is missing (older code), warns and rebuilds through `fallback` instead; returns
+ * the route's answer, or null.
+ */
+async function rebuild(url, fallback) {
+  const res = await probe(url, "POST", "/probe/delivery/rebuild", TARGET, REBUILD_TIMEOUT_MS);
+  if (res.ok) return res.json;
+  console.warn(
+    `warning: POST /probe/delivery/rebuild answered ${res.status} (${res.text.slice(0, 120)}); ` +
+      "rebuilding the delivery state through a replayed version upload instead",
+  );
+  try {
+    await fallback();
+  } catch (error) {
+    console.warn(`warning: that failed too, checks see no delivery state: ${error.message.slice(0, 300)}`);
+  }
+  return null;
+}
+
+/**
+ * One request to a probe route, given up after `timeoutMs`: { ok, status, json (when ok and JSON),
+ * text }; status 0 when it timed out.
+ */
+async function probe(url, method, path, body, timeoutMs = PROBE_TIMEOUT_MS) {
+  let res;
+  let text;
+  try {
+    res = await fetch(`${url}${path}`, {
+      method,
+      signal: AbortSignal.timeout(timeoutMs),
+      ...(body === undefined ? {} : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+    });
+    text = await res.text();
+  } catch (error) {
+    if (error?.name !== "TimeoutError") throw error;
+    return { ok: false, status: 0, json: null, text: `no answer in ${timeoutMs / 1000} s` };
+  }
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // Not JSON: not the contract's answer.
+  }
+  return { ok: res.ok && json !== null, status: res.status, json, text };
+}
+
+/** The seeding summary line. */
+function seedingLine(seeded) {
+  const list = `allowlist upload ${seeded.listSeconds.toFixed(1)} s`;
+  if (seeded.bulk === null) return `seeding through the admin API: ${seeded.seconds.toFixed(1)} s (${list})`;
+  const { ms, rows } = seeded.bulk;
+  const bulk = ms / 1000;
+  const admin = seeded.seconds - bulk - seeded.rebuildSeconds;
+  const built = seeded.rebuild
+    ? `POST /probe/delivery/rebuild ${seeded.rebuildSeconds.toFixed(1)} s (${seeded.rebuild.parts} parts, ` +
+      `${seeded.rebuild.bytes} bytes${seeded.rebuild.ms === undefined ? "" : `, ${seeded.rebuild.ms} ms in the Worker`})`
+    : `rebuilt through a replayed upload ${seeded.rebuildSeconds.toFixed(1)} s (no probe route)`;
+  return (
+    `seeding: ${seeded.seconds.toFixed(1)} s = admin API ${admin.toFixed(1)} s (${list}) + bulk D1 insert ` +
+    `${bulk.toFixed(1)} s (${rows.miniPrograms} mini programs, ${rows.versions} versions, ${rows.releases} releases) + ${built}`
+  );
+}
+
+/**
+ * The isolate's heap after a full garbage collection, read through the inspector (Chrome DevTools
+ * Protocol on target core:user:updraft), with what the probe Worker's GET /probe/delivery/memory
+ * says the delivery caches account for, when it answers.
+ */
+async function printHeap(url) {
+  let line;
+  try {
+    const { usedSize, totalSize } = await inspect("updraft", async (send) => {
+      // workerd runs the collection V8 schedules for it (and then answers) only once the isolate
+      // handles a request: trivial requests until it has.
+      let collected = false;
+      const gc = send("HeapProfiler.collectGarbage").then(() => {
+        collected = true;
+      });
+      for (let i = 0; i < 50 && !collected; i++) {
+        await (await fetch(`${url}/healthz`)).text();
+        await Promise.race([gc, new Promise((r) => setTimeout(r, 100))]);
+      }
+      await gc;
+      return send("Runtime.getHeapUsage");
+    });
+    line = `heap used_mib=${mib(usedSize)} total_mib=${mib(totalSize)}`;
+  } catch (error) {
+    console.log(`heap (inspector unavailable: ${error.message})`);
+    return;
+  }
+  const memory = await probe(url, "GET", "/probe/delivery/memory");
+  if (memory.ok && typeof memory.json.accountedBytes === "number") {
+    line += ` accounted_mib=${mib(memory.json.accountedBytes)} budget_mib=${mib(memory.json.budgetBytes)}`;
+  }
+  console.log(line);
+}
+
+const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
+
+/** Runs `use(send)` on a CDP session with Miniflare worker `name`'s isolate (as bench/profile.mjs does). */
+async function inspect(name, use) {
+  const inspector = (await mf.getInspectorURL()).toString().replace(/^ws/, "http");
+  const targets = await (await fetch(new URL("/json/list", inspector))).json();
+  const target = targets.find((t) => t.id === `core:user:${name}`);
+  if (!target) throw new Error(`no inspector target for worker ${name}`);
+  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = () => reject(new Error("inspector connection failed"));
+  });
+  let id = 0;
+  const pending = new Map();
+  ws.onmessage = (event) => {
+    const msg = JSON.parse(String(event.data));
+    const p = pending.get(msg.id);
+    if (!p) return;
+    pending.delete(msg.id);
+    if (msg.error) p.reject(new Error(msg.error.message));
+    else p.resolve(msg.result);
+  };
+  const send = (method, params = {}) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${method}: no answer in 10 s`)), 10_000);
+      const settle = (f) => (value) => {
+        clearTimeout(timer);
+        f(value);
+      };
+      pending.set(++id, { resolve: settle(resolve), reject: settle(reject) });
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  try {
+    return await use(send);
+  } finally {
+    ws.close();
+  }
+}
+
+/**
+ * The scale phase, through the probe Worker's /probe/delivery/* routes (bench/probe-worker.ts). One
+ * release change: a rollout change of one mini program's 1.3.0 canary through the admin API, then
+ *   change_bytes  what its publish wrote (GET /probe/delivery/last-publish → bytesWritten);
+ *   change_ms     the compile time of that publish: `compileMs` when last-publish reports it, else
+ *                 compileParts (src/domain/delivery.ts, bundled for Node) timed here on the relational
+ *                 state of the changed mini program (POST /probe/delivery/source; inside workerd the
+ *                 clock does not move during pure computation), median of COMPILE_RUNS after one run;
+ *   fetched_bytes what a second, independent cache that had loaded 21 mini programs (device 0's and
+ *                 the changed one, POST /probe/delivery/observer "warm" before the change) fetches to
+ *                 see the change ("refresh");
+ *   cold_check_ms one check of 20 mini programs right after the isolate's delivery and list caches
+ *                 are dropped (POST /probe/delivery/cold), wall time at the client, median of
+ *                 COLD_CHECKS devices.
+ * Prints one `scale` line (`(probe routes missing)` when a route answers 404) and one detail line.
+ */
+async function scale(pool, url, seeded, bodies) {
+  const head = `scale n=${MINI_PROGRAMS}`;
+  const failed = (path, res) =>
+    console.log(
+      res.status === 404
+        ? `${head} (probe routes missing)`
+        : `${head} (probe ${path} answered ${res.status}: ${res.text.slice(0, 120).replace(/\s+/g, " ")})`,
+    );
+  // The changed mini program is one device 0 does not ask about (it asks about the first ASKED).
+  const changed = mpKey(MINI_PROGRAMS - 1);
+  const device0 = JSON.parse(bodies[0]);
+  const ids = [...new Set([...device0.miniPrograms.map((m) => m.id), changed])];
+  const observer = "/probe/delivery/observer";
+  const warm = await probe(url, "POST", observer, { ...TARGET, ids, action: "warm" });
+  if (!warm.ok) return failed(observer, warm);
+
+  const admin = async (method, path, body) => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${seeded.token}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${(await res.text()).slice(0, 300)}`);
+    return res.json();
+  };
+  const versions = await admin("GET", `/v1/admin/mini-programs/${changed}/versions`);
+  const v130 = versions.items.find((v) => v.version === "1.3.0");
+  const query = `appId=${TARGET.appKey}&env=${TARGET.env}&miniProgramId=${changed}&status=canary`;
+  const release = (await admin("GET", `/v1/admin/releases?${query}`)).items.find((r) => r.versionId === v130?.id);
+  if (!release) throw new Error(`no 1.3.0 canary release of ${changed}`);
+  const basisPoints = (release.targeting?.percentage?.basisPoints ?? 0) + 100;
+  const changeStarted = performance.now();
+  await admin("PUT", `/v1/admin/releases/${release.id}/rollout`, { basisPoints });
+  const changeWallMs = performance.now() - changeStarted;
+  const lastPublish = "/probe/delivery/last-publish";
+  const published = await probe(url, "GET", lastPublish);
+  if (!published.ok || published.json === null) return failed(lastPublish, published);
+  let compileMs = published.json.compileMs;
+  let compiled = "reported by the Worker";
+  if (typeof compileMs !== "number") {
+    const sourcePath = "/probe/delivery/source";
+    const source = await probe(url, "POST", sourcePath, { ...TARGET, key: changed });
+    if (!source.ok) return failed(sourcePath, source);
+    ({ ms: compileMs, text: compiled } = await timeCompile(source.json));
+  }
+  const refresh = await probe(url, "POST", observer, { ...TARGET, ids, action: "refresh" });
+  if (!refresh.ok) return failed(observer, refresh);
+
+  const cold = [];
+  for (let d = 0; d < COLD_CHECKS; d++) {
+    const dropped = await probe(url, "POST", "/probe/delivery/cold", TARGET);
+    if (!dropped.ok) return failed("/probe/delivery/cold", dropped);
+    const t0 = performance.now();
+    const res = await pool.request({
+      path: "/v1/check",
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: bodies[d % bodies.length],
+    });
+    const text = await res.body.text();
+    cold.push(performance.now() - t0);
+    if (res.statusCode !== 200) throw new Error(`cold check → ${res.statusCode} ${text.slice(0, 300)}`);
+  }
+  cold.sort((a, b) => a - b);
+  console.log(
+    `${head} change_ms=${compileMs.toFixed(3)} change_bytes=${published.json.bytesWritten} ` +
+      `fetched_bytes=${refresh.json.fetchedBytes} cold_check_ms=${cold[Math.floor(cold.length / 2)].toFixed(1)}`,
+  );
+  console.log(
+    `  scale: rollout change of ${changed} 1.3.0 to ${basisPoints} bp, ${changeWallMs.toFixed(0)} ms at the admin client, ` +
+      `${published.json.parts ?? "?"} part(s) published; change_ms ${compiled}; observer warm-up fetched ` +
+      `${warm.json.fetchedBytes} bytes; cold checks ${cold.map((ms) => ms.toFixed(1)).join(" ")} ms`,
+  );
+}
+
+/** Runs of compileParts timed for change_ms (after one untimed run). */
+const COMPILE_RUNS = 101;
+
+/**
+ * compileParts of src/domain/delivery.ts on `source`, bundled for Node with esbuild as bench/core.mjs
+ * bundles the decision core: the median of COMPILE_RUNS runs, and a description of the measurement.
+ */
+async function timeCompile(source) {
+  const { build } = await import("esbuild");
+  const outfile = join(work, "compile-parts.mjs");
+  await build({
+    stdin: {
+      contents: 'export { compileParts } from "./src/domain/delivery";',
+      resolveDir: process.cwd(),
+      loader: "ts",
+      sourcefile: "bench-compile-entry.ts",
+    },
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node22",
+    outfile,
+    logLevel: "warning",
+  });
+  const { compileParts } = await import(pathToFileURL(outfile).href);
+  const first = performance.now();
+  const parts = compileParts(source);
+  const firstMs = performance.now() - first;
+  const runs = [];
+  for (let i = 0; i < COMPILE_RUNS; i++) {
+    const t0 = performance.now();
+    compileParts(source);
+    runs.push(performance.now() - t0);
+  }
+  runs.sort((a, b) => a - b);
+  const bytes = parts.reduce((sum, p) => sum + Buffer.byteLength(p.json), 0);
+  return {
+    ms: runs[Math.floor(runs.length / 2)],
+    text:
+      `compileParts in Node on its relational state (${parts.length} part${parts.length === 1 ? "" : "s"}, ${bytes} bytes): median of ` +
+      `${COMPILE_RUNS} runs, first run ${firstMs.toFixed(3)} ms`,
+  };
 }
 
 /**
