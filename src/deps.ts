@@ -78,7 +78,7 @@ function build(env: Bindings): Deps {
     ),
     signer: env.SIGNING_KEY_SEED ? ed25519Signer(env.SIGNING_KEY_SEED, env.SIGNING_KEY_ID ?? "default") : null,
     lists: listContentStore(env.PACKAGES, env.SNAPSHOTS, budget),
-    admissions: cachedAdmissionGate(durableObjectAdmissionGate(env.ADMISSIONS)),
+    admissions: cachedAdmissionGate(durableObjectAdmissionGate(env.ADMISSIONS), undefined, budget),
     bucketKey: env.BUCKET_KEY ? bucketKeyFromHex(env.BUCKET_KEY) : null,
     parseUserAgent,
     geoFromCf,

@@ -2,6 +2,11 @@ import { type Admission, MAX_CAP } from "../domain/targeting/evaluate";
 import type { AdmissionAnswer, AdmissionGate } from "../usecases/ports";
 import type { AdmissionCounter } from "./admission-counter";
 import { within } from "./deadline";
+import type { MemoryBudget } from "./memory-budget";
+
+/** Heap bytes charged per remembered admitted pair and per member of a closed set (ids of ~30 characters). */
+const PAIR_BYTES = 120;
+const MEMBER_BYTES = 80;
 
 /**
  * Time limits of the calls a check makes to a time-window's Durable Object (ms). On expiry of an
@@ -62,6 +67,7 @@ export const DEFAULT_ADMISSION_CACHE_LIMITS: AdmissionCacheLimits = { maxPairs: 
 export function cachedAdmissionGate(
   inner: AdmissionAuthority,
   limits: AdmissionCacheLimits = DEFAULT_ADMISSION_CACHE_LIMITS,
+  budget?: MemoryBudget,
 ): AdmissionGate {
   const pairs = new Set<string>();
   const closedSets = new Map<string, Set<string>>();
@@ -101,6 +107,24 @@ export function cachedAdmissionGate(
     }
   };
 
+  // A member of the isolate's memory budget: under pressure the oldest closed sets go first, then the
+  // oldest admitted pairs (both only cost a question to the authority when needed again).
+  budget?.join({
+    name: "admissions",
+    held: () => pairs.size * PAIR_BYTES + held * MEMBER_BYTES,
+    shrinkTo(bytes) {
+      for (const [id, set] of closedSets) {
+        if (pairs.size * PAIR_BYTES + held * MEMBER_BYTES <= bytes) return;
+        closedSets.delete(id);
+        held -= set.size;
+      }
+      for (const key of pairs) {
+        if (pairs.size * PAIR_BYTES + held * MEMBER_BYTES <= bytes) return;
+        pairs.delete(key);
+      }
+    },
+  });
+
   const known = (releaseId: string, deviceId: string): Admission => {
     const set = closedSets.get(releaseId);
     if (set) return set.has(deviceId) ? "admitted" : "not_admitted";
@@ -114,6 +138,7 @@ export function cachedAdmissionGate(
     const answer = await question();
     if (answer.admitted) bounded(pairs, key, limits.maxPairs);
     if (answer.closed) await fetchClosedSet(releaseId);
+    budget?.charged();
     return answer;
   };
 

@@ -38,14 +38,21 @@ export const MAX_CACHED_TARGETS = 1024;
 /** A refresh still running after this long no longer stops other requests from refreshing. */
 const REFRESH_TIMEOUT_MS = 10_000;
 /** Parts fetched at once by one check. */
-const FETCH_WAVE = 16;
+const FETCH_WAVE = 32;
 /** Parts written at once by one publish (a whole target's, when it is rebuilt). */
 const PUBLISH_WAVE = 64;
 /**
- * Heap bytes per byte of stored JSON, for the memory budget: parsed objects, the memos built on them
- * (compiled targeting, answer fragments, version ranks). Measured by `npm run bench` (docs).
+ * Heap bytes per byte of stored JSON, for the memory budget: parsed objects and the memos built on
+ * them (compiled targeting, answer fragments, version ranks). Calibrated with `npm run bench`, which
+ * prints the real heap with the caches full next to this accounting (docs/performance.md).
  */
-export const HEAP_PER_JSON_BYTE = 4;
+export const HEAP_PER_JSON_BYTE = 2;
+/**
+ * Characters of JSON of the distinct configurations and targetings shared between parts; the table is
+ * emptied when full. It holds what it shares (RESERVED_CACHE_BYTES.interned), so a part is charged
+ * only for what it does not share.
+ */
+const MAX_INTERNED_CHARS = 2 * 1024 * 1024;
 /** What an entry for a mini program the target does not have costs. */
 const ABSENT_ENTRY_BYTES = 96;
 
@@ -125,6 +132,34 @@ export function deliveryCache(
 } {
   const targets = new Map<string, Target>();
   let held = 0;
+  // Configurations and targeting repeat across mini programs (the same rules, lists, switches): a part
+  // read shares the objects already held for an equal one, so each is held, and compiled, once.
+  const interned = new Map<string, object>();
+  let internedChars = 0;
+  /** Interns a part's configurations and targeting; returns the JSON bytes the part did not add. */
+  const intern = (mp: SnapshotMiniProgram): number => {
+    let shared = 0;
+    const one = <T extends object>(value: T): T => {
+      const key = JSON.stringify(value);
+      const hit = interned.get(key);
+      if (hit !== undefined) {
+        shared += key.length;
+        return hit as T;
+      }
+      if (internedChars + key.length > MAX_INTERNED_CHARS) {
+        interned.clear();
+        internedChars = 0;
+      }
+      interned.set(key, value);
+      internedChars += key.length;
+      return value;
+    };
+    for (const release of mp.releases) {
+      release.config = one(release.config);
+      if (release.targeting !== null) release.targeting = one(release.targeting);
+    }
+    return shared;
+  };
   let fetchedBytes = 0;
 
   const targetOf = (appKey: string, env: string): Target => {
@@ -299,6 +334,7 @@ export function deliveryCache(
     }
     fetchedBytes += part.bytes;
     const mp = part.value.mp;
+    const shared = intern(mp);
     const loaded: PartEntry = {
       bucket: f.bucket,
       version: f.version,
@@ -306,7 +342,8 @@ export function deliveryCache(
       mp,
       geography: readsGeography(mp),
       json: part.bytes,
-      bytes: part.bytes * HEAP_PER_JSON_BYTE,
+      // What is shared with parts held already is charged to them (at most 1 KB per part is never shared).
+      bytes: Math.max(part.bytes - shared, 1024) * HEAP_PER_JSON_BYTE,
       recent: true,
     };
     // A concurrent request may have stored a newer one meanwhile.

@@ -82,13 +82,13 @@ export class MemoryBudget {
 export const ISOLATE_CACHE_BUDGET_BYTES = 64 * 1024 * 1024;
 
 /**
- * Worst cases of the caches bounded by entry counts (estimates of heap bytes per entry):
- * - admissions: 100,000 admitted (release, device) pairs and 100,000 members of closed time
- *   windows (edge/admissions.ts), about 90 bytes each;
- * - memos: the version, lower-case and regex outcome memos of the targeting rules (4,096 entries
- *   each, values of at most 128 characters).
+ * Worst cases of the caches bounded by their own limits (estimates of heap bytes): the version,
+ * lower-case and regex outcome memos of the targeting rules (4,096 entries each, values of at most
+ * 128 characters), and the table of configurations and targetings parts share (2 Mi characters of
+ * JSON and the objects parsed from it: edge/delivery-cache.ts). Every other cache is a member charging
+ * what it holds.
  */
 export const RESERVED_CACHE_BYTES = {
-  admissions: 18 * 1024 * 1024,
   memos: 3 * 1024 * 1024,
+  interned: 6 * 1024 * 1024,
 } as const;

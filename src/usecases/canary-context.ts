@@ -7,18 +7,22 @@ import { type Admission, compileTargeting, stickyIdFor, type Targeting } from ".
 import { type DeviceProfile, MAX_REGEX_SUBJECT_LENGTH, type SafeRegex } from "../domain/targeting/rules";
 import type { AdmissionAnswer, DeliveryView, Deps, ShardLookup } from "./ports";
 
-// Memos keyed by immutable snapshot objects: a snapshot is compiled once per isolate, not per request.
-const compiledTargeting = new WeakMap<SnapshotRelease, Targeting | null>();
+// Memos keyed by immutable delivery objects: compiled once per isolate, not per request. Compiled
+// targeting is keyed by the targeting object itself, which the isolate's delivery cache shares
+// between parts whose targeting is the same (interned): each distinct targeting compiles once.
+const compiledTargeting = new WeakMap<object, Targeting | null>();
 const bucketers = new WeakMap<SnapshotRelease, (id: string) => number>();
 const listRegexes = new WeakMap<SnapshotList, SafeRegex[]>();
 const listIds = new WeakMap<SnapshotMiniProgram, string[]>();
 
 function targetingOf(release: SnapshotRelease): Targeting | null {
-  let t = compiledTargeting.get(release);
+  const stored = release.targeting;
+  if (stored === null) return null;
+  let t = compiledTargeting.get(stored);
   if (t === undefined) {
-    const compiled = release.targeting === null ? null : compileTargeting(release.targeting);
-    t = compiled?.ok ? compiled.targeting : null;
-    compiledTargeting.set(release, t);
+    const compiled = compileTargeting(stored);
+    t = compiled.ok ? compiled.targeting : null;
+    compiledTargeting.set(stored, t);
   }
   return t;
 }
