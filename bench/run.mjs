@@ -537,6 +537,8 @@ async function printHeap(url) {
   const memory = await probe(url, "GET", "/probe/delivery/memory");
   if (memory.ok && typeof memory.json.accountedBytes === "number") {
     line += ` accounted_mib=${mib(memory.json.accountedBytes)} budget_mib=${mib(memory.json.budgetBytes)}`;
+    const members = Object.entries(memory.json.members ?? {}).map(([name, bytes]) => `${name} ${mib(bytes)}`);
+    if (members.length > 0) line += `\n  accounted per member, MiB: ${members.join(", ")}`;
   }
   console.log(line);
 }
