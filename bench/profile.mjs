@@ -5,8 +5,11 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-/** Starts the sampling profiler of Miniflare worker `name`; the returned function stops it. */
-export async function startProfile(mf, name, intervalMicros = 200) {
+/**
+ * A Chrome DevTools Protocol session with Miniflare worker `name`'s isolate: `send(method, params)`
+ * answers with the result, or rejects after `timeoutMs`; `close()` ends the session.
+ */
+export async function connectInspector(mf, name, timeoutMs = 10_000) {
   const inspector = (await mf.getInspectorURL()).toString().replace(/^ws/, "http");
   const targets = await (await fetch(new URL("/json/list", inspector))).json();
   const target = targets.find((t) => t.id === `core:user:${name}`);
@@ -14,7 +17,7 @@ export async function startProfile(mf, name, intervalMicros = 200) {
   const ws = new WebSocket(target.webSocketDebuggerUrl);
   await new Promise((resolve, reject) => {
     ws.onopen = resolve;
-    ws.onerror = reject;
+    ws.onerror = () => reject(new Error("inspector connection failed"));
   });
   let id = 0;
   const pending = new Map();
@@ -28,15 +31,27 @@ export async function startProfile(mf, name, intervalMicros = 200) {
   };
   const send = (method, params = {}) =>
     new Promise((resolve, reject) => {
-      pending.set(++id, { resolve, reject });
+      const timer = setTimeout(() => reject(new Error(`${method}: no answer in ${timeoutMs / 1000} s`)), timeoutMs);
+      const settle = (f) => (value) => {
+        clearTimeout(timer);
+        f(value);
+      };
+      pending.set(++id, { resolve: settle(resolve), reject: settle(reject) });
       ws.send(JSON.stringify({ id, method, params }));
     });
+  return { send, close: () => ws.close() };
+}
+
+/** Starts the sampling profiler of Miniflare worker `name`; the returned function stops it. */
+export async function startProfile(mf, name, intervalMicros = 200) {
+  // A profile run lasts longer than any one answer wait of the session.
+  const { send, close } = await connectInspector(mf, name, 600_000);
   await send("Profiler.enable");
   await send("Profiler.setSamplingInterval", { interval: intervalMicros });
   await send("Profiler.start");
   return async () => {
     const { profile } = await send("Profiler.stop");
-    ws.close();
+    close();
     return profile;
   };
 }

@@ -45,7 +45,7 @@ import {
   TIME_WINDOW_CAP,
   VERSIONS,
 } from "./fixtures.mjs";
-import { startProfile, summarize } from "./profile.mjs";
+import { connectInspector, startProfile, summarize } from "./profile.mjs";
 
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 2000);
 const ONLY = process.env.BENCH_LEVELS?.split(",").map(Number);
@@ -545,41 +545,13 @@ async function printHeap(url) {
 
 const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
 
-/** Runs `use(send)` on a CDP session with Miniflare worker `name`'s isolate (as bench/profile.mjs does). */
+/** Runs `use(send)` on a CDP session with Miniflare worker `name`'s isolate (bench/profile.mjs). */
 async function inspect(name, use) {
-  const inspector = (await mf.getInspectorURL()).toString().replace(/^ws/, "http");
-  const targets = await (await fetch(new URL("/json/list", inspector))).json();
-  const target = targets.find((t) => t.id === `core:user:${name}`);
-  if (!target) throw new Error(`no inspector target for worker ${name}`);
-  const ws = new WebSocket(target.webSocketDebuggerUrl);
-  await new Promise((resolve, reject) => {
-    ws.onopen = resolve;
-    ws.onerror = () => reject(new Error("inspector connection failed"));
-  });
-  let id = 0;
-  const pending = new Map();
-  ws.onmessage = (event) => {
-    const msg = JSON.parse(String(event.data));
-    const p = pending.get(msg.id);
-    if (!p) return;
-    pending.delete(msg.id);
-    if (msg.error) p.reject(new Error(msg.error.message));
-    else p.resolve(msg.result);
-  };
-  const send = (method, params = {}) =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${method}: no answer in 10 s`)), 10_000);
-      const settle = (f) => (value) => {
-        clearTimeout(timer);
-        f(value);
-      };
-      pending.set(++id, { resolve: settle(resolve), reject: settle(reject) });
-      ws.send(JSON.stringify({ id, method, params }));
-    });
+  const { send, close } = await connectInspector(mf, name);
   try {
     return await use(send);
   } finally {
-    ws.close();
+    close();
   }
 }
 

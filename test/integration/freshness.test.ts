@@ -14,6 +14,7 @@ import { type CheckInput, decideAll } from "../../src/usecases/check-updates";
 import type { Deps } from "../../src/usecases/ports";
 import { transition } from "../support/admin-factories";
 import { canaryFixture } from "../support/canary";
+import { checkInput } from "../support/decide-fixtures";
 import { faultyKv, STALE_MS } from "../support/faulty-kv";
 import { call, makeWorkspace, uniqueKey } from "../support/workspace";
 
@@ -55,22 +56,12 @@ async function otherIsolate() {
   };
 }
 
-const device = (fx: { appKey: string; mpKey: string }, deviceId = "dev-1"): CheckInput => ({
-  appId: fx.appKey,
-  env: "prod",
-  deviceId,
-  userId: null,
-  nonce: null,
-  appVersion: null,
-  platform: null,
-  osVersion: null,
-  brand: null,
-  model: null,
-  network: null,
-  language: null,
-  attributes: {},
-  miniPrograms: [{ id: fx.mpKey, version: "1.0.0", sha256: null, failed: [] }],
-});
+const device = (fx: { appKey: string; mpKey: string }): CheckInput =>
+  checkInput({
+    appId: fx.appKey,
+    deviceId: "dev-1",
+    miniPrograms: [{ id: fx.mpKey, version: "1.0.0", sha256: null, failed: [] }],
+  });
 
 /** Moves the other isolate's clock in steps until its check answers `expected`; the time that took. */
 async function timeUntil(isolate: Awaited<ReturnType<typeof otherIsolate>>, input: CheckInput, expected: string) {

@@ -13,6 +13,7 @@ import { deliveryStore } from "../../src/edge/delivery-store";
 import { MemoryBudget } from "../../src/edge/memory-budget";
 import { type CheckInput, decideAll } from "../../src/usecases/check-updates";
 import type { DeliveryStore, Deps } from "../../src/usecases/ports";
+import { checkInput } from "../support/decide-fixtures";
 import { uniqueKey } from "../support/workspace";
 
 const N = 10_000;
@@ -116,22 +117,12 @@ async function isolate(clock: { now(): number }) {
   return { deps, delivery, reads };
 }
 
-const check = (appKey: string, ids: number[]): CheckInput => ({
-  appId: appKey,
-  env: "prod",
-  deviceId: "dev-1",
-  userId: null,
-  nonce: null,
-  appVersion: null,
-  platform: null,
-  osVersion: null,
-  brand: null,
-  model: null,
-  network: null,
-  language: null,
-  attributes: {},
-  miniPrograms: ids.map((i) => ({ id: key(i), version: "1.0.0", sha256: null, failed: [] })),
-});
+const check = (appKey: string, ids: number[]): CheckInput =>
+  checkInput({
+    appId: appKey,
+    deviceId: "dev-1",
+    miniPrograms: ids.map((i) => ({ id: key(i), version: "1.0.0", sha256: null, failed: [] })),
+  });
 
 const offered = async (deps: Deps, input: CheckInput) =>
   (await decideAll(deps, input, { cf: null, userAgent: null }, "admit")).decisions.map((d) =>

@@ -59,7 +59,8 @@ beforeAll(async () => {
   releases.push(...first.releases);
 }, 60_000);
 
-const check = (key = mp.key) =>
+/** A check of device dev-1 asking about `keys` (the first mini program by default). */
+const check = (...keys: string[]) =>
   call("/v1/check", {
     method: "POST",
     json: {
@@ -67,7 +68,7 @@ const check = (key = mp.key) =>
       env: "prod",
       deviceId: "dev-1",
       model: "Pixel 8",
-      miniPrograms: [{ id: key, version: null }],
+      miniPrograms: (keys.length > 0 ? keys : [mp.key]).map((id) => ({ id, version: null })),
     },
   });
 
@@ -107,16 +108,7 @@ describe("the size bound of one mini program's delivery part", () => {
       for (const r of more.releases.slice(0, 2)) await transition(token, r.id, "canary");
       keys.push(more.mp.key);
     }
-    const ask = (ids: string[]) =>
-      call("/v1/check", {
-        method: "POST",
-        json: {
-          appId: app.key,
-          env: "prod",
-          deviceId: "dev-1",
-          miniPrograms: ids.map((id) => ({ id, version: null })),
-        },
-      });
+    const ask = (ids: string[]) => check(...ids);
     const { body } = await expectProblem(await ask(keys), 422, "CHECK_TOO_LARGE");
     expect(body.detail).toMatch(/ask about fewer mini programs per check/);
     // Four of them fit, and so does the fifth alone.
