@@ -132,10 +132,32 @@ async function demoCheck() {
   return { ok: true, version: result.version };
 }
 
+/** Rebuilds the delivery data of every environment of the token's workspace; false when that failed. */
+async function rebuildDelivery(token) {
+  const headers = { authorization: `Bearer ${token}` };
+  const res = await fetch(`${BASE}/v1/admin/apps`, { headers });
+  if (!res.ok) return false;
+  const { items } = await res.json();
+  let rebuilt = true;
+  for (const app of items ?? []) {
+    for (const env of app.environments ?? []) {
+      const url = `${BASE}/v1/admin/apps/${encodeURIComponent(app.key)}/environments/${encodeURIComponent(env.name)}/rebuild-delivery`;
+      const answer = await fetch(url, { method: "POST", headers });
+      rebuilt &&= answer.ok;
+    }
+  }
+  return rebuilt;
+}
+
 try {
   await waitUntilUp();
   const seeded = await seedDemo(BASE, { bootstrapSecret: vars.BOOTSTRAP_SECRET, demoFile: paths.demoFile });
-  const check = await demoCheck();
+  let check = await demoCheck();
+  if (!check.ok && seeded.token) {
+    // State written by a version that kept one snapshot per environment has no delivery parts yet:
+    // rebuild the workspace's environments from the database once, then look again.
+    if (await rebuildDelivery(seeded.token)) check = await demoCheck();
+  }
   const reset = process.env.UPDRAFT_STATE_DIR
     ? `stop this server (Ctrl-C) and run \`UPDRAFT_STATE_DIR=${process.env.UPDRAFT_STATE_DIR} npm run reset\`, then start again`
     : "stop this server (Ctrl-C), run `npm run reset`, then `npm start` again";

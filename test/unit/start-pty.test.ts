@@ -2,7 +2,7 @@
 // on a fresh state, with nothing typed. Then the README's two tours, pasted twice, against that
 // server, `npm run reset` refusing while it runs, Ctrl-C, and reset proceeding once it is stopped.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -73,13 +73,15 @@ function startServer() {
 }
 
 /** Waits for the ready banner and runs the curl check it printed: a signed update to demo-pay 1.1.0. */
-async function expectReadyWithWorkingCurl() {
+async function expectReadyWithWorkingCurl({ migrations = true } = {}) {
   const ready = await out.waitFor(/Updraft is running on (\S+)/, 120_000, child);
   expect(ready[1]).toBe(base);
   const text = out.plain;
-  // wrangler met a terminal and still did not wait: it logged its question and went on.
-  expect(text).toMatch(/About to apply 2 migration\(s\)/);
-  expect(text).toMatch(/Using fallback value in non-interactive context: yes/);
+  if (migrations) {
+    // wrangler met a terminal and still did not wait: it logged its question and went on.
+    expect(text).toMatch(/About to apply 2 migration\(s\)/);
+    expect(text).toMatch(/Using fallback value in non-interactive context: yes/);
+  }
   // The secrets are not where `wrangler types` looks, so wrangler has nothing to complain about.
   expect(text).not.toMatch(/types might be out of date/);
   expect(text).toMatch(/Admin token \(demo workspace\): upd_\w+/);
@@ -166,6 +168,17 @@ describe("npm start in a terminal", () => {
   it("starts again after the reset, migrations and demo anew, still without asking", async () => {
     startServer();
     await expectReadyWithWorkingCurl();
+    expect(await stopServer()).toBe(true);
+  }, 150_000);
+
+  it("rebuilds the delivery data of a state that has none (written before delivery parts existed)", async () => {
+    // Such a state has the database but no DeliveryIndex objects: remove theirs.
+    const objects = join(stateDir, "v3", "do");
+    const removed = readdirSync(objects).filter((d) => d.includes("DeliveryIndex"));
+    expect(removed.length).toBeGreaterThan(0);
+    for (const d of removed) rmSync(join(objects, d), { recursive: true, force: true });
+    startServer();
+    await expectReadyWithWorkingCurl({ migrations: false });
     expect(await stopServer()).toBe(true);
   }, 150_000);
 });
