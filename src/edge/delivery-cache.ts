@@ -53,6 +53,11 @@ export const HEAP_PER_JSON_BYTE = 2;
  * only for what it does not share.
  */
 const MAX_INTERNED_CHARS = 2 * 1024 * 1024;
+/**
+ * What a part is charged: its JSON bytes less what it shares with what the isolate holds already
+ * (charged to the shared table's reservation), at least 1 KB, in heap bytes.
+ */
+const charge = (json: number, shared: number) => Math.max(json - shared, 1024) * HEAP_PER_JSON_BYTE;
 /** What an entry for a mini program the target does not have costs. */
 const ABSENT_ENTRY_BYTES = 96;
 
@@ -342,8 +347,7 @@ export function deliveryCache(
       mp,
       geography: readsGeography(mp),
       json: part.bytes,
-      // What is shared with parts held already is charged to them (at most 1 KB per part is never shared).
-      bytes: Math.max(part.bytes - shared, 1024) * HEAP_PER_JSON_BYTE,
+      bytes: charge(part.bytes, shared),
       recent: true,
     };
     // A concurrent request may have stored a newer one meanwhile.
@@ -513,8 +517,9 @@ export function deliveryCache(
       for (const { part, json } of parts) {
         const entry = t.parts.get(part.key);
         if (entry !== undefined && entry.version > part.version) continue;
-        // Held, but confirmed only against the next bucket index read: a concurrent publish may have
-        // made a newer part current.
+        // Held (sharing equal configurations and targeting, as a part read would), but confirmed only
+        // against the next bucket index read: a concurrent publish may have made a newer part current.
+        const shared = intern(part.mp);
         setPart(t, part.key, {
           bucket: bucketOf(part.key),
           version: part.version,
@@ -522,7 +527,7 @@ export function deliveryCache(
           mp: part.mp,
           geography: readsGeography(part.mp),
           json: json.length,
-          bytes: json.length * HEAP_PER_JSON_BYTE,
+          bytes: charge(json.length, shared),
           recent: true,
         });
       }
