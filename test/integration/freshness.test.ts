@@ -6,17 +6,15 @@
 // the test moves in steps. No timed assertion: the clock is the test's.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { buildDeps } from "../../src/deps";
-import { DEFAULT_DELIVERY_CACHE, deliveryCache } from "../../src/edge/delivery-cache";
-import { deliveryStore, HEAD_LOCATION_TTL_MS } from "../../src/edge/delivery-store";
-import { MemoryBudget } from "../../src/edge/memory-budget";
+import { DEFAULT_DELIVERY_CACHE } from "../../src/edge/delivery-cache";
+import { HEAD_LOCATION_TTL_MS } from "../../src/edge/delivery-store";
 import { type CheckInput, decideAll } from "../../src/usecases/check-updates";
-import type { Deps } from "../../src/usecases/ports";
 import { transition } from "../support/admin-factories";
 import { canaryFixture } from "../support/canary";
 import { checkInput } from "../support/decide-fixtures";
 import { faultyKv, STALE_MS } from "../support/faulty-kv";
-import { call, makeWorkspace, uniqueKey } from "../support/workspace";
+import { isolateDeps } from "../support/isolate";
+import { call, makeWorkspace } from "../support/workspace";
 
 /** The documented bound (docs/architecture.md, "Freshness"): poll + location cache + one read each. */
 const FRESHNESS_BOUND_MS = 5_000;
@@ -27,15 +25,7 @@ async function otherIsolate() {
   let now = Date.now();
   const clock = { now: () => now };
   const faulty = faultyKv(env.SNAPSHOTS, clock);
-  const store = deliveryStore({
-    kv: faulty.kv,
-    r2: env.PACKAGES,
-    index: env.DELIVERY,
-    cache: await caches.open(uniqueKey("location")),
-    clock,
-  });
-  const delivery = deliveryCache(store, clock, new MemoryBudget(64 * 1024 * 1024), DEFAULT_DELIVERY_CACHE);
-  const deps: Deps = { ...buildDeps(env), clock, delivery };
+  const { deps } = await isolateDeps(clock, { kv: faulty.kv });
   // Background refreshes handed to `defer` (the runtime's waitUntil) run on; the test awaits them
   // before it moves the clock, as the runtime would finish them meanwhile.
   const deferred: Promise<unknown>[] = [];

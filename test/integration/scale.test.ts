@@ -1,19 +1,10 @@
-// A target with 10,000 mini programs (generated), on the store layer: every part written to the real
-// local R2 and KV, the head and bucket indexes in the real DeliveryIndex Durable Object. Another
-// isolate serves checks from it, and a change to one mini program reaches its checks within the
-// freshness bound while costing what it touched: one part written, one bucket index and one part
-// read again. (The HTTP path is covered at smaller sizes by check.test.ts and freshness.test.ts.)
-import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { buildDeps } from "../../src/deps";
 import type { SnapshotSource, SourceRelease } from "../../src/domain/compile-snapshot";
 import { compileParts, type DeliveryChange, headLists } from "../../src/domain/delivery";
-import { DEFAULT_DELIVERY_CACHE, deliveryCache } from "../../src/edge/delivery-cache";
-import { deliveryStore } from "../../src/edge/delivery-store";
-import { MemoryBudget } from "../../src/edge/memory-budget";
 import { type CheckInput, decideAll } from "../../src/usecases/check-updates";
 import type { DeliveryStore, Deps } from "../../src/usecases/ports";
 import { checkInput } from "../support/decide-fixtures";
+import { isolateDeps } from "../support/isolate";
 import { uniqueKey } from "../support/workspace";
 
 const N = 10_000;
@@ -104,16 +95,14 @@ function counting(store: DeliveryStore) {
 }
 
 async function isolate(clock: { now(): number }) {
-  const raw = deliveryStore({
-    kv: env.SNAPSHOTS,
-    r2: env.PACKAGES,
-    index: env.DELIVERY,
-    cache: await caches.open(uniqueKey("location")),
-    clock,
+  let reads = { head: 0, bucket: 0, part: 0, bytes: 0 };
+  const { deps, delivery } = await isolateDeps(clock, {
+    wrap: (raw) => {
+      const c = counting(raw);
+      reads = c.reads;
+      return c.store;
+    },
   });
-  const { store, reads } = counting(raw);
-  const delivery = deliveryCache(store, clock, new MemoryBudget(64 * 1024 * 1024), DEFAULT_DELIVERY_CACHE);
-  const deps: Deps = { ...buildDeps(env), clock, delivery };
   return { deps, delivery, reads };
 }
 

@@ -1,16 +1,10 @@
-// The isolate's delivery cache (edge/delivery-cache.ts) over a store written here, which publishes
-// only the mini programs whose state changed (as publishDelivery does) and counts every read. Time is
+// The isolate's delivery cache (edge/delivery-cache.ts) over the in-memory store of
+// test/support/memory-delivery.ts, which publishes only the mini programs whose state changed (as
+// publishDelivery does) and counts every read. Time is
 // an injected clock: nothing here waits on real time.
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { EMPTY_CONFIG } from "../../src/domain/config";
-import {
-  type BucketIndex,
-  bucketOf,
-  DELIVERY_BUCKETS,
-  type DeliveryHead,
-  type DeliveryPart,
-  type HeadList,
-} from "../../src/domain/delivery";
+import { bucketOf, type DeliveryHead } from "../../src/domain/delivery";
 import { AppError } from "../../src/domain/errors";
 import type { Snapshot, SnapshotMiniProgram } from "../../src/domain/snapshot";
 import { bucketKeyFromHex } from "../../src/domain/targeting/bucket";
@@ -19,8 +13,9 @@ import { type DeliveryCacheOptions, deliveryCache, HEAP_PER_JSON_BYTE } from "..
 import { DELIVERY_TIME_LIMITS, type DeliveryStoreBindings, deliveryStore } from "../../src/edge/delivery-store";
 import { MemoryBudget } from "../../src/edge/memory-budget";
 import { decideAll } from "../../src/usecases/check-updates";
-import type { DeliveryStore, DeliveryView, Deps } from "../../src/usecases/ports";
+import type { DeliveryView, Deps } from "../../src/usecases/ports";
 import { checkInput, oneMiniProgramSnapshot, snapshotRelease } from "../support/decide-fixtures";
+import { type MemoryDeliveryStore, memoryDeliveryStore, size } from "../support/memory-delivery";
 
 // delivery-store.ts imports the DeliveryIndex Durable Object class, whose base class only exists in
 // the Workers runtime; these tests only call deliveryStore with fake bindings.
@@ -28,106 +23,6 @@ vi.mock("cloudflare:workers", () => ({ DurableObject: class {} }));
 
 const APP = "app";
 const ENV = "prod";
-
-interface TestStore extends DeliveryStore {
-  reads: { head: number; bucket: number; part: number };
-  /** Part reads per mini program key, bucket index reads per bucket. */
-  partReads: Map<string, number>;
-  bucketReads: Map<number, number>;
-  /** Publishes `snapshot`: a new head; new parts only for mini programs whose state changed. */
-  load(snapshot: Snapshot): void;
-  /** Every head published so far, oldest first. */
-  heads: DeliveryHead[];
-  fail: { head: boolean; bucket: boolean };
-  /** Parts (`key@version`) the store answers null for. */
-  lost: Set<string>;
-  /** While set, head() answers only once this settles. */
-  gate: Promise<void> | null;
-  /** While set, head() answers this instead of the newest head (a location cache that lags). */
-  serve: DeliveryHead | null;
-}
-
-const size = (v: unknown) => JSON.stringify(v).length;
-
-function testStore(initial: Snapshot): TestStore {
-  let head: DeliveryHead | null = null;
-  const indexes = new Map<number, BucketIndex>();
-  const parts = new Map<string, DeliveryPart>();
-  const current = new Map<string, { version: number; json: string }>();
-  const count = <K>(m: Map<K, number>, k: K) => m.set(k, (m.get(k) ?? 0) + 1);
-  const store: TestStore = {
-    reads: { head: 0, bucket: 0, part: 0 },
-    partReads: new Map(),
-    bucketReads: new Map(),
-    heads: [],
-    fail: { head: false, bucket: false },
-    lost: new Set(),
-    gate: null,
-    serve: null,
-    load(s) {
-      const version = (head?.version ?? 0) + 1;
-      const buckets = head ? [...head.buckets] : new Array<number>(DELIVERY_BUCKETS).fill(0);
-      const touch = (b: number) => {
-        const before = indexes.get(b);
-        const index: BucketIndex = { bucket: b, version, parts: { ...before?.parts }, bytes: { ...before?.bytes } };
-        indexes.set(b, index);
-        buckets[b] = version;
-        return index;
-      };
-      for (const [key, mp] of Object.entries(s.miniPrograms)) {
-        const json = JSON.stringify(mp);
-        if (current.get(key)?.json === json) continue;
-        current.set(key, { version, json });
-        const part: DeliveryPart = { format: 2, key, version, mp };
-        parts.set(`${key}@${version}`, part);
-        const index = touch(bucketOf(key));
-        index.parts[key] = version;
-        index.bytes[key] = size(part);
-      }
-      for (const key of [...current.keys()]) {
-        if (Object.hasOwn(s.miniPrograms, key)) continue;
-        current.delete(key);
-        const index = touch(bucketOf(key));
-        delete index.parts[key];
-        delete index.bytes[key];
-      }
-      const lists: Record<string, HeadList> = {};
-      for (const [id, l] of Object.entries(s.lists)) lists[id] = { ...l, version: 1 };
-      head = { format: 2, appKey: s.appKey, env: s.env, version, builtAt: s.builtAt, buckets, lists };
-      store.heads.push(head);
-    },
-    async putPart() {},
-    async ceiling() {
-      return head?.version ?? 0;
-    },
-    async publish() {
-      throw new Error("not in this store");
-    },
-    async head() {
-      store.reads.head += 1;
-      if (store.gate !== null) await store.gate;
-      if (store.fail.head) throw new Error("head timeout");
-      const value = store.serve ?? head;
-      return { value, bytes: size(value) };
-    },
-    async bucket(_a, _e, bucket) {
-      store.reads.bucket += 1;
-      count(store.bucketReads, bucket);
-      if (store.fail.bucket) throw new Error("bucket timeout");
-      const index = indexes.get(bucket) ?? { bucket, version: 0, parts: {}, bytes: {} };
-      return { value: index, bytes: size(index) };
-    },
-    async part(_a, _e, key, version) {
-      store.reads.part += 1;
-      count(store.partReads, key);
-      const part = parts.get(`${key}@${version}`);
-      if (part === undefined || store.lost.has(`${key}@${version}`)) return null;
-      return { value: part, bytes: size(part) };
-    },
-  };
-  store.load(initial);
-  return store;
-}
 
 /** A mini program with one full release of `version`; `pad` characters of config make its part large. */
 const mpOf = (key: string, version = "1.0.0", pad = 0): SnapshotMiniProgram => ({
@@ -162,7 +57,7 @@ const manyMps = (keys: readonly string[], pad = 0) => Object.fromEntries(keys.ma
 const OPTIONS: DeliveryCacheOptions = { pollMs: 1000, maxStaleMs: 60_000, checkMaxBytes: 8 * 1024 * 1024 };
 
 function setup(snapshot: Snapshot, options: Partial<DeliveryCacheOptions> = {}, budget = new MemoryBudget(1 << 30)) {
-  const store = testStore(snapshot);
+  const store = memoryDeliveryStore(snapshot);
   const clock = { t: 0, now: () => clock.t };
   const cache = deliveryCache(store, clock, budget, { ...OPTIONS, ...options });
   const load = async (ids: readonly string[], defer?: (work: Promise<unknown>) => void) => {
@@ -179,7 +74,7 @@ function setup(snapshot: Snapshot, options: Partial<DeliveryCacheOptions> = {}, 
 
 /** The asked entries of a check (what decideAll passes: the device's mini program entries). */
 const askedOf = (ids: readonly string[]) => ids.map((id) => ({ id }));
-const reads = (store: TestStore) => ({ ...store.reads });
+const reads = (store: MemoryDeliveryStore) => ({ ...store.reads });
 const versionOf = (mp: SnapshotMiniProgram | undefined) => mp?.releases[0]?.version;
 
 describe("freshness: what a check reads", () => {
