@@ -122,6 +122,10 @@ export async function seedDemo(base, { bootstrapSecret, demoFile, afterStep = as
     await afterStep("bootstrap");
   }
   const call = (method, path, body, headers) => api(base, demo.token, method, path, body, headers);
+  // One person plays every role in the demo (and the README tour): they may approve their own releases.
+  if (!(await call("GET", "/v1/admin/workspace")).allowSelfApproval) {
+    await call("PATCH", "/v1/admin/workspace", { allowSelfApproval: true });
+  }
 
   const app = await ensure(call, `/v1/admin/apps/${DEMO.app.key}`, "/v1/admin/apps", DEMO.app);
   // An app created without some environment (by hand, say) gets it.

@@ -13,6 +13,7 @@ import { r2PackageStore } from "./edge/r2-packages";
 import { parseUserAgent } from "./edge/user-agent";
 import { fflateReader } from "./edge/zip-reader";
 import { d1Store } from "./store/d1-store";
+import { d1Throttle } from "./store/d1-throttle";
 import { reportOutages } from "./store/outage";
 import type { Clock, Deps } from "./usecases/ports";
 
@@ -62,6 +63,7 @@ function build(env: Bindings): Deps {
     hasher: webCryptoHasher,
     // drizzle builds its schema metadata on construction: once per isolate, not per request.
     store: reportOutages(d1Store(env.DB)),
+    throttle: reportOutages(d1Throttle(env.DB)),
     packages: r2PackageStore(env.PACKAGES),
     reader: fflateReader,
     delivery: deliveryCache(

@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   "ROUTE_NOT_FOUND",
   "METHOD_NOT_ALLOWED",
   "CONFLICT",
+  "LAST_ADMIN",
   "VERSION_CONFLICT",
   "INVALID_TRANSITION",
   "PAYLOAD_TOO_LARGE",
@@ -19,6 +20,9 @@ export const ERROR_CODES = [
   "SNAPSHOT_TOO_LARGE",
   "CHECK_TOO_LARGE",
   "REGEX_BUDGET_EXCEEDED",
+  "SCOPE_TOO_WIDE",
+  "INVALID_EXPIRY",
+  "RATE_LIMITED",
   "RANGE_NOT_SATISFIABLE",
   "SERVICE_MISCONFIGURED",
   "SERVICE_UNAVAILABLE",
@@ -42,11 +46,14 @@ export interface FieldError {
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly errors: FieldError[] | undefined;
+  /** Seconds the caller should wait before retrying (sent as Retry-After), when it matters. */
+  readonly retryAfter: number | undefined;
 
-  constructor(code: ErrorCode, detail: string, errors?: FieldError[]) {
+  constructor(code: ErrorCode, detail: string, errors?: FieldError[], retryAfter?: number) {
     super(detail);
     this.name = "AppError";
     this.code = code;
     this.errors = errors;
+    this.retryAfter = retryAfter;
   }
 }

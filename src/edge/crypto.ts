@@ -16,6 +16,7 @@ export const randomIds: Ids = {
   id: (prefix) => `${prefix}_${randomBase32(20)}`,
   // 32 base32 characters = 160 bits of secret.
   token: () => `upd_${randomBase32(32)}`,
+  invite: () => `updi_${randomBase32(32)}`,
 };
 
 export function toHex(bytes: ArrayBuffer | Uint8Array): string {

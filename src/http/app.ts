@@ -1,12 +1,17 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Deps } from "../usecases/ports";
+import { routeGate } from "./access";
 import { allowlistsRouter } from "./admin/allowlists";
 import { appsRouter } from "./admin/apps";
 import { auditRouter } from "./admin/audit";
 import { explainRouter } from "./admin/explain";
+import { membersRouter } from "./admin/members";
+import { miniProgramMembersRouter } from "./admin/mini-program-members";
 import { miniProgramsRouter } from "./admin/mini-programs";
 import { releasesRouter } from "./admin/releases";
+import { tokensRouter } from "./admin/tokens";
 import { versionsRouter } from "./admin/versions";
+import { workspaceRouter } from "./admin/workspace";
 import { requireToken } from "./auth";
 import { bootstrapRouter } from "./bootstrap";
 import { answerCheck, checkRouter, pathStart } from "./client/check";
@@ -31,9 +36,13 @@ function createHttpApp(depsFor: (bindings: never) => Deps) {
   // Never stored by a cache in front of the Worker (Workers Cache, a CDN): a health check must reach it.
   app.get("/healthz", (c) => c.text("ok", 200, { "cache-control": "no-store" }));
 
-  app.use("/v1/admin/*", requireToken);
+  app.use("/v1/admin/*", requireToken, routeGate);
+  app.route("/v1/admin/workspace", workspaceRouter);
+  app.route("/v1/admin/members", membersRouter);
+  app.route("/v1/admin/tokens", tokensRouter);
   app.route("/v1/admin/apps", appsRouter);
   app.route("/v1/admin/mini-programs", miniProgramsRouter);
+  app.route("/v1/admin/mini-programs", miniProgramMembersRouter);
   app.route("/v1/admin/mini-programs", versionsRouter);
   app.route("/v1/admin/releases", releasesRouter);
   app.route("/v1/admin/audit-logs", auditRouter);

@@ -1,8 +1,9 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { AppError } from "../domain/errors";
-import { bootstrapWorkspace } from "../usecases/bootstrap-workspace";
+import { createWorkspace } from "../usecases/bootstrap-workspace";
+import { acceptInvite } from "../usecases/manage-members";
 import { jsonBody } from "./json-body";
-import { adminErrors } from "./schemas";
+import { clientOf, requireOperator } from "./operator";
+import { adminErrors, json, ok } from "./schemas";
 import type { HttpEnv } from "./types";
 import { validationHook } from "./validate";
 
@@ -10,49 +11,124 @@ const Body = z
   .object({
     workspaceName: z.string().min(1).max(200),
     adminName: z.string().min(1).max(200),
-    adminEmail: z.string().email().max(254),
+    adminEmail: z.email().max(254),
+    adminHandle: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]{1,63}$/, "2-64 of a-z 0-9 . _ -")
+      .optional(),
   })
-  .strict();
+  .strict()
+  .openapi("CreateWorkspace");
 
-/** Constant-time comparison of two strings' UTF-8 bytes. */
-function sameSecret(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
-}
+const Created = z
+  .object({
+    workspaceId: z.string(),
+    memberId: z.string(),
+    tokenId: z.string(),
+    token: z.string(),
+    expiresAt: z.number().int().nullable(),
+  })
+  .openapi("CreatedWorkspace");
 
-export const bootstrapRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validationHook }).openapi(
+const operatorRoute = (path: string, summary: string, description: string) =>
   createRoute({
     method: "post",
-    path: "/bootstrap",
+    path,
     tags: ["setup"],
-    summary: "Create the first workspace and its admin token (once)",
-    description:
-      "Needs `Updraft-Bootstrap-Secret` equal to the BOOTSTRAP_SECRET secret; disabled when that secret is unset. " +
-      "Refused with 409 once any workspace exists. The token is shown once.",
+    summary,
+    description,
     middleware: [jsonBody] as const,
-    request: { body: { content: { "application/json": { schema: Body } }, required: true } },
-    responses: {
-      201: {
-        description: "Created",
-        content: {
-          "application/json": {
-            schema: z.object({ workspaceId: z.string(), memberId: z.string(), token: z.string() }),
-          },
-        },
-      },
-      ...adminErrors,
+    request: {
+      headers: z.object({ "updraft-bootstrap-secret": z.string().max(1000).optional() }),
+      body: json(Body),
     },
-  }),
-  async (c) => {
-    const secret = c.env.BOOTSTRAP_SECRET;
-    const given = c.req.header("updraft-bootstrap-secret") ?? "";
-    if (!secret || !sameSecret(secret, given)) {
-      throw new AppError("UNAUTHENTICATED", "Bootstrap is disabled or the bootstrap secret is wrong.");
-    }
-    const r = await bootstrapWorkspace(c.var.deps, c.req.valid("json"), c.var.requestId);
-    return c.json({ workspaceId: r.workspace.id, memberId: r.member.id, token: r.token }, 201);
-  },
-);
+    responses: { 201: { description: "Created", ...ok(Created) }, ...adminErrors },
+  });
+
+const created = (r: Awaited<ReturnType<typeof createWorkspace>>) => ({
+  workspaceId: r.workspace.id,
+  memberId: r.member.id,
+  tokenId: r.tokenId,
+  token: r.token,
+  expiresAt: r.expiresAt,
+});
+
+/** Operator and sign-in routes: outside /v1/admin, so no bearer token. */
+export const bootstrapRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validationHook })
+  .openapi(
+    operatorRoute(
+      "/workspaces",
+      "Create a workspace and its first admin (operator)",
+      "The deployment operator's call: needs `Updraft-Bootstrap-Secret` equal to the BOOTSTRAP_SECRET secret " +
+        "(disabled when that secret is unset). Returns the first admin's token once: an ordinary admin token " +
+        "that expires in 90 days. Failed attempts count toward the client address's limit.",
+    ),
+    async (c) => {
+      const deps = c.var.deps;
+      await requireOperator(
+        deps,
+        c.env.BOOTSTRAP_SECRET,
+        c.req.header("updraft-bootstrap-secret") ?? "",
+        clientOf(c.req.header.bind(c.req)),
+      );
+      return c.json(created(await createWorkspace(deps, c.req.valid("json"), c.var.requestId)), 201);
+    },
+  )
+  .openapi(
+    operatorRoute(
+      "/bootstrap",
+      "Create the first workspace and its admin token (once)",
+      "Like `POST /v1/workspaces`, but refused with 409 once any workspace exists: the one-time setup of a " +
+        "fresh deployment.",
+    ),
+    async (c) => {
+      const deps = c.var.deps;
+      await requireOperator(
+        deps,
+        c.env.BOOTSTRAP_SECRET,
+        c.req.header("updraft-bootstrap-secret") ?? "",
+        clientOf(c.req.header.bind(c.req)),
+      );
+      return c.json(created(await createWorkspace(deps, c.req.valid("json"), c.var.requestId, true)), 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/invites/accept",
+      tags: ["setup"],
+      summary: "Exchange an invite secret for your first token",
+      description:
+        "The member's only way in: the one-time secret from `POST /v1/admin/members` (or `/invites`) becomes a " +
+        "token (90 days, full scope) shown once. Failed attempts count toward the client address's limit.",
+      middleware: [jsonBody] as const,
+      request: {
+        body: json(
+          z.object({ secret: z.string().min(1).max(200), tokenName: z.string().min(1).max(100).optional() }).strict(),
+        ),
+      },
+      responses: {
+        201: {
+          description: "Created",
+          ...ok(
+            z.object({
+              member: z.object({ id: z.string(), handle: z.string(), role: z.string() }).passthrough(),
+              token: z
+                .object({ id: z.string(), secret: z.string(), expiresAt: z.number().int().nullable() })
+                .passthrough(),
+            }),
+          ),
+        },
+        ...adminErrors,
+      },
+    }),
+    async (c) => {
+      const r = await acceptInvite(
+        c.var.deps,
+        c.req.valid("json"),
+        clientOf(c.req.header.bind(c.req)),
+        c.var.requestId,
+      );
+      return c.json(r, 201);
+    },
+  );

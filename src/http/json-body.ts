@@ -79,3 +79,9 @@ export const jsonBody = createMiddleware<HttpEnv>(async (c, next) => {
   c.req.bodyCache.json = Promise.resolve(parsed);
   await next();
 });
+
+/** jsonBody for routes whose body is optional: a request without a content type passes untouched. */
+export const optionalJsonBody = createMiddleware<HttpEnv>(async (c, next) => {
+  if (c.req.header("content-type") === undefined) return next();
+  return jsonBody(c, next);
+});

@@ -14,6 +14,7 @@ export const PROBLEMS: Readonly<Record<ErrorCode, { status: ContentfulStatusCode
   ROUTE_NOT_FOUND: { status: 404, title: "No such route" },
   METHOD_NOT_ALLOWED: { status: 405, title: "Method not allowed" },
   CONFLICT: { status: 409, title: "Conflict" },
+  LAST_ADMIN: { status: 409, title: "Last workspace admin" },
   VERSION_CONFLICT: { status: 409, title: "Version conflict" },
   INVALID_TRANSITION: { status: 409, title: "Invalid status transition" },
   PAYLOAD_TOO_LARGE: { status: 413, title: "Payload too large" },
@@ -21,6 +22,9 @@ export const PROBLEMS: Readonly<Record<ErrorCode, { status: ContentfulStatusCode
   SNAPSHOT_TOO_LARGE: { status: 422, title: "Delivery snapshot too large" },
   CHECK_TOO_LARGE: { status: 422, title: "Check too large" },
   REGEX_BUDGET_EXCEEDED: { status: 422, title: "Regex budget exceeded" },
+  SCOPE_TOO_WIDE: { status: 422, title: "Scope wider than its owner" },
+  INVALID_EXPIRY: { status: 422, title: "Invalid expiry" },
+  RATE_LIMITED: { status: 429, title: "Too many failed attempts" },
   RANGE_NOT_SATISFIABLE: { status: 416, title: "Range not satisfiable" },
   SERVICE_MISCONFIGURED: { status: 503, title: "Service misconfigured" },
   SERVICE_UNAVAILABLE: { status: 503, title: "Service unavailable" },
@@ -95,7 +99,8 @@ const HTTP_EXCEPTIONS: Partial<Record<number, { code: ErrorCode; detail: string 
 export function errorResponse(error: unknown, requestId: string): Response {
   if (error instanceof AppError) {
     // A storage outage: the client retries on its next poll, or after a few seconds.
-    const retry = error.code === "SERVICE_UNAVAILABLE" ? { "retry-after": "5" } : undefined;
+    const seconds = error.retryAfter ?? (error.code === "SERVICE_UNAVAILABLE" ? 5 : undefined);
+    const retry = seconds === undefined ? undefined : { "retry-after": String(seconds) };
     return problemResponse(requestId, error.code, error.message, error.errors, retry);
   }
   if (error instanceof HTTPException) {

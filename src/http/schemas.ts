@@ -26,6 +26,11 @@ export const adminErrors = {
   409: { description: "Conflict", content: problemContent },
   413: { description: "Payload too large", content: problemContent },
   415: { description: "Unsupported media type", content: problemContent },
+  429: {
+    description: "RATE_LIMITED: too many failed authentications from this client address",
+    headers: { "retry-after": { description: "Seconds to wait", schema: { type: "string" } } },
+    content: problemContent,
+  },
   503: {
     description:
       "SERVICE_UNAVAILABLE: the database is unreachable (retry after the Retry-After seconds), or SERVICE_MISCONFIGURED: a deployment setting is invalid",
@@ -72,3 +77,15 @@ export const ConfigSchema = z
   .openapi("Config");
 
 export const SecurityBearer = [{ bearer: [] }];
+
+/** Refusals of the token and member routes' rules (docs/access.md). */
+export const accessErrors = {
+  422: { description: "SCOPE_TOO_WIDE or INVALID_EXPIRY", content: problemContent },
+} as const;
+
+export const json = <T extends z.ZodType>(schema: T) => ({
+  content: { "application/json": { schema } },
+  required: true,
+});
+
+export const ok = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });

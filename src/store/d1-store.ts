@@ -1,7 +1,7 @@
-import { and, desc, eq, inArray, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, or, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import type { Actor } from "../domain/permissions";
 import type { ReleaseRecord, Store } from "../usecases/ports";
+import { accessMethods } from "./d1-access";
 import { allowlistMethods } from "./d1-allowlists";
 import {
   auditColumns,
@@ -25,52 +25,7 @@ export function d1Store(d1: D1Database): Store {
       .from(t.releases)
       .where(eq(t.releases.miniProgramId, miniProgramId));
   return {
-    async actorForToken(tokenHash) {
-      const row = await db
-        .select({
-          tokenId: t.apiTokens.id,
-          memberId: t.members.id,
-          workspaceId: t.members.workspaceId,
-          role: t.members.role,
-        })
-        .from(t.apiTokens)
-        .innerJoin(t.members, eq(t.members.id, t.apiTokens.memberId))
-        .where(and(eq(t.apiTokens.tokenHash, tokenHash), sql`${t.apiTokens.revokedAt} is null`))
-        .get();
-      if (!row) return null;
-      const grants = await db
-        .select()
-        .from(t.miniProgramMembers)
-        .where(eq(t.miniProgramMembers.memberId, row.memberId));
-      const actor: Actor = {
-        memberId: row.memberId,
-        workspaceId: row.workspaceId,
-        tokenId: row.tokenId,
-        role: row.role,
-        miniProgramRoles: Object.fromEntries(grants.map((g) => [g.miniProgramId, g.role])),
-      };
-      return actor;
-    },
-
-    async hasWorkspace() {
-      return (await db.select({ id: t.workspaces.id }).from(t.workspaces).limit(1).get()) !== undefined;
-    },
-
-    async createWorkspace({ workspace, member, token, audit }) {
-      return uniqueOrConflict(() =>
-        db.batch([
-          db.insert(t.workspaces).values(workspace),
-          db.insert(t.members).values({ ...member, workspaceId: workspace.id, createdAt: workspace.createdAt }),
-          db.insert(t.apiTokens).values({
-            ...token,
-            workspaceId: workspace.id,
-            memberId: member.id,
-            createdAt: workspace.createdAt,
-          }),
-          auditInsert(db, audit),
-        ]),
-      );
-    },
+    ...accessMethods(db),
 
     createApp: (app, envs, audit) =>
       uniqueOrConflict(() =>
@@ -98,8 +53,14 @@ export function d1Store(d1: D1Database): Store {
         .where(and(eq(t.environments.appId, appId), eq(t.environments.name, name)))
         .get()) ?? null,
 
-    createMiniProgram: (mp, audit) =>
-      uniqueOrConflict(() => db.batch([db.insert(t.miniPrograms).values(mp), auditInsert(db, audit)])),
+    createMiniProgram: (mp, audit, creator) =>
+      uniqueOrConflict(() =>
+        db.batch([
+          db.insert(t.miniPrograms).values(mp),
+          ...(creator ? [db.insert(t.miniProgramMembers).values(creator)] : []),
+          auditInsert(db, audit),
+        ]),
+      ),
     listMiniPrograms: (workspaceId) =>
       db.select().from(t.miniPrograms).where(eq(t.miniPrograms.workspaceId, workspaceId)).orderBy(t.miniPrograms.key),
     getMiniProgram: async (workspaceId, id) =>
@@ -267,25 +228,5 @@ export function d1Store(d1: D1Database): Store {
       snapshotSource(db, environmentId, builtAt, miniProgramIds),
     measureSource: (environmentId, builtAt, miniProgramId) => measureSource(db, environmentId, builtAt, miniProgramId),
     targetsUsingList: (workspaceId, listId) => targetsUsingList(db, workspaceId, listId),
-
-    async listAudit(workspaceId, cursor, limit) {
-      const conditions = [eq(t.auditLogs.workspaceId, workspaceId)];
-      const [at, id] = cursor?.split("~") ?? [];
-      if (at !== undefined && id !== undefined && /^\d+$/.test(at)) {
-        const atMs = Number(at);
-        conditions.push(
-          or(lt(t.auditLogs.createdAt, atMs), and(eq(t.auditLogs.createdAt, atMs), lt(t.auditLogs.id, id))) as SQL,
-        );
-      }
-      const rows = await db
-        .select()
-        .from(t.auditLogs)
-        .where(and(...conditions))
-        .orderBy(desc(t.auditLogs.createdAt), desc(t.auditLogs.id))
-        .limit(limit + 1);
-      const items = rows.slice(0, limit);
-      const last = items.at(-1);
-      return { items, nextCursor: rows.length > limit && last ? `${last.createdAt}~${last.id}` : null };
-    },
   };
 }

@@ -10,7 +10,7 @@ const PROGRAMMING_ERRORS = [TypeError, RangeError, ReferenceError, SyntaxError];
  * `"conflict"`) are values, not errors, so they pass through untouched, as do AppErrors and the
  * errors that only a bug in our code can raise. The original error is logged, never shown.
  */
-export function reportOutages(store: Store): Store {
+export function reportOutages<T extends object = Store>(store: T): T {
   const wrapped: Record<string, unknown> = {};
   for (const [name, method] of Object.entries(store)) {
     if (typeof method !== "function") {
@@ -25,7 +25,7 @@ export function reportOutages(store: Store): Store {
       }
     };
   }
-  return wrapped as unknown as Store;
+  return wrapped as unknown as T;
 }
 
 function asOutage(error: unknown, operation: string): unknown {

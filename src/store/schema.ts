@@ -9,7 +9,10 @@ import { UPDATE_MODES } from "../domain/update-mode";
 export const workspaces = sqliteTable("workspaces", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
+  /** Whether a member may approve a release they submitted themselves. */
+  allowSelfApproval: integer("allow_self_approval", { mode: "boolean" }).notNull().default(false),
   createdAt: integer("created_at").notNull(),
+  rowVersion: integer("row_version").notNull().default(1),
 });
 
 export const members = sqliteTable(
@@ -20,12 +23,50 @@ export const members = sqliteTable(
       .notNull()
       .references(() => workspaces.id),
     name: text("name").notNull(),
+    /** The member's e-mail address, or "" (service accounts, members added by handle). */
     email: text("email").notNull(),
+    /** Unique in the workspace, lower case: a handle or an e-mail address. */
+    handle: text("handle").notNull().default(""),
+    kind: text("kind", { enum: ["person", "service"] })
+      .notNull()
+      .default("person"),
     role: text("role", { enum: ["admin", "reviewer", "developer"] }).notNull(),
+    createdBy: text("created_by"),
+    createdAt: integer("created_at").notNull(),
+    /** Set when removed: the row stays for the audit history, its tokens are revoked. */
+    removedAt: integer("removed_at"),
+    rowVersion: integer("row_version").notNull().default(1),
+  },
+  (t) => [uniqueIndex("members_workspace_handle").on(t.workspaceId, t.handle)],
+);
+
+/** One-time secrets a person exchanges for a first token (members have no other login). */
+export const memberInvites = sqliteTable(
+  "member_invites",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    memberId: text("member_id")
+      .notNull()
+      .references(() => members.id),
+    /** Hex sha256 of the secret. */
+    secretHash: text("secret_hash").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    usedAt: integer("used_at"),
+    createdBy: text("created_by").notNull(),
     createdAt: integer("created_at").notNull(),
   },
-  (t) => [uniqueIndex("members_workspace_email").on(t.workspaceId, t.email)],
+  (t) => [uniqueIndex("member_invites_hash").on(t.secretHash), index("member_invites_member").on(t.memberId)],
 );
+
+/** Failed authentications per client address (docs/access.md, "Brute force"). */
+export const authFailures = sqliteTable("auth_failures", {
+  key: text("key").primaryKey(),
+  windowStart: integer("window_start").notNull(),
+  failures: integer("failures").notNull(),
+});
 
 export const apiTokens = sqliteTable(
   "api_tokens",
@@ -40,10 +81,20 @@ export const apiTokens = sqliteTable(
     name: text("name").notNull(),
     /** Hex sha256 of the whole token; the token itself is shown once and never stored. */
     tokenHash: text("token_hash").notNull(),
+    /** The secret's first characters, shown in lists so a token can be recognised. */
+    prefix: text("prefix").notNull().default(""),
+    /** `{ access, miniProgramIds }` (domain/permissions.ts TokenScope). */
+    scopes: text("scopes", { mode: "json" })
+      .$type<{ access: "read" | "publish" | "full"; miniProgramIds: string[] | null }>()
+      .notNull()
+      .default(sql`'{"access":"full","miniProgramIds":null}'`),
+    expiresAt: integer("expires_at"),
+    lastUsedAt: integer("last_used_at"),
+    createdBy: text("created_by"),
     createdAt: integer("created_at").notNull(),
     revokedAt: integer("revoked_at"),
   },
-  (t) => [uniqueIndex("api_tokens_hash").on(t.tokenHash)],
+  (t) => [uniqueIndex("api_tokens_hash").on(t.tokenHash), index("api_tokens_member").on(t.memberId)],
 );
 
 export const apps = sqliteTable(
@@ -170,6 +221,8 @@ export const releases = sqliteTable(
     /** Canary targeting (allowlists, filters, percentage, time window); null until configured. */
     targeting: text("targeting", { mode: "json" }).$type<Record<string, unknown>>(),
     reviewReason: text("review_reason"),
+    /** The member who last submitted it for review (approving it yourself needs the workspace setting). */
+    submittedBy: text("submitted_by"),
     createdBy: text("created_by").notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
@@ -201,7 +254,11 @@ export const auditLogs = sqliteTable(
     requestId: text("request_id").notNull(),
     createdAt: integer("created_at").notNull(),
   },
-  (t) => [index("audit_logs_workspace_created").on(t.workspaceId, t.createdAt)],
+  (t) => [
+    index("audit_logs_workspace_created").on(t.workspaceId, t.createdAt),
+    index("audit_logs_workspace_actor").on(t.workspaceId, t.actorMemberId, t.createdAt),
+    index("audit_logs_workspace_resource").on(t.workspaceId, t.resourceId, t.createdAt),
+  ],
 );
 
 export const allowlists = sqliteTable(

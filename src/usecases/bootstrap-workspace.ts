@@ -1,23 +1,54 @@
 import { AppError } from "../domain/errors";
+import { FULL_SCOPE } from "../domain/permissions";
+import { DEFAULT_TOKEN_TTL_MS } from "../domain/tokens";
+import type { MemberRecord, WorkspaceRecord } from "./access-ports";
+import { mintToken, tokenView } from "./manage-tokens";
 import type { Deps } from "./ports";
 
-export interface BootstrapInput {
+export interface CreateWorkspaceInput {
   workspaceName: string;
   adminName: string;
+  /** The first admin's e-mail address; also their handle unless `adminHandle` is given. */
   adminEmail: string;
+  adminHandle?: string;
 }
 
 /**
- * Creates the first workspace with an admin member and returns the admin's API token (shown once).
- * Refused with CONFLICT once any workspace exists, so the bootstrap secret cannot mint more admins.
+ * Creates a workspace with its first admin and returns that admin's token (shown once; an ordinary
+ * token that expires in 90 days). The operator's call: the HTTP layer checks the operator secret.
+ * With `onlyFirst`, refused with CONFLICT once any workspace exists (the original bootstrap).
  */
-export async function bootstrapWorkspace(deps: Deps, input: BootstrapInput, requestId: string) {
-  if (await deps.store.hasWorkspace()) throw new AppError("CONFLICT", "A workspace already exists.");
+export async function createWorkspace(deps: Deps, input: CreateWorkspaceInput, requestId: string, onlyFirst = false) {
+  if (onlyFirst && (await deps.store.hasWorkspace())) throw new AppError("CONFLICT", "A workspace already exists.");
   const now = deps.clock.now();
-  const workspace = { id: deps.ids.id("ws"), name: input.workspaceName, createdAt: now };
-  const member = { id: deps.ids.id("mem"), name: input.adminName, email: input.adminEmail, role: "admin" as const };
-  const secret = deps.ids.token();
-  const token = { id: deps.ids.id("tok"), name: "bootstrap", tokenHash: await deps.hasher.sha256Hex(secret) };
+  const workspace: WorkspaceRecord = {
+    id: deps.ids.id("ws"),
+    name: input.workspaceName,
+    allowSelfApproval: false,
+    createdAt: now,
+    rowVersion: 1,
+  };
+  const member: MemberRecord = {
+    id: deps.ids.id("mem"),
+    workspaceId: workspace.id,
+    name: input.adminName,
+    email: input.adminEmail,
+    handle: (input.adminHandle ?? input.adminEmail).toLowerCase(),
+    kind: "person",
+    role: "admin",
+    createdBy: null,
+    createdAt: now,
+    removedAt: null,
+    rowVersion: 1,
+  };
+  const { token, secret } = await mintToken(deps, {
+    workspaceId: workspace.id,
+    memberId: member.id,
+    name: "first admin token",
+    scopes: FULL_SCOPE,
+    expiresAt: now + DEFAULT_TOKEN_TTL_MS,
+    createdBy: null,
+  });
   const result = await deps.store.createWorkspace({
     workspace,
     member,
@@ -27,15 +58,15 @@ export async function bootstrapWorkspace(deps: Deps, input: BootstrapInput, requ
       workspaceId: workspace.id,
       actorMemberId: member.id,
       actorTokenId: token.id,
-      action: "workspace.bootstrap",
+      action: "workspace.create",
       resourceType: "workspace",
       resourceId: workspace.id,
       before: null,
-      after: { workspace, member },
+      after: { workspace, member, token: tokenView(token) },
       requestId,
       createdAt: now,
     },
   });
   if (result === "conflict") throw new AppError("CONFLICT", "A workspace already exists.");
-  return { workspace, member, token: secret };
+  return { workspace, member, token: secret, tokenId: token.id, expiresAt: token.expiresAt };
 }

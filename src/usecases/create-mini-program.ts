@@ -1,5 +1,6 @@
 import type { ConfigPatch } from "../domain/config";
 import { AppError } from "../domain/errors";
+import { can, visibleMiniPrograms } from "../domain/permissions";
 import {
   allowedUpdateMode,
   type MiniProgramOrigin,
@@ -20,7 +21,10 @@ export interface CreateMiniProgramInput {
   config: ConfigPatch;
 }
 
-/** Registers a mini program; CONFLICT when the key is taken in the workspace. */
+/**
+ * Registers a mini program; CONFLICT when the key is taken in the workspace. A creator who is not a
+ * workspace admin becomes the mini program's admin.
+ */
 export async function createMiniProgram(deps: Deps, ctx: Context, input: CreateMiniProgramInput) {
   requirePermission(ctx, "mini_program:create");
   const now = deps.clock.now();
@@ -40,21 +44,27 @@ export async function createMiniProgram(deps: Deps, ctx: Context, input: CreateM
     before: null,
     after: mp,
   });
-  if ((await deps.store.createMiniProgram(mp, audit)) === "conflict") {
+  const creator = can(ctx.actor, "mini_program:write", mp.id)
+    ? null
+    : { miniProgramId: mp.id, memberId: ctx.actor.memberId, role: "admin" as const, createdAt: now };
+  if ((await deps.store.createMiniProgram(mp, audit, creator)) === "conflict") {
     throw new AppError("CONFLICT", "A mini program with this key already exists.");
   }
   return mp;
 }
 
+/** The mini programs the actor may see. */
 export async function listMiniPrograms(deps: Deps, ctx: Context) {
   requirePermission(ctx, "workspace:read");
-  return deps.store.listMiniPrograms(ctx.actor.workspaceId);
+  const all = await deps.store.listMiniPrograms(ctx.actor.workspaceId);
+  const visible = visibleMiniPrograms(ctx.actor);
+  return visible === "all" ? all : all.filter((mp) => visible.includes(mp.id));
 }
 
 /** One mini program by id or key; NOT_FOUND outside the actor's workspace. */
 export async function getMiniProgram(deps: Deps, ctx: Context, miniProgramId: string) {
-  requirePermission(ctx, "workspace:read");
   const mp = await deps.store.getMiniProgram(ctx.actor.workspaceId, miniProgramId);
   if (mp === null) throw notFound("The mini program");
+  requirePermission(ctx, "mini_program:read", mp.id);
   return mp;
 }

@@ -24,7 +24,7 @@ export interface CreateReleaseInput {
 export async function createRelease(deps: Deps, ctx: Context, input: CreateReleaseInput) {
   const mp = await deps.store.getMiniProgram(ctx.actor.workspaceId, input.miniProgramId);
   if (mp === null) throw notFound("The mini program");
-  requirePermission(ctx, "release:write", mp.id);
+  requirePermission(ctx, "release:create", mp.id);
   const version = await deps.store.findVersion(mp.id, input.version);
   if (version === null || version.deletedAt !== null) throw notFound("The version");
   const app = await deps.store.getApp(ctx.actor.workspaceId, input.appId);
@@ -59,6 +59,7 @@ export async function createRelease(deps: Deps, ctx: Context, input: CreateRelea
     config: input.config as Record<string, unknown>,
     targeting: null,
     reviewReason: null,
+    submittedBy: null,
     createdBy: ctx.actor.memberId,
     createdAt: now,
     updatedAt: now,

@@ -1,3 +1,5 @@
+import { AppError } from "../domain/errors";
+import { visibleMiniPrograms } from "../domain/permissions";
 import { type CheckInput, decideAll, type RequestOrigin } from "./check-updates";
 import type { Context, Deps } from "./ports";
 import { notFound, requirePermission } from "./support";
@@ -11,6 +13,17 @@ export async function explainDevice(deps: Deps, ctx: Context, input: CheckInput,
   requirePermission(ctx, "workspace:read");
   const app = await deps.store.getApp(ctx.actor.workspaceId, input.appId);
   if (app === null) throw notFound("The app");
+  const visible = visibleMiniPrograms(ctx.actor);
+  if (visible !== "all") {
+    // Explaining reveals a mini program's releases and targeting: only for the ones the actor may see.
+    const asked = await Promise.all(
+      input.miniPrograms.map((m) => deps.store.getMiniProgram(ctx.actor.workspaceId, m.id)),
+    );
+    // A key no mini program of the workspace has is explained like for everyone (nothing released).
+    if (asked.some((mp) => mp !== null && !visible.includes(mp.id))) {
+      throw new AppError("FORBIDDEN", "You may explain only the mini programs you are a member of.");
+    }
+  }
   const { view, decisions } = await decideAll(deps, { ...input, appId: app.key }, origin, "lookup");
   return {
     snapshotVersion: view?.version ?? null,

@@ -1,4 +1,5 @@
 import { AppError } from "../domain/errors";
+import { visibleMiniPrograms } from "../domain/permissions";
 import type { ReleaseStatus } from "../domain/release-status";
 import type { Context, Deps } from "./ports";
 import { notFound, requirePermission } from "./support";
@@ -10,7 +11,10 @@ export interface ListReleasesInput {
   status?: ReleaseStatus;
 }
 
-/** Releases of the workspace, newest first, filtered by app, environment, mini program and status. */
+/**
+ * Releases of the workspace, newest first, filtered by app, environment, mini program and status;
+ * only those of the mini programs the actor may see.
+ */
 export async function listReleases(deps: Deps, ctx: Context, input: ListReleasesInput) {
   requirePermission(ctx, "workspace:read");
   const filter: { appId?: string; environmentId?: string; miniProgramId?: string; status?: ReleaseStatus } = {};
@@ -33,15 +37,18 @@ export async function listReleases(deps: Deps, ctx: Context, input: ListReleases
   if (input.miniProgramId !== undefined) {
     const mp = await deps.store.getMiniProgram(ctx.actor.workspaceId, input.miniProgramId);
     if (mp === null) throw notFound("The mini program");
+    requirePermission(ctx, "mini_program:read", mp.id);
     filter.miniProgramId = mp.id;
   }
   if (input.status !== undefined) filter.status = input.status;
-  return deps.store.listReleases(ctx.actor.workspaceId, filter);
+  const releases = await deps.store.listReleases(ctx.actor.workspaceId, filter);
+  const visible = visibleMiniPrograms(ctx.actor);
+  return visible === "all" ? releases : releases.filter((r) => visible.includes(r.miniProgramId));
 }
 
 export async function getRelease(deps: Deps, ctx: Context, releaseId: string) {
-  requirePermission(ctx, "workspace:read");
   const release = await deps.store.getRelease(ctx.actor.workspaceId, releaseId);
   if (release === null) throw notFound("The release");
+  requirePermission(ctx, "mini_program:read", release.miniProgramId);
   return release;
 }

@@ -51,6 +51,7 @@ export async function getAllowlist(deps: Deps, ctx: Context, idOrName: string) {
 /** The list's current content in upload format (one entry per line, regex entries prefixed `re:`). */
 export async function getAllowlistEntries(deps: Deps, ctx: Context, idOrName: string) {
   const list = await getAllowlist(deps, ctx, idOrName);
+  requirePermission(ctx, "allowlist:read");
   return list.contentKey === "" ? "" : ((await deps.lists.getSource(list.contentKey)) ?? "");
 }
 

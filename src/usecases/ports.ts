@@ -9,12 +9,13 @@ import type {
 } from "../domain/delivery";
 import type { Geo, ParsedUserAgent } from "../domain/device-profile";
 import type { ManifestFile, PackageLimits } from "../domain/package";
-import type { Actor, WorkspaceRole } from "../domain/permissions";
+import type { Actor } from "../domain/permissions";
 import type { ReleaseStatus } from "../domain/release-status";
 import type { SnapshotList, SnapshotMiniProgram } from "../domain/snapshot";
 import type { BucketKey } from "../domain/targeting/bucket";
 import type { Admission } from "../domain/targeting/evaluate";
 import type { MiniProgramOrigin, MiniProgramType, UpdateMode } from "../domain/update-mode";
+import type { AccessStore, AuthThrottle, MiniProgramMemberRecord } from "./access-ports";
 
 export interface Clock {
   /** Milliseconds since the epoch. */
@@ -26,6 +27,8 @@ export interface Ids {
   id(prefix: string): string;
   /** A new API token secret (`upd_…`), 160 bits of randomness. */
   token(): string;
+  /** A new invite secret (`updi_…`), 160 bits of randomness. */
+  invite(): string;
 }
 
 export interface Hasher {
@@ -223,6 +226,7 @@ export interface ReleaseRecord {
   config: Record<string, unknown>;
   targeting: Record<string, unknown> | null;
   reviewReason: string | null;
+  submittedBy: string | null;
   createdBy: string;
   createdAt: number;
   updatedAt: number;
@@ -247,16 +251,7 @@ export interface MeasuredEnvironment {
   snapshotVersion: number;
 }
 
-export interface Store {
-  actorForToken(tokenHash: string): Promise<Actor | null>;
-  hasWorkspace(): Promise<boolean>;
-  createWorkspace(input: {
-    workspace: { id: string; name: string; createdAt: number };
-    member: { id: string; name: string; email: string; role: WorkspaceRole };
-    token: { id: string; name: string; tokenHash: string };
-    audit: AuditEntry;
-  }): Promise<WriteResult>;
-
+export interface Store extends AccessStore {
   createApp(app: AppRecord, envs: EnvironmentRecord[], audit: AuditEntry): Promise<WriteResult>;
   listApps(workspaceId: string): Promise<AppRecord[]>;
   getApp(workspaceId: string, appId: string): Promise<AppRecord | null>;
@@ -264,7 +259,12 @@ export interface Store {
   listEnvironments(appId: string): Promise<EnvironmentRecord[]>;
   getEnvironment(appId: string, name: string): Promise<EnvironmentRecord | null>;
 
-  createMiniProgram(mp: MiniProgramRecord, audit: AuditEntry): Promise<WriteResult>;
+  /** Inserts the mini program and, when given, its creator's mini program role. */
+  createMiniProgram(
+    mp: MiniProgramRecord,
+    audit: AuditEntry,
+    creator?: MiniProgramMemberRecord | null,
+  ): Promise<WriteResult>;
   listMiniPrograms(workspaceId: string): Promise<MiniProgramRecord[]>;
   getMiniProgram(workspaceId: string, miniProgramId: string): Promise<MiniProgramRecord | null>;
 
@@ -293,7 +293,7 @@ export interface Store {
    */
   updateReleaseStatus(
     release: ReleaseRecord,
-    changes: Pick<ReleaseRecord, "status" | "pausedFrom" | "wentFull" | "reviewReason" | "updatedAt">,
+    changes: Pick<ReleaseRecord, "status" | "pausedFrom" | "wentFull" | "reviewReason" | "submittedBy" | "updatedAt">,
     audit: AuditEntry,
     archive?: readonly string[],
     measured?: MeasuredEnvironment | null,
@@ -353,7 +353,6 @@ export interface Store {
   ): Promise<{ source: SnapshotSource; others: RegexSummary } | null>;
   /** The targets (app key, environment name) where a live canary release refers to the list. */
   targetsUsingList(workspaceId: string, listId: string): Promise<{ appKey: string; env: string }[]>;
-  listAudit(workspaceId: string, cursor: string | null, limit: number): Promise<Page<AuditEntry>>;
 }
 
 /** Everything a use case may touch, built once per request by the composition root. */
@@ -362,6 +361,7 @@ export interface Deps {
   ids: Ids;
   hasher: Hasher;
   store: Store;
+  throttle: AuthThrottle;
   packages: PackageStore;
   reader: PackageReader;
   delivery: Delivery;

@@ -37,9 +37,13 @@ async function validate(deps: Deps, ctx: Context, input: Json, edit: boolean): P
     const out: Json[] = [];
     for (const [i, ref] of refs.entries()) {
       const list = await deps.store.getAllowlist(ctx.actor.workspaceId, String(ref.listId));
-      if (list === null)
-        errors.push({ pointer: `/${field}/${i}/listId`, message: "No such allowlist in this workspace." });
-      else if (list.kind !== ref.kind)
+      // An unknown list (another workspace's included) is a 404 like any unknown id, with its pointer.
+      if (list === null) {
+        throw new AppError("NOT_FOUND", "The allowlist was not found.", [
+          { pointer: `/${field}/${i}/listId`, message: "No such allowlist in this workspace." },
+        ]);
+      }
+      if (list.kind !== ref.kind)
         errors.push({ pointer: `/${field}/${i}/kind`, message: `The list holds ${list.kind} ids.` });
       else {
         out.push({ kind: list.kind, listId: list.id });

@@ -33,6 +33,15 @@ export async function transitionRelease(
   if (release === null) throw notFound("The release");
   const reviewing = release.status === "in_review" && (input.to === "approved" || input.to === "rejected");
   requirePermission(ctx, reviewing ? "release:review" : "release:write", release.miniProgramId);
+  if (input.to === "approved" && reviewing && release.submittedBy === ctx.actor.memberId) {
+    const workspace = await deps.store.getWorkspace(ctx.actor.workspaceId);
+    if (!workspace?.allowSelfApproval) {
+      throw new AppError(
+        "FORBIDDEN",
+        "You submitted this release: another reviewer or admin must approve it (or the workspace must allow self-approval).",
+      );
+    }
+  }
   const result = transition({ status: release.status, pausedFrom: release.pausedFrom }, input.to, input.reason);
   if (!result.ok) throw new AppError("INVALID_TRANSITION", MESSAGES[result.reason]);
   const archive = result.next.status === "full" ? await supersededBy(deps, ctx, release) : [];
@@ -41,6 +50,7 @@ export async function transitionRelease(
     pausedFrom: result.next.pausedFrom,
     wentFull: release.wentFull || result.next.status === "full",
     reviewReason: input.to === "rejected" || input.to === "approved" ? input.reason : release.reviewReason,
+    submittedBy: result.next.status === "in_review" ? ctx.actor.memberId : release.submittedBy,
     updatedAt: deps.clock.now(),
   };
   // A release entering (or staying in) delivery brings its configuration and targeting into the

@@ -108,17 +108,17 @@ export async function uploadVersion(deps: Deps, ctx: Context, input: UploadVersi
 }
 
 export async function listVersions(deps: Deps, ctx: Context, miniProgramId: string) {
-  requirePermission(ctx, "workspace:read");
   const mp = await deps.store.getMiniProgram(ctx.actor.workspaceId, miniProgramId);
   if (mp === null) throw notFound("The mini program");
+  requirePermission(ctx, "mini_program:read", mp.id);
   return deps.store.listVersions(mp.id);
 }
 
 /** A version with its file manifest. */
 export async function getVersion(deps: Deps, ctx: Context, miniProgramId: string, version: string) {
-  requirePermission(ctx, "workspace:read");
   const mp = await deps.store.getMiniProgram(ctx.actor.workspaceId, miniProgramId);
   if (mp === null) throw notFound("The mini program");
+  requirePermission(ctx, "mini_program:read", mp.id);
   const record = await deps.store.findVersion(mp.id, version);
   if (record === null) throw notFound("The version");
   return { ...record, files: (await deps.packages.getManifest(record.sha256)) ?? [] };

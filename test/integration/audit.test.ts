@@ -84,6 +84,8 @@ interface Expected {
   resourceId: string;
   actor: Actor;
   transition?: { from: string; to: string };
+  /** What the row's `after` must contain, when it is not the created resource itself. */
+  after?: Record<string, unknown>;
 }
 
 describe("audit log", () => {
@@ -155,6 +157,21 @@ describe("audit log", () => {
       201,
       { action: "mini_program.create", resourceType: "mini_program" },
     );
+    // Developers upload only to mini programs they are members of.
+    await mutate(
+      await call(`/v1/admin/mini-programs/${mp.key}/members/${developer.memberId}`, {
+        method: "PUT",
+        token: admin.token,
+        json: { role: "developer" },
+      }),
+      200,
+      {
+        action: "mini_program.member.set",
+        resourceType: "mini_program",
+        resourceId: mp.id,
+        after: { memberId: developer.memberId, role: "developer" },
+      },
+    );
     for (const [version, actor] of [
       ["1.0.0", admin],
       ["2.0.0", developer],
@@ -215,7 +232,7 @@ describe("audit log", () => {
         expect(row.after).toMatchObject({ status: step.transition.to });
       } else {
         expect(row.before).toBeNull();
-        expect(row.after).toMatchObject({ id: step.resourceId });
+        expect(row.after).toMatchObject(step.after ?? { id: step.resourceId });
       }
     }
     // Nothing else was written: every row belongs to a recorded mutation (or the workspace bootstrap).

@@ -47,7 +47,7 @@ beforeAll(async () => {
   expect(2 * COST).toBeLessThanOrEqual(MAX_TARGET_REGEX_COST);
   expect(3 * COST).toBeGreaterThan(MAX_TARGET_REGEX_COST);
   ({ token } = await makeWorkspace());
-  const actor = await buildDeps(env).store.actorForToken(await webCryptoHasher.sha256Hex(token));
+  const actor = await buildDeps(env).store.actorForToken(await webCryptoHasher.sha256Hex(token), Date.now());
   if (actor === null) throw new Error("no actor for the test token");
   ctx = { actor, requestId: "unused" };
   mp = await createMiniProgram(token);

@@ -401,16 +401,70 @@ const cases: Case[] = [
     }),
   ),
   {
-    name: "a developer creating a mini program",
+    name: "a reviewer creating a mini program",
     status: 403,
     code: "FORBIDDEN",
     send: () =>
       call("/v1/admin/mini-programs", {
         method: "POST",
-        token: f.developer,
+        token: f.reviewer,
         json: { key: "mp-x", names: { en: "x" } },
       }),
   },
+  // LAST_ADMIN
+  {
+    name: "the only admin removing themselves",
+    status: 409,
+    code: "LAST_ADMIN",
+    send: async () => {
+      const alone = await makeWorkspace();
+      return call(`/v1/admin/members/${alone.memberId}`, { method: "DELETE", token: alone.token });
+    },
+  },
+  {
+    name: "the only admin demoting themselves",
+    status: 409,
+    code: "LAST_ADMIN",
+    pointer: "/role",
+    send: async () => {
+      const alone = await makeWorkspace();
+      return call(`/v1/admin/members/${alone.memberId}`, {
+        method: "PATCH",
+        token: alone.token,
+        json: { role: "developer" },
+      });
+    },
+  },
+  // SCOPE_TOO_WIDE
+  {
+    name: "a developer's token limited to a mini program they have no role on",
+    status: 422,
+    code: "SCOPE_TOO_WIDE",
+    pointer: "/scopes/miniProgramIds/0",
+    send: () =>
+      call("/v1/admin/tokens", {
+        method: "POST",
+        token: f.developer,
+        json: { name: MARKER, scopes: { access: "read", miniProgramIds: [f.mp.key] } },
+      }),
+  },
+  // INVALID_EXPIRY
+  ...(
+    [
+      ["in the past", () => Date.now() - 1000],
+      ["more than a year away", () => Date.now() + 400 * 86_400_000],
+      ["never, for a person", () => null],
+    ] as const
+  ).map(
+    ([when, expiresAt]): Case => ({
+      name: `a token expiring ${when}`,
+      status: 422,
+      code: "INVALID_EXPIRY",
+      pointer: "/expiresAt",
+      send: () =>
+        call("/v1/admin/tokens", { method: "POST", token: f.token, json: { name: MARKER, expiresAt: expiresAt() } }),
+    }),
+  ),
   {
     name: "a reviewer uploading a version",
     status: 403,
@@ -624,6 +678,7 @@ const TESTED_ELSEWHERE = [
   "CHECK_TOO_LARGE", // snapshot-budget.test.ts: needs parts near their bound
   "REGEX_BUDGET_EXCEEDED", // regex-budget.test.ts
   "SERVICE_UNAVAILABLE", // unit/check-outages.test.ts: needs storage that fails
+  "RATE_LIMITED", // access.test.ts: needs many failed attempts from one address first
 ];
 
 describe("error responses", () => {

@@ -67,7 +67,16 @@ function world() {
 }
 
 const ctx: Context = {
-  actor: { memberId: "m", workspaceId: "w", tokenId: "t", role: "admin", miniProgramRoles: {} },
+  actor: {
+    memberId: "m",
+    workspaceId: "w",
+    tokenId: "t",
+    kind: "person",
+    role: "admin",
+    miniProgramRoles: {},
+    scope: { access: "full", miniProgramIds: null },
+    tokenExpiresAt: null,
+  },
   requestId: "r",
 };
 const input = (miniProgramId: string, version: string) => ({

@@ -28,6 +28,12 @@ const Query = z
       .regex(/^\d{1,15}~[0-9a-z_]{1,80}$/, "Must be a nextCursor value from a previous page.")
       .optional(),
     limit: z.coerce.number().int().min(1).max(200).default(50),
+    actor: z.string().min(1).max(100).optional(),
+    resourceType: z.string().min(1).max(100).optional(),
+    resourceId: z.string().min(1).max(100).optional(),
+    action: z.string().min(1).max(100).optional(),
+    from: z.coerce.number().int().nonnegative().optional(),
+    to: z.coerce.number().int().nonnegative().optional(),
   })
   .strict();
 
@@ -37,6 +43,9 @@ export const auditRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validationHoo
     path: "/",
     tags: ["audit"],
     summary: "The workspace audit log, newest first",
+    description:
+      "Filters: `actor` (a member id), `resourceType`, `resourceId`, `action`, and a time range `from` " +
+      "(inclusive) to `to` (exclusive) in ms since the epoch. An actor or resource unknown to the workspace is a 404.",
     security: SecurityBearer,
     request: { query: Query },
     responses: {
@@ -51,6 +60,14 @@ export const auditRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validationHoo
   }),
   async (c) => {
     const q = c.req.valid("query");
-    return c.json(await listAudit(c.var.deps, ctxOf(c), q.cursor ?? null, q.limit), 200);
+    const filter = {
+      ...(q.actor === undefined ? {} : { actorMemberId: q.actor }),
+      ...(q.resourceType === undefined ? {} : { resourceType: q.resourceType }),
+      ...(q.resourceId === undefined ? {} : { resourceId: q.resourceId }),
+      ...(q.action === undefined ? {} : { action: q.action }),
+      ...(q.from === undefined ? {} : { from: q.from }),
+      ...(q.to === undefined ? {} : { to: q.to }),
+    };
+    return c.json(await listAudit(c.var.deps, ctxOf(c), filter, q.cursor ?? null, q.limit), 200);
   },
 );
