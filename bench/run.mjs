@@ -365,6 +365,9 @@ async function seed(url) {
     if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${(await res.text()).slice(0, 500)}`);
     return res.json();
   };
+  // One bench member plays every role: it approves its own releases.
+  await call("PATCH", "/v1/admin/workspace", { allowSelfApproval: true });
+
   const app = await call("POST", "/v1/admin/apps", { key: "bench-app", name: "Bench", platforms: ["ios", "android"] });
   const listStarted = performance.now();
   const users = await call("POST", "/v1/admin/allowlists", { name: "bench-users", kind: "user" });
