@@ -27,7 +27,7 @@ ALTER TABLE `members` ADD `removed_at` integer;--> statement-breakpoint
 ALTER TABLE `members` ADD `row_version` integer DEFAULT 1 NOT NULL;--> statement-breakpoint
 -- Data: existing members are found by their e-mail address, lower-cased (a case-only duplicate keeps its id as a suffix).
 UPDATE `members` SET `handle` = lower(`email`) || CASE WHEN EXISTS (SELECT 1 FROM `members` AS o WHERE o.`workspace_id` = `members`.`workspace_id` AND lower(o.`email`) = lower(`members`.`email`) AND o.`id` < `members`.`id`) THEN '#' || `id` ELSE '' END;--> statement-breakpoint
-CREATE UNIQUE INDEX `members_workspace_handle` ON `members` (`workspace_id`,`handle`);--> statement-breakpoint
+CREATE UNIQUE INDEX `members_workspace_handle` ON `members` (`workspace_id`,`handle`) WHERE "members"."removed_at" is null;--> statement-breakpoint
 ALTER TABLE `api_tokens` ADD `prefix` text DEFAULT '' NOT NULL;--> statement-breakpoint
 ALTER TABLE `api_tokens` ADD `scopes` text DEFAULT '{"access":"full","miniProgramIds":null}' NOT NULL;--> statement-breakpoint
 ALTER TABLE `api_tokens` ADD `expires_at` integer;--> statement-breakpoint

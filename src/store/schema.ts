@@ -37,7 +37,8 @@ export const members = sqliteTable(
     removedAt: integer("removed_at"),
     rowVersion: integer("row_version").notNull().default(1),
   },
-  (t) => [uniqueIndex("members_workspace_handle").on(t.workspaceId, t.handle)],
+  // A removed member's handle is free again: the same person can be added back.
+  (t) => [uniqueIndex("members_workspace_handle").on(t.workspaceId, t.handle).where(sql`${t.removedAt} is null`)],
 );
 
 /** One-time secrets a person exchanges for a first token (members have no other login). */

@@ -196,6 +196,15 @@ describe("members", () => {
     expect(members.items.map((x) => x.id)).not.toContain(other.id);
   });
 
+  it("can be added back under the same handle once removed", async () => {
+    const ws = await newWorkspace();
+    const handle = uniqueKey("back");
+    const m = await invite(ws.token, { name: "Bo", handle, role: "developer" });
+    await expectJson(await call(`/v1/admin/members/${m.id}`, { method: "DELETE", token: ws.token }), 200);
+    const again = await invite(ws.token, { name: "Bo", handle, role: "developer" });
+    expect(again.id).not.toBe(m.id);
+  });
+
   it("keep one admin: the last one cannot be removed, demoted or lose their last token", async () => {
     const ws = await newWorkspace();
     const self = `/v1/admin/members/${ws.memberId}`;
