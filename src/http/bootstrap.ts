@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { createWorkspace } from "../usecases/bootstrap-workspace";
+import { addOperatorAdmin, createWorkspace } from "../usecases/bootstrap-workspace";
 import { acceptInvite } from "../usecases/manage-members";
 import { jsonBody } from "./json-body";
 import { clientOf, requireOperator } from "./operator";
@@ -90,6 +90,61 @@ export const bootstrapRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validatio
         clientOf(c.req.header.bind(c.req)),
       );
       return c.json(created(await createWorkspace(deps, c.req.valid("json"), c.var.requestId, true)), 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/workspaces/{workspaceId}/admins",
+      tags: ["setup"],
+      summary: "Add a person admin to a workspace (operator recovery)",
+      description:
+        "For when nobody can administer a workspace any more (every admin token lost or expired): the operator " +
+        "adds a person admin, who gets a one-time invite (shown once) to exchange at `POST /v1/invites/accept`. " +
+        "Needs `Updraft-Bootstrap-Secret`; audited with the actor `operator`.",
+      middleware: [jsonBody] as const,
+      request: {
+        params: z.object({ workspaceId: z.string().min(1).max(100) }),
+        headers: z.object({ "updraft-bootstrap-secret": z.string().max(1000).optional() }),
+        body: json(
+          z
+            .object({
+              name: z.string().min(1).max(200),
+              email: z.email().max(254),
+              handle: z
+                .string()
+                .regex(/^[a-z0-9][a-z0-9._-]{1,63}$/, "2-64 of a-z 0-9 . _ -")
+                .optional(),
+            })
+            .strict(),
+        ),
+      },
+      responses: {
+        201: {
+          description: "Created",
+          ...ok(
+            z
+              .object({
+                id: z.string(),
+                role: z.string(),
+                invite: z.object({ secret: z.string(), expiresAt: z.number().int() }),
+              })
+              .passthrough(),
+          ),
+        },
+        ...adminErrors,
+      },
+    }),
+    async (c) => {
+      const deps = c.var.deps;
+      await requireOperator(
+        deps,
+        c.env.BOOTSTRAP_SECRET,
+        c.req.header("updraft-bootstrap-secret") ?? "",
+        clientOf(c.req.header.bind(c.req)),
+      );
+      const { workspaceId } = c.req.valid("param");
+      return c.json(await addOperatorAdmin(deps, workspaceId, c.req.valid("json"), c.var.requestId), 201);
     },
   )
   .openapi(

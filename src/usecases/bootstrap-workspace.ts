@@ -2,6 +2,7 @@ import { AppError } from "../domain/errors";
 import { FULL_SCOPE } from "../domain/permissions";
 import { DEFAULT_TOKEN_TTL_MS } from "../domain/tokens";
 import type { MemberRecord, WorkspaceRecord } from "./access-ports";
+import { memberView, newInvite } from "./manage-members";
 import { mintToken, tokenView } from "./manage-tokens";
 import type { Deps } from "./ports";
 
@@ -69,4 +70,54 @@ export async function createWorkspace(deps: Deps, input: CreateWorkspaceInput, r
   });
   if (result === "conflict") throw new AppError("CONFLICT", "A workspace already exists.");
   return { workspace, member, token: secret, tokenId: token.id, expiresAt: token.expiresAt };
+}
+
+/**
+ * The operator's recovery: adds a person admin to a workspace (NOT_FOUND when there is none) and
+ * returns their one-time invite, for when no admin of the workspace can act any more (every admin
+ * token lost or expired). Audited with the actor "operator". CONFLICT when the handle is taken.
+ */
+export async function addOperatorAdmin(
+  deps: Deps,
+  workspaceId: string,
+  input: { name: string; email: string; handle?: string },
+  requestId: string,
+) {
+  if ((await deps.store.getWorkspace(workspaceId)) === null) {
+    throw new AppError("NOT_FOUND", "The workspace was not found.");
+  }
+  const now = deps.clock.now();
+  const member: MemberRecord = {
+    id: deps.ids.id("mem"),
+    workspaceId,
+    name: input.name,
+    email: input.email,
+    handle: (input.handle ?? input.email).toLowerCase(),
+    kind: "person",
+    role: "admin",
+    createdBy: null,
+    createdAt: now,
+    removedAt: null,
+    rowVersion: 1,
+  };
+  const invite = await newInvite(deps, workspaceId, member.id, "operator");
+  const audit = {
+    id: deps.ids.id("aud"),
+    workspaceId,
+    actorMemberId: "operator",
+    actorTokenId: "operator",
+    action: "member.add",
+    resourceType: "member",
+    resourceId: member.id,
+    before: null,
+    after: { ...memberView(member), by: "operator" },
+    requestId,
+    createdAt: now,
+  };
+  if ((await deps.store.createMember(member, invite.record, [], audit)) === "conflict") {
+    throw new AppError("CONFLICT", "A member with this handle already exists.", [
+      { pointer: input.handle === undefined ? "/email" : "/handle", message: "Already taken in this workspace." },
+    ]);
+  }
+  return { ...memberView(member), invite: { secret: invite.secret, expiresAt: invite.record.expiresAt } };
 }

@@ -60,7 +60,8 @@ export async function addMember(deps: Deps, ctx: Context, input: AddMemberInput)
     if (roles.some((x) => x.miniProgramId === mp.id)) continue;
     roles.push({ miniProgramId: mp.id, memberId: member.id, role: r.role, createdAt: now });
   }
-  const invite = input.kind === "person" ? await newInvite(deps, ctx, member.id) : null;
+  const invite =
+    input.kind === "person" ? await newInvite(deps, ctx.actor.workspaceId, member.id, ctx.actor.memberId) : null;
   const audit = auditEntry(deps, ctx, {
     action: "member.add",
     resourceType: "member",
@@ -82,16 +83,17 @@ export async function addMember(deps: Deps, ctx: Context, input: AddMemberInput)
   };
 }
 
-async function newInvite(deps: Deps, ctx: Context, memberId: string) {
+/** A new invite (its secret, shown once, and the record that stores only its hash). */
+export async function newInvite(deps: Deps, workspaceId: string, memberId: string, createdBy: string) {
   const secret = deps.ids.invite();
   const now = deps.clock.now();
   const record: InviteRecord = {
     id: deps.ids.id("inv"),
-    workspaceId: ctx.actor.workspaceId,
+    workspaceId,
     memberId,
     secretHash: await deps.hasher.sha256Hex(secret),
     expiresAt: now + INVITE_TTL_MS,
-    createdBy: ctx.actor.memberId,
+    createdBy,
     createdAt: now,
   };
   return { secret, record };
@@ -104,7 +106,7 @@ export async function reinviteMember(deps: Deps, ctx: Context, memberId: string)
   if (member.kind !== "person") {
     throw new AppError("CONFLICT", "Service accounts have no invites: create a token for them.");
   }
-  const invite = await newInvite(deps, ctx, member.id);
+  const invite = await newInvite(deps, ctx.actor.workspaceId, member.id, ctx.actor.memberId);
   const audit = auditEntry(deps, ctx, {
     action: "member.invite",
     resourceType: "member",

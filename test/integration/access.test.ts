@@ -104,6 +104,40 @@ describe("workspaces", () => {
   });
 });
 
+describe("operator recovery", () => {
+  it("adds a person admin with an invite to a workspace nobody can administer any more", async () => {
+    const ws = await newWorkspace();
+    await env.DB.prepare("update api_tokens set expires_at = ? where id = ?")
+      .bind(Date.now() - 1, ws.tokenId)
+      .run();
+    await expectProblem(await call("/v1/admin/apps", { token: ws.token }), 401, "UNAUTHENTICATED");
+    const body = { name: "Rescuer", email: `${uniqueKey("rescue")}@example.test` };
+    const path = `/v1/workspaces/${ws.workspaceId}/admins`;
+    await expectProblem(
+      await call(path, { method: "POST", headers: { "updraft-bootstrap-secret": "wrong" }, json: body }),
+      401,
+      "UNAUTHENTICATED",
+    );
+    await expectProblem(
+      await call("/v1/workspaces/ws_unknown/admins", { method: "POST", headers: OPERATOR, json: body }),
+      404,
+      "NOT_FOUND",
+    );
+    const added = await expectJson<MemberJson>(
+      await call(path, { method: "POST", headers: OPERATOR, json: body }),
+      201,
+    );
+    expect(added.role).toBe("admin");
+    const { token } = await accept(added.invite?.secret ?? "");
+    expect(await status(token.secret)).toBe(200);
+    const log = await expectJson<{ items: { action: string; actorMemberId: string }[] }>(
+      await call(`/v1/admin/audit-logs?resourceId=${added.id}`, { token: token.secret }),
+      200,
+    );
+    expect(log.items.at(-1)).toMatchObject({ action: "member.add", actorMemberId: "operator" });
+  });
+});
+
 describe("members", () => {
   it("join with a one-time invite and act with their role", async () => {
     const ws = await newWorkspace();
