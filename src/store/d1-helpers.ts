@@ -1,4 +1,4 @@
-import { and, eq, type SQL, sql } from "drizzle-orm";
+import { and, eq, isNull, ne, type SQL, sql } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { AuditEntry, MeasuredEnvironment, WriteResult } from "../usecases/ports";
 import * as t from "./schema";
@@ -77,3 +77,41 @@ export const workspaceEnvironmentsUnchanged = (workspaceId: string, measured: re
   const pairs = JSON.stringify(measured.map((m) => [m.environmentId, m.snapshotVersion]));
   return sql`not exists (select 1 from ${t.environments} where ${t.environments.appId} in (select ${t.apps.id} from ${t.apps} where ${t.apps.workspaceId} = ${workspaceId}) and ${t.environments.snapshotVersion} is not (select json_extract(m.value, '$[1]') from json_each(${pairs}) as m where json_extract(m.value, '$[0]') = ${t.environments.id}))`;
 };
+
+/**
+ * Inserts the audit row only when `condition` holds (selected from the workspace's own row, which
+ * exists once): the first statement of a guarded batch, every later one conditioned on guard(audit.id).
+ */
+export const auditWhen = (db: Db, audit: AuditEntry, condition: SQL | undefined) =>
+  db.insert(t.auditLogs).select(
+    db
+      .select(auditColumns(audit))
+      .from(t.workspaces)
+      .where(and(eq(t.workspaces.id, audit.workspaceId), condition)),
+  );
+
+/** Another person admin of the workspace who has not been removed. */
+export const otherAdmin = (member: { id: string; workspaceId: string }): SQL =>
+  sql`exists (select 1 from ${t.members} as o where o.workspace_id = ${member.workspaceId} and o.id <> ${member.id} and o.role = 'admin' and o.kind = 'person' and o.removed_at is null)`;
+
+/** "ok" when the batch's guarding audit insert (statement `auditIndex`) wrote its row. */
+export async function guarded(run: () => Promise<unknown[]>, auditIndex = 0): Promise<"ok" | "lost"> {
+  const results = (await run()) as { meta?: { changes?: number } }[];
+  return (results[auditIndex]?.meta?.changes ?? 0) > 0 ? "ok" : "lost";
+}
+
+/** Tells a lost race from the last-admin rule after a guarded write changed nothing. */
+export const hasOtherAdmin = async (db: Db, member: { id: string; workspaceId: string }) =>
+  (await db
+    .select({ id: t.members.id })
+    .from(t.members)
+    .where(
+      and(
+        eq(t.members.workspaceId, member.workspaceId),
+        ne(t.members.id, member.id),
+        eq(t.members.role, "admin"),
+        eq(t.members.kind, "person"),
+        isNull(t.members.removedAt),
+      ),
+    )
+    .get()) !== undefined;

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, or, sql } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { ReleaseRecord, Store } from "../usecases/ports";
 import { accessMethods } from "./d1-access";
@@ -13,6 +13,7 @@ import {
   isUniqueViolation,
   uniqueOrConflict,
 } from "./d1-helpers";
+import { tokenMethods } from "./d1-tokens";
 import * as t from "./schema";
 import { measureSource, snapshotSource, targetsUsingList } from "./snapshot-source";
 
@@ -26,6 +27,7 @@ export function d1Store(d1: D1Database): Store {
       .where(eq(t.releases.miniProgramId, miniProgramId));
   return {
     ...accessMethods(db),
+    ...tokenMethods(db),
 
     createApp: (app, envs, audit) =>
       uniqueOrConflict(() =>
@@ -228,5 +230,30 @@ export function d1Store(d1: D1Database): Store {
       snapshotSource(db, environmentId, builtAt, miniProgramIds),
     measureSource: (environmentId, builtAt, miniProgramId) => measureSource(db, environmentId, builtAt, miniProgramId),
     targetsUsingList: (workspaceId, listId) => targetsUsingList(db, workspaceId, listId),
+    async listAudit(workspaceId, filter, cursor, limit) {
+      const conditions: (SQL | undefined)[] = [eq(t.auditLogs.workspaceId, workspaceId)];
+      if (filter.actorMemberId) conditions.push(eq(t.auditLogs.actorMemberId, filter.actorMemberId));
+      if (filter.resourceType) conditions.push(eq(t.auditLogs.resourceType, filter.resourceType));
+      if (filter.resourceId) conditions.push(eq(t.auditLogs.resourceId, filter.resourceId));
+      if (filter.action) conditions.push(eq(t.auditLogs.action, filter.action));
+      if (filter.from !== undefined) conditions.push(gte(t.auditLogs.createdAt, filter.from));
+      if (filter.to !== undefined) conditions.push(lt(t.auditLogs.createdAt, filter.to));
+      const [at, id] = cursor?.split("~") ?? [];
+      if (at !== undefined && id !== undefined && /^\d+$/.test(at)) {
+        const atMs = Number(at);
+        conditions.push(
+          or(lt(t.auditLogs.createdAt, atMs), and(eq(t.auditLogs.createdAt, atMs), lt(t.auditLogs.id, id))),
+        );
+      }
+      const rows = await db
+        .select()
+        .from(t.auditLogs)
+        .where(and(...conditions))
+        .orderBy(desc(t.auditLogs.createdAt), desc(t.auditLogs.id))
+        .limit(limit + 1);
+      const items = rows.slice(0, limit);
+      const last = items.at(-1);
+      return { items, nextCursor: rows.length > limit && last ? `${last.createdAt}~${last.id}` : null };
+    },
   };
 }
