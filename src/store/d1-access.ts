@@ -15,7 +15,14 @@ import * as t from "./schema";
 
 type AccessMethods = Omit<
   AccessStore,
-  "actorForToken" | "touchToken" | "createToken" | "listTokens" | "getToken" | "revokeToken" | "rotateToken" | "listAudit"
+  | "actorForToken"
+  | "touchToken"
+  | "createToken"
+  | "listTokens"
+  | "getToken"
+  | "revokeToken"
+  | "rotateToken"
+  | "listAudit"
 >;
 
 /** Workspaces, members, invites and mini program roles (tokens: d1-tokens.ts). */
