@@ -33,6 +33,7 @@ ALTER TABLE `api_tokens` ADD `scopes` text DEFAULT '{"access":"full","miniProgra
 ALTER TABLE `api_tokens` ADD `expires_at` integer;--> statement-breakpoint
 ALTER TABLE `api_tokens` ADD `last_used_at` integer;--> statement-breakpoint
 ALTER TABLE `api_tokens` ADD `created_by` text;--> statement-breakpoint
+ALTER TABLE `api_tokens` ADD `replaced_by` text;--> statement-breakpoint
 CREATE INDEX `api_tokens_member` ON `api_tokens` (`member_id`);--> statement-breakpoint
 ALTER TABLE `releases` ADD `submitted_by` text;--> statement-breakpoint
 ALTER TABLE `workspaces` ADD `allow_self_approval` integer DEFAULT false NOT NULL;--> statement-breakpoint

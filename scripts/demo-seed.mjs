@@ -95,6 +95,29 @@ async function ensure(call, getPath, postPath, body) {
 }
 
 /**
+ * A new admin token for the demo workspace through the operator's recovery route (the only admin's
+ * token expired), or null when the workspace is not there (the state was reset).
+ */
+async function recoverDemoAdmin(base, bootstrapSecret, demo) {
+  if (typeof demo.workspaceId !== "string") return null;
+  const headers = { "content-type": "application/json", "updraft-bootstrap-secret": bootstrapSecret };
+  const added = await fetch(`${base}/v1/workspaces/${demo.workspaceId}/admins`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ name: "Demo Admin", email: `admin-${Date.now()}@demo.test` }),
+  });
+  if (!added.ok) return null;
+  const { invite } = await added.json();
+  const accepted = await fetch(`${base}/v1/invites/accept`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ secret: invite.secret, tokenName: "demo" }),
+  });
+  if (!accepted.ok) return null;
+  return { ...demo, token: (await accepted.json()).token.secret };
+}
+
+/**
  * Seeds (or finishes seeding) the demo. Returns { token } once the demo is complete, or
  * { token: null, reason } when this state has a workspace whose token is lost (only a reset helps).
  * `afterStep(name)` runs after each step (the tests stop the seed there to resume it later).
@@ -103,11 +126,13 @@ export async function seedDemo(base, { bootstrapSecret, demoFile, afterStep = as
   let demo = readDemoFile(demoFile);
   if (demo !== null) {
     const res = await fetch(`${base}/v1/admin/apps`, { headers: { authorization: `Bearer ${demo.token}` } });
-    if (res.status === 401)
-      demo = null; // a token of a state that is gone
-    else if (!res.ok) throw new Error(`GET /v1/admin/apps → ${res.status} ${await res.text()}`);
+    if (res.status === 401) {
+      // Expired (tokens last 90 days) or a state that is gone: the operator's recovery gives the
+      // demo workspace a new admin when it still exists.
+      demo = await recoverDemoAdmin(base, bootstrapSecret, demo);
+      if (demo !== null) writeDemoFile(demoFile, demo);
+    } else if (!res.ok) throw new Error(`GET /v1/admin/apps → ${res.status} ${await res.text()}`);
   }
-  if (demo?.complete) return { token: demo.token };
   if (demo === null) {
     const res = await fetch(`${base}/v1/bootstrap`, {
       method: "POST",
@@ -116,16 +141,22 @@ export async function seedDemo(base, { bootstrapSecret, demoFile, afterStep = as
     });
     if (res.status === 409) return { token: null, reason: "token-lost" };
     if (!res.ok) throw new Error(`POST /v1/bootstrap → ${res.status} ${await res.text()}`);
-    demo = { token: (await res.json()).token, complete: false };
+    const created = await res.json();
+    demo = { token: created.token, workspaceId: created.workspaceId, complete: false };
     // Before anything else: a seed stopped from here on resumes with this token.
     writeDemoFile(demoFile, demo);
     await afterStep("bootstrap");
   }
   const call = (method, path, body, headers) => api(base, demo.token, method, path, body, headers);
-  // One person plays every role in the demo (and the README tour): they may approve their own releases.
-  if (!(await call("GET", "/v1/admin/workspace")).allowSelfApproval) {
-    await call("PATCH", "/v1/admin/workspace", { allowSelfApproval: true });
+  // One person plays every role in the demo (and the README tour): they may approve their own
+  // releases. Checked on every start, so a demo seeded before this setting existed gets it too.
+  const workspace = await call("GET", "/v1/admin/workspace");
+  if (!workspace.allowSelfApproval) await call("PATCH", "/v1/admin/workspace", { allowSelfApproval: true });
+  if (demo.workspaceId !== workspace.id) {
+    demo = { ...demo, workspaceId: workspace.id };
+    writeDemoFile(demoFile, demo);
   }
+  if (demo.complete) return { token: demo.token };
 
   const app = await ensure(call, `/v1/admin/apps/${DEMO.app.key}`, "/v1/admin/apps", DEMO.app);
   // An app created without some environment (by hand, say) gets it.

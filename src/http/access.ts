@@ -25,7 +25,8 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission | readonly Pe
   "GET /v1/admin/tokens": "workspace:read",
   "POST /v1/admin/tokens": "token:self",
   "GET /v1/admin/tokens/{tokenId}": "workspace:read",
-  "DELETE /v1/admin/tokens/{tokenId}": "token:self",
+  // Any token may revoke itself; revoking another needs token:self (checked by the use case).
+  "DELETE /v1/admin/tokens/{tokenId}": "workspace:read",
   "POST /v1/admin/tokens/{tokenId}/rotations": "token:self",
 
   "GET /v1/admin/apps": "workspace:read",

@@ -99,9 +99,9 @@ export const bootstrapRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validatio
       tags: ["setup"],
       summary: "Add a person admin to a workspace (operator recovery)",
       description:
-        "For when nobody can administer a workspace any more (every admin token lost or expired): the operator " +
-        "adds a person admin, who gets a one-time invite (shown once) to exchange at `POST /v1/invites/accept`. " +
-        "Needs `Updraft-Bootstrap-Secret`; audited with the actor `operator`.",
+        "Only when nobody can administer a workspace any more (no person admin holds a working token; else 409): " +
+        "the operator adds a person admin, who gets a one-time invite (shown once) to exchange at " +
+        "`POST /v1/invites/accept`. Needs `Updraft-Bootstrap-Secret`; audited with the actor `operator`.",
       middleware: [jsonBody] as const,
       request: {
         params: z.object({ workspaceId: z.string().min(1).max(100) }),

@@ -250,5 +250,33 @@ export function accessMethods(db: Db): AccessMethods {
       );
       return outcome === "ok" ? "ok" : "conflict";
     },
+
+    async ownsResource(workspaceId, id) {
+      const app = sql`(select id from ${t.apps} where workspace_id = ${workspaceId})`;
+      const mp = sql`(select id from ${t.miniPrograms} where workspace_id = ${workspaceId})`;
+      const row = await db.get<{ owned: number }>(sql`select (
+        ${id} = ${workspaceId}
+        or exists (select 1 from ${t.members} where id = ${id} and workspace_id = ${workspaceId})
+        or exists (select 1 from ${t.apiTokens} where id = ${id} and workspace_id = ${workspaceId})
+        or exists (select 1 from ${t.memberInvites} where id = ${id} and workspace_id = ${workspaceId})
+        or exists (select 1 from ${t.apps} where id = ${id} and workspace_id = ${workspaceId})
+        or exists (select 1 from ${t.environments} where id = ${id} and app_id in ${app})
+        or exists (select 1 from ${t.miniPrograms} where id = ${id} and workspace_id = ${workspaceId})
+        or exists (select 1 from ${t.versions} where id = ${id} and mini_program_id in ${mp})
+        or exists (select 1 from ${t.releases} where id = ${id} and app_id in ${app})
+        or exists (select 1 from ${t.allowlists} where id = ${id} and workspace_id = ${workspaceId})
+        or exists (select 1 from ${t.auditLogs} where resource_id = ${id} and workspace_id = ${workspaceId})
+      ) as owned`);
+      return (row?.owned ?? 0) === 1;
+    },
+
+    async hasActingAdmin(workspaceId, now) {
+      const row = await db.get<{ acting: number }>(sql`select exists (
+        select 1 from ${t.members} as m join ${t.apiTokens} as k on k.member_id = m.id
+        where m.workspace_id = ${workspaceId} and m.role = 'admin' and m.kind = 'person' and m.removed_at is null
+          and k.revoked_at is null and (k.expires_at is null or k.expires_at > ${now})
+      ) as acting`);
+      return (row?.acting ?? 0) === 1;
+    },
   };
 }

@@ -23,6 +23,7 @@ export function tokenRow(token: NewToken) {
     ...token,
     lastUsedAt: null,
     revokedAt: null,
+    replacedBy: null,
     scopes: { ...token.scopes },
   } as typeof t.apiTokens.$inferInsert;
 }
@@ -144,11 +145,11 @@ export function tokenMethods(db: Db): TokenMethods {
             auditWhen(
               db,
               audit,
-              sql`exists (select 1 from ${t.apiTokens} as k where k.id = ${old.id} and k.revoked_at is null and (k.expires_at is null or k.expires_at > ${next.createdAt}))`,
+              sql`exists (select 1 from ${t.apiTokens} as k where k.id = ${old.id} and k.revoked_at is null and k.replaced_by is null and (k.expires_at is null or k.expires_at > ${next.createdAt}))`,
             ),
             db
               .update(t.apiTokens)
-              .set({ expiresAt: oldExpiresAt })
+              .set({ expiresAt: oldExpiresAt, replacedBy: next.id })
               .where(and(eq(t.apiTokens.id, old.id), ok)),
             db.insert(t.apiTokens).select(
               db

@@ -94,6 +94,8 @@ export const apiTokens = sqliteTable(
     createdBy: text("created_by"),
     createdAt: integer("created_at").notNull(),
     revokedAt: integer("revoked_at"),
+    /** The token a rotation replaced this one with: it cannot be rotated again. */
+    replacedBy: text("replaced_by"),
   },
   (t) => [uniqueIndex("api_tokens_hash").on(t.tokenHash), index("api_tokens_member").on(t.memberId)],
 );

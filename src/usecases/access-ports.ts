@@ -37,10 +37,12 @@ export interface TokenRecord {
   createdBy: string | null;
   createdAt: number;
   revokedAt: number | null;
+  /** The token a rotation replaced this one with (it keeps working for the overlap only). */
+  replacedBy: string | null;
 }
 
 /** A new token: its record and the hash of its secret (the secret itself is never stored). */
-export type NewToken = Omit<TokenRecord, "lastUsedAt" | "revokedAt"> & { tokenHash: string };
+export type NewToken = Omit<TokenRecord, "lastUsedAt" | "revokedAt" | "replacedBy"> & { tokenHash: string };
 
 export interface InviteRecord {
   id: string;
@@ -141,6 +143,10 @@ export interface AccessStore {
   /** Stores `next` and shortens the old token's life to `oldExpiresAt`, if it is still live. */
   rotateToken(old: TokenRecord, next: NewToken, oldExpiresAt: number, audit: AuditEntry): Promise<WriteResult>;
 
+  /** Whether a person admin of the workspace (not removed) holds a token that works at `now`. */
+  hasActingAdmin(workspaceId: string, now: number): Promise<boolean>;
+  /** Whether `id` names a resource of the workspace (the workspace itself, a member, token, app, …). */
+  ownsResource(workspaceId: string, id: string): Promise<boolean>;
   listAudit(workspaceId: string, filter: AuditFilter, cursor: string | null, limit: number): Promise<Page<AuditEntry>>;
 }
 

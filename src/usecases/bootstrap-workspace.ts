@@ -2,6 +2,7 @@ import { AppError } from "../domain/errors";
 import { FULL_SCOPE } from "../domain/permissions";
 import { DEFAULT_TOKEN_TTL_MS } from "../domain/tokens";
 import type { MemberRecord, WorkspaceRecord } from "./access-ports";
+import { OPERATOR } from "./list-audit";
 import { memberView, newInvite } from "./manage-members";
 import { mintToken, tokenView } from "./manage-tokens";
 import type { Deps } from "./ports";
@@ -74,8 +75,9 @@ export async function createWorkspace(deps: Deps, input: CreateWorkspaceInput, r
 
 /**
  * The operator's recovery: adds a person admin to a workspace (NOT_FOUND when there is none) and
- * returns their one-time invite, for when no admin of the workspace can act any more (every admin
- * token lost or expired). Audited with the actor "operator". CONFLICT when the handle is taken.
+ * returns their one-time invite, only when no admin of the workspace can act any more (every admin
+ * token revoked or expired; else CONFLICT). Audited with the actor "operator". CONFLICT when the
+ * handle is taken.
  */
 export async function addOperatorAdmin(
   deps: Deps,
@@ -87,6 +89,10 @@ export async function addOperatorAdmin(
     throw new AppError("NOT_FOUND", "The workspace was not found.");
   }
   const now = deps.clock.now();
+  // Recovery only: while an admin of the workspace can act, admins are theirs to add.
+  if (await deps.store.hasActingAdmin(workspaceId, now)) {
+    throw new AppError("CONFLICT", "An admin of this workspace can still act: they add admins.");
+  }
   const member: MemberRecord = {
     id: deps.ids.id("mem"),
     workspaceId,
@@ -100,12 +106,12 @@ export async function addOperatorAdmin(
     removedAt: null,
     rowVersion: 1,
   };
-  const invite = await newInvite(deps, workspaceId, member.id, "operator");
+  const invite = await newInvite(deps, workspaceId, member.id, OPERATOR);
   const audit = {
     id: deps.ids.id("aud"),
     workspaceId,
-    actorMemberId: "operator",
-    actorTokenId: "operator",
+    actorMemberId: OPERATOR,
+    actorTokenId: OPERATOR,
     action: "member.add",
     resourceType: "member",
     resourceId: member.id,

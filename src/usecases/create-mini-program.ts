@@ -37,16 +37,16 @@ export async function createMiniProgram(deps: Deps, ctx: Context, input: CreateM
     updatedAt: now,
     rowVersion: 1,
   };
+  const creator = can(ctx.actor, "mini_program:write", mp.id)
+    ? null
+    : { miniProgramId: mp.id, memberId: ctx.actor.memberId, role: "admin" as const, createdAt: now };
   const audit = auditEntry(deps, ctx, {
     action: "mini_program.create",
     resourceType: "mini_program",
     resourceId: mp.id,
     before: null,
-    after: mp,
+    after: creator === null ? mp : { ...mp, creatorRole: { memberId: creator.memberId, role: creator.role } },
   });
-  const creator = can(ctx.actor, "mini_program:write", mp.id)
-    ? null
-    : { miniProgramId: mp.id, memberId: ctx.actor.memberId, role: "admin" as const, createdAt: now };
   if ((await deps.store.createMiniProgram(mp, audit, creator)) === "conflict") {
     throw new AppError("CONFLICT", "A mini program with this key already exists.");
   }

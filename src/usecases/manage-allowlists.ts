@@ -1,5 +1,6 @@
 import { buildShards, parseEntries, REGEX_PREFIX, shardCountFor } from "../domain/allowlist-shards";
 import { AppError, type FieldError } from "../domain/errors";
+import { can } from "../domain/permissions";
 import { listRegexCost } from "../domain/targeting/allowlist";
 import type { AllowlistRecord, Context, Deps, MeasuredEnvironment } from "./ports";
 import { assertDeliveryFits, publishList } from "./publish-delivery";
@@ -36,21 +37,38 @@ export async function createAllowlist(deps: Deps, ctx: Context, input: { name: s
   return list;
 }
 
-export async function listAllowlists(deps: Deps, ctx: Context) {
-  requirePermission(ctx, "workspace:read");
-  return deps.store.listAllowlists(ctx.actor.workspaceId);
+/**
+ * What the actor may see of a list: everyone in the workspace its name, kind and counts (to refer
+ * to it in targeting); its regex entries, which are entries, only those who may read entries.
+ */
+function shown(
+  ctx: Context,
+  list: AllowlistRecord,
+): Omit<AllowlistRecord, "regexEntries"> & { regexEntries?: string[] } {
+  if (can(ctx.actor, "allowlist:read")) return list;
+  const { regexEntries: _, ...rest } = list;
+  return rest;
 }
 
-export async function getAllowlist(deps: Deps, ctx: Context, idOrName: string) {
+export async function listAllowlists(deps: Deps, ctx: Context) {
+  requirePermission(ctx, "workspace:read");
+  return (await deps.store.listAllowlists(ctx.actor.workspaceId)).map((list) => shown(ctx, list));
+}
+
+async function loadAllowlist(deps: Deps, ctx: Context, idOrName: string) {
   requirePermission(ctx, "workspace:read");
   const list = await deps.store.getAllowlist(ctx.actor.workspaceId, idOrName);
   if (list === null) throw notFound("The allowlist");
   return list;
 }
 
+export async function getAllowlist(deps: Deps, ctx: Context, idOrName: string) {
+  return shown(ctx, await loadAllowlist(deps, ctx, idOrName));
+}
+
 /** The list's current content in upload format (one entry per line, regex entries prefixed `re:`). */
 export async function getAllowlistEntries(deps: Deps, ctx: Context, idOrName: string) {
-  const list = await getAllowlist(deps, ctx, idOrName);
+  const list = await loadAllowlist(deps, ctx, idOrName);
   requirePermission(ctx, "allowlist:read");
   return list.contentKey === "" ? "" : ((await deps.lists.getSource(list.contentKey)) ?? "");
 }

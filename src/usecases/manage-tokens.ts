@@ -37,6 +37,7 @@ export function tokenView(token: TokenRecord | NewToken) {
     createdBy: token.createdBy,
     createdAt: token.createdAt,
     revokedAt: "revokedAt" in token ? token.revokedAt : null,
+    replacedBy: "replacedBy" in token ? token.replacedBy : null,
   };
 }
 
@@ -165,8 +166,9 @@ export async function getToken(deps: Deps, ctx: Context, tokenId: string) {
  * of the workspace's last person admin (the workspace would have nobody left to manage it).
  */
 export async function revokeToken(deps: Deps, ctx: Context, tokenId: string) {
-  requirePermission(ctx, "token:self");
   const token = await visibleToken(deps, ctx, tokenId);
+  // Any token may revoke itself (a CI job retiring its own leaked secret); others need token:self.
+  if (token.id !== ctx.actor.tokenId) requirePermission(ctx, "token:self");
   if (token.revokedAt !== null) return tokenView(token);
   const now = deps.clock.now();
   const audit = auditEntry(deps, ctx, {
@@ -201,6 +203,9 @@ export async function rotateToken(deps: Deps, ctx: Context, tokenId: string, ove
   const now = deps.clock.now();
   if (old.revokedAt !== null || (old.expiresAt !== null && old.expiresAt <= now)) {
     throw new AppError("CONFLICT", "The token is revoked or expired; create a new one.");
+  }
+  if (old.replacedBy !== null) {
+    throw new AppError("CONFLICT", "The token was rotated already: rotate its replacement.");
   }
   if (!scopeWithin(old.scopes, ctx.actor.scope)) {
     throw new AppError("SCOPE_TOO_WIDE", "A token cannot rotate a token with more rights than itself.");

@@ -5,7 +5,7 @@ import type { AuditEntry, Context, Deps } from "./ports";
 /** Throws FORBIDDEN unless the actor holds the permission (on the mini program, when given). */
 export function requirePermission(ctx: Context, permission: Permission, miniProgramId?: string): void {
   if (!can(ctx.actor, permission, miniProgramId)) {
-    throw new AppError("FORBIDDEN", "Your role does not allow this action.");
+    throw new AppError("FORBIDDEN", "Your role or token does not allow this action.");
   }
 }
 

@@ -107,6 +107,12 @@ describe("workspaces", () => {
 describe("operator recovery", () => {
   it("adds a person admin with an invite to a workspace nobody can administer any more", async () => {
     const ws = await newWorkspace();
+    const early = await call(`/v1/workspaces/${ws.workspaceId}/admins`, {
+      method: "POST",
+      headers: OPERATOR,
+      json: { name: "Too early", email: `${uniqueKey("early")}@example.test` },
+    });
+    await expectProblem(early, 409, "CONFLICT");
     await env.DB.prepare("update api_tokens set expires_at = ? where id = ?")
       .bind(Date.now() - 1, ws.tokenId)
       .run();
@@ -135,6 +141,11 @@ describe("operator recovery", () => {
       200,
     );
     expect(log.items.at(-1)).toMatchObject({ action: "member.add", actorMemberId: "operator" });
+    const byOperator = await expectJson<{ items: unknown[] }>(
+      await call("/v1/admin/audit-logs?actor=operator", { token: token.secret }),
+      200,
+    );
+    expect(byOperator.items).toHaveLength(1);
   });
 });
 
@@ -338,6 +349,14 @@ describe("tokens", () => {
     expect(rotated.previous.expiresAt).toBeLessThanOrEqual(Date.now() + 600_000);
     expect(await status(rotated.secret)).toBe(200);
     expect(await status(t.secret)).toBe(200);
+    // The old one, still working for its overlap, cannot be rotated again.
+    await expectProblem(
+      await call(`/v1/admin/tokens/${t.id}/rotations`, { method: "POST", token: ws.token }),
+      409,
+      "CONFLICT",
+    );
+    // A token made by rotation is a resource of the workspace for the audit filter.
+    await expectJson(await call(`/v1/admin/audit-logs?resourceId=${rotated.id}`, { token: ws.token }), 200);
     const again = await expectJson<TokenJson>(
       await call(`/v1/admin/tokens/${rotated.id}/rotations`, {
         method: "POST",
@@ -371,6 +390,15 @@ describe("tokens", () => {
       403,
       "FORBIDDEN",
     );
+    // Any token may revoke itself, but a read token no other one.
+    const readTwo = await newToken(ws.token, { name: "read 2", scopes: { access: "read" } });
+    await expectProblem(
+      await call(`/v1/admin/tokens/${read.id}`, { method: "DELETE", token: readTwo.secret }),
+      403,
+      "FORBIDDEN",
+    );
+    await expectJson(await call(`/v1/admin/tokens/${readTwo.id}`, { method: "DELETE", token: readTwo.secret }), 200);
+    await expectProblem(await call("/v1/admin/apps", { token: readTwo.secret }), 401, "UNAUTHENTICATED");
 
     const publish = await newToken(ws.token, { name: "ci", scopes: { access: "publish", miniProgramIds: [a.key] } });
     expect(publish.scopes).toEqual({ access: "publish", miniProgramIds: [a.id] });
@@ -456,6 +484,38 @@ describe("mini program roles", () => {
       200,
     );
     expect(list.items.map((m) => m.id)).toEqual([own.id]);
+    const created = await expectJson<{ items: { after: { creatorRole?: unknown } }[] }>(
+      await call(`/v1/admin/audit-logs?resourceId=${own.id}&action=mini_program.create`, { token: ws.token }),
+      200,
+    );
+    expect(created.items[0]?.after.creatorRole).toEqual({ memberId: dev.id, role: "admin" });
+    // Allowlists: developers see names and counts (to target with them), not entries.
+    const al = await expectJson<{ id: string }>(
+      await call("/v1/admin/allowlists", {
+        method: "POST",
+        token: ws.token,
+        json: { name: uniqueKey("l"), kind: "user" },
+      }),
+      201,
+    );
+    await call(`/v1/admin/allowlists/${al.id}/entries`, {
+      method: "PUT",
+      token: ws.token,
+      headers: { "content-type": "text/plain" },
+      body: "alice\nre:^staff-[0-9]+$\n",
+    });
+    const seenByDev = await expectJson<Record<string, unknown>>(
+      await call(`/v1/admin/allowlists/${al.id}`, { token: dev.token }),
+      200,
+    );
+    expect(seenByDev.exactCount).toBe(1);
+    expect(seenByDev).not.toHaveProperty("regexEntries");
+    await expectProblem(await call(`/v1/admin/allowlists/${al.id}/entries`, { token: dev.token }), 403, "FORBIDDEN");
+    const seenByAdmin = await expectJson<Record<string, unknown>>(
+      await call(`/v1/admin/allowlists/${al.id}`, { token: ws.token }),
+      200,
+    );
+    expect(seenByAdmin.regexEntries).toEqual(["^staff-[0-9]+$"]);
     await expectProblem(await call(`/v1/admin/mini-programs/${theirs.key}`, { token: dev.token }), 403, "FORBIDDEN");
     // The mini program admin adds a colleague to their own mini program, not to others.
     const colleague = await person(ws.token, "developer");

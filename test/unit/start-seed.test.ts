@@ -83,7 +83,7 @@ describe("the demo seed", () => {
     await expect(seed.seedDemo(base, seedOptions(stopAfter("release in_review")))).rejects.toBeInstanceOf(Stop);
     const done = await seed.seedDemo(base, seedOptions());
     expect(done).toEqual({ token });
-    expect(demoFile()).toEqual({ token, complete: true });
+    expect(demoFile()).toMatchObject({ token, complete: true, workspaceId: expect.stringMatching(/^ws_/) });
 
     // The demo README describes: demo-wallet (test, prod); demo-pay (dsl) and demo-coupons (h5), each
     // with 1.0.0 and 1.1.0; demo-pay 1.1.0 in full release on prod with newCheckout on.
@@ -115,11 +115,36 @@ describe("the demo seed", () => {
     expect(await seed.seedDemo(base, seedOptions())).toEqual({ token: demoFile().token });
     // Even when not marked complete, every step finds its work done (lookups and idempotent replays).
     const { token } = demoFile();
-    writeFileSync(paths.demoFile, JSON.stringify({ token, complete: false }));
+    writeFileSync(paths.demoFile, JSON.stringify({ ...demoFile(), complete: false }));
     expect(await seed.seedDemo(base, seedOptions())).toEqual({ token });
     const after = await get<{ items: unknown[] }>("/v1/admin/audit-logs", token);
     expect(after.items).toEqual(before.items);
   }, 30_000);
+
+  it("with its token expired (after 90 days), it gets a new admin token through the operator's recovery", async () => {
+    const old = demoFile().token;
+    const env = serverEnv({ CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "true" });
+    const expire = runWrangler(
+      [
+        "d1",
+        "execute",
+        "updraft",
+        "--local",
+        "--persist-to",
+        paths.persistDir,
+        "--command",
+        "update api_tokens set expires_at = 1",
+      ],
+      { env },
+    );
+    expect(expire.status, expire.stderr).toBe(0);
+    expect((await fetch(`${base}/v1/admin/apps`, { headers: { authorization: `Bearer ${old}` } })).status).toBe(401);
+    const done = await seed.seedDemo(base, seedOptions());
+    expect(done.token).toMatch(/^upd_/);
+    expect(done.token).not.toBe(old);
+    expect(demoFile().token).toBe(done.token);
+    await get("/v1/admin/apps/demo-wallet", done.token);
+  }, 60_000);
 
   it("with the token lost, it reports it (bootstrap works once) instead of seeding", async () => {
     rmSync(paths.demoFile);

@@ -27,7 +27,10 @@ const AllowlistSchema = z
     contentVersion: z.number().int(),
     exactCount: z.number().int(),
     shardCount: z.number().int(),
-    regexEntries: z.array(z.string()),
+    regexEntries: z
+      .array(z.string())
+      .optional()
+      .openapi({ description: "Shown only to those who may read the list's entries (admins, reviewers)." }),
     createdAt: z.number().int(),
     updatedAt: z.number().int(),
     rowVersion: z.number().int(),

@@ -28,6 +28,7 @@ const TokenSchema = z
     createdBy: z.string().nullable(),
     createdAt: z.number().int(),
     revokedAt: z.number().int().nullable(),
+    replacedBy: z.string().nullable(),
   })
   .openapi("Token");
 
