@@ -220,6 +220,9 @@ export function d1Store(d1: D1Database): Store {
 
     ...allowlistMethods(db),
 
+    async recordAudit(audit) {
+      await auditInsert(db, audit);
+    },
     async raiseSnapshotVersion(environmentId, atLeast) {
       await db
         .update(t.environments)

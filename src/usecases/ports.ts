@@ -329,6 +329,8 @@ export interface Store extends AccessStore {
     measured?: readonly MeasuredEnvironment[] | null,
   ): Promise<WriteResult>;
   environmentIdsOfWorkspace(workspaceId: string): Promise<string[]>;
+  /** Writes an audit record of a change made outside D1 (a delivery rebuild). */
+  recordAudit(audit: AuditEntry): Promise<void>;
   /** Raises the environment's snapshot version to at least `atLeast` (after a restore took it back). */
   raiseSnapshotVersion(environmentId: string, atLeast: number): Promise<void>;
 

@@ -1,6 +1,6 @@
 import type { Context, Deps } from "./ports";
 import { publishDelivery } from "./publish-delivery";
-import { notFound, requirePermission } from "./support";
+import { auditEntry, notFound, requirePermission } from "./support";
 
 /**
  * Compiles and publishes the delivery state of every mini program released on one environment, from
@@ -9,7 +9,7 @@ import { notFound, requirePermission } from "./support";
  * storage (a purged KV namespace, a lost Durable Object), or after restoring D1. A restore takes the
  * environment's snapshot version back below versions the head already named, and parts are immutable
  * under their version: the version is first raised above the head's, so the rebuilt parts are new.
- * Changes nothing else in D1.
+ * Changes nothing else in D1 but the audit log.
  */
 export async function rebuildDelivery(deps: Deps, ctx: Context, appId: string, envName: string) {
   requirePermission(ctx, "app:write");
@@ -20,5 +20,15 @@ export async function rebuildDelivery(deps: Deps, ctx: Context, appId: string, e
   const ceiling = await deps.delivery.ceiling(app.key, env.name);
   if (env.snapshotVersion < ceiling) await deps.store.raiseSnapshotVersion(env.id, ceiling + 1);
   const stats = await publishDelivery(deps, env.id, undefined, true);
-  return { parts: stats?.parts ?? 0, version: stats?.head.version ?? 0 };
+  const result = { parts: stats?.parts ?? 0, version: stats?.head.version ?? 0 };
+  await deps.store.recordAudit(
+    auditEntry(deps, ctx, {
+      action: "environment.rebuild_delivery",
+      resourceType: "environment",
+      resourceId: env.id,
+      before: { snapshotVersion: env.snapshotVersion, headCeiling: ceiling },
+      after: result,
+    }),
+  );
+  return result;
 }
