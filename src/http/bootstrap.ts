@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { addOperatorAdmin, createWorkspace } from "../usecases/bootstrap-workspace";
 import { acceptInvite } from "../usecases/manage-members";
 import { jsonBody } from "./json-body";
-import { clientOf, requireOperator } from "./operator";
+import { clientOf, operatorGate } from "./operator";
 import { adminErrors, json, ok } from "./schemas";
 import type { HttpEnv } from "./types";
 import { validationHook } from "./validate";
@@ -37,7 +37,7 @@ const operatorRoute = (path: string, summary: string, description: string) =>
     tags: ["setup"],
     summary,
     description,
-    middleware: [jsonBody] as const,
+    middleware: [operatorGate, jsonBody] as const,
     request: {
       headers: z.object({ "updraft-bootstrap-secret": z.string().max(1000).optional() }),
       body: json(Body),
@@ -64,14 +64,7 @@ export const bootstrapRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validatio
         "that expires in 90 days. Failed attempts count toward the client address's limit.",
     ),
     async (c) => {
-      const deps = c.var.deps;
-      await requireOperator(
-        deps,
-        c.env.BOOTSTRAP_SECRET,
-        c.req.header("updraft-bootstrap-secret") ?? "",
-        clientOf(c.req.header.bind(c.req)),
-      );
-      return c.json(created(await createWorkspace(deps, c.req.valid("json"), c.var.requestId)), 201);
+      return c.json(created(await createWorkspace(c.var.deps, c.req.valid("json"), c.var.requestId)), 201);
     },
   )
   .openapi(
@@ -82,14 +75,7 @@ export const bootstrapRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validatio
         "fresh deployment.",
     ),
     async (c) => {
-      const deps = c.var.deps;
-      await requireOperator(
-        deps,
-        c.env.BOOTSTRAP_SECRET,
-        c.req.header("updraft-bootstrap-secret") ?? "",
-        clientOf(c.req.header.bind(c.req)),
-      );
-      return c.json(created(await createWorkspace(deps, c.req.valid("json"), c.var.requestId, true)), 201);
+      return c.json(created(await createWorkspace(c.var.deps, c.req.valid("json"), c.var.requestId, true)), 201);
     },
   )
   .openapi(
@@ -102,7 +88,7 @@ export const bootstrapRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validatio
         "Only when nobody can administer a workspace any more (no person admin holds a working token; else 409): " +
         "the operator adds a person admin, who gets a one-time invite (shown once) to exchange at " +
         "`POST /v1/invites/accept`. Needs `Updraft-Bootstrap-Secret`; audited with the actor `operator`.",
-      middleware: [jsonBody] as const,
+      middleware: [operatorGate, jsonBody] as const,
       request: {
         params: z.object({ workspaceId: z.string().min(1).max(100) }),
         headers: z.object({ "updraft-bootstrap-secret": z.string().max(1000).optional() }),
@@ -136,15 +122,8 @@ export const bootstrapRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validatio
       },
     }),
     async (c) => {
-      const deps = c.var.deps;
-      await requireOperator(
-        deps,
-        c.env.BOOTSTRAP_SECRET,
-        c.req.header("updraft-bootstrap-secret") ?? "",
-        clientOf(c.req.header.bind(c.req)),
-      );
       const { workspaceId } = c.req.valid("param");
-      return c.json(await addOperatorAdmin(deps, workspaceId, c.req.valid("json"), c.var.requestId), 201);
+      return c.json(await addOperatorAdmin(c.var.deps, workspaceId, c.req.valid("json"), c.var.requestId), 201);
     },
   )
   .openapi(

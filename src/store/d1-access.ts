@@ -13,6 +13,10 @@ import {
 import { tokenColumns, tokenRow } from "./d1-tokens";
 import * as t from "./schema";
 
+/** The member exists and was not removed. */
+const memberPresent = (memberId: string) =>
+  sql`exists (select 1 from ${t.members} where id = ${memberId} and removed_at is null)`;
+
 type AccessMethods = Omit<
   AccessStore,
   | "actorForToken"
@@ -128,11 +132,7 @@ export function accessMethods(db: Db): AccessMethods {
       const ok = guard(audit.id);
       const outcome = await guarded(() =>
         db.batch([
-          auditWhen(
-            db,
-            audit,
-            sql`exists (select 1 from ${t.members} where id = ${invite.memberId} and removed_at is null)`,
-          ),
+          auditWhen(db, audit, memberPresent(invite.memberId)),
           db
             .update(t.memberInvites)
             .set({ usedAt: invite.createdAt })
@@ -209,11 +209,7 @@ export function accessMethods(db: Db): AccessMethods {
       const ok = guard(audit.id);
       const outcome = await guarded(() =>
         db.batch([
-          auditWhen(
-            db,
-            audit,
-            sql`exists (select 1 from ${t.members} where id = ${record.memberId} and removed_at is null)`,
-          ),
+          auditWhen(db, audit, memberPresent(record.memberId)),
           db
             .insert(t.miniProgramMembers)
             .select(

@@ -7,6 +7,27 @@ import { memberView, newInvite } from "./manage-members";
 import { mintToken, tokenView } from "./manage-tokens";
 import type { Deps } from "./ports";
 
+/** A new person admin of the workspace, found by `handle` (default: the e-mail address, lower-cased). */
+function personAdmin(
+  deps: Deps,
+  workspaceId: string,
+  who: { name: string; email: string; handle?: string | undefined },
+): MemberRecord {
+  return {
+    id: deps.ids.id("mem"),
+    workspaceId,
+    name: who.name,
+    email: who.email,
+    handle: (who.handle ?? who.email).toLowerCase(),
+    kind: "person",
+    role: "admin",
+    createdBy: null,
+    createdAt: deps.clock.now(),
+    removedAt: null,
+    rowVersion: 1,
+  };
+}
+
 export interface CreateWorkspaceInput {
   workspaceName: string;
   adminName: string;
@@ -30,19 +51,11 @@ export async function createWorkspace(deps: Deps, input: CreateWorkspaceInput, r
     createdAt: now,
     rowVersion: 1,
   };
-  const member: MemberRecord = {
-    id: deps.ids.id("mem"),
-    workspaceId: workspace.id,
+  const member = personAdmin(deps, workspace.id, {
     name: input.adminName,
     email: input.adminEmail,
-    handle: (input.adminHandle ?? input.adminEmail).toLowerCase(),
-    kind: "person",
-    role: "admin",
-    createdBy: null,
-    createdAt: now,
-    removedAt: null,
-    rowVersion: 1,
-  };
+    handle: input.adminHandle,
+  });
   const { token, secret } = await mintToken(deps, {
     workspaceId: workspace.id,
     memberId: member.id,
@@ -93,19 +106,7 @@ export async function addOperatorAdmin(
   if (await deps.store.hasActingAdmin(workspaceId, now)) {
     throw new AppError("CONFLICT", "An admin of this workspace can still act: they add admins.");
   }
-  const member: MemberRecord = {
-    id: deps.ids.id("mem"),
-    workspaceId,
-    name: input.name,
-    email: input.email,
-    handle: (input.handle ?? input.email).toLowerCase(),
-    kind: "person",
-    role: "admin",
-    createdBy: null,
-    createdAt: now,
-    removedAt: null,
-    rowVersion: 1,
-  };
+  const member = personAdmin(deps, workspaceId, input);
   const invite = await newInvite(deps, workspaceId, member.id, OPERATOR);
   const audit = {
     id: deps.ids.id("aud"),
