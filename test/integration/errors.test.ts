@@ -411,6 +411,26 @@ const cases: Case[] = [
         json: { key: "mp-x", names: { en: "x" } },
       }),
   },
+  {
+    name: "member add: an unknown role",
+    status: 400,
+    code: "VALIDATION_FAILED",
+    pointer: "/role",
+    send: () =>
+      call("/v1/admin/members", {
+        method: "POST",
+        token: f.token,
+        json: { name: MARKER, handle: "new-member", role: "owner" },
+      }),
+  },
+  {
+    name: "token create: an unknown access",
+    status: 400,
+    code: "VALIDATION_FAILED",
+    pointer: "/scopes/access",
+    send: () =>
+      call("/v1/admin/tokens", { method: "POST", token: f.token, json: { name: MARKER, scopes: { access: "all" } } }),
+  },
   // LAST_ADMIN
   {
     name: "the only admin removing themselves",
