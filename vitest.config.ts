@@ -11,6 +11,8 @@ export default defineConfig(async () => {
           test: {
             name: "unit",
             environment: "node",
+            // CI shares 2 cores between both projects: the 5 s default failed a 4.6 s test there.
+            testTimeout: 20_000,
             include: ["test/unit/**/*.test.ts"],
           },
         },
@@ -35,6 +37,7 @@ export default defineConfig(async () => {
           ],
           test: {
             name: "integration",
+            testTimeout: 20_000,
             include: ["test/integration/**/*.test.ts"],
             setupFiles: ["test/integration/apply-migrations.ts"],
           },
