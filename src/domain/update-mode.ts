@@ -18,6 +18,21 @@ export function allowedUpdateMode(requested: UpdateMode, type: MiniProgramType, 
 }
 
 /**
+ * Why `requested` cannot be set on a mini program of this type and origin (null: it can). Only
+ * `dsl` mini programs of origin `workspace` choose a mode other than `default`.
+ */
+export function updateModeRefusal(
+  requested: UpdateMode,
+  type: MiniProgramType,
+  origin: MiniProgramOrigin,
+): string | null {
+  if (requested === "default" || allowedUpdateMode(requested, type, origin) === requested) return null;
+  return type !== "dsl"
+    ? "Only dsl mini programs choose an update mode; this one keeps default."
+    : "Mini programs of origin external keep the default update mode.";
+}
+
+/**
  * The mode delivered for moving a device from `installed` to `offered`:
  * `sync` when the device is below the mini program's minimum usable version, or when any
  * sync milestone lies in (installed, offered]; otherwise the release's own mode.

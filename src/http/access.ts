@@ -38,6 +38,7 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission | readonly Pe
   "GET /v1/admin/mini-programs": "workspace:read",
   "POST /v1/admin/mini-programs": "mini_program:create",
   "GET /v1/admin/mini-programs/{miniProgramId}": "mini_program:read",
+  "PATCH /v1/admin/mini-programs/{miniProgramId}": "mini_program:write",
   "GET /v1/admin/mini-programs/{miniProgramId}/members": "mini_program:read",
   "PUT /v1/admin/mini-programs/{miniProgramId}/members/{memberId}": "mini_program:write",
   "DELETE /v1/admin/mini-programs/{miniProgramId}/members/{memberId}": "mini_program:write",

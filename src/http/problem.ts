@@ -23,6 +23,7 @@ export const PROBLEMS: Readonly<Record<ErrorCode, { status: ContentfulStatusCode
   CHECK_TOO_LARGE: { status: 422, title: "Check too large" },
   REGEX_BUDGET_EXCEEDED: { status: 422, title: "Regex budget exceeded" },
   SCOPE_TOO_WIDE: { status: 422, title: "Scope wider than its owner" },
+  UPDATE_MODE_NOT_ALLOWED: { status: 422, title: "Update mode not allowed" },
   INVALID_EXPIRY: { status: 422, title: "Invalid expiry" },
   RATE_LIMITED: { status: 429, title: "Too many failed attempts" },
   RANGE_NOT_SATISFIABLE: { status: 416, title: "Range not satisfiable" },

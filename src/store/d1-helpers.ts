@@ -48,7 +48,7 @@ export const guard = (auditId: string): SQL =>
  */
 export function auditIfUnchanged(
   db: Db,
-  table: typeof t.releases | typeof t.allowlists,
+  table: typeof t.releases | typeof t.allowlists | typeof t.miniPrograms,
   row: { id: string; rowVersion: number },
   audit: AuditEntry,
   also?: SQL,

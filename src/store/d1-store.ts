@@ -63,6 +63,23 @@ export function d1Store(d1: D1Database): Store {
           auditInsert(db, audit),
         ]),
       ),
+    async updateMiniProgram(mp, next, audit, measured) {
+      const ok = guard(audit.id);
+      const unchanged = measured.length === 0 ? undefined : and(...measured.map(environmentUnchanged));
+      const { id: _id, workspaceId: _ws, key: _key, type: _type, origin: _origin, createdAt: _c, ...fields } = next;
+      const results = await db.batch([
+        auditIfUnchanged(db, t.miniPrograms, mp, audit, unchanged),
+        db
+          .update(t.miniPrograms)
+          .set(fields)
+          .where(and(eq(t.miniPrograms.id, mp.id), eq(t.miniPrograms.rowVersion, mp.rowVersion), ok)),
+        db
+          .update(t.environments)
+          .set({ snapshotVersion: sql`${t.environments.snapshotVersion} + 1` })
+          .where(and(inArray(t.environments.id, releasingEnvironments(mp.id)), ok)),
+      ]);
+      return ((results[0] as { meta?: { changes?: number } }).meta?.changes ?? 0) > 0 ? "ok" : "conflict";
+    },
     listMiniPrograms: (workspaceId) =>
       db.select().from(t.miniPrograms).where(eq(t.miniPrograms.workspaceId, workspaceId)).orderBy(t.miniPrograms.key),
     getMiniProgram: async (workspaceId, id) =>

@@ -2,10 +2,10 @@ import type { ConfigPatch } from "../domain/config";
 import { AppError } from "../domain/errors";
 import { can, visibleMiniPrograms } from "../domain/permissions";
 import {
-  allowedUpdateMode,
   type MiniProgramOrigin,
   type MiniProgramType,
   type UpdateMode,
+  updateModeRefusal,
 } from "../domain/update-mode";
 import type { Context, Deps, MiniProgramRecord } from "./ports";
 import { auditEntry, notFound, requirePermission } from "./support";
@@ -27,12 +27,16 @@ export interface CreateMiniProgramInput {
  */
 export async function createMiniProgram(deps: Deps, ctx: Context, input: CreateMiniProgramInput) {
   requirePermission(ctx, "mini_program:create");
+  const refusal = updateModeRefusal(input.defaultUpdateMode, input.type, input.origin);
+  if (refusal !== null) {
+    throw new AppError("UPDATE_MODE_NOT_ALLOWED", refusal, [{ pointer: "/defaultUpdateMode", message: refusal }]);
+  }
   const now = deps.clock.now();
   const mp: MiniProgramRecord = {
     id: deps.ids.id("mp"),
     workspaceId: ctx.actor.workspaceId,
     ...input,
-    defaultUpdateMode: allowedUpdateMode(input.defaultUpdateMode, input.type, input.origin),
+    defaultUpdateMode: input.defaultUpdateMode,
     createdAt: now,
     updatedAt: now,
     rowVersion: 1,

@@ -1,7 +1,7 @@
 import type { ConfigPatch } from "../domain/config";
 import { AppError } from "../domain/errors";
 import { compareVersions } from "../domain/semver";
-import { allowedUpdateMode, type UpdateMode } from "../domain/update-mode";
+import { allowedUpdateMode, type UpdateMode, updateModeRefusal } from "../domain/update-mode";
 import type { Context, Deps } from "./ports";
 import { publishDelivery } from "./publish-delivery";
 import { auditEntry, notFound, requirePermission } from "./support";
@@ -25,6 +25,11 @@ export async function createRelease(deps: Deps, ctx: Context, input: CreateRelea
   const mp = await deps.store.getMiniProgram(ctx.actor.workspaceId, input.miniProgramId);
   if (mp === null) throw notFound("The mini program");
   requirePermission(ctx, "release:create", mp.id);
+  // An asked mode the mini program cannot carry is refused; one inherited from the version is not asked.
+  const refusal = input.updateMode === null ? null : updateModeRefusal(input.updateMode, mp.type, mp.origin);
+  if (refusal !== null) {
+    throw new AppError("UPDATE_MODE_NOT_ALLOWED", refusal, [{ pointer: "/updateMode", message: refusal }]);
+  }
   const version = await deps.store.findVersion(mp.id, input.version);
   if (version === null || version.deletedAt !== null) throw notFound("The version");
   const app = await deps.store.getApp(ctx.actor.workspaceId, input.appId);

@@ -266,6 +266,16 @@ export interface Store extends AccessStore {
     creator?: MiniProgramMemberRecord | null,
   ): Promise<WriteResult>;
   listMiniPrograms(workspaceId: string): Promise<MiniProgramRecord[]>;
+  /**
+   * Compare-and-swap on the mini program's row version (and the snapshot versions of `measured`):
+   * stores `next`, bumps the snapshot version of every environment where it is released, audits.
+   */
+  updateMiniProgram(
+    mp: MiniProgramRecord,
+    next: MiniProgramRecord,
+    audit: AuditEntry,
+    measured: readonly MeasuredEnvironment[],
+  ): Promise<WriteResult>;
   getMiniProgram(workspaceId: string, miniProgramId: string): Promise<MiniProgramRecord | null>;
 
   findVersion(miniProgramId: string, version: string): Promise<VersionRecord | null>;

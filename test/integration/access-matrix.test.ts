@@ -482,6 +482,15 @@ const REQUESTS: Record<string, RouteRequest[]> = {
     },
   ],
   "GET /v1/admin/mini-programs/{miniProgramId}": [{ build: async (w) => GET(`/v1/admin/mini-programs/${w.a.id}`)() }],
+  "PATCH /v1/admin/mini-programs/{miniProgramId}": [
+    {
+      build: async (w) => ({
+        method: "PATCH",
+        path: `/v1/admin/mini-programs/${w.a.id}`,
+        json: { names: { en: "Renamed" }, config: { switches: { edited: "yes" } } },
+      }),
+    },
+  ],
   "GET /v1/admin/mini-programs/{miniProgramId}/members": [
     { build: async (w) => GET(`/v1/admin/mini-programs/${w.a.id}/members`)() },
   ],

@@ -461,6 +461,18 @@ const TABLE: Record<string, OpEntry> = {
     build: (_a, v) => ({ method: "GET", path: `/v1/admin/mini-programs/${v("path:miniProgramId")}` }),
     fields: { "path:miniProgramId": mp },
   },
+  "PATCH /v1/admin/mini-programs/{miniProgramId}": {
+    build: (_a, v) => ({
+      method: "PATCH",
+      path: `/v1/admin/mini-programs/${v("path:miniProgramId")}`,
+      json: { names: { en: "Renamed" } },
+    }),
+    fields: {
+      "path:miniProgramId": mp,
+      "body:config.payment.clientId": PAYMENT,
+      "body:config.payment.merchantId": PAYMENT,
+    },
+  },
   "GET /v1/admin/mini-programs/{miniProgramId}/members": {
     build: (_a, v) => ({ method: "GET", path: `/v1/admin/mini-programs/${v("path:miniProgramId")}/members` }),
     fields: { "path:miniProgramId": mp },

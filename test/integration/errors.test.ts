@@ -431,6 +431,19 @@ const cases: Case[] = [
     send: () =>
       call("/v1/admin/tokens", { method: "POST", token: f.token, json: { name: MARKER, scopes: { access: "all" } } }),
   },
+  // UPDATE_MODE_NOT_ALLOWED
+  {
+    name: "an h5 mini program asking for the sync update mode",
+    status: 422,
+    code: "UPDATE_MODE_NOT_ALLOWED",
+    pointer: "/defaultUpdateMode",
+    send: () =>
+      call("/v1/admin/mini-programs", {
+        method: "POST",
+        token: f.token,
+        json: { key: "h5-sync", type: "h5", names: { en: MARKER }, defaultUpdateMode: "sync" },
+      }),
+  },
   // LAST_ADMIN
   {
     name: "the only admin removing themselves",

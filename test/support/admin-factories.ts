@@ -111,7 +111,14 @@ export interface ReleaseJson {
 
 export function createReleaseRequest(
   token: string,
-  input: { miniProgramId: string; version: string; appId: string; env: string; rollback?: boolean },
+  input: {
+    miniProgramId: string;
+    version: string;
+    appId: string;
+    env: string;
+    rollback?: boolean;
+    updateMode?: string;
+  },
 ) {
   return call("/v1/admin/releases", { method: "POST", token, json: input });
 }

@@ -1,10 +1,12 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { AppError } from "../../domain/errors";
 import { looksLikeId } from "../../domain/keys";
 import { MINI_PROGRAM_ORIGINS, MINI_PROGRAM_TYPES } from "../../domain/update-mode";
 import { createMiniProgram, getMiniProgram, listMiniPrograms } from "../../usecases/create-mini-program";
+import { updateMiniProgram } from "../../usecases/update-mini-program";
 import { ctxOf } from "../auth";
 import { jsonBody } from "../json-body";
-import { adminErrors, ConfigSchema, SecurityBearer, UpdateModeSchema } from "../schemas";
+import { adminErrors, ConfigSchema, ProblemSchema, SecurityBearer, UpdateModeSchema } from "../schemas";
 import { SemverSchema } from "../semver-schema";
 import type { HttpEnv } from "../types";
 import { validationHook } from "../validate";
@@ -53,6 +55,20 @@ const CreateMiniProgramBody = z
 
 const Params = z.object({ miniProgramId: z.string().min(1).max(128) });
 
+const UpdateMiniProgramBody = z
+  .object({
+    names: Localized.refine((v) => Object.keys(v).length >= 1, "At least one name.").optional(),
+    descriptions: Localized.optional(),
+    defaultUpdateMode: UpdateModeSchema.optional(),
+    minUsableVersion: SemverSchema.nullable().optional(),
+    config: ConfigSchema.optional(),
+    rowVersion: z.number().int().positive().optional(),
+  })
+  .strict()
+  .openapi("UpdateMiniProgram");
+
+const problemJson = { content: { "application/problem+json": { schema: ProblemSchema } } };
+
 export const miniProgramsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validationHook })
   .openapi(
     createRoute({
@@ -100,5 +116,64 @@ export const miniProgramsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: valida
         ...adminErrors,
       },
     }),
-    async (c) => c.json(await getMiniProgram(c.var.deps, ctxOf(c), c.req.valid("param").miniProgramId), 200),
+    async (c) => {
+      const mp = await getMiniProgram(c.var.deps, ctxOf(c), c.req.valid("param").miniProgramId);
+      return c.json(mp, 200, { etag: `"${mp.rowVersion}"` });
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "patch",
+      path: "/{miniProgramId}",
+      tags: ["mini programs"],
+      summary: "Edit a mini program's information, update mode, minimum usable version or configuration",
+      description:
+        "Workspace admins and the mini program's admins. Fields left out keep their value; `config` replaces " +
+        "the global configuration. Optimistic concurrency: send `If-Match` with the ETag of a GET (or " +
+        "`rowVersion` in the body); a stale one answers 409 and writes nothing. A `defaultUpdateMode` other " +
+        "than default on an h5 or external mini program is 422 UPDATE_MODE_NOT_ALLOWED. Audited with before " +
+        "and after; a configuration or minimum version change is delivered within the freshness bound.",
+      security: SecurityBearer,
+      middleware: [jsonBody] as const,
+      request: {
+        params: Params,
+        headers: z.object({ "if-match": z.string().max(100).optional() }),
+        body: { content: { "application/json": { schema: UpdateMiniProgramBody } }, required: true },
+      },
+      responses: {
+        200: { description: "OK", content: { "application/json": { schema: MiniProgramSchema } } },
+        ...adminErrors,
+        422: { description: "UPDATE_MODE_NOT_ALLOWED or SNAPSHOT_TOO_LARGE", ...problemJson },
+      },
+    }),
+    async (c) => {
+      const { rowVersion, ...input } = c.req.valid("json");
+      const expected = expectedVersion(c.req.header("if-match"), rowVersion);
+      const mp = await updateMiniProgram(c.var.deps, ctxOf(c), c.req.valid("param").miniProgramId, input, expected);
+      return c.json(mp, 200, { etag: `"${mp.rowVersion}"` });
+    },
   );
+
+/**
+ * The row version a write expects: from `If-Match` (an ETag of a GET, `"3"`, weak or not) or the
+ * body's `rowVersion`; null when neither is sent. VALIDATION_FAILED for a malformed If-Match or
+ * when the two disagree.
+ */
+function expectedVersion(ifMatch: string | undefined, rowVersion: number | undefined): number | null {
+  let fromHeader: number | null = null;
+  if (ifMatch !== undefined) {
+    const m = /^(?:W\/)?"?(\d{1,12})"?$/.exec(ifMatch.trim());
+    if (!m) {
+      throw new AppError("VALIDATION_FAILED", "The request is not valid.", [
+        { pointer: "/headers/if-match", message: "Must be the ETag of a GET of this resource." },
+      ]);
+    }
+    fromHeader = Number(m[1]);
+  }
+  if (fromHeader !== null && rowVersion !== undefined && fromHeader !== rowVersion) {
+    throw new AppError("VALIDATION_FAILED", "The request is not valid.", [
+      { pointer: "/rowVersion", message: "Disagrees with If-Match." },
+    ]);
+  }
+  return fromHeader ?? rowVersion ?? null;
+}

@@ -1,0 +1,150 @@
+// Editing a mini program: optimistic concurrency, update-mode rules, who may, audit, delivery.
+import { describe, expect, it } from "vitest";
+import {
+  auditCount,
+  createApp,
+  createMiniProgram,
+  createReleaseRequest,
+  expectJson,
+  expectProblem,
+  type MiniProgramJson,
+  releaseFull,
+  uploadVersion,
+} from "../support/admin-factories";
+import { addMember, call, makeWorkspace } from "../support/workspace";
+
+interface Edited extends MiniProgramJson {
+  names: Record<string, string>;
+  config: Record<string, unknown>;
+  minUsableVersion: string | null;
+  defaultUpdateMode: string;
+  rowVersion: number;
+}
+
+const patch = (token: string, key: string, json: unknown, headers: Record<string, string> = {}) =>
+  call(`/v1/admin/mini-programs/${key}`, { method: "PATCH", token, json, headers });
+
+async function checkOne(appKey: string, id: string, version: string | null = null) {
+  const res = await call("/v1/check", {
+    method: "POST",
+    json: { appId: appKey, env: "prod", deviceId: "d-1", appVersion: "8.0.0", miniPrograms: [{ id, version }] },
+  });
+  const body = await expectJson<{
+    results: { action: string; updateMode?: string; config?: Record<string, unknown> }[];
+  }>(res, 200);
+  return body.results[0];
+}
+
+describe("editing a mini program", () => {
+  it("changes what is sent, answers a new ETag and audits before and after", async () => {
+    const ws = await makeWorkspace();
+    const mp = await createMiniProgram(ws.token);
+    const got = await call(`/v1/admin/mini-programs/${mp.key}`, { token: ws.token });
+    expect(got.headers.get("etag")).toBe('"1"');
+    const before = await auditCount(ws.workspaceId);
+    const edited = await expectJson<Edited>(
+      await patch(
+        ws.token,
+        mp.key,
+        { names: { en: "Pay", "zh-CN": "支付" }, config: { switches: { newCheckout: "on" } } },
+        { "if-match": '"1"' },
+      ),
+      200,
+    );
+    expect(edited).toMatchObject({ names: { en: "Pay", "zh-CN": "支付" }, rowVersion: 2 });
+    expect(edited.config).toEqual({ switches: { newCheckout: "on" } });
+    const again = await call(`/v1/admin/mini-programs/${mp.key}`, { token: ws.token });
+    expect(again.headers.get("etag")).toBe('"2"');
+    expect(await auditCount(ws.workspaceId)).toBe(before + 1);
+    const log = await expectJson<{ items: { action: string; before: unknown; after: unknown }[] }>(
+      await call(`/v1/admin/audit-logs?resourceId=${mp.id}&action=mini_program.update`, { token: ws.token }),
+      200,
+    );
+    expect(log.items[0]?.before).toMatchObject({ names: { en: expect.any(String) }, config: {} });
+    expect(log.items[0]?.after).toMatchObject({ config: { switches: { newCheckout: "on" } } });
+  });
+
+  it("refuses a stale If-Match or rowVersion with 409 and writes nothing", async () => {
+    const ws = await makeWorkspace();
+    const mp = await createMiniProgram(ws.token);
+    await expectJson(await patch(ws.token, mp.key, { names: { en: "One" } }), 200);
+    const before = await auditCount(ws.workspaceId);
+    await expectProblem(
+      await patch(ws.token, mp.key, { names: { en: "Two" } }, { "if-match": '"1"' }),
+      409,
+      "CONFLICT",
+    );
+    await expectProblem(await patch(ws.token, mp.key, { names: { en: "Two" }, rowVersion: 1 }), 409, "CONFLICT");
+    const { body } = await expectProblem(
+      await patch(ws.token, mp.key, { names: { en: "Two" } }, { "if-match": "yesterday" }),
+      400,
+      "VALIDATION_FAILED",
+    );
+    expect(body.errors?.[0]?.pointer).toBe("/headers/if-match");
+    expect(await auditCount(ws.workspaceId)).toBe(before);
+    const now = await expectJson<Edited>(await call(`/v1/admin/mini-programs/${mp.key}`, { token: ws.token }), 200);
+    expect(now).toMatchObject({ names: { en: "One" }, rowVersion: 2 });
+  });
+
+  it("refuses an update mode the type or origin cannot carry, at creation too (422, never a silent default)", async () => {
+    const ws = await makeWorkspace();
+    const h5 = await createMiniProgram(ws.token, undefined, { type: "h5" });
+    const refused = await patch(ws.token, h5.key, { defaultUpdateMode: "sync" });
+    const { body } = await expectProblem(refused, 422, "UPDATE_MODE_NOT_ALLOWED");
+    expect(body.errors?.[0]?.pointer).toBe("/defaultUpdateMode");
+    expect((await patch(ws.token, h5.key, { defaultUpdateMode: "default" })).status).toBe(200);
+    await expectProblem(
+      await call("/v1/admin/mini-programs", {
+        method: "POST",
+        token: ws.token,
+        json: { key: "ext-1", names: { en: "x" }, origin: "external", defaultUpdateMode: "async" },
+      }),
+      422,
+      "UPDATE_MODE_NOT_ALLOWED",
+    );
+    const app = await createApp(ws.token);
+    await uploadVersion(ws.token, h5.key, "1.0.0");
+    await expectProblem(
+      await createReleaseRequest(ws.token, {
+        miniProgramId: h5.key,
+        version: "1.0.0",
+        appId: app.key,
+        env: "prod",
+        updateMode: "sync",
+      }),
+      422,
+      "UPDATE_MODE_NOT_ALLOWED",
+    );
+    const dsl = await createMiniProgram(ws.token);
+    expect((await patch(ws.token, dsl.key, { defaultUpdateMode: "sync" })).status).toBe(200);
+  });
+
+  it("is for workspace admins and the mini program's admins only", async () => {
+    const ws = await makeWorkspace();
+    const mine = await createMiniProgram(ws.token);
+    const other = await createMiniProgram(ws.token);
+    const mpAdmin = await addMember(ws.workspaceId, "developer", { [mine.id]: "admin" });
+    const mpDev = await addMember(ws.workspaceId, "developer", { [mine.id]: "developer" });
+    const reviewer = await addMember(ws.workspaceId, "reviewer");
+    expect((await patch(mpAdmin.token, mine.key, { names: { en: "Mine" } })).status).toBe(200);
+    await expectProblem(await patch(mpAdmin.token, other.key, { names: { en: "No" } }), 403, "FORBIDDEN");
+    await expectProblem(await patch(mpDev.token, mine.key, { names: { en: "No" } }), 403, "FORBIDDEN");
+    await expectProblem(await patch(reviewer.token, mine.key, { names: { en: "No" } }), 403, "FORBIDDEN");
+  });
+
+  it("delivers a new configuration and minimum usable version to devices", async () => {
+    const ws = await makeWorkspace();
+    const app = await createApp(ws.token);
+    const mp = await createMiniProgram(ws.token);
+    await releaseFull(ws.token, { miniProgram: mp.key, appKey: app.key, env: "prod" }, "1.0.0");
+    await releaseFull(ws.token, { miniProgram: mp.key, appKey: app.key, env: "prod" }, "1.1.0");
+    expect((await checkOne(app.key, mp.key, "1.0.0"))?.updateMode).toBe("default");
+    await expectJson(
+      await patch(ws.token, mp.key, { config: { switches: { dark: "on" } }, minUsableVersion: "1.1.0" }),
+      200,
+    );
+    const result = await checkOne(app.key, mp.key, "1.0.0");
+    expect(result).toMatchObject({ action: "update", updateMode: "sync" });
+    expect(JSON.stringify(result?.config)).toContain('"dark":"on"');
+  });
+});
