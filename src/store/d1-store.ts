@@ -220,6 +220,17 @@ export function d1Store(d1: D1Database): Store {
       return updated.meta.changes === 1 ? "ok" : "conflict";
     },
 
+    async updateReleaseSettings(release, changes, audit) {
+      const results = await db.batch([
+        auditIfUnchanged(db, t.releases, release, audit),
+        db
+          .update(t.releases)
+          .set({ ...changes, rowVersion: release.rowVersion + 1 })
+          .where(and(eq(t.releases.id, release.id), eq(t.releases.rowVersion, release.rowVersion), guard(audit.id))),
+      ]);
+      return (results[1] as unknown as D1Result).meta.changes === 1 ? "ok" : "conflict";
+    },
+
     async updateReleaseTargeting(release, targeting, updatedAt, audit, measured = null) {
       const results = await db.batch([
         auditIfUnchanged(db, t.releases, release, audit, measured ? environmentUnchanged(measured) : undefined),

@@ -309,6 +309,13 @@ export interface Store extends AccessStore {
     measured?: MeasuredEnvironment | null,
   ): Promise<WriteResult>;
 
+  /** Compare-and-swap on the release's row version: its configuration and update mode, audited. */
+  updateReleaseSettings(
+    release: ReleaseRecord,
+    changes: Pick<ReleaseRecord, "config" | "updateMode" | "updatedAt">,
+    audit: AuditEntry,
+  ): Promise<WriteResult>;
+
   /**
    * Replaces the release's targeting (compare-and-swap, also on `measured` when given), bumps its
    * target's snapshot version, audits.

@@ -107,7 +107,13 @@ async function editable(deps: Deps, ctx: Context, releaseId: string, statuses: r
   if (release === null) throw notFound("The release");
   requirePermission(ctx, "release:write", release.miniProgramId);
   if (!statuses.includes(release.status)) {
-    throw new AppError("INVALID_TRANSITION", `This cannot change while the release is ${release.status}.`);
+    const live = release.status === "canary" || release.status === "full" || release.status === "paused";
+    throw new AppError(
+      "INVALID_TRANSITION",
+      live
+        ? "A live release's lists, filters and time window do not change: make a new release (only its rollout changes)."
+        : `This cannot change while the release is ${release.status}.`,
+    );
   }
   return release;
 }

@@ -558,6 +558,15 @@ const REQUESTS: Record<string, RouteRequest[]> = {
   "GET /v1/admin/releases/{releaseId}": [
     { build: async (w) => GET(`/v1/admin/releases/${(await releaseOf(w)).id}`)() },
   ],
+  "PATCH /v1/admin/releases/{releaseId}": [
+    {
+      build: async (w) => ({
+        method: "PATCH",
+        path: `/v1/admin/releases/${(await releaseOf(w)).id}`,
+        json: { config: { switches: { edited: "yes" } } },
+      }),
+    },
+  ],
   "POST /v1/admin/releases/{releaseId}/transitions": [
     {
       // Approving a release in review is a review: release:review on its mini program. The owner

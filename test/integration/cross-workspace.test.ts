@@ -545,6 +545,18 @@ const TABLE: Record<string, OpEntry> = {
     build: (_a, v) => ({ method: "GET", path: `/v1/admin/releases/${v("path:releaseId")}` }),
     fields: { "path:releaseId": release((a) => a.created) },
   },
+  "PATCH /v1/admin/releases/{releaseId}": {
+    build: (_a, v) => ({
+      method: "PATCH",
+      path: `/v1/admin/releases/${v("path:releaseId")}`,
+      json: { config: { switches: { edited: "yes" } } },
+    }),
+    fields: {
+      "path:releaseId": release((a) => a.created),
+      "body:config.payment.clientId": PAYMENT,
+      "body:config.payment.merchantId": PAYMENT,
+    },
+  },
   "POST /v1/admin/releases/{releaseId}/transitions": {
     build: (_a, v) => ({
       method: "POST",

@@ -4,11 +4,13 @@ import {
   auditCount,
   createApp,
   createMiniProgram,
+  createRelease,
   createReleaseRequest,
   expectJson,
   expectProblem,
   type MiniProgramJson,
   releaseFull,
+  transition,
   uploadVersion,
 } from "../support/admin-factories";
 import { addMember, call, makeWorkspace } from "../support/workspace";
@@ -146,5 +148,72 @@ describe("editing a mini program", () => {
     const result = await checkOne(app.key, mp.key, "1.0.0");
     expect(result).toMatchObject({ action: "update", updateMode: "sync" });
     expect(JSON.stringify(result?.config)).toContain('"dark":"on"');
+  });
+
+  describe("editing a release", () => {
+    const patchRelease = (token: string, id: string, json: unknown, headers: Record<string, string> = {}) =>
+      call(`/v1/admin/releases/${id}`, { method: "PATCH", token, json, headers });
+
+    it("changes configuration and mode while created, with If-Match, audited; frozen once submitted or live", async () => {
+      const ws = await makeWorkspace();
+      const app = await createApp(ws.token);
+      const mp = await createMiniProgram(ws.token);
+      await uploadVersion(ws.token, mp.key, "1.0.0");
+      const release = await createRelease(ws.token, {
+        miniProgramId: mp.key,
+        version: "1.0.0",
+        appId: app.key,
+        env: "prod",
+      });
+      const got = await call(`/v1/admin/releases/${release.id}`, { token: ws.token });
+      expect(got.headers.get("etag")).toBe('"1"');
+      const edited = await expectJson<{ config: unknown; updateMode: string; rowVersion: number }>(
+        await patchRelease(
+          ws.token,
+          release.id,
+          { config: { switches: { x: "1" } }, updateMode: "sync" },
+          { "if-match": '"1"' },
+        ),
+        200,
+      );
+      expect(edited).toMatchObject({ config: { switches: { x: "1" } }, updateMode: "sync", rowVersion: 2 });
+      const before = await auditCount(ws.workspaceId);
+      await expectProblem(
+        await patchRelease(ws.token, release.id, { updateMode: "async" }, { "if-match": '"1"' }),
+        409,
+        "CONFLICT",
+      );
+      expect(await auditCount(ws.workspaceId)).toBe(before);
+      await transition(ws.token, release.id, "in_review");
+      await expectProblem(await patchRelease(ws.token, release.id, { updateMode: "async" }), 409, "INVALID_TRANSITION");
+      await transition(ws.token, release.id, "approved");
+      await transition(ws.token, release.id, "full");
+      const { body } = await expectProblem(
+        await patchRelease(ws.token, release.id, { updateMode: "async" }),
+        409,
+        "INVALID_TRANSITION",
+      );
+      expect(body.detail).toContain("make a new release");
+      // The delivered mode is the one edited before submission.
+      expect(await checkOne(app.key, mp.key, null)).toMatchObject({ action: "update", updateMode: "sync" });
+    });
+
+    it("refuses a mode the mini program cannot carry", async () => {
+      const ws = await makeWorkspace();
+      const app = await createApp(ws.token);
+      const h5 = await createMiniProgram(ws.token, undefined, { type: "h5" });
+      await uploadVersion(ws.token, h5.key, "1.0.0");
+      const release = await createRelease(ws.token, {
+        miniProgramId: h5.key,
+        version: "1.0.0",
+        appId: app.key,
+        env: "prod",
+      });
+      await expectProblem(
+        await patchRelease(ws.token, release.id, { updateMode: "sync" }),
+        422,
+        "UPDATE_MODE_NOT_ALLOWED",
+      );
+    });
   });
 });

@@ -1,10 +1,10 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { AppError } from "../../domain/errors";
 import { looksLikeId } from "../../domain/keys";
 import { MINI_PROGRAM_ORIGINS, MINI_PROGRAM_TYPES } from "../../domain/update-mode";
 import { createMiniProgram, getMiniProgram, listMiniPrograms } from "../../usecases/create-mini-program";
 import { updateMiniProgram } from "../../usecases/update-mini-program";
 import { ctxOf } from "../auth";
+import { expectedVersion } from "../if-match";
 import { jsonBody } from "../json-body";
 import { adminErrors, ConfigSchema, ProblemSchema, SecurityBearer, UpdateModeSchema } from "../schemas";
 import { SemverSchema } from "../semver-schema";
@@ -153,27 +153,3 @@ export const miniProgramsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: valida
       return c.json(mp, 200, { etag: `"${mp.rowVersion}"` });
     },
   );
-
-/**
- * The row version a write expects: from `If-Match` (an ETag of a GET, `"3"`, weak or not) or the
- * body's `rowVersion`; null when neither is sent. VALIDATION_FAILED for a malformed If-Match or
- * when the two disagree.
- */
-function expectedVersion(ifMatch: string | undefined, rowVersion: number | undefined): number | null {
-  let fromHeader: number | null = null;
-  if (ifMatch !== undefined) {
-    const m = /^(?:W\/)?"?(\d{1,12})"?$/.exec(ifMatch.trim());
-    if (!m) {
-      throw new AppError("VALIDATION_FAILED", "The request is not valid.", [
-        { pointer: "/headers/if-match", message: "Must be the ETag of a GET of this resource." },
-      ]);
-    }
-    fromHeader = Number(m[1]);
-  }
-  if (fromHeader !== null && rowVersion !== undefined && fromHeader !== rowVersion) {
-    throw new AppError("VALIDATION_FAILED", "The request is not valid.", [
-      { pointer: "/rowVersion", message: "Disagrees with If-Match." },
-    ]);
-  }
-  return fromHeader ?? rowVersion ?? null;
-}

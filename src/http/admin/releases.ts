@@ -4,7 +4,9 @@ import { createRelease } from "../../usecases/create-release";
 import { getRelease, listReleases } from "../../usecases/list-releases";
 import { setReleaseRollout, setReleaseTargeting } from "../../usecases/set-release-targeting";
 import { transitionRelease } from "../../usecases/transition-release";
+import { updateRelease } from "../../usecases/update-release";
 import { ctxOf } from "../auth";
+import { expectedVersion } from "../if-match";
 import { jsonBody } from "../json-body";
 import { adminErrors, budgetErrors, ConfigSchema, SecurityBearer, UpdateModeSchema } from "../schemas";
 import { SemverSchema } from "../semver-schema";
@@ -27,6 +29,7 @@ const ReleaseSchema = z
     config: ConfigSchema,
     targeting: z.record(z.string(), z.unknown()).nullable(),
     reviewReason: z.string().nullable(),
+    submittedBy: z.string().nullable(),
     createdBy: z.string(),
     createdAt: z.number().int(),
     updatedAt: z.number().int(),
@@ -134,7 +137,52 @@ export const releasesRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validation
       request: { params: Params },
       responses: { 200: { description: "OK", ...ok(ReleaseSchema) }, ...adminErrors },
     }),
-    async (c) => c.json(await getRelease(c.var.deps, ctxOf(c), c.req.valid("param").releaseId), 200),
+    async (c) => {
+      const release = await getRelease(c.var.deps, ctxOf(c), c.req.valid("param").releaseId);
+      return c.json(release, 200, { etag: `"${release.rowVersion}"` });
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "patch",
+      path: "/{releaseId}",
+      tags: ["releases"],
+      summary: "Edit a release's configuration or update mode (while created or rejected)",
+      description:
+        "Fields left out keep their value; `config` replaces the release's configuration patch. Optimistic " +
+        "concurrency: `If-Match` with the ETag of a GET (or `rowVersion` in the body); a stale one answers 409 " +
+        "and writes nothing. Once submitted the release is frozen; a live release answers 409 INVALID_TRANSITION " +
+        "(make a new release; only its rollout changes). A mode its mini program cannot carry is 422 " +
+        "UPDATE_MODE_NOT_ALLOWED. Audited with before and after.",
+      security: SecurityBearer,
+      middleware: [jsonBody] as const,
+      request: {
+        params: Params,
+        headers: z.object({ "if-match": z.string().max(100).optional() }),
+        body: {
+          content: {
+            "application/json": {
+              schema: z
+                .object({
+                  config: ConfigSchema.optional(),
+                  updateMode: UpdateModeSchema.optional(),
+                  rowVersion: z.number().int().positive().optional(),
+                })
+                .strict()
+                .openapi("UpdateRelease"),
+            },
+          },
+          required: true,
+        },
+      },
+      responses: { 200: { description: "OK", ...ok(ReleaseSchema) }, ...adminErrors },
+    }),
+    async (c) => {
+      const { rowVersion, ...input } = c.req.valid("json");
+      const expected = expectedVersion(c.req.header("if-match"), rowVersion);
+      const release = await updateRelease(c.var.deps, ctxOf(c), c.req.valid("param").releaseId, input, expected);
+      return c.json(release, 200, { etag: `"${release.rowVersion}"` });
+    },
   )
   .openapi(
     createRoute({

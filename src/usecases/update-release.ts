@@ -1,0 +1,61 @@
+import type { ConfigPatch } from "../domain/config";
+import { AppError } from "../domain/errors";
+import { LIVE_STATUSES, type ReleaseStatus } from "../domain/release-status";
+import { type UpdateMode, updateModeRefusal } from "../domain/update-mode";
+import type { Context, Deps } from "./ports";
+import { auditEntry, notFound, requirePermission } from "./support";
+
+/** A release's configuration and update mode change only before it is submitted (or after a rejection). */
+const SETTINGS_EDITABLE: readonly ReleaseStatus[] = ["created", "rejected"];
+
+/**
+ * Edits a release's configuration patch and update mode while it is `created` or `rejected`.
+ * `expectedVersion` (If-Match or the body's rowVersion) must be the current row version (else
+ * CONFLICT, nothing written). A live release is a 409 that says to make a new release; any other
+ * status is INVALID_TRANSITION. UPDATE_MODE_NOT_ALLOWED for a mode its mini program cannot carry.
+ */
+export async function updateRelease(
+  deps: Deps,
+  ctx: Context,
+  releaseId: string,
+  input: { config?: ConfigPatch; updateMode?: UpdateMode },
+  expectedVersion: number | null,
+) {
+  const release = await deps.store.getRelease(ctx.actor.workspaceId, releaseId);
+  if (release === null) throw notFound("The release");
+  requirePermission(ctx, "release:write", release.miniProgramId);
+  if (expectedVersion !== null && expectedVersion !== release.rowVersion) {
+    throw new AppError("CONFLICT", "The release was changed since you read it; read it again and retry.");
+  }
+  if (!SETTINGS_EDITABLE.includes(release.status)) {
+    throw new AppError(
+      "INVALID_TRANSITION",
+      LIVE_STATUSES.includes(release.status) || release.status === "paused"
+        ? "A live release's configuration and update mode do not change: make a new release (only its rollout changes)."
+        : `The configuration and update mode cannot change while the release is ${release.status}.`,
+    );
+  }
+  if (input.updateMode !== undefined) {
+    const mp = await deps.store.getMiniProgram(ctx.actor.workspaceId, release.miniProgramId);
+    const refusal = mp === null ? null : updateModeRefusal(input.updateMode, mp.type, mp.origin);
+    if (refusal !== null) {
+      throw new AppError("UPDATE_MODE_NOT_ALLOWED", refusal, [{ pointer: "/updateMode", message: refusal }]);
+    }
+  }
+  const changes = {
+    config: (input.config ?? release.config) as Record<string, unknown>,
+    updateMode: input.updateMode ?? release.updateMode,
+    updatedAt: deps.clock.now(),
+  };
+  const audit = auditEntry(deps, ctx, {
+    action: "release.update",
+    resourceType: "release",
+    resourceId: release.id,
+    before: { config: release.config, updateMode: release.updateMode },
+    after: { config: changes.config, updateMode: changes.updateMode },
+  });
+  if ((await deps.store.updateReleaseSettings(release, changes, audit)) === "conflict") {
+    throw new AppError("CONFLICT", "The release was changed by someone else; read it again and retry.");
+  }
+  return { ...release, ...changes, rowVersion: release.rowVersion + 1 };
+}
