@@ -31,7 +31,7 @@ const NEXT: Readonly<Record<ReleaseStatus, readonly ReleaseStatus[]>> = {
   created: ["in_review", "cancelled"],
   in_review: ["approved", "rejected"],
   rejected: ["created", "cancelled"],
-  approved: ["canary", "full"],
+  approved: ["canary", "full", "cancelled"],
   canary: ["full", "paused", "ended"],
   full: ["paused", "ended"],
   paused: ["canary", "full", "ended"],

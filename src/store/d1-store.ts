@@ -231,12 +231,17 @@ export function d1Store(d1: D1Database): Store {
       return (results[1] as unknown as D1Result).meta.changes === 1 ? "ok" : "conflict";
     },
 
-    async updateReleaseTargeting(release, targeting, updatedAt, audit, measured = null) {
+    async updateReleaseTargeting(release, targeting, updatedAt, audit, measured = null, resetApproval = false) {
       const results = await db.batch([
         auditIfUnchanged(db, t.releases, release, audit, measured ? environmentUnchanged(measured) : undefined),
         db
           .update(t.releases)
-          .set({ targeting, updatedAt, rowVersion: release.rowVersion + 1 })
+          .set({
+            targeting,
+            updatedAt,
+            rowVersion: release.rowVersion + 1,
+            ...(resetApproval ? { status: "created" as const, approvedHash: null } : {}),
+          })
           .where(and(eq(t.releases.id, release.id), eq(t.releases.rowVersion, release.rowVersion), guard(audit.id))),
         db
           .update(t.environments)

@@ -226,6 +226,8 @@ export const releases = sqliteTable(
     reviewReason: text("review_reason"),
     /** The member who last submitted it for review (approving it yourself needs the workspace setting). */
     submittedBy: text("submitted_by"),
+    /** sha256 of domain/approval.ts approvalContent at approval; null unless approved (or live after it). */
+    approvedHash: text("approved_hash"),
     createdBy: text("created_by").notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),

@@ -65,6 +65,7 @@ export async function createRelease(deps: Deps, ctx: Context, input: CreateRelea
     targeting: null,
     reviewReason: null,
     submittedBy: null,
+    approvedHash: null,
     createdBy: ctx.actor.memberId,
     createdAt: now,
     updatedAt: now,

@@ -227,6 +227,7 @@ export interface ReleaseRecord {
   targeting: Record<string, unknown> | null;
   reviewReason: string | null;
   submittedBy: string | null;
+  approvedHash: string | null;
   createdBy: string;
   createdAt: number;
   updatedAt: number;
@@ -303,7 +304,10 @@ export interface Store extends AccessStore {
    */
   updateReleaseStatus(
     release: ReleaseRecord,
-    changes: Pick<ReleaseRecord, "status" | "pausedFrom" | "wentFull" | "reviewReason" | "submittedBy" | "updatedAt">,
+    changes: Pick<
+      ReleaseRecord,
+      "status" | "pausedFrom" | "wentFull" | "reviewReason" | "submittedBy" | "approvedHash" | "updatedAt"
+    >,
     audit: AuditEntry,
     archive?: readonly string[],
     measured?: MeasuredEnvironment | null,
@@ -312,7 +316,7 @@ export interface Store extends AccessStore {
   /** Compare-and-swap on the release's row version: its configuration and update mode, audited. */
   updateReleaseSettings(
     release: ReleaseRecord,
-    changes: Pick<ReleaseRecord, "config" | "updateMode" | "updatedAt">,
+    changes: Pick<ReleaseRecord, "config" | "updateMode" | "status" | "approvedHash" | "updatedAt">,
     audit: AuditEntry,
   ): Promise<WriteResult>;
 
@@ -326,6 +330,8 @@ export interface Store extends AccessStore {
     updatedAt: number,
     audit: AuditEntry,
     measured?: MeasuredEnvironment | null,
+    /** Sends an approved release back to `created` (its approval was of other targeting). */
+    resetApproval?: boolean,
   ): Promise<WriteResult>;
 
   createAllowlist(list: AllowlistRecord, audit: AuditEntry): Promise<WriteResult>;

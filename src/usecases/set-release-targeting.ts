@@ -1,3 +1,4 @@
+import { sameApartFromRollout } from "../domain/approval";
 import { AppError, type FieldError, MAX_FIELD_ERRORS } from "../domain/errors";
 import { LIVE_STATUSES, type ReleaseStatus } from "../domain/release-status";
 import { listRegexCost } from "../domain/targeting/allowlist";
@@ -11,7 +12,7 @@ import { auditEntry, notFound, requirePermission } from "./support";
 export const MAX_TIME_WINDOW_CAP = 100_000;
 
 /** Statuses in which the whole targeting may change (before review binds it). */
-const TARGETING_EDITABLE: readonly ReleaseStatus[] = ["created", "rejected"];
+const TARGETING_EDITABLE: readonly ReleaseStatus[] = ["created", "rejected", "approved"];
 /** Statuses in which an SRE may change the percentage and ramp. */
 const ROLLOUT_EDITABLE: readonly ReleaseStatus[] = ["created", "rejected", "approved", "canary", "paused"];
 
@@ -77,7 +78,14 @@ async function validate(deps: Deps, ctx: Context, input: Json, edit: boolean): P
   return normalized;
 }
 
-async function save(deps: Deps, ctx: Context, release: ReleaseRecord, targeting: Json | null, action: string) {
+async function save(
+  deps: Deps,
+  ctx: Context,
+  release: ReleaseRecord,
+  targeting: Json | null,
+  action: string,
+  reset = false,
+) {
   const measured = await assertDeliveryFits(deps, release.environmentId, release.miniProgramId, (source) => {
     for (const r of source.releases) if (r.id === release.id) r.targeting = targeting;
   });
@@ -86,20 +94,28 @@ async function save(deps: Deps, ctx: Context, release: ReleaseRecord, targeting:
     action,
     resourceType: "release",
     resourceId: release.id,
-    before: release.targeting,
-    after: targeting,
+    before: reset ? { targeting: release.targeting, status: release.status } : release.targeting,
+    after: reset ? { targeting, status: "created" } : targeting,
   });
   // Only a live release's targeting is in the snapshot: its change commits only on the environment
   // state it was measured on. A release not yet delivered leaves the snapshot alone.
   const condition = LIVE_STATUSES.includes(release.status) ? measured : null;
-  if ((await deps.store.updateReleaseTargeting(release, targeting, now, audit, condition)) === "conflict") {
+  if ((await deps.store.updateReleaseTargeting(release, targeting, now, audit, condition, reset)) === "conflict") {
     throw new AppError(
       "CONFLICT",
       "The release, or the delivery of its environment, was changed by someone else; read it again and retry.",
     );
   }
   await publishDelivery(deps, release.environmentId, [release.miniProgramId]);
-  return { ...release, targeting, updatedAt: now, rowVersion: release.rowVersion + 1 };
+  const status = reset ? ("created" as const) : release.status;
+  return {
+    ...release,
+    targeting,
+    status,
+    approvedHash: reset ? null : release.approvedHash,
+    updatedAt: now,
+    rowVersion: release.rowVersion + 1,
+  };
 }
 
 async function editable(deps: Deps, ctx: Context, releaseId: string, statuses: readonly ReleaseStatus[]) {
@@ -118,11 +134,17 @@ async function editable(deps: Deps, ctx: Context, releaseId: string, statuses: r
   return release;
 }
 
-/** Replaces a release's canary targeting (null clears it); only before the release is submitted. */
+/**
+ * Replaces a release's canary targeting (null clears it) before it is submitted, after a rejection,
+ * or once approved until it goes out: an approved release whose lists, filters or time window change
+ * goes back to `created` (its approval was of other targeting), audited. A change of the rollout
+ * percentage alone keeps the approval (setReleaseRollout).
+ */
 export async function setReleaseTargeting(deps: Deps, ctx: Context, releaseId: string, input: Json | null) {
   const release = await editable(deps, ctx, releaseId, TARGETING_EDITABLE);
   const targeting = input === null ? null : await validate(deps, ctx, input, true);
-  return save(deps, ctx, release, targeting, "release.targeting");
+  const reset = release.status === "approved" && !sameApartFromRollout(release.targeting, targeting);
+  return save(deps, ctx, release, targeting, "release.targeting", reset);
 }
 
 /**

@@ -1,7 +1,9 @@
+import { approvalContent } from "../domain/approval";
 import { AppError } from "../domain/errors";
 import {
   type FullCandidate,
   LIVE_STATUSES,
+  type ReleaseStatus,
   type RequestableStatus,
   supersession,
   transition,
@@ -44,13 +46,24 @@ export async function transitionRelease(
   }
   const result = transition({ status: release.status, pausedFrom: release.pausedFrom }, input.to, input.reason);
   if (!result.ok) throw new AppError("INVALID_TRANSITION", MESSAGES[result.reason]);
+  // The approval is bound to what was approved: going out checks that nothing hashed changed since
+  // (edits of an approved release send it back to created; this catches anything else). A release
+  // approved before approvals were bound has no hash and goes out as before.
+  const contentHash = await deps.hasher.sha256Hex(approvalContent(release));
+  const goingOut = release.status === "approved" && LIVE_STATUSES.includes(result.next.status);
+  if (goingOut && release.approvedHash !== null && release.approvedHash !== contentHash) {
+    throw new AppError("CONFLICT", "The release changed since it was approved: submit it again.");
+  }
   const archive = result.next.status === "full" ? await supersededBy(deps, ctx, release) : [];
   const changes = {
     status: result.next.status,
     pausedFrom: result.next.pausedFrom,
     wentFull: release.wentFull || result.next.status === "full",
-    reviewReason: input.to === "rejected" || input.to === "approved" ? input.reason : release.reviewReason,
+    // A rejection's reason stays on the release (through rework and a later approval without one).
+    reviewReason:
+      input.to === "rejected" || (input.to === "approved" && input.reason !== null) ? input.reason : release.reviewReason,
     submittedBy: result.next.status === "in_review" ? ctx.actor.memberId : release.submittedBy,
+    approvedHash: approvedHashAfter(result.next.status, release.approvedHash, contentHash),
     updatedAt: deps.clock.now(),
   };
   // A release entering (or staying in) delivery brings its configuration and targeting into the
@@ -81,6 +94,12 @@ export async function transitionRelease(
   }
   await publishDelivery(deps, release.environmentId, [release.miniProgramId]);
   return { ...release, ...changes, rowVersion: release.rowVersion + 1 };
+}
+
+/** The approval hash a release keeps in `status`: set on approval, kept while it goes out, dropped otherwise. */
+function approvedHashAfter(status: ReleaseStatus, current: string | null, content: string): string | null {
+  if (status === "approved") return content;
+  return ["canary", "full", "paused", "ended", "archived"].includes(status) ? current : null;
 }
 
 /** The full releases `release` archives by going full, or INVALID_TRANSITION when a newer one is full. */

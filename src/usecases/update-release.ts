@@ -5,11 +5,16 @@ import { type UpdateMode, updateModeRefusal } from "../domain/update-mode";
 import type { Context, Deps } from "./ports";
 import { auditEntry, notFound, requirePermission } from "./support";
 
-/** A release's configuration and update mode change only before it is submitted (or after a rejection). */
-const SETTINGS_EDITABLE: readonly ReleaseStatus[] = ["created", "rejected"];
+/**
+ * A release's configuration and update mode change before it is submitted, after a rejection, and
+ * once approved until it goes out (the edit then sends it back to `created`: the approval was of
+ * other content).
+ */
+const SETTINGS_EDITABLE: readonly ReleaseStatus[] = ["created", "rejected", "approved"];
 
 /**
- * Edits a release's configuration patch and update mode while it is `created` or `rejected`.
+ * Edits a release's configuration patch and update mode while it is `created`, `rejected` or
+ * `approved` (an approved release goes back to `created`, audited).
  * `expectedVersion` (If-Match or the body's rowVersion) must be the current row version (else
  * CONFLICT, nothing written). A live release is a 409 that says to make a new release; any other
  * status is INVALID_TRANSITION. UPDATE_MODE_NOT_ALLOWED for a mode its mini program cannot carry.
@@ -42,17 +47,20 @@ export async function updateRelease(
       throw new AppError("UPDATE_MODE_NOT_ALLOWED", refusal, [{ pointer: "/updateMode", message: refusal }]);
     }
   }
+  const reset = release.status === "approved";
   const changes = {
     config: (input.config ?? release.config) as Record<string, unknown>,
     updateMode: input.updateMode ?? release.updateMode,
+    status: reset ? ("created" as const) : release.status,
+    approvedHash: reset ? null : release.approvedHash,
     updatedAt: deps.clock.now(),
   };
   const audit = auditEntry(deps, ctx, {
     action: "release.update",
     resourceType: "release",
     resourceId: release.id,
-    before: { config: release.config, updateMode: release.updateMode },
-    after: { config: changes.config, updateMode: changes.updateMode },
+    before: { config: release.config, updateMode: release.updateMode, status: release.status },
+    after: { config: changes.config, updateMode: changes.updateMode, status: changes.status },
   });
   if ((await deps.store.updateReleaseSettings(release, changes, audit)) === "conflict") {
     throw new AppError("CONFLICT", "The release was changed by someone else; read it again and retry.");

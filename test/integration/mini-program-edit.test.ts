@@ -1,4 +1,5 @@
 // Editing a mini program: optimistic concurrency, update-mode rules, who may, audit, delivery.
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
   auditCount,
@@ -11,6 +12,7 @@ import {
   type MiniProgramJson,
   releaseFull,
   transition,
+  transitionRequest,
   uploadVersion,
 } from "../support/admin-factories";
 import { addMember, call, makeWorkspace } from "../support/workspace";
@@ -215,5 +217,92 @@ describe("editing a mini program", () => {
         "UPDATE_MODE_NOT_ALLOWED",
       );
     });
+  });
+});
+
+describe("approvals bound to what was approved", () => {
+  const patchRelease = (token: string, id: string, json: unknown) =>
+    call(`/v1/admin/releases/${id}`, { method: "PATCH", token, json });
+
+  async function approved() {
+    const ws = await makeWorkspace();
+    const app = await createApp(ws.token);
+    const mp = await createMiniProgram(ws.token);
+    await uploadVersion(ws.token, mp.key, "1.0.0");
+    const release = await createRelease(ws.token, {
+      miniProgramId: mp.key,
+      version: "1.0.0",
+      appId: app.key,
+      env: "prod",
+    });
+    await transition(ws.token, release.id, "in_review");
+    await transition(ws.token, release.id, "approved");
+    return { ws, app, mp, release };
+  }
+
+  it("an edit of an approved release sends it back to created, audited; it must be approved again", async () => {
+    const { ws, release } = await approved();
+    const edited = await expectJson<{ status: string }>(
+      await patchRelease(ws.token, release.id, { config: { switches: { late: "edit" } } }),
+      200,
+    );
+    expect(edited.status).toBe("created");
+    await expectProblem(await transitionRequest(ws.token, release.id, "full"), 409, "INVALID_TRANSITION");
+    const log = await expectJson<{ items: { action: string; after: { status?: string } }[] }>(
+      await call(`/v1/admin/audit-logs?resourceId=${release.id}&action=release.update`, { token: ws.token }),
+      200,
+    );
+    expect(log.items[0]?.after.status).toBe("created");
+    await transition(ws.token, release.id, "in_review");
+    await transition(ws.token, release.id, "approved");
+    expect((await transitionRequest(ws.token, release.id, "full")).status).toBe(200);
+  });
+
+  it("a targeting change of lists, filters or window resets the approval; a rollout change does not", async () => {
+    const { ws, release } = await approved();
+    const rollout = await call(`/v1/admin/releases/${release.id}/rollout`, {
+      method: "PUT",
+      token: ws.token,
+      json: { basisPoints: 500 },
+    });
+    expect(await expectJson<{ status: string }>(rollout, 200)).toMatchObject({ status: "approved" });
+    const targeting = await call(`/v1/admin/releases/${release.id}/targeting`, {
+      method: "PUT",
+      token: ws.token,
+      json: {
+        rules: [{ attribute: "country", operator: "include", values: ["DE"] }],
+        percentage: { basisPoints: 500 },
+      },
+    });
+    expect(await expectJson<{ status: string }>(targeting, 200)).toMatchObject({ status: "created" });
+  });
+
+  it("refuses to send out an approved release whose content changed behind the approval", async () => {
+    const { ws, release } = await approved();
+    // Nothing in the API changes an approved release without resetting it: change the row directly.
+    await env.DB.prepare("update releases set config = ? where id = ?")
+      .bind(JSON.stringify({ switches: { sneaked: "in" } }), release.id)
+      .run();
+    const { body } = await expectProblem(await transitionRequest(ws.token, release.id, "canary"), 409, "CONFLICT");
+    expect(body.detail).toContain("changed since it was approved");
+  });
+
+  it("an approved release can be cancelled; a rejection's reason stays on the release", async () => {
+    const { ws, release } = await approved();
+    expect((await transitionRequest(ws.token, release.id, "cancelled")).status).toBe(200);
+    const other = await approved();
+    const r = other.release;
+    // An edit sends the approved release back to created, to be submitted again.
+    expect(
+      await expectJson<{ status: string }>(await patchRelease(other.ws.token, r.id, { config: {} }), 200),
+    ).toMatchObject({
+      status: "created",
+    });
+    await transition(other.ws.token, r.id, "in_review");
+    await transition(other.ws.token, r.id, "rejected", "needs a smaller config");
+    await transition(other.ws.token, r.id, "created");
+    await transition(other.ws.token, r.id, "in_review");
+    const approvedAgain = await transition(other.ws.token, r.id, "approved");
+    expect(approvedAgain).toMatchObject({ reviewReason: "needs a smaller config" });
   });
 });

@@ -12,7 +12,7 @@ const allowed: Record<ReleaseStatus, string[]> = {
   created: ["in_review", "cancelled"],
   in_review: ["approved", "rejected"],
   rejected: ["created", "cancelled"],
-  approved: ["canary", "full"],
+  approved: ["canary", "full", "cancelled"],
   canary: ["full", "paused", "ended"],
   full: ["paused", "ended"],
   paused: ["ended"], // plus the status it was paused from, checked below
