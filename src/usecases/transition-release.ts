@@ -61,7 +61,9 @@ export async function transitionRelease(
     wentFull: release.wentFull || result.next.status === "full",
     // A rejection's reason stays on the release (through rework and a later approval without one).
     reviewReason:
-      input.to === "rejected" || (input.to === "approved" && input.reason !== null) ? input.reason : release.reviewReason,
+      input.to === "rejected" || (input.to === "approved" && input.reason !== null)
+        ? input.reason
+        : release.reviewReason,
     submittedBy: result.next.status === "in_review" ? ctx.actor.memberId : release.submittedBy,
     approvedHash: approvedHashAfter(result.next.status, release.approvedHash, contentHash),
     updatedAt: deps.clock.now(),
