@@ -82,3 +82,21 @@ export const routeGate = createMiddleware<HttpEnv>(async (c, next) => {
   }
   await next();
 });
+
+/**
+ * Refuses (400) a query parameter on an admin route that declares none: every admin route either
+ * validates its query strictly (its schema refuses unknown keys) or takes none, so a typo such as
+ * `?staus=` is never silently ignored. `takesQuery` holds the routes that declare a query schema
+ * (filled from the OpenAPI registry once the routes are mounted).
+ */
+export const strictQuery = (takesQuery: ReadonlySet<string>) =>
+  createMiddleware<HttpEnv>(async (c, next) => {
+    const path = routePath(c, -1);
+    const search = c.req.url.indexOf("?");
+    if (path === routePath(c) || search === -1 || takesQuery.has(routeKey(c.req.method, path))) return next();
+    if (new URL(c.req.url).searchParams.size === 0) return next();
+    // Like the validators' unknown keys: the names are input, so they are not sent back.
+    throw new AppError("VALIDATION_FAILED", "The request query is not valid.", [
+      { pointer: "", message: "This route takes no query parameters." },
+    ]);
+  });

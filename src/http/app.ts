@@ -1,6 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Deps } from "../usecases/ports";
-import { routeGate } from "./access";
+import { routeGate, strictQuery } from "./access";
 import { allowlistsRouter } from "./admin/allowlists";
 import { appsRouter } from "./admin/apps";
 import { auditRouter } from "./admin/audit";
@@ -36,7 +36,8 @@ function createHttpApp(depsFor: (bindings: never) => Deps) {
   // Never stored by a cache in front of the Worker (Workers Cache, a CDN): a health check must reach it.
   app.get("/healthz", (c) => c.text("ok", 200, { "cache-control": "no-store" }));
 
-  app.use("/v1/admin/*", requireToken, routeGate);
+  const takesQuery = new Set<string>();
+  app.use("/v1/admin/*", requireToken, routeGate, strictQuery(takesQuery));
   app.route("/v1/admin/workspace", workspaceRouter);
   app.route("/v1/admin/members", membersRouter);
   app.route("/v1/admin/tokens", tokensRouter);
@@ -52,6 +53,10 @@ function createHttpApp(depsFor: (bindings: never) => Deps) {
   app.route("/v1", checkRouter);
   app.route("/v1", packagesRouter);
   app.route("/v1", keysRouter);
+
+  for (const d of app.openAPIRegistry.definitions) {
+    if (d.type === "route" && d.route.request?.query) takesQuery.add(`${d.route.method.toUpperCase()} ${d.route.path}`);
+  }
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", {
