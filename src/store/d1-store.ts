@@ -1,6 +1,6 @@
 import { and, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import type { ReleaseRecord, Store } from "../usecases/ports";
+import type { ReleaseDetails, ReleaseRecord, Store } from "../usecases/ports";
 import { accessMethods } from "./d1-access";
 import { allowlistMethods } from "./d1-allowlists";
 import {
@@ -16,6 +16,20 @@ import {
 import { tokenMethods } from "./d1-tokens";
 import * as t from "./schema";
 import { measureSource, snapshotSource, targetsUsingList } from "./snapshot-source";
+
+/** A release with the names people know it by: its version string, app key and environment name. */
+const releaseWithNames = {
+  release: t.releases,
+  version: t.versions.version,
+  appKey: t.apps.key,
+  env: t.environments.name,
+};
+const withNames = (r: { release: ReleaseRecord; version: string; appKey: string; env: string }): ReleaseDetails => ({
+  ...r.release,
+  version: r.version,
+  appKey: r.appKey,
+  env: r.env,
+});
 
 export function d1Store(d1: D1Database): Store {
   const db: Db = drizzle(d1, { schema: t });
@@ -153,12 +167,14 @@ export function d1Store(d1: D1Database): Store {
     },
     getRelease: async (workspaceId, releaseId) => {
       const row = await db
-        .select({ release: t.releases })
+        .select(releaseWithNames)
         .from(t.releases)
         .innerJoin(t.apps, eq(t.apps.id, t.releases.appId))
+        .innerJoin(t.versions, eq(t.versions.id, t.releases.versionId))
+        .innerJoin(t.environments, eq(t.environments.id, t.releases.environmentId))
         .where(and(eq(t.releases.id, releaseId), eq(t.apps.workspaceId, workspaceId)))
         .get();
-      return row?.release ?? null;
+      return row ? withNames(row) : null;
     },
     async listReleases(workspaceId, f) {
       const conditions = [eq(t.apps.workspaceId, workspaceId)];
@@ -166,13 +182,16 @@ export function d1Store(d1: D1Database): Store {
       if (f.environmentId) conditions.push(eq(t.releases.environmentId, f.environmentId));
       if (f.miniProgramId) conditions.push(eq(t.releases.miniProgramId, f.miniProgramId));
       if (f.status) conditions.push(eq(t.releases.status, f.status));
+      if (f.version) conditions.push(eq(t.versions.version, f.version));
       const rows = await db
-        .select({ release: t.releases })
+        .select(releaseWithNames)
         .from(t.releases)
         .innerJoin(t.apps, eq(t.apps.id, t.releases.appId))
+        .innerJoin(t.versions, eq(t.versions.id, t.releases.versionId))
+        .innerJoin(t.environments, eq(t.environments.id, t.releases.environmentId))
         .where(and(...conditions))
         .orderBy(desc(t.releases.createdAt), desc(t.releases.seq));
-      return rows.map((r) => r.release);
+      return rows.map(withNames);
     },
 
     async updateReleaseStatus(release: ReleaseRecord, changes, audit, archive = [], measured = null) {

@@ -9,6 +9,7 @@ export interface ListReleasesInput {
   env?: string;
   miniProgramId?: string;
   status?: ReleaseStatus;
+  version?: string;
 }
 
 /**
@@ -17,7 +18,13 @@ export interface ListReleasesInput {
  */
 export async function listReleases(deps: Deps, ctx: Context, input: ListReleasesInput) {
   requirePermission(ctx, "workspace:read");
-  const filter: { appId?: string; environmentId?: string; miniProgramId?: string; status?: ReleaseStatus } = {};
+  const filter: {
+    appId?: string;
+    environmentId?: string;
+    miniProgramId?: string;
+    status?: ReleaseStatus;
+    version?: string;
+  } = {};
   // Environment names belong to an app: a filter by name alone would silently match nothing (or all).
   if (input.env !== undefined && input.appId === undefined) {
     throw new AppError("VALIDATION_FAILED", "The query is not valid.", [
@@ -41,6 +48,7 @@ export async function listReleases(deps: Deps, ctx: Context, input: ListReleases
     filter.miniProgramId = mp.id;
   }
   if (input.status !== undefined) filter.status = input.status;
+  if (input.version !== undefined) filter.version = input.version;
   const releases = await deps.store.listReleases(ctx.actor.workspaceId, filter);
   const visible = visibleMiniPrograms(ctx.actor);
   return visible === "all" ? releases : releases.filter((r) => visible.includes(r.miniProgramId));

@@ -234,6 +234,15 @@ export interface ReleaseRecord {
   rowVersion: number;
 }
 
+/** A release with the names people know it by. */
+export interface ReleaseDetails extends ReleaseRecord {
+  /** The version string (`1.2.0`). */
+  version: string;
+  appKey: string;
+  /** The environment's name. */
+  env: string;
+}
+
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
@@ -291,11 +300,17 @@ export interface Store extends AccessStore {
 
   /** Inserts with the next per-target sequence; conflict when the version already has a release there. */
   createRelease(release: Omit<ReleaseRecord, "seq">, audit: AuditEntry): Promise<ReleaseRecord | "conflict">;
-  getRelease(workspaceId: string, releaseId: string): Promise<ReleaseRecord | null>;
+  getRelease(workspaceId: string, releaseId: string): Promise<ReleaseDetails | null>;
   listReleases(
     workspaceId: string,
-    filter: { appId?: string; environmentId?: string; miniProgramId?: string; status?: ReleaseStatus },
-  ): Promise<ReleaseRecord[]>;
+    filter: {
+      appId?: string;
+      environmentId?: string;
+      miniProgramId?: string;
+      status?: ReleaseStatus;
+      version?: string;
+    },
+  ): Promise<ReleaseDetails[]>;
   /**
    * Compare-and-swap on `rowVersion`: applies `changes`, archives the releases of `archive` that are
    * still full (one audit row each), bumps the target's snapshot version and writes the audit row,

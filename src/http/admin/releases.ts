@@ -17,6 +17,9 @@ const ReleaseSchema = z
   .object({
     id: z.string(),
     versionId: z.string(),
+    version: z.string().describe("The version string of versionId."),
+    appKey: z.string(),
+    env: z.string().describe("The environment's name."),
     miniProgramId: z.string(),
     appId: z.string(),
     environmentId: z.string(),
@@ -61,6 +64,9 @@ const ListQuery = z
     env: z.string().min(1).max(32).optional().describe("Environment name; needs appId."),
     miniProgramId: z.string().min(1).max(128).optional(),
     status: z.enum(RELEASE_STATUSES).optional(),
+    version: SemverSchema.optional().describe(
+      "Releases of this version string (with miniProgramId, of that mini program).",
+    ),
   })
   .strict();
 
