@@ -45,6 +45,7 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission | readonly Pe
   "GET /v1/admin/mini-programs/{miniProgramId}/versions": "mini_program:read",
   "POST /v1/admin/mini-programs/{miniProgramId}/versions": "version:upload",
   "GET /v1/admin/mini-programs/{miniProgramId}/versions/{version}": "mini_program:read",
+  "DELETE /v1/admin/mini-programs/{miniProgramId}/versions/{version}": "version:delete",
 
   "GET /v1/admin/releases": "workspace:read",
   "POST /v1/admin/releases": "release:create",

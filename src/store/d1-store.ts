@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, isNull, lt, or, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { ReleaseDetails, ReleaseRecord, Store } from "../usecases/ports";
 import { accessMethods } from "./d1-access";
@@ -114,6 +114,39 @@ export function d1Store(d1: D1Database): Store {
     packageInUse: async (sha256) =>
       (await db.select({ id: t.versions.id }).from(t.versions).where(eq(t.versions.sha256, sha256)).get()) !==
       undefined,
+    packageReferenced: async (sha256) =>
+      (await db
+        .select({ id: t.versions.id })
+        .from(t.versions)
+        .where(and(eq(t.versions.sha256, sha256), isNull(t.versions.deletedAt)))
+        .get()) !== undefined,
+    async deleteVersion(version, now, audit) {
+      const ok = guard(audit.id);
+      const live = sql`exists (select 1 from ${t.releases} where ${t.releases.versionId} = ${version.id} and ${t.releases.status} in ('canary', 'full', 'paused'))`;
+      const results = await db.batch([
+        db.insert(t.auditLogs).select(
+          db
+            .select(auditColumns(audit))
+            .from(t.versions)
+            .where(and(eq(t.versions.id, version.id), isNull(t.versions.deletedAt), sql`not ${live}`)),
+        ),
+        db
+          .update(t.versions)
+          .set({ deletedAt: now })
+          .where(and(eq(t.versions.id, version.id), ok)),
+        db
+          .update(t.environments)
+          .set({ snapshotVersion: sql`${t.environments.snapshotVersion} + 1` })
+          .where(and(inArray(t.environments.id, releasingEnvironments(version.miniProgramId)), ok)),
+      ]);
+      if (((results[0] as { meta?: { changes?: number } }).meta?.changes ?? 0) > 0) return "ok";
+      const inUse = await db
+        .select({ id: t.releases.id })
+        .from(t.releases)
+        .where(and(eq(t.releases.versionId, version.id), inArray(t.releases.status, ["canary", "full", "paused"])))
+        .get();
+      return inUse ? "in_use" : "conflict";
+    },
     getVersion: async (versionId) =>
       (await db.select().from(t.versions).where(eq(t.versions.id, versionId)).get()) ?? null,
     createVersion: (version, audit) =>

@@ -291,6 +291,14 @@ export interface Store extends AccessStore {
   findVersion(miniProgramId: string, version: string): Promise<VersionRecord | null>;
   /** The environments where the mini program has releases (any status): their snapshots list its versions. */
   environmentIdsReleasing(miniProgramId: string): Promise<string[]>;
+  /** Whether a version that is not deleted, of any mini program, has these package bytes. */
+  packageReferenced(sha256: string): Promise<boolean>;
+  /**
+   * Marks the version deleted (audited, the snapshot version of every environment releasing its mini
+   * program bumped): "in_use" while a release of it is canary, full or paused; "conflict" when it
+   * was deleted meanwhile.
+   */
+  deleteVersion(version: VersionRecord, now: number, audit: AuditEntry): Promise<"ok" | "in_use" | "conflict">;
   /** Whether any version, of any mini program, deleted or not, has these package bytes. */
   packageInUse(sha256: string): Promise<boolean>;
   getVersion(versionId: string): Promise<VersionRecord | null>;

@@ -54,6 +54,12 @@ export async function transitionRelease(
   if (goingOut && release.approvedHash !== null && release.approvedHash !== contentHash) {
     throw new AppError("CONFLICT", "The release changed since it was approved: submit it again.");
   }
+  if (
+    LIVE_STATUSES.includes(result.next.status) &&
+    (await deps.store.getVersion(release.versionId))?.deletedAt != null
+  ) {
+    throw new AppError("CONFLICT", "The release's version was deleted: it cannot go out.");
+  }
   const archive = result.next.status === "full" ? await supersededBy(deps, ctx, release) : [];
   const changes = {
     status: result.next.status,

@@ -41,6 +41,9 @@ export async function uploadVersion(deps: Deps, ctx: Context, input: UploadVersi
   // may retry an upload whose rebuild failed after its row was written.
   const publish = async () => publishMiniProgram(deps, mp.id, await deps.store.environmentIdsReleasing(mp.id));
   const existing = await deps.store.findVersion(mp.id, input.version);
+  if (existing?.deletedAt != null) {
+    throw new AppError("VERSION_CONFLICT", "This version number was deleted and cannot be used again.");
+  }
   if (existing !== null) {
     const replayed = replay(existing);
     await publish();

@@ -532,6 +532,14 @@ const REQUESTS: Record<string, RouteRequest[]> = {
       build: async (w) => GET(`/v1/admin/mini-programs/${w.a.id}/versions/${(await versionOf(w)).version}`)(),
     },
   ],
+  "DELETE /v1/admin/mini-programs/{miniProgramId}/versions/{version}": [
+    {
+      build: async (w) => ({
+        method: "DELETE",
+        path: `/v1/admin/mini-programs/${w.a.id}/versions/${(await versionOf(w)).version}`,
+      }),
+    },
+  ],
 
   "GET /v1/admin/releases": [
     {

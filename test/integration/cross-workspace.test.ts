@@ -168,6 +168,13 @@ async function makeWorld(label: string): Promise<World> {
     });
     versionId = (await expectJson<{ id: string }>(uploaded, 201)).id;
   }
+  // Never released: the version the delete route may remove in the fixture check.
+  await call(`/v1/admin/mini-programs/${mp.id}/versions?version=9.9.0`, {
+    method: "POST",
+    token,
+    headers: { "content-type": "application/zip" },
+    body: makeZip({ "index.js": `console.log(${JSON.stringify(`${label} deletable`)})` }),
+  });
   const lists = { user: { id: "", name: "", entry: "" }, device: { id: "", name: "", entry: "" } };
   for (const kind of ["user", "device"] as const) {
     const name = uniqueKey(`${kind}s-${label}`);
@@ -517,6 +524,17 @@ const TABLE: Record<string, OpEntry> = {
       "path:miniProgramId": mp,
       // Both mini programs have 1.0.0: with B's mini program the version exists there too.
       "path:version": { own: () => "1.0.0", foreign: { "version of B's only": (b) => b.onlyVersion } },
+    },
+  },
+
+  "DELETE /v1/admin/mini-programs/{miniProgramId}/versions/{version}": {
+    build: (_a, v) => ({
+      method: "DELETE",
+      path: `/v1/admin/mini-programs/${v("path:miniProgramId")}/versions/${v("path:version")}`,
+    }),
+    fields: {
+      "path:miniProgramId": mp,
+      "path:version": { own: () => "9.9.0", foreign: { "version of B's only": (b) => b.onlyVersion } },
     },
   },
 

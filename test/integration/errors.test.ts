@@ -712,6 +712,7 @@ const TESTED_ELSEWHERE = [
   "REGEX_BUDGET_EXCEEDED", // regex-budget.test.ts
   "SERVICE_UNAVAILABLE", // unit/check-outages.test.ts: needs storage that fails
   "RATE_LIMITED", // access.test.ts: needs many failed attempts from one address first
+  "VERSION_IN_USE", // delete-version.test.ts: needs a live release of the version
 ];
 
 describe("error responses", () => {

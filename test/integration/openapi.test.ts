@@ -38,7 +38,7 @@ const ROUTES: [string, string[]][] = [
   ["/v1/workspaces/{workspaceId}/admins", ["post"]],
   ["/v1/invites/accept", ["post"]],
   ["/v1/admin/mini-programs/{miniProgramId}/versions", ["get", "post"]],
-  ["/v1/admin/mini-programs/{miniProgramId}/versions/{version}", ["get"]],
+  ["/v1/admin/mini-programs/{miniProgramId}/versions/{version}", ["get", "delete"]],
   ["/v1/admin/releases", ["get", "post"]],
   ["/v1/admin/releases/{releaseId}", ["get", "patch"]],
   ["/v1/admin/releases/{releaseId}/transitions", ["post"]],

@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { AppError } from "../../domain/errors";
+import { deleteVersion } from "../../usecases/delete-version";
 import { getVersion, listVersions, uploadVersion } from "../../usecases/upload-version";
 import { ctxOf } from "../auth";
 import { readBodyWithLimit } from "../body";
@@ -133,5 +134,28 @@ export const versionsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validation
     async (c) => {
       const p = c.req.valid("param");
       return c.json(await getVersion(c.var.deps, ctxOf(c), p.miniProgramId, p.version), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/{miniProgramId}/versions/{version}",
+      tags: ["versions"],
+      summary: "Delete a version (irreversible)",
+      description:
+        "Workspace admins and the mini program's admins. Refused with 409 VERSION_IN_USE while a release of it " +
+        "is canary, full or paused. The version stays known to devices but cannot be released or uploaded " +
+        "again; its package bytes are removed unless another version has the same bytes. Copies a CDN cached " +
+        "may outlive the deletion until they expire there.",
+      security: SecurityBearer,
+      request: { params: Params.extend({ version: SemverSchema }) },
+      responses: {
+        200: { description: "Deleted", content: { "application/json": { schema: VersionSchema } } },
+        ...adminErrors,
+      },
+    }),
+    async (c) => {
+      const p = c.req.valid("param");
+      return c.json(await deleteVersion(c.var.deps, ctxOf(c), p.miniProgramId, p.version), 200);
     },
   );
