@@ -93,6 +93,15 @@ export function listContentStore(
         await Promise.all(shards.slice(i, i + 16).map((body, j) => kv.put(shardKey(contentKey, i + j), body)));
       }
     },
+    async removeContent(contentKey, shardCount) {
+      if (contentKey === "") return;
+      await bucket.delete(sourceKey(contentKey));
+      for (let i = 0; i < shardCount; i += 16) {
+        const group = Array.from({ length: Math.min(16, shardCount - i) }, (_, j) => shardKey(contentKey, i + j));
+        await Promise.all(group.map((key) => kv.delete(key)));
+        for (const key of group) cache.delete(key);
+      }
+    },
     cachedShard(contentKey, shard) {
       if (contentKey === "") return EMPTY;
       const hit = cache.get(shardKey(contentKey, shard));

@@ -58,6 +58,7 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission | readonly Pe
   "GET /v1/admin/allowlists": "workspace:read",
   "POST /v1/admin/allowlists": "allowlist:write",
   "GET /v1/admin/allowlists/{allowlistId}": "workspace:read",
+  "DELETE /v1/admin/allowlists/{allowlistId}": "allowlist:write",
   "GET /v1/admin/allowlists/{allowlistId}/entries": "allowlist:read",
   "PUT /v1/admin/allowlists/{allowlistId}/entries": "allowlist:write",
   "POST /v1/admin/allowlists/{allowlistId}/entries": "allowlist:write",

@@ -61,6 +61,22 @@ export function allowlistMethods(db: Db) {
       ]);
       return (results[1] as unknown as D1Result).meta.changes === 1 ? "ok" : "conflict";
     },
+    async deleteAllowlist(list: AllowlistRecord, audit: AuditEntry): Promise<"ok" | "in_use" | "conflict"> {
+      const inUse = usedByOpenRelease(list);
+      const results = await db.batch([
+        auditIfUnchanged(db, t.allowlists, list, audit, sql`not ${inUse}`),
+        db
+          .delete(t.allowlists)
+          .where(and(eq(t.allowlists.id, list.id), eq(t.allowlists.rowVersion, list.rowVersion), guard(audit.id))),
+      ]);
+      if ((results[1] as unknown as D1Result).meta.changes === 1) return "ok";
+      const used = await db
+        .select({ used: sql<number>`${inUse}` })
+        .from(t.allowlists)
+        .where(eq(t.allowlists.id, list.id))
+        .get();
+      return used?.used ? "in_use" : "conflict";
+    },
     environmentIdsOfWorkspace: async (workspaceId: string): Promise<string[]> =>
       (
         await db
@@ -72,3 +88,11 @@ export function allowlistMethods(db: Db) {
 }
 
 const sqlIncrement = sql`${t.environments.snapshotVersion} + 1`;
+
+/** True while a release that is not ended, archived or cancelled refers to the list in its targeting. */
+const usedByOpenRelease = (list: { id: string; workspaceId: string }) =>
+  sql`exists (select 1 from ${t.releases} as r join ${t.apps} as a on a.id = r.app_id
+    where a.workspace_id = ${list.workspaceId} and r.status not in ('ended', 'archived', 'cancelled')
+      and r.targeting is not null
+      and (exists (select 1 from json_each(r.targeting, '$.allowlists') as j where json_extract(j.value, '$.listId') = ${list.id})
+        or exists (select 1 from json_each(r.targeting, '$.denylists') as j where json_extract(j.value, '$.listId') = ${list.id})))`;

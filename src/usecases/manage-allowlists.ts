@@ -165,3 +165,30 @@ export function markStoredLines(errors: FieldError[], storedLines: number): Fiel
     };
   });
 }
+
+/**
+ * Deletes a list and its entries: refused (LIST_IN_USE) while a release that is not ended, archived
+ * or cancelled refers to it. Audited (with the list's metadata, never its entries).
+ */
+export async function deleteAllowlist(deps: Deps, ctx: Context, idOrName: string) {
+  const list = await loadAllowlist(deps, ctx, idOrName);
+  requirePermission(ctx, "allowlist:write");
+  const { contentKey: _, regexEntries: __, ...metadata } = list;
+  const audit = auditEntry(deps, ctx, {
+    action: "allowlist.delete",
+    resourceType: "allowlist",
+    resourceId: list.id,
+    before: metadata,
+    after: null,
+  });
+  const result = await deps.store.deleteAllowlist(list, audit);
+  if (result === "in_use") {
+    throw new AppError(
+      "LIST_IN_USE",
+      "A release that is not ended, archived or cancelled refers to this list: end or cancel it, or change its targeting, first.",
+    );
+  }
+  if (result === "conflict") throw new AppError("CONFLICT", "The list was changed meanwhile; read it again and retry.");
+  await deps.lists.removeContent(list.contentKey, list.shardCount);
+  return metadata;
+}

@@ -375,6 +375,11 @@ export interface Store extends AccessStore {
     measured?: readonly MeasuredEnvironment[] | null,
   ): Promise<WriteResult>;
   environmentIdsOfWorkspace(workspaceId: string): Promise<string[]>;
+  /**
+   * Deletes the list row (compare-and-swap on its row version), audited: "in_use" while a release
+   * that is not ended, archived or cancelled refers to it in its allowlists or denylists.
+   */
+  deleteAllowlist(list: AllowlistRecord, audit: AuditEntry): Promise<"ok" | "in_use" | "conflict">;
   /** Writes an audit record of a change made outside D1 (a delivery rebuild). */
   recordAudit(audit: AuditEntry): Promise<void>;
   /** Raises the environment's snapshot version to at least `atLeast` (after a restore took it back). */
@@ -476,6 +481,8 @@ export interface ListContentStore {
   putSource(contentKey: string, text: string): Promise<void>;
   getSource(contentKey: string): Promise<string | null>;
   putShards(contentKey: string, shards: readonly string[]): Promise<void>;
+  /** Removes a content's source and shards (a deleted list's entries). */
+  removeContent(contentKey: string, shardCount: number): Promise<void>;
   /** Membership in one shard (empty when absent). Cached per isolate with a bounded LRU. */
   getShard(contentKey: string, shard: number): Promise<ShardLookup>;
   /** The shard if this isolate already holds it (no I/O, no await), else undefined. */

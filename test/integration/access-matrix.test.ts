@@ -628,6 +628,9 @@ const REQUESTS: Record<string, RouteRequest[]> = {
   "GET /v1/admin/allowlists/{allowlistId}": [
     { build: async (w) => GET(`/v1/admin/allowlists/${await allowlistOf(w)}`)() },
   ],
+  "DELETE /v1/admin/allowlists/{allowlistId}": [
+    { build: async (w) => ({ method: "DELETE", path: `/v1/admin/allowlists/${await allowlistOf(w)}` }) },
+  ],
   "GET /v1/admin/allowlists/{allowlistId}/entries": [
     { build: async (w) => GET(`/v1/admin/allowlists/${await allowlistOf(w)}/entries`)() },
   ],

@@ -117,6 +117,8 @@ interface World {
   spare: string;
   users: { id: string; name: string; entry: string };
   devices: { id: string; name: string; entry: string };
+  /** A list no release refers to: the one the delete route may remove in the fixture check. */
+  spareListId: string;
   /** A person with a developer role on the mini program. */
   person: string;
   /** A service account with a developer role on the mini program. */
@@ -255,6 +257,9 @@ async function makeWorld(label: string): Promise<World> {
     inReview,
     spare,
     users: lists.user,
+    spareListId: (
+      await post<{ id: string }>("/v1/admin/allowlists", { name: uniqueKey(`spare-${label}`), kind: "user" })
+    ).id,
     devices: lists.device,
     person: person.id,
     service: service.id,
@@ -614,6 +619,10 @@ const TABLE: Record<string, OpEntry> = {
   "GET /v1/admin/allowlists/{allowlistId}": {
     build: (_a, v) => ({ method: "GET", path: `/v1/admin/allowlists/${v("path:allowlistId")}` }),
     fields: { "path:allowlistId": list },
+  },
+  "DELETE /v1/admin/allowlists/{allowlistId}": {
+    build: (_a, v) => ({ method: "DELETE", path: `/v1/admin/allowlists/${v("path:allowlistId")}` }),
+    fields: { "path:allowlistId": { ...list, own: (a: World) => a.spareListId } },
   },
   "GET /v1/admin/allowlists/{allowlistId}/entries": {
     build: (_a, v) => ({ method: "GET", path: `/v1/admin/allowlists/${v("path:allowlistId")}/entries` }),

@@ -95,3 +95,67 @@ describe("deleting a version", () => {
     await expectProblem(await transitionRequest(ws.token, release.id, "full"), 409, "CONFLICT");
   });
 });
+
+describe("deleting an allowlist", () => {
+  it("is refused while an open release refers to it, then removes the list and its entries, audited", async () => {
+    const ws = await makeWorkspace();
+    const app = await createApp(ws.token);
+    const mp = await createMiniProgram(ws.token);
+    const list = await expectJson<{ id: string; name: string; contentKey?: string }>(
+      await call("/v1/admin/allowlists", {
+        method: "POST",
+        token: ws.token,
+        json: { name: `del-${mp.key}`, kind: "user" },
+      }),
+      201,
+    );
+    await expectJson(
+      await call(`/v1/admin/allowlists/${list.id}/entries`, {
+        method: "PUT",
+        token: ws.token,
+        headers: { "content-type": "text/plain" },
+        body: "alice\nbob\n",
+      }),
+      200,
+    );
+    const contentKey = (
+      await env.DB.prepare("select content_key as k from allowlists where id = ?").bind(list.id).first<{ k: string }>()
+    )?.k;
+    expect(contentKey).toBeTruthy();
+    await uploadVersion(ws.token, mp.key, "1.0.0");
+    const release = await createRelease(ws.token, {
+      miniProgramId: mp.key,
+      version: "1.0.0",
+      appId: app.key,
+      env: "prod",
+    });
+    await expectJson(
+      await call(`/v1/admin/releases/${release.id}/targeting`, {
+        method: "PUT",
+        token: ws.token,
+        json: { denylists: [{ kind: "user", listId: list.id }], percentage: { basisPoints: 5000 } },
+      }),
+      200,
+    );
+    const reviewer = await addMember(ws.workspaceId, "reviewer");
+    await expectProblem(
+      await call(`/v1/admin/allowlists/${list.id}`, { method: "DELETE", token: reviewer.token }),
+      403,
+      "FORBIDDEN",
+    );
+    await expectProblem(
+      await call(`/v1/admin/allowlists/${list.name}`, { method: "DELETE", token: ws.token }),
+      409,
+      "LIST_IN_USE",
+    );
+    await transition(ws.token, release.id, "cancelled");
+    await expectJson(await call(`/v1/admin/allowlists/${list.name}`, { method: "DELETE", token: ws.token }), 200);
+    await expectProblem(await call(`/v1/admin/allowlists/${list.id}`, { token: ws.token }), 404, "NOT_FOUND");
+    expect(await env.PACKAGES.head(`allowlists/${contentKey}.txt`)).toBeNull();
+    const log = await expectJson<{ items: { action: string }[] }>(
+      await call(`/v1/admin/audit-logs?resourceId=${list.id}&action=allowlist.delete`, { token: ws.token }),
+      200,
+    );
+    expect(log.items).toHaveLength(1);
+  });
+});

@@ -713,6 +713,7 @@ const TESTED_ELSEWHERE = [
   "SERVICE_UNAVAILABLE", // unit/check-outages.test.ts: needs storage that fails
   "RATE_LIMITED", // access.test.ts: needs many failed attempts from one address first
   "VERSION_IN_USE", // delete-version.test.ts: needs a live release of the version
+  "LIST_IN_USE", // delete-version.test.ts: needs an open release that refers to the list
 ];
 
 describe("error responses", () => {

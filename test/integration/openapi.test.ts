@@ -43,6 +43,7 @@ const ROUTES: [string, string[]][] = [
   ["/v1/admin/releases/{releaseId}", ["get", "patch"]],
   ["/v1/admin/releases/{releaseId}/transitions", ["post"]],
   ["/v1/admin/audit-logs", ["get"]],
+  ["/v1/admin/allowlists/{allowlistId}", ["get", "delete"]],
   ["/v1/bootstrap", ["post"]],
   ["/v1/check", ["post"]],
   ["/v1/packages/{sha256}", ["get", "head"]],

@@ -3,6 +3,7 @@ import { AppError } from "../../domain/errors";
 import { looksLikeId } from "../../domain/keys";
 import {
   createAllowlist,
+  deleteAllowlist,
   getAllowlist,
   getAllowlistEntries,
   listAllowlists,
@@ -132,6 +133,26 @@ export const allowlistsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validati
       responses: { 200: { description: "OK", ...ok(AllowlistSchema) }, ...adminErrors },
     }),
     async (c) => c.json(view(await getAllowlist(c.var.deps, ctxOf(c), c.req.valid("param").allowlistId)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/{allowlistId}",
+      tags: ["allowlists"],
+      summary: "Delete an allowlist and its entries",
+      description:
+        "Refused with 409 LIST_IN_USE while a release that is not ended, archived or cancelled refers to it.",
+      security: SecurityBearer,
+      request: { params: Params },
+      responses: {
+        200: {
+          description: "Deleted: the list's metadata",
+          ...ok(AllowlistSchema.omit({ regexEntries: true })),
+        },
+        ...adminErrors,
+      },
+    }),
+    async (c) => c.json(await deleteAllowlist(c.var.deps, ctxOf(c), c.req.valid("param").allowlistId), 200),
   )
   .openapi(
     createRoute({
