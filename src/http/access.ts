@@ -51,6 +51,7 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission | readonly Pe
   "POST /v1/admin/releases": "release:create",
   "GET /v1/admin/releases/{releaseId}": "mini_program:read",
   "PATCH /v1/admin/releases/{releaseId}": "release:write",
+  "DELETE /v1/admin/releases/{releaseId}": "release:write",
   "POST /v1/admin/releases/{releaseId}/transitions": ["release:write", "release:review"],
   "PUT /v1/admin/releases/{releaseId}/targeting": "release:write",
   "PUT /v1/admin/releases/{releaseId}/rollout": "release:write",

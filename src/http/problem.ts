@@ -18,6 +18,7 @@ export const PROBLEMS: Readonly<Record<ErrorCode, { status: ContentfulStatusCode
   VERSION_CONFLICT: { status: 409, title: "Version conflict" },
   VERSION_IN_USE: { status: 409, title: "Version in use" },
   LIST_IN_USE: { status: 409, title: "Allowlist in use" },
+  RELEASE_NOT_DELETABLE: { status: 409, title: "Release cannot be deleted" },
   INVALID_TRANSITION: { status: 409, title: "Invalid status transition" },
   PAYLOAD_TOO_LARGE: { status: 413, title: "Payload too large" },
   INVALID_PACKAGE: { status: 422, title: "Invalid package" },

@@ -272,6 +272,18 @@ export function d1Store(d1: D1Database): Store {
       return updated.meta.changes === 1 ? "ok" : "conflict";
     },
 
+    async deleteRelease(release, audit, statuses) {
+      const results = await db.batch([
+        auditIfUnchanged(db, t.releases, release, audit, inArray(t.releases.status, [...statuses])),
+        db.delete(t.releases).where(and(eq(t.releases.id, release.id), guard(audit.id))),
+        db
+          .update(t.environments)
+          .set({ snapshotVersion: sql`${t.environments.snapshotVersion} + 1` })
+          .where(and(eq(t.environments.id, release.environmentId), guard(audit.id))),
+      ]);
+      return (results[1] as unknown as D1Result).meta.changes === 1 ? "ok" : "conflict";
+    },
+
     async updateReleaseSettings(release, changes, audit) {
       const results = await db.batch([
         auditIfUnchanged(db, t.releases, release, audit),

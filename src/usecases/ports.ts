@@ -336,6 +336,11 @@ export interface Store extends AccessStore {
     measured?: MeasuredEnvironment | null,
   ): Promise<WriteResult>;
 
+  /**
+   * Deletes the release row if it still has the row version read and one of `statuses` (else
+   * "conflict"), audited, and bumps its target's snapshot version.
+   */
+  deleteRelease(release: ReleaseRecord, audit: AuditEntry, statuses: readonly ReleaseStatus[]): Promise<WriteResult>;
   /** Compare-and-swap on the release's row version: its configuration and update mode, audited. */
   updateReleaseSettings(
     release: ReleaseRecord,

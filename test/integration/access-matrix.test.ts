@@ -566,6 +566,9 @@ const REQUESTS: Record<string, RouteRequest[]> = {
   "GET /v1/admin/releases/{releaseId}": [
     { build: async (w) => GET(`/v1/admin/releases/${(await releaseOf(w)).id}`)() },
   ],
+  "DELETE /v1/admin/releases/{releaseId}": [
+    { build: async (w) => ({ method: "DELETE", path: `/v1/admin/releases/${(await releaseOf(w)).id}` }) },
+  ],
   "PATCH /v1/admin/releases/{releaseId}": [
     {
       build: async (w) => ({

@@ -115,6 +115,8 @@ interface World {
   created: string;
   inReview: string;
   spare: string;
+  /** A created release nothing else uses: the one the delete route may remove in the fixture check. */
+  deletable: string;
   users: { id: string; name: string; entry: string };
   devices: { id: string; name: string; entry: string };
   /** A list no release refers to: the one the delete route may remove in the fixture check. */
@@ -212,6 +214,7 @@ async function makeWorld(label: string): Promise<World> {
   const inReview = (await release("1.0.0", "test")).id;
   await move(inReview, "in_review");
   const spare = (await release("1.0.0", onlyEnv)).id;
+  const deletable = (await release("1.2.0", onlyEnv)).id;
 
   const person = await post<{ id: string }>("/v1/admin/members", {
     kind: "person",
@@ -256,6 +259,7 @@ async function makeWorld(label: string): Promise<World> {
     created,
     inReview,
     spare,
+    deletable,
     users: lists.user,
     spareListId: (
       await post<{ id: string }>("/v1/admin/allowlists", { name: uniqueKey(`spare-${label}`), kind: "user" })
@@ -567,6 +571,10 @@ const TABLE: Record<string, OpEntry> = {
   "GET /v1/admin/releases/{releaseId}": {
     build: (_a, v) => ({ method: "GET", path: `/v1/admin/releases/${v("path:releaseId")}` }),
     fields: { "path:releaseId": release((a) => a.created) },
+  },
+  "DELETE /v1/admin/releases/{releaseId}": {
+    build: (_a, v) => ({ method: "DELETE", path: `/v1/admin/releases/${v("path:releaseId")}` }),
+    fields: { "path:releaseId": release((a) => a.deletable) },
   },
   "PATCH /v1/admin/releases/{releaseId}": {
     build: (_a, v) => ({

@@ -159,3 +159,47 @@ describe("deleting an allowlist", () => {
     expect(log.items).toHaveLength(1);
   });
 });
+
+describe("deleting a release", () => {
+  it("works for created, rejected, cancelled and ended releases only, audited", async () => {
+    const ws = await makeWorkspace();
+    const app = await createApp(ws.token);
+    const mp = await createMiniProgram(ws.token);
+    const rel = async (version: string, envName = "prod") => {
+      await uploadVersion(ws.token, mp.key, version);
+      return createRelease(ws.token, { miniProgramId: mp.key, version, appId: app.key, env: envName });
+    };
+    const remove = (id: string) => call(`/v1/admin/releases/${id}`, { method: "DELETE", token: ws.token });
+    const created = await rel("1.0.0");
+    await expectJson(await remove(created.id), 200);
+    await expectProblem(await call(`/v1/admin/releases/${created.id}`, { token: ws.token }), 404, "NOT_FOUND");
+    const log = await expectJson<{ items: { action: string }[] }>(
+      await call(`/v1/admin/audit-logs?resourceId=${created.id}&action=release.delete`, { token: ws.token }),
+      200,
+    );
+    expect(log.items).toHaveLength(1);
+
+    const inReview = await rel("1.1.0");
+    await transition(ws.token, inReview.id, "in_review");
+    await expectProblem(await remove(inReview.id), 409, "RELEASE_NOT_DELETABLE");
+    await transition(ws.token, inReview.id, "approved");
+    await transition(ws.token, inReview.id, "full");
+    await expectProblem(await remove(inReview.id), 409, "RELEASE_NOT_DELETABLE");
+    await transition(ws.token, inReview.id, "ended");
+    await expectJson(await remove(inReview.id), 200);
+
+    // A sync milestone stays.
+    await uploadVersion(ws.token, mp.key, "1.2.0");
+    const sync = await expectJson<{ id: string }>(
+      await call("/v1/admin/releases", {
+        method: "POST",
+        token: ws.token,
+        json: { miniProgramId: mp.key, version: "1.2.0", appId: app.key, env: "prod", updateMode: "sync" },
+      }),
+      201,
+    );
+    for (const to of ["in_review", "approved", "full", "ended"]) await transition(ws.token, sync.id, to);
+    const { body } = await expectProblem(await remove(sync.id), 409, "RELEASE_NOT_DELETABLE");
+    expect(body.detail).toContain("sync");
+  });
+});

@@ -714,6 +714,7 @@ const TESTED_ELSEWHERE = [
   "RATE_LIMITED", // access.test.ts: needs many failed attempts from one address first
   "VERSION_IN_USE", // delete-version.test.ts: needs a live release of the version
   "LIST_IN_USE", // delete-version.test.ts: needs an open release that refers to the list
+  "RELEASE_NOT_DELETABLE", // delete-version.test.ts: needs a release past created
 ];
 
 describe("error responses", () => {

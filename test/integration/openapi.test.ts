@@ -40,7 +40,7 @@ const ROUTES: [string, string[]][] = [
   ["/v1/admin/mini-programs/{miniProgramId}/versions", ["get", "post"]],
   ["/v1/admin/mini-programs/{miniProgramId}/versions/{version}", ["get", "delete"]],
   ["/v1/admin/releases", ["get", "post"]],
-  ["/v1/admin/releases/{releaseId}", ["get", "patch"]],
+  ["/v1/admin/releases/{releaseId}", ["get", "patch", "delete"]],
   ["/v1/admin/releases/{releaseId}/transitions", ["post"]],
   ["/v1/admin/audit-logs", ["get"]],
   ["/v1/admin/allowlists/{allowlistId}", ["get", "delete"]],

@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { RELEASE_STATUSES, REQUESTABLE_STATUSES } from "../../domain/release-status";
 import { createRelease } from "../../usecases/create-release";
+import { deleteRelease } from "../../usecases/delete-release";
 import { getRelease, listReleases } from "../../usecases/list-releases";
 import { setReleaseRollout, setReleaseTargeting } from "../../usecases/set-release-targeting";
 import { transitionRelease } from "../../usecases/transition-release";
@@ -147,6 +148,21 @@ export const releasesRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validation
       const release = await getRelease(c.var.deps, ctxOf(c), c.req.valid("param").releaseId);
       return c.json(release, 200, { etag: `"${release.rowVersion}"` });
     },
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/{releaseId}",
+      tags: ["releases"],
+      summary: "Delete a release that is created, rejected, cancelled or ended",
+      description:
+        "Other statuses answer 409 RELEASE_NOT_DELETABLE (end the release first), and so does an ended release " +
+        "that went out fully as sync (a sync milestone). Audited with the release as it was.",
+      security: SecurityBearer,
+      request: { params: Params },
+      responses: { 200: { description: "Deleted: the release as it was", ...ok(ReleaseSchema) }, ...adminErrors },
+    }),
+    async (c) => c.json(await deleteRelease(c.var.deps, ctxOf(c), c.req.valid("param").releaseId), 200),
   )
   .openapi(
     createRoute({
