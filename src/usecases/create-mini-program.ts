@@ -57,12 +57,19 @@ export async function createMiniProgram(deps: Deps, ctx: Context, input: CreateM
   return mp;
 }
 
-/** The mini programs the actor may see. */
-export async function listMiniPrograms(deps: Deps, ctx: Context) {
+/** The mini programs the actor may see; with `q`, those whose key or a name contains it (any case). */
+export async function listMiniPrograms(deps: Deps, ctx: Context, q: string | null = null) {
   requirePermission(ctx, "workspace:read");
   const all = await deps.store.listMiniPrograms(ctx.actor.workspaceId);
   const visible = visibleMiniPrograms(ctx.actor);
-  return visible === "all" ? all : all.filter((mp) => visible.includes(mp.id));
+  const needle = q?.toLowerCase() ?? null;
+  return all.filter(
+    (mp) =>
+      (visible === "all" || visible.includes(mp.id)) &&
+      (needle === null ||
+        mp.key.toLowerCase().includes(needle) ||
+        Object.values(mp.names).some((n) => n.toLowerCase().includes(needle))),
+  );
 }
 
 /** One mini program by id or key; NOT_FOUND outside the actor's workspace. */

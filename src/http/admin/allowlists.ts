@@ -12,6 +12,7 @@ import {
 import { ctxOf } from "../auth";
 import { readBodyWithLimit } from "../body";
 import { jsonBody } from "../json-body";
+import { PageQuery, paged, pageSchema } from "../paging";
 import { adminErrors, budgetErrors, SecurityBearer } from "../schemas";
 import type { HttpEnv } from "../types";
 import { validationHook } from "../validate";
@@ -118,9 +119,14 @@ export const allowlistsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validati
       tags: ["allowlists"],
       summary: "List allowlists",
       security: SecurityBearer,
-      responses: { 200: { description: "OK", ...ok(z.object({ items: z.array(AllowlistSchema) })) }, ...adminErrors },
+      request: { query: z.object(PageQuery).strict() },
+      responses: { 200: { description: "OK", ...ok(pageSchema(AllowlistSchema)) }, ...adminErrors },
     }),
-    async (c) => c.json({ items: (await listAllowlists(c.var.deps, ctxOf(c))).map(view) }, 200),
+    async (c) =>
+      c.json(
+        paged((await listAllowlists(c.var.deps, ctxOf(c))).map(view), (l) => [l.name], c.req.valid("query")),
+        200,
+      ),
   )
   .openapi(
     createRoute({

@@ -6,6 +6,7 @@ import { getApp, listApps } from "../../usecases/list-apps";
 import { rebuildDelivery } from "../../usecases/rebuild-delivery";
 import { ctxOf } from "../auth";
 import { jsonBody } from "../json-body";
+import { PageQuery, paged, pageSchema } from "../paging";
 import { adminErrors, SecurityBearer } from "../schemas";
 import type { HttpEnv } from "../types";
 import { validationHook } from "../validate";
@@ -75,15 +76,20 @@ export const appsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validationHook
       tags: ["apps"],
       summary: "List host apps",
       security: SecurityBearer,
+      request: { query: z.object(PageQuery).strict() },
       responses: {
         200: {
           description: "OK",
-          content: { "application/json": { schema: z.object({ items: z.array(AppSchema) }) } },
+          content: { "application/json": { schema: pageSchema(AppSchema) } },
         },
         ...adminErrors,
       },
     }),
-    async (c) => c.json({ items: await listApps(c.var.deps, ctxOf(c)) }, 200),
+    async (c) =>
+      c.json(
+        paged(await listApps(c.var.deps, ctxOf(c)), (a) => [a.key], c.req.valid("query")),
+        200,
+      ),
   )
   .openapi(
     createRoute({

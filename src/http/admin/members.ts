@@ -10,6 +10,7 @@ import {
 } from "../../usecases/manage-members";
 import { ctxOf } from "../auth";
 import { jsonBody } from "../json-body";
+import { PageQuery, paged, pageSchema } from "../paging";
 import { adminErrors, json, ok, SecurityBearer } from "../schemas";
 import type { HttpEnv } from "../types";
 import { validationHook } from "../validate";
@@ -71,13 +72,17 @@ export const membersRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validationH
       summary: "List the workspace's members and service accounts",
       security: SecurityBearer,
       request: {
-        query: z.object({ includeRemoved: z.enum(["true", "false"]).optional() }).strict(),
+        query: z.object({ ...PageQuery, includeRemoved: z.enum(["true", "false"]).optional() }).strict(),
       },
-      responses: { 200: { description: "OK", ...ok(z.object({ items: z.array(MemberSchema) })) }, ...adminErrors },
+      responses: { 200: { description: "OK", ...ok(pageSchema(MemberSchema)) }, ...adminErrors },
     }),
     async (c) => {
-      const includeRemoved = c.req.valid("query").includeRemoved === "true";
-      return c.json({ items: await listMembers(c.var.deps, ctxOf(c), includeRemoved) }, 200);
+      const query = c.req.valid("query");
+      const items = await listMembers(c.var.deps, ctxOf(c), query.includeRemoved === "true");
+      return c.json(
+        paged(items, (m) => [m.handle, m.id], query),
+        200,
+      );
     },
   )
   .openapi(

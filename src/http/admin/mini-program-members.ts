@@ -7,6 +7,7 @@ import {
 } from "../../usecases/manage-mini-program-members";
 import { ctxOf } from "../auth";
 import { jsonBody } from "../json-body";
+import { PageQuery, paged, pageSchema } from "../paging";
 import { adminErrors, json, ok, SecurityBearer } from "../schemas";
 import type { HttpEnv } from "../types";
 import { validationHook } from "../validate";
@@ -25,11 +26,16 @@ export const miniProgramMembersRouter = new OpenAPIHono<HttpEnv>({ defaultHook: 
       tags: ["mini programs"],
       summary: "The mini program's members and their roles there",
       security: SecurityBearer,
-      request: { params: MpParams },
-      responses: { 200: { description: "OK", ...ok(z.object({ items: z.array(Role) })) }, ...adminErrors },
+      request: { params: MpParams, query: z.object(PageQuery).strict() },
+      responses: { 200: { description: "OK", ...ok(pageSchema(Role)) }, ...adminErrors },
     }),
-    async (c) =>
-      c.json({ items: await listMiniProgramMembers(c.var.deps, ctxOf(c), c.req.valid("param").miniProgramId) }, 200),
+    async (c) => {
+      const items = await listMiniProgramMembers(c.var.deps, ctxOf(c), c.req.valid("param").miniProgramId);
+      return c.json(
+        paged(items, (m) => [m.memberId], c.req.valid("query")),
+        200,
+      );
+    },
   )
   .openapi(
     createRoute({

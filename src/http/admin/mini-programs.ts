@@ -6,6 +6,7 @@ import { updateMiniProgram } from "../../usecases/update-mini-program";
 import { ctxOf } from "../auth";
 import { expectedVersion } from "../if-match";
 import { jsonBody } from "../json-body";
+import { PageQuery, paged, pageSchema } from "../paging";
 import { adminErrors, ConfigSchema, ProblemSchema, SecurityBearer, UpdateModeSchema } from "../schemas";
 import { SemverSchema } from "../semver-schema";
 import type { HttpEnv } from "../types";
@@ -92,16 +93,25 @@ export const miniProgramsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: valida
       path: "/",
       tags: ["mini programs"],
       summary: "List mini programs",
+      description: "`q` keeps those whose key or a name contains it (case-insensitive).",
       security: SecurityBearer,
+      request: { query: z.object({ ...PageQuery, q: z.string().min(1).max(128).optional() }).strict() },
       responses: {
         200: {
           description: "OK",
-          content: { "application/json": { schema: z.object({ items: z.array(MiniProgramSchema) }) } },
+          content: { "application/json": { schema: pageSchema(MiniProgramSchema) } },
         },
         ...adminErrors,
       },
     }),
-    async (c) => c.json({ items: await listMiniPrograms(c.var.deps, ctxOf(c)) }, 200),
+    async (c) => {
+      const query = c.req.valid("query");
+      const items = await listMiniPrograms(c.var.deps, ctxOf(c), query.q ?? null);
+      return c.json(
+        paged(items, (mp) => [mp.key], query),
+        200,
+      );
+    },
   )
   .openapi(
     createRoute({

@@ -9,6 +9,7 @@ import { updateRelease } from "../../usecases/update-release";
 import { ctxOf } from "../auth";
 import { expectedVersion } from "../if-match";
 import { jsonBody } from "../json-body";
+import { PageQuery, paged, pageSchema } from "../paging";
 import { adminErrors, budgetErrors, ConfigSchema, SecurityBearer, UpdateModeSchema } from "../schemas";
 import { SemverSchema } from "../semver-schema";
 import type { HttpEnv } from "../types";
@@ -68,6 +69,7 @@ const ListQuery = z
     version: SemverSchema.optional().describe(
       "Releases of this version string (with miniProgramId, of that mini program).",
     ),
+    ...PageQuery,
   })
   .strict();
 
@@ -130,9 +132,16 @@ export const releasesRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validation
       summary: "List releases (newest first)",
       security: SecurityBearer,
       request: { query: ListQuery },
-      responses: { 200: { description: "OK", ...ok(z.object({ items: z.array(ReleaseSchema) })) }, ...adminErrors },
+      responses: { 200: { description: "OK", ...ok(pageSchema(ReleaseSchema)) }, ...adminErrors },
     }),
-    async (c) => c.json({ items: await listReleases(c.var.deps, ctxOf(c), c.req.valid("query")) }, 200),
+    async (c) => {
+      const { limit, cursor, ...filter } = c.req.valid("query");
+      const items = await listReleases(c.var.deps, ctxOf(c), filter);
+      return c.json(
+        paged(items, (r) => [-r.createdAt, -r.seq, r.id], { limit, cursor }),
+        200,
+      );
+    },
   )
   .openapi(
     createRoute({

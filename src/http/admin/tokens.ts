@@ -4,6 +4,7 @@ import { MAX_ROTATION_OVERLAP_S } from "../../domain/tokens";
 import { createToken, getToken, listTokens, revokeToken, rotateToken } from "../../usecases/manage-tokens";
 import { ctxOf } from "../auth";
 import { jsonBody, optionalJsonBody } from "../json-body";
+import { PageQuery, paged, pageSchema } from "../paging";
 import { accessErrors, adminErrors, json, ok, SecurityBearer } from "../schemas";
 import type { HttpEnv } from "../types";
 import { validationHook } from "../validate";
@@ -72,10 +73,17 @@ export const tokensRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validationHo
       tags: ["tokens"],
       summary: "List tokens: your own, or (admins) the workspace's",
       security: SecurityBearer,
-      request: { query: z.object({ memberId: z.string().min(1).max(100).optional() }).strict() },
-      responses: { 200: { description: "OK", ...ok(z.object({ items: z.array(TokenSchema) })) }, ...adminErrors },
+      request: { query: z.object({ ...PageQuery, memberId: z.string().min(1).max(100).optional() }).strict() },
+      responses: { 200: { description: "OK", ...ok(pageSchema(TokenSchema)) }, ...adminErrors },
     }),
-    async (c) => c.json({ items: await listTokens(c.var.deps, ctxOf(c), c.req.valid("query").memberId ?? null) }, 200),
+    async (c) => {
+      const query = c.req.valid("query");
+      const items = await listTokens(c.var.deps, ctxOf(c), query.memberId ?? null);
+      return c.json(
+        paged(items, (t) => [-t.createdAt, t.id], query),
+        200,
+      );
+    },
   )
   .openapi(
     createRoute({

@@ -4,6 +4,7 @@ import { deleteVersion } from "../../usecases/delete-version";
 import { getVersion, listVersions, uploadVersion } from "../../usecases/upload-version";
 import { ctxOf } from "../auth";
 import { readBodyWithLimit } from "../body";
+import { PageQuery, paged, pageSchema } from "../paging";
 import { adminErrors, problemResponse, SecurityBearer, UpdateModeSchema } from "../schemas";
 import { RangeSchema, SemverSchema } from "../semver-schema";
 import type { HttpEnv } from "../types";
@@ -102,18 +103,31 @@ export const versionsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validation
       method: "get",
       path: "/{miniProgramId}/versions",
       tags: ["versions"],
-      summary: "List the versions of a mini program",
+      summary: "List the versions of a mini program, newest first",
+      description: "`status`: `active` (not deleted) or `deleted`; both when left out.",
       security: SecurityBearer,
-      request: { params: Params },
+      request: {
+        params: Params,
+        query: z.object({ ...PageQuery, status: z.enum(["active", "deleted"]).optional() }).strict(),
+      },
       responses: {
         200: {
           description: "OK",
-          content: { "application/json": { schema: z.object({ items: z.array(VersionSchema) }) } },
+          content: { "application/json": { schema: pageSchema(VersionSchema) } },
         },
         ...adminErrors,
       },
     }),
-    async (c) => c.json({ items: await listVersions(c.var.deps, ctxOf(c), c.req.valid("param").miniProgramId) }, 200),
+    async (c) => {
+      const query = c.req.valid("query");
+      const all = await listVersions(c.var.deps, ctxOf(c), c.req.valid("param").miniProgramId);
+      const items =
+        query.status === undefined ? all : all.filter((v) => (v.deletedAt === null) === (query.status === "active"));
+      return c.json(
+        paged(items, (v) => [-v.createdAt, v.id], query),
+        200,
+      );
+    },
   )
   .openapi(
     createRoute({

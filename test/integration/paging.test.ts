@@ -1,0 +1,140 @@
+// Every admin list pages the same way: `limit` and `cursor` in, `{ items, nextCursor }` out, keyed so
+// that paging through returns each item once. The list routes are found in the OpenAPI document.
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  createApp,
+  createMiniProgram,
+  createRelease,
+  expectJson,
+  expectProblem,
+  uploadVersion,
+} from "../support/admin-factories";
+import { addMember, call, makeWorkspace, uniqueKey } from "../support/workspace";
+
+interface Doc {
+  paths: Record<
+    string,
+    Record<string, { parameters?: { name: string; in: string }[]; responses: Record<string, unknown> }>
+  >;
+}
+
+let token = "";
+const paths: Record<string, string> = {};
+
+beforeAll(async () => {
+  const ws = await makeWorkspace();
+  token = ws.token;
+  const app = await createApp(token);
+  const mp = await createMiniProgram(token);
+  for (let i = 0; i < 3; i++) {
+    await createApp(token);
+    await createMiniProgram(token);
+    await uploadVersion(token, mp.key, `1.${i}.0`);
+    await createRelease(token, { miniProgramId: mp.key, version: `1.${i}.0`, appId: app.key, env: "prod" });
+    await call("/v1/admin/allowlists", { method: "POST", token, json: { name: uniqueKey("l"), kind: "user" } });
+    const member = await addMember(ws.workspaceId, "developer");
+    await call(`/v1/admin/mini-programs/${mp.key}/members/${member.memberId}`, {
+      method: "PUT",
+      token,
+      json: { role: "developer" },
+    });
+    await call("/v1/admin/tokens", { method: "POST", token, json: { name: `t${i}` } });
+  }
+  Object.assign(paths, {
+    "/v1/admin/apps": "/v1/admin/apps",
+    "/v1/admin/mini-programs": "/v1/admin/mini-programs",
+    "/v1/admin/mini-programs/{miniProgramId}/versions": `/v1/admin/mini-programs/${mp.key}/versions`,
+    "/v1/admin/mini-programs/{miniProgramId}/members": `/v1/admin/mini-programs/${mp.key}/members`,
+    "/v1/admin/releases": "/v1/admin/releases",
+    "/v1/admin/allowlists": "/v1/admin/allowlists",
+    "/v1/admin/members": "/v1/admin/members",
+    "/v1/admin/tokens": "/v1/admin/tokens",
+  });
+});
+
+const idOf = (item: Record<string, unknown>) => String(item.id ?? item.memberId);
+
+describe("admin lists", () => {
+  it("every list in the OpenAPI document takes limit and cursor and answers nextCursor", async () => {
+    const doc = await (await call("/openapi.json")).json<Doc>();
+    const lists = Object.entries(doc.paths)
+      .filter(
+        ([path, ops]) =>
+          path.startsWith("/v1/admin/") &&
+          JSON.stringify(ops.get?.responses?.["200"] ?? {}).includes('"properties":{"items":'),
+      )
+      .map(([path, ops]) => {
+        const names = (ops.get?.parameters ?? []).filter((p) => p.in === "query").map((p) => p.name);
+        expect(names, path).toEqual(expect.arrayContaining(["limit", "cursor"]));
+        expect(JSON.stringify(ops.get?.responses["200"]), path).toContain("nextCursor");
+        return path;
+      });
+    // Every list is paged through below (except the audit log, paged by the store and tested in audit.test.ts).
+    expect(lists.filter((p) => p !== "/v1/admin/audit-logs").sort()).toEqual(Object.keys(paths).sort());
+  });
+
+  it.each([
+    "/v1/admin/apps",
+    "/v1/admin/mini-programs",
+    "/v1/admin/mini-programs/{miniProgramId}/versions",
+    "/v1/admin/mini-programs/{miniProgramId}/members",
+    "/v1/admin/releases",
+    "/v1/admin/allowlists",
+    "/v1/admin/members",
+    "/v1/admin/tokens",
+  ])("%s pages through every item once", async (route) => {
+    const path = paths[route] ?? "";
+    const sep = path.includes("?") ? "&" : "?";
+    const all = await expectJson<{ items: Record<string, unknown>[]; nextCursor: string | null }>(
+      await call(`${path}${sep}limit=500`, { token }),
+      200,
+    );
+    expect(all.nextCursor).toBeNull();
+    expect(all.items.length).toBeGreaterThanOrEqual(3);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const q: string = `${sep}limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+      const page = await expectJson<{ items: Record<string, unknown>[]; nextCursor: string | null }>(
+        await call(`${path}${q}`, { token }),
+        200,
+      );
+      expect(page.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.items.map(idOf));
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor !== null && pages < 100);
+    expect(seen).toEqual(all.items.map(idOf));
+    await expectProblem(await call(`${path}${sep}cursor=not-a-cursor`, { token }), 400, "VALIDATION_FAILED");
+  });
+
+  it("mini programs filter by key or name, versions by status", async () => {
+    const ws = await makeWorkspace();
+    const a = await createMiniProgram(ws.token, uniqueKey("wallet"), { names: { en: "Red Packet" } });
+    await createMiniProgram(ws.token, uniqueKey("other"), { names: { en: "Coupons" } });
+    const byName = await expectJson<{ items: { id: string }[] }>(
+      await call("/v1/admin/mini-programs?q=red%20pack", { token: ws.token }),
+      200,
+    );
+    expect(byName.items.map((m) => m.id)).toEqual([a.id]);
+    const byKey = await expectJson<{ items: { id: string }[] }>(
+      await call("/v1/admin/mini-programs?q=WALLET", { token: ws.token }),
+      200,
+    );
+    expect(byKey.items.map((m) => m.id)).toEqual([a.id]);
+    await uploadVersion(ws.token, a.key, "1.0.0");
+    await uploadVersion(ws.token, a.key, "2.0.0");
+    await call(`/v1/admin/mini-programs/${a.key}/versions/1.0.0`, { method: "DELETE", token: ws.token });
+    const active = await expectJson<{ items: { version: string }[] }>(
+      await call(`/v1/admin/mini-programs/${a.key}/versions?status=active`, { token: ws.token }),
+      200,
+    );
+    expect(active.items.map((v) => v.version)).toEqual(["2.0.0"]);
+    const deleted = await expectJson<{ items: { version: string }[] }>(
+      await call(`/v1/admin/mini-programs/${a.key}/versions?status=deleted`, { token: ws.token }),
+      200,
+    );
+    expect(deleted.items.map((v) => v.version)).toEqual(["1.0.0"]);
+  });
+});
