@@ -6,12 +6,12 @@ import {
   count,
   createApp,
   createMiniProgram,
-  createRelease,
   createReleaseRequest,
   expectJson,
   expectProblem,
   transition,
   transitionRequest,
+  uploadAndRelease,
   uploadRequest,
   uploadVersion,
 } from "../support/admin-factories";
@@ -469,13 +469,7 @@ describe("mini program roles", () => {
       "FORBIDDEN",
     );
     const own = await createMiniProgram(dev.token);
-    await uploadVersion(dev.token, own.key, "1.0.0");
-    const release = await createRelease(dev.token, {
-      miniProgramId: own.key,
-      version: "1.0.0",
-      appId: app.key,
-      env: "prod",
-    });
+    const release = await uploadAndRelease(dev.token, { miniProgram: own.key, appKey: app.key, env: "prod" }, "1.0.0");
     await transition(dev.token, release.id, "in_review");
     // Only admins and reviewers approve; a mini program admin is neither.
     await expectProblem(await transitionRequest(dev.token, release.id, "approved"), 403, "FORBIDDEN");
@@ -545,25 +539,13 @@ describe("self-approval", () => {
     const ws = await makeWorkspace("admin", { selfApproval: false });
     const app = await createApp(ws.token);
     const mp = await createMiniProgram(ws.token);
-    await uploadVersion(ws.token, mp.key, "1.0.0");
-    const release = await createRelease(ws.token, {
-      miniProgramId: mp.key,
-      version: "1.0.0",
-      appId: app.key,
-      env: "prod",
-    });
+    const release = await uploadAndRelease(ws.token, { miniProgram: mp.key, appKey: app.key, env: "prod" }, "1.0.0");
     await transition(ws.token, release.id, "in_review");
     await expectProblem(await transitionRequest(ws.token, release.id, "approved"), 403, "FORBIDDEN");
     const reviewer = await person(ws.token, "reviewer");
     expect((await transitionRequest(reviewer.token, release.id, "approved")).status).toBe(200);
 
-    await uploadVersion(ws.token, mp.key, "1.1.0");
-    const next = await createRelease(ws.token, {
-      miniProgramId: mp.key,
-      version: "1.1.0",
-      appId: app.key,
-      env: "test",
-    });
+    const next = await uploadAndRelease(ws.token, { miniProgram: mp.key, appKey: app.key, env: "test" }, "1.1.0");
     await transition(ws.token, next.id, "in_review");
     await expectJson(
       await call("/v1/admin/workspace", { method: "PATCH", token: ws.token, json: { allowSelfApproval: true } }),

@@ -11,6 +11,7 @@ import {
   releaseFull,
   transition,
   transitionRequest,
+  uploadAndRelease,
   uploadRequest,
   uploadVersion,
 } from "../support/admin-factories";
@@ -122,13 +123,7 @@ describe("deleting an allowlist", () => {
       await env.DB.prepare("select content_key as k from allowlists where id = ?").bind(list.id).first<{ k: string }>()
     )?.k;
     expect(contentKey).toBeTruthy();
-    await uploadVersion(ws.token, mp.key, "1.0.0");
-    const release = await createRelease(ws.token, {
-      miniProgramId: mp.key,
-      version: "1.0.0",
-      appId: app.key,
-      env: "prod",
-    });
+    const release = await uploadAndRelease(ws.token, { miniProgram: mp.key, appKey: app.key, env: "prod" }, "1.0.0");
     await expectJson(
       await call(`/v1/admin/releases/${release.id}/targeting`, {
         method: "PUT",

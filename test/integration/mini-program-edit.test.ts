@@ -5,7 +5,6 @@ import {
   auditCount,
   createApp,
   createMiniProgram,
-  createRelease,
   createReleaseRequest,
   expectJson,
   expectProblem,
@@ -13,6 +12,7 @@ import {
   releaseFull,
   transition,
   transitionRequest,
+  uploadAndRelease,
   uploadVersion,
 } from "../support/admin-factories";
 import { addMember, call, makeWorkspace } from "../support/workspace";
@@ -160,13 +160,7 @@ describe("editing a mini program", () => {
       const ws = await makeWorkspace();
       const app = await createApp(ws.token);
       const mp = await createMiniProgram(ws.token);
-      await uploadVersion(ws.token, mp.key, "1.0.0");
-      const release = await createRelease(ws.token, {
-        miniProgramId: mp.key,
-        version: "1.0.0",
-        appId: app.key,
-        env: "prod",
-      });
+      const release = await uploadAndRelease(ws.token, { miniProgram: mp.key, appKey: app.key, env: "prod" }, "1.0.0");
       const got = await call(`/v1/admin/releases/${release.id}`, { token: ws.token });
       expect(got.headers.get("etag")).toBe('"1"');
       const edited = await expectJson<{ config: unknown; updateMode: string; rowVersion: number }>(
@@ -204,13 +198,7 @@ describe("editing a mini program", () => {
       const ws = await makeWorkspace();
       const app = await createApp(ws.token);
       const h5 = await createMiniProgram(ws.token, undefined, { type: "h5" });
-      await uploadVersion(ws.token, h5.key, "1.0.0");
-      const release = await createRelease(ws.token, {
-        miniProgramId: h5.key,
-        version: "1.0.0",
-        appId: app.key,
-        env: "prod",
-      });
+      const release = await uploadAndRelease(ws.token, { miniProgram: h5.key, appKey: app.key, env: "prod" }, "1.0.0");
       await expectProblem(
         await patchRelease(ws.token, release.id, { updateMode: "sync" }),
         422,
@@ -228,13 +216,7 @@ describe("approvals bound to what was approved", () => {
     const ws = await makeWorkspace();
     const app = await createApp(ws.token);
     const mp = await createMiniProgram(ws.token);
-    await uploadVersion(ws.token, mp.key, "1.0.0");
-    const release = await createRelease(ws.token, {
-      miniProgramId: mp.key,
-      version: "1.0.0",
-      appId: app.key,
-      env: "prod",
-    });
+    const release = await uploadAndRelease(ws.token, { miniProgram: mp.key, appKey: app.key, env: "prod" }, "1.0.0");
     await transition(ws.token, release.id, "in_review");
     await transition(ws.token, release.id, "approved");
     return { ws, app, mp, release };

@@ -144,6 +144,16 @@ export async function transition(token: string, releaseId: string, to: string, r
   return release;
 }
 
+/** Uploads `version` of the mini program and creates its release on (app, env), status created. */
+export async function uploadAndRelease(
+  token: string,
+  target: { miniProgram: string; appKey: string; env: string },
+  version: string,
+) {
+  await uploadVersion(token, target.miniProgram, version);
+  return createRelease(token, { miniProgramId: target.miniProgram, version, appId: target.appKey, env: target.env });
+}
+
 /** created → in_review → approved → full. */
 export async function goFull(token: string, releaseId: string) {
   for (const to of ["in_review", "approved"]) await transition(token, releaseId, to);
