@@ -1,4 +1,4 @@
-import { and, eq, isNull, ne, type SQL, sql } from "drizzle-orm";
+import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { AuditEntry, MeasuredEnvironment, WriteResult } from "../usecases/ports";
 import * as t from "./schema";
@@ -102,16 +102,4 @@ export async function guarded(run: () => Promise<unknown[]>, auditIndex = 0): Pr
 
 /** Tells a lost race from the last-admin rule after a guarded write changed nothing. */
 export const hasOtherAdmin = async (db: Db, member: { id: string; workspaceId: string }) =>
-  (await db
-    .select({ id: t.members.id })
-    .from(t.members)
-    .where(
-      and(
-        eq(t.members.workspaceId, member.workspaceId),
-        ne(t.members.id, member.id),
-        eq(t.members.role, "admin"),
-        eq(t.members.kind, "person"),
-        isNull(t.members.removedAt),
-      ),
-    )
-    .get()) !== undefined;
+  ((await db.get<{ other: number }>(sql`select ${otherAdmin(member)} as other`))?.other ?? 0) === 1;

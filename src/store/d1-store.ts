@@ -1,5 +1,6 @@
 import { and, desc, eq, gte, inArray, isNull, lt, or, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { IN_USE_STATUSES } from "../domain/release-status";
 import type { ReleaseDetails, ReleaseRecord, Store } from "../usecases/ports";
 import { accessMethods } from "./d1-access";
 import { allowlistMethods } from "./d1-allowlists";
@@ -122,13 +123,19 @@ export function d1Store(d1: D1Database): Store {
         .get()) !== undefined,
     async deleteVersion(version, now, audit) {
       const ok = guard(audit.id);
-      const live = sql`exists (select 1 from ${t.releases} where ${t.releases.versionId} = ${version.id} and ${t.releases.status} in ('canary', 'full', 'paused'))`;
+      const inUse = and(eq(t.releases.versionId, version.id), inArray(t.releases.status, [...IN_USE_STATUSES]));
       const results = await db.batch([
         db.insert(t.auditLogs).select(
           db
             .select(auditColumns(audit))
             .from(t.versions)
-            .where(and(eq(t.versions.id, version.id), isNull(t.versions.deletedAt), sql`not ${live}`)),
+            .where(
+              and(
+                eq(t.versions.id, version.id),
+                isNull(t.versions.deletedAt),
+                sql`not exists (select 1 from ${t.releases} where ${inUse})`,
+              ),
+            ),
         ),
         db
           .update(t.versions)
@@ -140,12 +147,8 @@ export function d1Store(d1: D1Database): Store {
           .where(and(inArray(t.environments.id, releasingEnvironments(version.miniProgramId)), ok)),
       ]);
       if (((results[0] as { meta?: { changes?: number } }).meta?.changes ?? 0) > 0) return "ok";
-      const inUse = await db
-        .select({ id: t.releases.id })
-        .from(t.releases)
-        .where(and(eq(t.releases.versionId, version.id), inArray(t.releases.status, ["canary", "full", "paused"])))
-        .get();
-      return inUse ? "in_use" : "conflict";
+      const live = await db.select({ id: t.releases.id }).from(t.releases).where(inUse).get();
+      return live ? "in_use" : "conflict";
     },
     getVersion: async (versionId) =>
       (await db.select().from(t.versions).where(eq(t.versions.id, versionId)).get()) ?? null,

@@ -1,6 +1,6 @@
 import { sameApartFromRollout } from "../domain/approval";
 import { AppError, type FieldError, MAX_FIELD_ERRORS } from "../domain/errors";
-import { LIVE_STATUSES, type ReleaseStatus } from "../domain/release-status";
+import { IN_USE_STATUSES, LIVE_STATUSES, type ReleaseStatus } from "../domain/release-status";
 import { listRegexCost } from "../domain/targeting/allowlist";
 import { compileTargeting } from "../domain/targeting/evaluate";
 import { MAX_RELEASE_REGEX_COST, rulesRegexCost } from "../domain/targeting/rules";
@@ -123,10 +123,9 @@ async function editable(deps: Deps, ctx: Context, releaseId: string, statuses: r
   if (release === null) throw notFound("The release");
   requirePermission(ctx, "release:write", release.miniProgramId);
   if (!statuses.includes(release.status)) {
-    const live = release.status === "canary" || release.status === "full" || release.status === "paused";
     throw new AppError(
       "INVALID_TRANSITION",
-      live
+      IN_USE_STATUSES.includes(release.status)
         ? "A live release's lists, filters and time window do not change: make a new release (only its rollout changes)."
         : `This cannot change while the release is ${release.status}.`,
     );

@@ -1,6 +1,6 @@
 import type { ConfigPatch } from "../domain/config";
 import { AppError } from "../domain/errors";
-import { LIVE_STATUSES, type ReleaseStatus } from "../domain/release-status";
+import { IN_USE_STATUSES, type ReleaseStatus } from "../domain/release-status";
 import { type UpdateMode, updateModeRefusal } from "../domain/update-mode";
 import type { Context, Deps } from "./ports";
 import { auditEntry, notFound, requirePermission } from "./support";
@@ -35,7 +35,7 @@ export async function updateRelease(
   if (!SETTINGS_EDITABLE.includes(release.status)) {
     throw new AppError(
       "INVALID_TRANSITION",
-      LIVE_STATUSES.includes(release.status) || release.status === "paused"
+      IN_USE_STATUSES.includes(release.status)
         ? "A live release's configuration and update mode do not change: make a new release (only its rollout changes)."
         : `The configuration and update mode cannot change while the release is ${release.status}.`,
     );
