@@ -1,7 +1,7 @@
 import { type ConfigPatch, mergeConfig } from "./config";
-import { LIVE_STATUSES, type ReleaseStatus } from "./release-status";
+import { LIVE_STATUSES, PREVIEW_STATUSES, type ReleaseStatus } from "./release-status";
 import { compareVersions } from "./semver";
-import type { Snapshot, SnapshotMiniProgram, SnapshotRelease } from "./snapshot";
+import type { DeliveredConfig, Snapshot, SnapshotMiniProgram, SnapshotRelease } from "./snapshot";
 import { listRegexCost } from "./targeting/allowlist";
 import { compileTargeting } from "./targeting/evaluate";
 import type { MiniProgramOrigin, MiniProgramType, UpdateMode } from "./update-mode";
@@ -13,6 +13,10 @@ export interface SourceMiniProgram {
   origin: MiniProgramOrigin;
   minUsableVersion: string | null;
   config: ConfigPatch;
+  /** Removed (its removal request approved): devices that have it are told to delete it. */
+  removed?: boolean;
+  /** Names of the catalogue features added to the mini program: delivered with every release. */
+  features?: string[];
 }
 
 export interface SourceVersion {
@@ -37,6 +41,9 @@ export interface SourceRelease {
   updateMode: UpdateMode;
   config: ConfigPatch;
   targeting: Record<string, unknown> | null;
+  /** sha256 hex of approvalContent (domain/approval.ts): what preview tokens are bound to. */
+  contentHash?: string;
+  previewTestersOnly?: boolean;
 }
 
 export interface SourceList {
@@ -60,6 +67,8 @@ export interface SnapshotSource {
   releases: SourceRelease[];
   /** Allowlists of the workspace. */
   lists: SourceList[];
+  /** Test QR codes of the releases (ids by release id); absent: none. */
+  qrCodes?: { id: string; releaseId: string }[];
 }
 
 function byVersion(a: string, b: string): number {
@@ -114,7 +123,10 @@ export function compileMiniPrograms(source: SnapshotSource): Record<string, Snap
     miniPrograms[mp.key] = entry;
     byId.set(mp.id, entry);
   }
-  const globals = new Map(source.miniPrograms.map((mp) => [mp.id, mp.config]));
+  const sources = new Map(source.miniPrograms.map((mp) => [mp.id, mp]));
+  const removed = new Set(source.miniPrograms.filter((mp) => mp.removed).map((mp) => mp.id));
+  const codes = new Map<string, string[]>();
+  for (const c of source.qrCodes ?? []) codes.set(c.releaseId, [...(codes.get(c.releaseId) ?? []), c.id]);
   const ordered = [...source.releases].sort((a, b) => b.seq - a.seq);
   for (const r of ordered) {
     const version = versions.get(r.versionId);
@@ -123,24 +135,54 @@ export function compileMiniPrograms(source: SnapshotSource): Record<string, Snap
     if (r.wentFull && r.updateMode === "sync" && !mp.syncMilestones.includes(version.version)) {
       mp.syncMilestones.push(version.version);
     }
+    if (removed.has(mp.id)) continue;
+    const previewCodes = codes.get(r.id);
+    if (previewCodes !== undefined && PREVIEW_STATUSES.includes(r.status) && r.contentHash !== undefined) {
+      const config = deliveredConfig(sources.get(mp.id), r.config);
+      (mp.previews ??= []).push({
+        release: { ...snapshotRelease(r, version, config), status: "preview", targeting: null },
+        hash: r.contentHash.slice(0, 32),
+        codes: previewCodes.sort(),
+        testers: r.previewTestersOnly ? [...config.internalTesters].sort() : null,
+      });
+    }
     if (!LIVE_STATUSES.includes(r.status)) continue;
-    const release: SnapshotRelease = {
-      releaseId: r.id,
-      version: version.version,
-      seq: r.seq,
-      status: r.status === "full" ? "full" : "canary",
-      rollback: r.rollback,
-      updateMode: r.updateMode,
-      compat: version.compat,
-      package: { sha256: version.sha256, size: version.size },
-      publisherSignature: version.publisherSignature,
-      config: mergeConfig(globals.get(mp.id) ?? {}, r.config),
-      targeting: r.status === "canary" ? r.targeting : null,
-    };
-    mp.releases.push(release);
+    mp.releases.push(snapshotRelease(r, version, deliveredConfig(sources.get(mp.id), r.config)));
   }
-  for (const mp of byId.values()) mp.syncMilestones.sort(byVersion);
+  for (const mp of byId.values()) {
+    mp.syncMilestones.sort(byVersion);
+    if (removed.has(mp.id)) mp.removed = true;
+  }
   return miniPrograms;
+}
+
+/** The part of a snapshot release every status shares. */
+function snapshotRelease(r: SourceRelease, version: SourceVersion, config: DeliveredConfig): SnapshotRelease {
+  return {
+    releaseId: r.id,
+    version: version.version,
+    seq: r.seq,
+    status: r.status === "full" ? "full" : "canary",
+    rollback: r.rollback,
+    updateMode: r.updateMode,
+    compat: version.compat,
+    package: { sha256: version.sha256, size: version.size },
+    publisherSignature: version.publisherSignature,
+    config,
+    targeting: r.status === "canary" ? r.targeting : null,
+  };
+}
+
+/**
+ * A release's delivered configuration: the mini program's global configuration overridden by the
+ * release's (config.ts mergeConfig), with the mini program's catalogue features always added to
+ * `features` — a release may list more, never fewer.
+ */
+function deliveredConfig(mp: SourceMiniProgram | undefined, release: ConfigPatch): DeliveredConfig {
+  const merged = mergeConfig(mp?.config ?? {}, release);
+  const catalogue = mp?.features ?? [];
+  if (catalogue.length === 0) return merged;
+  return { ...merged, features: [...new Set([...merged.features, ...catalogue])].sort() };
 }
 
 /**

@@ -54,12 +54,16 @@ export type DecisionReason =
   | "UP_TO_DATE"
   | "NO_APPLICABLE_RELEASE"
   | "UNKNOWN_MINI_PROGRAM"
-  | "UNKNOWN_VERSION";
+  | "UNKNOWN_VERSION"
+  /** A valid preview token (test QR code) decided: docs/preview.md. */
+  | "PREVIEW"
+  /** The mini program was removed: a device that has it is told to delete it. */
+  | "REMOVED";
 
 export interface ReleaseTrace {
   releaseId: string;
   version: string;
-  status: "canary" | "full";
+  status: SnapshotRelease["status"];
   reason: ReleaseReason;
   /** For canary releases that reached targeting: the step that decided and why. */
   targeting?: TargetingResult;
@@ -73,6 +77,7 @@ export type Decision =
       reason: DecisionReason;
       trace: ReleaseTrace[];
     }
+  | { action: "removed"; reason: "REMOVED"; trace: ReleaseTrace[] }
   | {
       action: "none";
       reason: DecisionReason;
@@ -268,6 +273,7 @@ export function decide(
   explain = false,
 ): Decision {
   if (mp === undefined) return { action: "none", reason: "UNKNOWN_MINI_PROGRAM", trace: [] };
+  if (mp.removed) return { action: q.installed === null ? "none" : "removed", reason: "REMOVED", trace: [] };
   const plan = planOf(mp);
   if (!explain && !plan.hasRollback) {
     // A known version sent in canonical form (the usual case) needs no parsing: look its rank up.

@@ -42,6 +42,8 @@ const NEXT: Readonly<Record<ReleaseStatus, readonly ReleaseStatus[]>> = {
 
 /** Statuses in which a release is delivered to devices. */
 export const LIVE_STATUSES: readonly ReleaseStatus[] = ["canary", "full"];
+/** Statuses a release can be previewed in with a test QR code (docs/preview.md). */
+export const PREVIEW_STATUSES: readonly ReleaseStatus[] = ["created", "in_review", "approved"];
 /** Statuses that keep a version's bytes in use (deleting the version is refused). */
 export const IN_USE_STATUSES: readonly ReleaseStatus[] = ["canary", "full", "paused"];
 

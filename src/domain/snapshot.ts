@@ -15,7 +15,8 @@ export interface SnapshotRelease {
   version: string;
   /** Per-target release sequence: grows with every release created on the (app, environment). */
   seq: number;
-  status: "canary" | "full";
+  /** `preview`: a release that is not live, delivered only to devices with a valid preview token. */
+  status: "canary" | "full" | "preview";
   rollback: boolean;
   updateMode: UpdateMode;
   /** Host app version range (semver) the version is compatible with. */
@@ -49,6 +50,21 @@ export interface SnapshotMiniProgram {
   syncMilestones: string[];
   /** Live releases, newest sequence first. */
   releases: SnapshotRelease[];
+  /** Releases a test QR code may preview (created, in review or approved, with a code); absent: none. */
+  previews?: SnapshotPreview[];
+  /** Set once the mini program was removed: devices that have it are told to delete it. */
+  removed?: true;
+}
+
+/** A release that devices presenting a valid preview token get (docs/preview.md). */
+export interface SnapshotPreview {
+  release: SnapshotRelease;
+  /** First 32 hex digits of the release's content hash: a token minted for other content is stale. */
+  hash: string;
+  /** Ids of the release's test QR codes: a deleted code's tokens are no longer honoured. */
+  codes: string[];
+  /** When preview is limited to internal testers: their user ids; null: anyone with the token. */
+  testers: string[] | null;
 }
 
 /**

@@ -55,6 +55,12 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission | readonly Pe
   "POST /v1/admin/releases/{releaseId}/transitions": ["release:write", "release:review"],
   "PUT /v1/admin/releases/{releaseId}/targeting": "release:write",
   "PUT /v1/admin/releases/{releaseId}/rollout": "release:write",
+  "GET /v1/admin/releases/{releaseId}/qr-codes": "release:write",
+  "POST /v1/admin/releases/{releaseId}/qr-codes": "release:write",
+  "GET /v1/admin/releases/{releaseId}/qr-codes/{codeId}": "release:write",
+  "DELETE /v1/admin/releases/{releaseId}/qr-codes/{codeId}": "release:write",
+  "GET /v1/admin/releases/{releaseId}/qr-codes/{codeId}/svg": "release:write",
+  "GET /v1/admin/releases/{releaseId}/qr-codes/{codeId}/png": "release:write",
 
   "GET /v1/admin/allowlists": "workspace:read",
   "POST /v1/admin/allowlists": "allowlist:write",

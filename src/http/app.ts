@@ -8,6 +8,7 @@ import { explainRouter } from "./admin/explain";
 import { membersRouter } from "./admin/members";
 import { miniProgramMembersRouter } from "./admin/mini-program-members";
 import { miniProgramsRouter } from "./admin/mini-programs";
+import { qrCodesRouter } from "./admin/qr-codes";
 import { releasesRouter } from "./admin/releases";
 import { tokensRouter } from "./admin/tokens";
 import { versionsRouter } from "./admin/versions";
@@ -46,6 +47,7 @@ function createHttpApp(depsFor: (bindings: never) => Deps) {
   app.route("/v1/admin/mini-programs", miniProgramMembersRouter);
   app.route("/v1/admin/mini-programs", versionsRouter);
   app.route("/v1/admin/releases", releasesRouter);
+  app.route("/v1/admin/releases", qrCodesRouter);
   app.route("/v1/admin/audit-logs", auditRouter);
   app.route("/v1/admin/allowlists", allowlistsRouter);
   app.route("/v1/admin/explain", explainRouter);

@@ -14,6 +14,7 @@ import {
   isUniqueViolation,
   uniqueOrConflict,
 } from "./d1-helpers";
+import { previewMethods } from "./d1-previews";
 import { tokenMethods } from "./d1-tokens";
 import * as t from "./schema";
 import { measureSource, snapshotSource, targetsUsingList } from "./snapshot-source";
@@ -43,6 +44,7 @@ export function d1Store(d1: D1Database): Store {
   return {
     ...accessMethods(db),
     ...tokenMethods(db),
+    ...previewMethods(db),
 
     createApp: (app, envs, audit) =>
       uniqueOrConflict(() =>
@@ -179,7 +181,7 @@ export function d1Store(d1: D1Database): Store {
         .where(eq(t.versions.miniProgramId, miniProgramId))
         .orderBy(desc(t.versions.createdAt)),
 
-    async createRelease(release, audit) {
+    async createRelease(release, audit, defaultCode) {
       const nextSeq = sql<number>`(select coalesce(max(${t.releases.seq}), 0) + 1 from ${t.releases} where ${t.releases.environmentId} = ${release.environmentId})`;
       try {
         const [rows] = await db.batch([
@@ -192,6 +194,7 @@ export function d1Store(d1: D1Database): Store {
             .set({ snapshotVersion: sql`${t.environments.snapshotVersion} + 1` })
             .where(eq(t.environments.id, release.environmentId)),
           auditInsert(db, audit),
+          ...(defaultCode ? [db.insert(t.qrCodes).values(defaultCode)] : []),
         ]);
         const row = rows[0];
         if (!row) throw new Error("insert returned no row");
@@ -278,13 +281,15 @@ export function d1Store(d1: D1Database): Store {
     async deleteRelease(release, audit, statuses) {
       const results = await db.batch([
         auditIfUnchanged(db, t.releases, release, audit, inArray(t.releases.status, [...statuses])),
+        // Its QR codes first: they refer to it.
+        db.delete(t.qrCodes).where(and(eq(t.qrCodes.releaseId, release.id), guard(audit.id))),
         db.delete(t.releases).where(and(eq(t.releases.id, release.id), guard(audit.id))),
         db
           .update(t.environments)
           .set({ snapshotVersion: sql`${t.environments.snapshotVersion} + 1` })
           .where(and(eq(t.environments.id, release.environmentId), guard(audit.id))),
       ]);
-      return (results[1] as unknown as D1Result).meta.changes === 1 ? "ok" : "conflict";
+      return (results[2] as unknown as D1Result).meta.changes === 1 ? "ok" : "conflict";
     },
 
     async updateReleaseSettings(release, changes, audit) {
@@ -294,6 +299,10 @@ export function d1Store(d1: D1Database): Store {
           .update(t.releases)
           .set({ ...changes, rowVersion: release.rowVersion + 1 })
           .where(and(eq(t.releases.id, release.id), eq(t.releases.rowVersion, release.rowVersion), guard(audit.id))),
+        db
+          .update(t.environments)
+          .set({ snapshotVersion: sql`${t.environments.snapshotVersion} + 1` })
+          .where(and(eq(t.environments.id, release.environmentId), guard(audit.id))),
       ]);
       return (results[1] as unknown as D1Result).meta.changes === 1 ? "ok" : "conflict";
     },

@@ -112,6 +112,8 @@ export const apps = sqliteTable(
     name: text("name").notNull(),
     platforms: text("platforms", { mode: "json" }).$type<string[]>().notNull(),
     createdAt: integer("created_at").notNull(),
+    /** Set when deleted: the row stays, so its key is never given to anyone else. */
+    deletedAt: integer("deleted_at"),
   },
   (t) => [uniqueIndex("apps_key").on(t.key), index("apps_workspace").on(t.workspaceId)],
 );
@@ -127,6 +129,8 @@ export const environments = sqliteTable(
     /** Grows with every change that affects delivery on this target; stamps its snapshot. */
     snapshotVersion: integer("snapshot_version").notNull().default(0),
     createdAt: integer("created_at").notNull(),
+    /** Set when deleted: the row (and its name on the app) stays, see apps.deletedAt. */
+    deletedAt: integer("deleted_at"),
   },
   (t) => [uniqueIndex("environments_app_name").on(t.appId, t.name)],
 );
@@ -147,11 +151,78 @@ export const miniPrograms = sqliteTable(
     defaultUpdateMode: text("default_update_mode", { enum: UPDATE_MODES }).notNull(),
     minUsableVersion: text("min_usable_version"),
     config: text("config", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    /** An https URL of the mini program's icon, or null. */
+    icon: text("icon"),
+    category: text("category"),
+    /** The member who created it (null for mini programs created before this was recorded). */
+    createdBy: text("created_by"),
+    /** Set when a removal request was approved: delivery tells devices to delete it. */
+    removedAt: integer("removed_at"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
     rowVersion: integer("row_version").notNull().default(1),
   },
   (t) => [uniqueIndex("mini_programs_workspace_key").on(t.workspaceId, t.key)],
+);
+
+/** Requests to remove a mini program (a mini program admin asks, a workspace admin decides). */
+export const removalRequests = sqliteTable(
+  "removal_requests",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    miniProgramId: text("mini_program_id")
+      .notNull()
+      .references(() => miniPrograms.id),
+    reason: text("reason").notNull(),
+    status: text("status", { enum: ["pending", "approved", "rejected", "withdrawn"] }).notNull(),
+    requestedBy: text("requested_by").notNull(),
+    requestedAt: integer("requested_at").notNull(),
+    decidedBy: text("decided_by"),
+    decidedAt: integer("decided_at"),
+    decisionReason: text("decision_reason"),
+  },
+  (t) => [
+    uniqueIndex("removal_requests_pending").on(t.miniProgramId).where(sql`${t.status} = 'pending'`),
+    index("removal_requests_workspace").on(t.workspaceId, t.requestedAt),
+  ],
+);
+
+/** The workspace's catalogue of features: named groups of JSAPIs a mini program may call. */
+export const features = sqliteTable(
+  "features",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    /** Unique in the workspace; what the delivered configuration lists. */
+    name: text("name").notNull(),
+    description: text("description").notNull(),
+    jsapis: text("jsapis", { mode: "json" }).$type<string[]>().notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("features_workspace_name").on(t.workspaceId, t.name)],
+);
+
+export const miniProgramFeatures = sqliteTable(
+  "mini_program_features",
+  {
+    miniProgramId: text("mini_program_id")
+      .notNull()
+      .references(() => miniPrograms.id),
+    featureId: text("feature_id")
+      .notNull()
+      .references(() => features.id),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.miniProgramId, t.featureId] }),
+    index("mini_program_features_feature").on(t.featureId),
+  ],
 );
 
 export const miniProgramMembers = sqliteTable(
@@ -228,6 +299,8 @@ export const releases = sqliteTable(
     submittedBy: text("submitted_by"),
     /** sha256 of domain/approval.ts approvalContent at approval; null unless approved (or live after it). */
     approvedHash: text("approved_hash"),
+    /** Whether preview (test QR codes) is limited to the configuration's internal testers' user ids. */
+    previewTestersOnly: integer("preview_testers_only", { mode: "boolean" }).notNull().default(false),
     createdBy: text("created_by").notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
@@ -241,6 +314,32 @@ export const releases = sqliteTable(
       .where(sql`${t.status} not in ('ended', 'archived', 'cancelled')`),
     uniqueIndex("releases_environment_seq").on(t.environmentId, t.seq),
     index("releases_mini_program").on(t.miniProgramId),
+  ],
+);
+
+/** Test QR codes of a release (docs/preview.md): each carries a signed, expiring preview link. */
+export const qrCodes = sqliteTable(
+  "qr_codes",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    releaseId: text("release_id")
+      .notNull()
+      .references(() => releases.id),
+    kind: text("kind", { enum: ["default", "custom"] }).notNull(),
+    /** The page the mini program opens on ("" for its home page). */
+    pagePath: text("page_path").notNull(),
+    query: text("query", { mode: "json" }).$type<Record<string, string>>().notNull(),
+    /** How long each link minted for this code stays valid, in seconds. */
+    ttlSeconds: integer("ttl_seconds").notNull(),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    index("qr_codes_release").on(t.releaseId),
+    uniqueIndex("qr_codes_release_default").on(t.releaseId).where(sql`${t.kind} = 'default'`),
   ],
 );
 

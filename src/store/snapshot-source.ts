@@ -1,8 +1,11 @@
+import { createHash } from "node:crypto";
 import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
+import { approvalContent } from "../domain/approval";
 import type { SnapshotSource } from "../domain/compile-snapshot";
 import type { ConfigPatch } from "../domain/config";
 import type { RegexSummary } from "../domain/delivery";
+import { PREVIEW_STATUSES } from "../domain/release-status";
 import * as t from "./schema";
 
 /**
@@ -57,24 +60,36 @@ async function readSource(
     .from(t.environments)
     .where(eq(t.environments.id, environmentId));
   const [ruleQuery, listQuery] = regexQueries(db, environmentId, regex?.except ?? null, regex !== null);
-  const [envRows, appRows, releaseRows, mps, versions, lists, ruleRows, listRows] = await db.batch([
-    db.select().from(t.environments).where(eq(t.environments.id, environmentId)),
-    db.select().from(t.apps).where(inArray(t.apps.id, appOfEnv)),
-    db.select().from(t.releases).where(releasesWhere),
-    db.select().from(t.miniPrograms).where(inArray(t.miniPrograms.id, released)),
-    db.select().from(t.versions).where(inArray(t.versions.miniProgramId, released)),
-    db
-      .select()
-      .from(t.allowlists)
-      .where(
-        inArray(
-          t.allowlists.workspaceId,
-          db.select({ id: t.apps.workspaceId }).from(t.apps).where(inArray(t.apps.id, appOfEnv)),
+  const [envRows, appRows, releaseRows, mps, versions, lists, ruleRows, listRows, codeRows, featureRows] =
+    await db.batch([
+      db.select().from(t.environments).where(eq(t.environments.id, environmentId)),
+      db.select().from(t.apps).where(inArray(t.apps.id, appOfEnv)),
+      db.select().from(t.releases).where(releasesWhere),
+      db.select().from(t.miniPrograms).where(inArray(t.miniPrograms.id, released)),
+      db.select().from(t.versions).where(inArray(t.versions.miniProgramId, released)),
+      db
+        .select()
+        .from(t.allowlists)
+        .where(
+          inArray(
+            t.allowlists.workspaceId,
+            db.select({ id: t.apps.workspaceId }).from(t.apps).where(inArray(t.apps.id, appOfEnv)),
+          ),
         ),
-      ),
-    ruleQuery,
-    listQuery,
-  ]);
+      ruleQuery,
+      listQuery,
+      db
+        .select({ id: t.qrCodes.id, releaseId: t.qrCodes.releaseId })
+        .from(t.qrCodes)
+        .where(inArray(t.qrCodes.releaseId, db.select({ id: t.releases.id }).from(t.releases).where(releasesWhere))),
+      db
+        .select({ miniProgramId: t.miniProgramFeatures.miniProgramId, name: t.features.name })
+        .from(t.miniProgramFeatures)
+        .innerJoin(t.features, eq(t.features.id, t.miniProgramFeatures.featureId))
+        .where(inArray(t.miniProgramFeatures.miniProgramId, released)),
+    ]);
+  const featuresOf = new Map<string, string[]>();
+  for (const f of featureRows) featuresOf.set(f.miniProgramId, [...(featuresOf.get(f.miniProgramId) ?? []), f.name]);
   const env = envRows[0];
   const app = appRows[0];
   if (!env || !app) return null;
@@ -91,6 +106,8 @@ async function readSource(
       origin: mp.origin,
       minUsableVersion: mp.minUsableVersion,
       config: mp.config as ConfigPatch,
+      removed: mp.removedAt !== null,
+      features: (featuresOf.get(mp.id) ?? []).sort(),
     })),
     versions: versions.map((v) => ({
       id: v.id,
@@ -112,6 +129,9 @@ async function readSource(
       updateMode: r.updateMode,
       config: r.config as ConfigPatch,
       targeting: r.targeting,
+      previewTestersOnly: r.previewTestersOnly,
+      // Only what a test QR code can preview needs it (hashing is synchronous here: node:crypto).
+      ...(PREVIEW_STATUSES.includes(r.status) ? { contentHash: contentHashOf(r) } : {}),
     })),
     lists: lists.map((l) => ({
       id: l.id,
@@ -121,8 +141,14 @@ async function readSource(
       shardCount: l.shardCount,
       regexEntries: l.regexEntries,
     })),
+    qrCodes: codeRows,
   };
   return { source, others };
+}
+
+/** sha256 hex of the release's approvalContent: what approvals and preview tokens are bound to. */
+export function contentHashOf(r: typeof t.releases.$inferSelect): string {
+  return createHash("sha256").update(approvalContent(r)).digest("hex");
 }
 
 /**

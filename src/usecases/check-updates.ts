@@ -2,6 +2,7 @@ import { type Decision, decide } from "../domain/decide";
 import { buildDeviceProfile, type SdkDeviceFields, userAgentCanFill } from "../domain/device-profile";
 import { AppError } from "../domain/errors";
 import { couldBeTarget } from "../domain/keys";
+import { decidePreview, type PreviewRefusal } from "../domain/preview";
 import type { SnapshotMiniProgram, SnapshotRelease } from "../domain/snapshot";
 import { canaryContext, settleAdmission } from "./canary-context";
 import type { DeliveryView, Deps } from "./ports";
@@ -11,6 +12,8 @@ export interface CheckedMiniProgram {
   version: string | null;
   sha256: string | null;
   failed: string[];
+  /** From a test QR code (docs/preview.md); null or absent when not previewing. */
+  previewToken?: string | null;
 }
 
 /** A device check: who the device is, its attributes (SdkDeviceFields) and what it has installed. */
@@ -35,7 +38,7 @@ export interface RequestOrigin {
 }
 
 export type CheckResult =
-  | { id: string; action: "none" }
+  | { id: string; action: "none" | "removed" }
   | {
       id: string;
       action: "update" | "rollback";
@@ -64,7 +67,7 @@ export async function decideAll(
   input: CheckInput,
   origin: RequestOrigin,
   mode: "admit" | "lookup",
-): Promise<{ view: DeliveryView | null; decisions: Decision[] }> {
+): Promise<{ view: DeliveryView | null; decisions: Decision[]; previews: (PreviewRefusal | "APPLIED" | null)[] }> {
   // Plain loops on this path: a cold request pays for every builtin it touches (map, forEach, join).
   const asked = input.miniPrograms;
   const mps: (SnapshotMiniProgram | undefined)[] = [];
@@ -84,11 +87,21 @@ export async function decideAll(
   const explain = mode === "lookup";
   // Synchronous for every mini program; only a decision waiting on a time-window admission awaits.
   const decisions: Decision[] = [];
+  const previews: (PreviewRefusal | "APPLIED" | null)[] = [];
   let settling: Promise<void>[] | null = null;
   for (let i = 0; i < asked.length; i++) {
     const m = asked[i] as CheckedMiniProgram;
     const q = { appVersion: input.appVersion, installed: m.version, failed: m.failed };
     const mp = canary ? mps[i] : undefined;
+    if (m.previewToken && mp !== undefined) {
+      const claims = deps.previews === null ? null : deps.previews.verify(m.previewToken);
+      const preview = decidePreview(mp, claims, { ...q, userId: input.userId, now: deps.clock.now() });
+      previews[i] = typeof preview === "string" ? preview : "APPLIED";
+      if (typeof preview !== "string") {
+        decisions.push(preview);
+        continue;
+      }
+    } else previews[i] = null;
     const first = decide(mp, q, canary?.ctx ?? null, explain);
     decisions.push(first);
     if (canary && first.action === "none" && first.pendingAdmission) {
@@ -101,7 +114,7 @@ export async function decideAll(
     }
   }
   if (settling !== null) await Promise.all(settling);
-  return { view, decisions };
+  return { view, decisions, previews };
 }
 
 // Per release, the JSON every device offered it shares: `"version":…,"releaseId":…` and
@@ -142,7 +155,9 @@ export function jsonString(s: string): string {
  * order), built from the release's cached fragments. (`updateMode` is one of three plain words.)
  */
 export function resultJson(id: string, decision: Decision, base: string): string {
-  if (decision.action === "none") return `{"id":${jsonString(id)},"action":"none"}`;
+  if (decision.action === "none" || decision.action === "removed") {
+    return `{"id":${jsonString(id)},"action":"${decision.action}"}`;
+  }
   const { head, tail } = fragmentsOf(decision.release, base);
   return `{"id":${jsonString(id)},"action":"${decision.action}",${head},"updateMode":"${decision.updateMode}",${tail}}`;
 }

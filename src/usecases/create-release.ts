@@ -2,6 +2,7 @@ import type { ConfigPatch } from "../domain/config";
 import { AppError } from "../domain/errors";
 import { compareVersions } from "../domain/semver";
 import { allowedUpdateMode, type UpdateMode, updateModeRefusal } from "../domain/update-mode";
+import { defaultQrCode } from "./manage-qr-codes";
 import type { Context, Deps } from "./ports";
 import { publishDelivery } from "./publish-delivery";
 import { auditEntry, notFound, requirePermission } from "./support";
@@ -14,6 +15,7 @@ export interface CreateReleaseInput {
   updateMode: UpdateMode | null;
   config: ConfigPatch;
   rollback: boolean;
+  previewTestersOnly?: boolean;
 }
 
 /**
@@ -66,6 +68,7 @@ export async function createRelease(deps: Deps, ctx: Context, input: CreateRelea
     reviewReason: null,
     submittedBy: null,
     approvedHash: null,
+    previewTestersOnly: input.previewTestersOnly ?? false,
     createdBy: ctx.actor.memberId,
     createdAt: now,
     updatedAt: now,
@@ -78,7 +81,8 @@ export async function createRelease(deps: Deps, ctx: Context, input: CreateRelea
     before: null,
     after: { ...release, version: version.version, app: app.key, env: env.name },
   });
-  const created = await deps.store.createRelease(release, audit);
+  // Every release starts with a default test QR code (seed: "a temporary testing QR code is generated").
+  const created = await deps.store.createRelease(release, audit, defaultQrCode(deps, ctx.actor.workspaceId, release));
   if (created === "conflict") throw new AppError("CONFLICT", "This version already has a release on this target.");
   await publishDelivery(deps, env.id, [created.miniProgramId]);
   return { ...created, version: version.version, appKey: app.key, env: env.name };

@@ -24,7 +24,7 @@ export async function explainDevice(deps: Deps, ctx: Context, input: CheckInput,
       throw new AppError("FORBIDDEN", "You may explain only the mini programs you are a member of.");
     }
   }
-  const { view, decisions } = await decideAll(deps, { ...input, appId: app.key }, origin, "lookup");
+  const { view, decisions, previews } = await decideAll(deps, { ...input, appId: app.key }, origin, "lookup");
   return {
     snapshotVersion: view?.version ?? null,
     evaluatedAt: deps.clock.now(),
@@ -32,10 +32,11 @@ export async function explainDevice(deps: Deps, ctx: Context, input: CheckInput,
       id: input.miniPrograms[i]?.id ?? "",
       action: d.action,
       reason: d.reason,
-      ...(d.action === "none"
+      ...(d.action === "none" || d.action === "removed"
         ? {}
         : { version: d.release.version, releaseId: d.release.releaseId, updateMode: d.updateMode }),
       releases: d.trace,
+      ...(previews[i] ? { preview: previews[i] } : {}),
     })),
   };
 }

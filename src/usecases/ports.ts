@@ -10,6 +10,7 @@ import type {
 import type { Geo, ParsedUserAgent } from "../domain/device-profile";
 import type { ManifestFile, PackageLimits } from "../domain/package";
 import type { Actor } from "../domain/permissions";
+import type { PreviewClaims } from "../domain/preview";
 import type { ReleaseStatus } from "../domain/release-status";
 import type { SnapshotList, SnapshotMiniProgram } from "../domain/snapshot";
 import type { BucketKey } from "../domain/targeting/bucket";
@@ -150,6 +151,17 @@ export interface Signer {
   publicKey(): Promise<string>;
 }
 
+/**
+ * Preview tokens (docs/preview.md): `<codeId>.<expiresAt base36>.<hash>.<mac>`, the mac a truncated
+ * HMAC-SHA256 under a key derived from the service signing key. Verification is synchronous: it runs
+ * on the check path, only for a mini program that carries a token.
+ */
+export interface PreviewTokens {
+  mint(claims: PreviewClaims): string;
+  /** The claims of a token this service minted, or null (malformed, or not ours). Expiry is not judged here. */
+  verify(token: string): PreviewClaims | null;
+}
+
 /** An audit record, written in the same batch as the change it describes. */
 export interface AuditEntry {
   id: string;
@@ -228,10 +240,25 @@ export interface ReleaseRecord {
   reviewReason: string | null;
   submittedBy: string | null;
   approvedHash: string | null;
+  /** Preview (test QR codes) limited to the configuration's internal testers' user ids. */
+  previewTestersOnly: boolean;
   createdBy: string;
   createdAt: number;
   updatedAt: number;
   rowVersion: number;
+}
+
+/** A test QR code of a release (docs/preview.md). */
+export interface QrCodeRecord {
+  id: string;
+  workspaceId: string;
+  releaseId: string;
+  kind: "default" | "custom";
+  pagePath: string;
+  query: Record<string, string>;
+  ttlSeconds: number;
+  createdBy: string;
+  createdAt: number;
 }
 
 /** A release with the names people know it by. */
@@ -306,8 +333,30 @@ export interface Store extends AccessStore {
   createVersion(version: VersionRecord, audit: AuditEntry): Promise<WriteResult>;
   listVersions(miniProgramId: string): Promise<VersionRecord[]>;
 
-  /** Inserts with the next per-target sequence; conflict when the version already has a release there. */
-  createRelease(release: Omit<ReleaseRecord, "seq">, audit: AuditEntry): Promise<ReleaseRecord | "conflict">;
+  /**
+   * Inserts with the next per-target sequence, with its default test QR code when given; conflict
+   * when the version already has a release there.
+   */
+  createRelease(
+    release: Omit<ReleaseRecord, "seq">,
+    audit: AuditEntry,
+    defaultCode?: QrCodeRecord,
+  ): Promise<ReleaseRecord | "conflict">;
+
+  listQrCodes(releaseId: string): Promise<QrCodeRecord[]>;
+  getQrCode(releaseId: string, codeId: string): Promise<QrCodeRecord | null>;
+  /**
+   * Inserts the code (audited, the release's target's snapshot version bumped) while the release is
+   * still in one of `statuses`: "not_previewable" otherwise, "conflict" when a default code exists.
+   */
+  createQrCode(
+    code: QrCodeRecord,
+    release: ReleaseRecord,
+    statuses: readonly ReleaseStatus[],
+    audit: AuditEntry,
+  ): Promise<"ok" | "conflict" | "not_previewable">;
+  /** Deletes the code (audited, snapshot version bumped); "conflict" when it was deleted meanwhile. */
+  deleteQrCode(code: QrCodeRecord, release: ReleaseRecord, audit: AuditEntry): Promise<WriteResult>;
   getRelease(workspaceId: string, releaseId: string): Promise<ReleaseDetails | null>;
   listReleases(
     workspaceId: string,
@@ -341,10 +390,16 @@ export interface Store extends AccessStore {
    * "conflict"), audited, and bumps its target's snapshot version.
    */
   deleteRelease(release: ReleaseRecord, audit: AuditEntry, statuses: readonly ReleaseStatus[]): Promise<WriteResult>;
-  /** Compare-and-swap on the release's row version: its configuration and update mode, audited. */
+  /**
+   * Compare-and-swap on the release's row version: its configuration, update mode and preview
+   * setting, audited; bumps its target's snapshot version (its previews are delivered).
+   */
   updateReleaseSettings(
     release: ReleaseRecord,
-    changes: Pick<ReleaseRecord, "config" | "updateMode" | "status" | "approvedHash" | "updatedAt">,
+    changes: Pick<
+      ReleaseRecord,
+      "config" | "updateMode" | "previewTestersOnly" | "status" | "approvedHash" | "updatedAt"
+    >,
     audit: AuditEntry,
   ): Promise<WriteResult>;
 
@@ -424,6 +479,8 @@ export interface Deps {
   reader: PackageReader;
   delivery: Delivery;
   signer: Signer | null;
+  /** Mints and verifies preview tokens (test QR codes); null without a signing key. */
+  previews: PreviewTokens | null;
   lists: ListContentStore;
   admissions: AdmissionGate;
   parseUserAgent(ua: string | null): ParsedUserAgent | null;

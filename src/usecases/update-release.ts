@@ -1,8 +1,10 @@
+import { approvalContent } from "../domain/approval";
 import type { ConfigPatch } from "../domain/config";
 import { AppError } from "../domain/errors";
 import { IN_USE_STATUSES, type ReleaseStatus } from "../domain/release-status";
 import { type UpdateMode, updateModeRefusal } from "../domain/update-mode";
 import type { Context, Deps } from "./ports";
+import { publishDelivery } from "./publish-delivery";
 import { auditEntry, notFound, requirePermission } from "./support";
 
 /**
@@ -23,7 +25,7 @@ export async function updateRelease(
   deps: Deps,
   ctx: Context,
   releaseId: string,
-  input: { config?: ConfigPatch; updateMode?: UpdateMode },
+  input: { config?: ConfigPatch; updateMode?: UpdateMode; previewTestersOnly?: boolean },
   expectedVersion: number | null,
 ) {
   const release = await deps.store.getRelease(ctx.actor.workspaceId, releaseId);
@@ -47,10 +49,15 @@ export async function updateRelease(
       throw new AppError("UPDATE_MODE_NOT_ALLOWED", refusal, [{ pointer: "/updateMode", message: refusal }]);
     }
   }
-  const reset = release.status === "approved";
+  const config = (input.config ?? release.config) as Record<string, unknown>;
+  const updateMode = input.updateMode ?? release.updateMode;
+  // Only a change of approved content undoes an approval (the preview setting is not content).
+  const reset =
+    release.status === "approved" && approvalContent({ ...release, config, updateMode }) !== approvalContent(release);
   const changes = {
-    config: (input.config ?? release.config) as Record<string, unknown>,
-    updateMode: input.updateMode ?? release.updateMode,
+    config,
+    updateMode,
+    previewTestersOnly: input.previewTestersOnly ?? release.previewTestersOnly,
     status: reset ? ("created" as const) : release.status,
     approvedHash: reset ? null : release.approvedHash,
     updatedAt: deps.clock.now(),
@@ -59,11 +66,23 @@ export async function updateRelease(
     action: "release.update",
     resourceType: "release",
     resourceId: release.id,
-    before: { config: release.config, updateMode: release.updateMode, status: release.status },
-    after: { config: changes.config, updateMode: changes.updateMode, status: changes.status },
+    before: {
+      config: release.config,
+      updateMode: release.updateMode,
+      previewTestersOnly: release.previewTestersOnly,
+      status: release.status,
+    },
+    after: {
+      config: changes.config,
+      updateMode: changes.updateMode,
+      previewTestersOnly: changes.previewTestersOnly,
+      status: changes.status,
+    },
   });
   if ((await deps.store.updateReleaseSettings(release, changes, audit)) === "conflict") {
     throw new AppError("CONFLICT", "The release was changed by someone else; read it again and retry.");
   }
+  // Its test QR codes preview the new content (and older links go stale): delivery lists previews.
+  await publishDelivery(deps, release.environmentId, [release.miniProgramId]);
   return { ...release, ...changes, rowVersion: release.rowVersion + 1 };
 }

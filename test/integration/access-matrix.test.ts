@@ -265,6 +265,18 @@ async function deviceCheck(w: World, env: string) {
   return { action: result?.action, version: result?.version };
 }
 
+/** A created release of A and a custom test QR code of it, made by the owner. */
+async function qrCodeOf(w: World) {
+  const release = await releaseOf(w);
+  const res = await call(`/v1/admin/releases/${release.id}/qr-codes`, {
+    method: "POST",
+    token: w.owner.token,
+    json: { pagePath: "pages/index" },
+  });
+  expect(res.status, await res.clone().text()).toBe(201);
+  return `/v1/admin/releases/${release.id}/qr-codes/${(await res.json<{ id: string }>()).id}`;
+}
+
 async function allowlistOf(w: World) {
   const res = await call("/v1/admin/allowlists", {
     method: "POST",
@@ -616,6 +628,28 @@ const REQUESTS: Record<string, RouteRequest[]> = {
         json: { basisPoints: 100 },
       }),
     },
+  ],
+  "GET /v1/admin/releases/{releaseId}/qr-codes": [
+    { build: async (w) => GET(`/v1/admin/releases/${(await releaseOf(w)).id}/qr-codes`)() },
+  ],
+  "POST /v1/admin/releases/{releaseId}/qr-codes": [
+    {
+      build: async (w) => ({
+        method: "POST",
+        path: `/v1/admin/releases/${(await releaseOf(w)).id}/qr-codes`,
+        json: { pagePath: "pages/cart" },
+      }),
+    },
+  ],
+  "GET /v1/admin/releases/{releaseId}/qr-codes/{codeId}": [{ build: async (w) => GET(await qrCodeOf(w))() }],
+  "DELETE /v1/admin/releases/{releaseId}/qr-codes/{codeId}": [
+    { build: async (w) => ({ method: "DELETE", path: await qrCodeOf(w) }) },
+  ],
+  "GET /v1/admin/releases/{releaseId}/qr-codes/{codeId}/svg": [
+    { build: async (w) => GET(`${await qrCodeOf(w)}/svg`)() },
+  ],
+  "GET /v1/admin/releases/{releaseId}/qr-codes/{codeId}/png": [
+    { build: async (w) => GET(`${await qrCodeOf(w)}/png`)() },
   ],
 
   "GET /v1/admin/allowlists": [{ build: GET("/v1/admin/allowlists") }],

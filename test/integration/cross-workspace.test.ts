@@ -117,6 +117,9 @@ interface World {
   spare: string;
   /** A created release nothing else uses: the one the delete route may remove in the fixture check. */
   deletable: string;
+  /** The default test QR code of `created`, and a custom one the delete route may remove. */
+  createdCode: string;
+  spareCode: string;
   users: { id: string; name: string; entry: string };
   devices: { id: string; name: string; entry: string };
   /** A list no release refers to: the one the delete route may remove in the fixture check. */
@@ -215,6 +218,12 @@ async function makeWorld(label: string): Promise<World> {
   await move(inReview, "in_review");
   const spare = (await release("1.0.0", onlyEnv)).id;
   const deletable = (await release("1.2.0", onlyEnv)).id;
+  const codes = await expectJson<{ items: { id: string }[] }>(
+    await call(`/v1/admin/releases/${created}/qr-codes`, { token }),
+    200,
+  );
+  const createdCode = codes.items[0]?.id ?? "";
+  const spareCode = (await post<{ id: string }>(`/v1/admin/releases/${created}/qr-codes`, { pagePath: "pages/a" })).id;
 
   const person = await post<{ id: string }>("/v1/admin/members", {
     kind: "person",
@@ -260,6 +269,8 @@ async function makeWorld(label: string): Promise<World> {
     inReview,
     spare,
     deletable,
+    createdCode,
+    spareCode,
     users: lists.user,
     spareListId: (
       await post<{ id: string }>("/v1/admin/allowlists", { name: uniqueKey(`spare-${label}`), kind: "user" })
@@ -286,6 +297,8 @@ async function makeWorld(label: string): Promise<World> {
       created,
       inReview,
       spare,
+      createdCode,
+      spareCode,
       lists.user.id,
       lists.user.name,
       lists.user.entry,
@@ -365,6 +378,7 @@ const release = (self: Of) => ({
     "in_review release id": (b: World) => b.inReview,
   },
 });
+const qrCode = (self: Of) => ({ own: self, foreign: { "QR code id": (b: World) => b.createdCode } });
 const list = {
   own: (a: World) => a.users.id,
   foreign: { "allowlist id": (b: World) => b.users.id, "allowlist name": (b: World) => b.users.name },
@@ -622,6 +636,37 @@ const TABLE: Record<string, OpEntry> = {
       json: { basisPoints: 2500 },
     }),
     fields: { "path:releaseId": release((a) => a.created) },
+  },
+  "GET /v1/admin/releases/{releaseId}/qr-codes": {
+    build: (_a, v) => ({ method: "GET", path: `/v1/admin/releases/${v("path:releaseId")}/qr-codes` }),
+    fields: { "path:releaseId": release((a) => a.created) },
+  },
+  "POST /v1/admin/releases/{releaseId}/qr-codes": {
+    build: (_a, v) => ({
+      method: "POST",
+      path: `/v1/admin/releases/${v("path:releaseId")}/qr-codes`,
+      json: { pagePath: "pages/b" },
+    }),
+    fields: { "path:releaseId": release((a) => a.created) },
+  },
+  ...Object.fromEntries(
+    ["", "/svg", "/png"].map((tail) => [
+      `GET /v1/admin/releases/{releaseId}/qr-codes/{codeId}${tail}`,
+      {
+        build: (_a: World, v: (field: string) => string) => ({
+          method: "GET",
+          path: `/v1/admin/releases/${v("path:releaseId")}/qr-codes/${v("path:codeId")}${tail}`,
+        }),
+        fields: { "path:releaseId": release((a) => a.created), "path:codeId": qrCode((a) => a.createdCode) },
+      },
+    ]),
+  ),
+  "DELETE /v1/admin/releases/{releaseId}/qr-codes/{codeId}": {
+    build: (_a, v) => ({
+      method: "DELETE",
+      path: `/v1/admin/releases/${v("path:releaseId")}/qr-codes/${v("path:codeId")}`,
+    }),
+    fields: { "path:releaseId": release((a) => a.created), "path:codeId": qrCode((a) => a.spareCode) },
   },
 
   "GET /v1/admin/allowlists/{allowlistId}": {

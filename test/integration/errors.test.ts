@@ -715,6 +715,10 @@ const TESTED_ELSEWHERE = [
   "VERSION_IN_USE", // delete-version.test.ts: needs a live release of the version
   "LIST_IN_USE", // delete-version.test.ts: needs an open release that refers to the list
   "RELEASE_NOT_DELETABLE", // delete-version.test.ts: needs a release past created
+  "RELEASE_NOT_PREVIEWABLE", // preview.test.ts: needs a release past approved
+  "TARGET_IN_USE", // catalogue.test.ts: needs an open release on the target
+  "FEATURE_IN_USE", // catalogue.test.ts: needs a feature added to a mini program
+  "MINI_PROGRAM_REMOVED", // catalogue.test.ts: needs an approved removal
 ];
 
 describe("error responses", () => {

@@ -274,12 +274,17 @@ describe("approvals bound to what was approved", () => {
     expect((await transitionRequest(ws.token, release.id, "cancelled")).status).toBe(200);
     const other = await approved();
     const r = other.release;
-    // An edit sends the approved release back to created, to be submitted again.
+    // The preview setting is not approved content: the release stays approved.
     expect(
-      await expectJson<{ status: string }>(await patchRelease(other.ws.token, r.id, { config: {} }), 200),
-    ).toMatchObject({
-      status: "created",
-    });
+      await expectJson<{ status: string }>(await patchRelease(other.ws.token, r.id, { previewTestersOnly: true }), 200),
+    ).toMatchObject({ status: "approved" });
+    // An edit of its content sends the approved release back to created, to be submitted again.
+    expect(
+      await expectJson<{ status: string }>(
+        await patchRelease(other.ws.token, r.id, { config: { switches: { x: "1" } } }),
+        200,
+      ),
+    ).toMatchObject({ status: "created" });
     await transition(other.ws.token, r.id, "in_review");
     await transition(other.ws.token, r.id, "rejected", "needs a smaller config");
     await transition(other.ws.token, r.id, "created");

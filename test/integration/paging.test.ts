@@ -40,7 +40,14 @@ beforeAll(async () => {
     });
     await call("/v1/admin/tokens", { method: "POST", token, json: { name: `t${i}` } });
   }
+  const [release] = (await expectJson<{ items: { id: string }[] }>(await call("/v1/admin/releases", { token }), 200))
+    .items;
+  const codes = `/v1/admin/releases/${release?.id}/qr-codes`;
+  for (const pagePath of ["pages/a", "pages/b"]) {
+    await expectJson(await call(codes, { method: "POST", token, json: { pagePath } }), 201);
+  }
   Object.assign(paths, {
+    "/v1/admin/releases/{releaseId}/qr-codes": codes,
     "/v1/admin/apps": "/v1/admin/apps",
     "/v1/admin/mini-programs": "/v1/admin/mini-programs",
     "/v1/admin/mini-programs/{miniProgramId}/versions": `/v1/admin/mini-programs/${mp.key}/versions`,
@@ -82,6 +89,7 @@ describe("admin lists", () => {
     "/v1/admin/allowlists",
     "/v1/admin/members",
     "/v1/admin/tokens",
+    "/v1/admin/releases/{releaseId}/qr-codes",
   ])("%s pages through every item once", async (route) => {
     const path = paths[route] ?? "";
     const sep = path.includes("?") ? "&" : "?";

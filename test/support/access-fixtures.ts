@@ -199,6 +199,7 @@ export async function releaseFixture(
       targeting: null,
       reviewReason: null,
       submittedBy: status === "created" ? null : by,
+      previewTestersOnly: false,
       approvedHash: null,
       createdBy: by,
       createdAt: now,

@@ -118,15 +118,13 @@ export function createReleaseRequest(
     env: string;
     rollback?: boolean;
     updateMode?: string;
+    config?: Record<string, unknown>;
   },
 ) {
   return call("/v1/admin/releases", { method: "POST", token, json: input });
 }
 
-export async function createRelease(
-  token: string,
-  input: { miniProgramId: string; version: string; appId: string; env: string; rollback?: boolean },
-) {
+export async function createRelease(token: string, input: Parameters<typeof createReleaseRequest>[1]) {
   return expectJson<ReleaseJson>(await createReleaseRequest(token, input), 201);
 }
 

@@ -24,7 +24,7 @@ const release: SnapshotRelease = {
 
 /** The documented CheckResult object: what resultJson must serialize exactly like JSON.stringify. */
 function expected(id: string, decision: Decision, base: string): CheckResult {
-  if (decision.action === "none") return { id, action: "none" };
+  if (decision.action === "none" || decision.action === "removed") return { id, action: decision.action };
   const r = decision.release;
   return {
     id,

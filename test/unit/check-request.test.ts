@@ -177,7 +177,7 @@ describe("check request validation", () => {
       language: null,
       attributes: {},
       nonce: null,
-      miniPrograms: [{ id: "m", version: null, sha256: null, failed: [] }],
+      miniPrograms: [{ id: "m", version: null, sha256: null, failed: [], previewToken: null }],
     });
     agree(text);
   });

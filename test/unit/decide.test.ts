@@ -45,9 +45,9 @@ const q = (installed: string | null, appVersion: string | null = "8.0.0", failed
 /** What a device sees of a decision (the reason of a `none` may be coarser without explain). */
 const outcome = (d: ReturnType<typeof decide>) => ({
   action: d.action,
-  version: d.action === "none" ? null : d.release.version,
-  releaseId: d.action === "none" ? null : d.release.releaseId,
-  updateMode: d.action === "none" ? null : d.updateMode,
+  version: "release" in d ? d.release.version : null,
+  releaseId: "release" in d ? d.release.releaseId : null,
+  updateMode: "release" in d ? d.updateMode : null,
   pending: d.action === "none" ? (d.pendingAdmission?.releaseId ?? null) : null,
 });
 
@@ -65,7 +65,7 @@ describe("decide", () => {
   ])("%s", (_name, installed, action, version) => {
     const d = decide(mp([release("1.1.0", 1), release("1.2.0", 2)]), q(installed));
     expect(d.action).toBe(action);
-    if (d.action !== "none") expect(d.release.version).toBe(version);
+    if ("release" in d) expect(d.release.version).toBe(version);
   });
 
   it("answers none for unknown mini programs and unknown or malformed installed versions", () => {

@@ -10,7 +10,7 @@ import { validationHook } from "../validate";
 const Trace = z.object({
   releaseId: z.string(),
   version: z.string(),
-  status: z.enum(["canary", "full"]),
+  status: z.enum(["canary", "full", "preview"]),
   reason: z.string(),
   targeting: z
     .object({
@@ -29,12 +29,26 @@ const ExplainResponse = z
     results: z.array(
       z.object({
         id: z.string(),
-        action: z.enum(["update", "none", "rollback"]),
+        action: z.enum(["update", "none", "rollback", "removed"]),
         reason: z.string(),
         version: z.string().optional(),
         releaseId: z.string().optional(),
         updateMode: z.string().optional(),
         releases: z.array(Trace),
+        preview: z
+          .enum([
+            "APPLIED",
+            "INVALID",
+            "UNKNOWN_CODE",
+            "EXPIRED",
+            "STALE",
+            "NOT_A_TESTER",
+            "INCOMPATIBLE_APP_VERSION",
+            "FAILED_ON_DEVICE",
+            "UNKNOWN_VERSION",
+          ])
+          .optional()
+          .describe("Present when the mini program carried a previewToken: APPLIED, or why it was not honoured."),
       }),
     ),
   })

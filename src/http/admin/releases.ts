@@ -35,6 +35,9 @@ const ReleaseSchema = z
     targeting: z.record(z.string(), z.unknown()).nullable(),
     reviewReason: z.string().nullable(),
     submittedBy: z.string().nullable(),
+    previewTestersOnly: z
+      .boolean()
+      .describe("Preview (test QR codes) only for the user ids in the configuration's internalTesters."),
     createdBy: z.string(),
     createdAt: z.number().int(),
     updatedAt: z.number().int(),
@@ -51,6 +54,7 @@ const CreateReleaseBody = z
     updateMode: UpdateModeSchema.optional(),
     config: ConfigSchema.default({}),
     rollback: z.boolean().default(false),
+    previewTestersOnly: z.boolean().default(false),
   })
   .strict()
   .openapi("CreateRelease");
@@ -178,11 +182,12 @@ export const releasesRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validation
       method: "patch",
       path: "/{releaseId}",
       tags: ["releases"],
-      summary: "Edit a release's configuration or update mode (while created or rejected)",
+      summary: "Edit a release's configuration, update mode or preview setting (while created, rejected or approved)",
       description:
         "Fields left out keep their value; `config` replaces the release's configuration patch. Optimistic " +
         "concurrency: `If-Match` with the ETag of a GET (or `rowVersion` in the body); a stale one answers 409 " +
-        "and writes nothing. Once submitted the release is frozen; a live release answers 409 INVALID_TRANSITION " +
+        "and writes nothing. An approved release goes back to created (its approval was of other content); in " +
+        "review it is frozen; a live release answers 409 INVALID_TRANSITION " +
         "(make a new release; only its rollout changes). A mode its mini program cannot carry is 422 " +
         "UPDATE_MODE_NOT_ALLOWED. Audited with before and after.",
       security: SecurityBearer,
@@ -197,6 +202,7 @@ export const releasesRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validation
                 .object({
                   config: ConfigSchema.optional(),
                   updateMode: UpdateModeSchema.optional(),
+                  previewTestersOnly: z.boolean().optional(),
                   rowVersion: z.number().int().positive().optional(),
                 })
                 .strict()

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { AppError } from "../../domain/errors";
+import { MAX_PREVIEW_TOKEN } from "../../domain/preview";
 import type { CheckInput } from "../../usecases/check-updates";
 import { parseJson, refuseProtoKeys } from "../json-body";
 import { fieldErrors } from "../validate";
@@ -40,6 +41,7 @@ export const CHECK_LIMITS = {
   version: 64,
   failed: 50,
   failedVersion: 64,
+  previewToken: MAX_PREVIEW_TOKEN,
 } as const;
 const LIMITS = CHECK_LIMITS;
 
@@ -74,6 +76,9 @@ export const CheckRequest = z
               .nullish()
               .transform((v) => v ?? null),
             failed: z.array(short(LIMITS.failedVersion)).max(LIMITS.failed).default([]),
+            previewToken: optional(LIMITS.previewToken).describe(
+              "The token of a test QR code's link (docs/preview.md): this release is offered whatever its status.",
+            ),
           })
           .strict(),
       )
@@ -106,7 +111,9 @@ function onlyKeys(o: Obj, allowed: ReadonlySet<string>): boolean {
 
 /** The keys a mini program entry may have (compared directly: there are 20 entries per check). */
 function onlyMiniProgramKeys(o: Obj): boolean {
-  for (const k in o) if (k !== "id" && k !== "version" && k !== "sha256" && k !== "failed") return false;
+  for (const k in o) {
+    if (k !== "id" && k !== "version" && k !== "sha256" && k !== "failed" && k !== "previewToken") return false;
+  }
   return true;
 }
 
@@ -132,13 +139,15 @@ function miniProgramsOf(v: unknown): CheckInput["miniPrograms"] | null {
     if (version === UNSURE || !(sha === undefined || sha === null || (typeof sha === "string" && SHA256.test(sha)))) {
       return null;
     }
+    const previewToken = optionalShort(m.previewToken, LIMITS.previewToken);
+    if (previewToken === UNSURE) return null;
     let failed: string[] = [];
     if (m.failed !== undefined) {
       if (!Array.isArray(m.failed) || m.failed.length > LIMITS.failed) return null;
       for (const f of m.failed) if (!isShort(f, LIMITS.failedVersion)) return null;
       failed = m.failed as string[];
     }
-    out.push({ id: m.id, version, sha256: (sha as string | null | undefined) ?? null, failed });
+    out.push({ id: m.id, version, sha256: (sha as string | null | undefined) ?? null, failed, previewToken });
   }
   return out;
 }

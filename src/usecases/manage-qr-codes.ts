@@ -1,0 +1,159 @@
+import { approvalContent } from "../domain/approval";
+import { AppError } from "../domain/errors";
+import { PREVIEW_TTL } from "../domain/preview";
+import { PREVIEW_STATUSES } from "../domain/release-status";
+import type { Context, Deps, QrCodeRecord, ReleaseDetails, ReleaseRecord } from "./ports";
+import { publishDelivery } from "./publish-delivery";
+import { auditEntry, notFound, requirePermission } from "./support";
+
+/** A test QR code as the API shows it: what it opens, and a freshly minted link while it can preview. */
+export interface QrCodeView extends QrCodeRecord {
+  /** Whether the release can be previewed now (created, in review or approved). */
+  previewable: boolean;
+  /** The deep link the code carries (docs/preview.md), minted now; null when not previewable. */
+  link: string | null;
+  /** The preview token inside the link; null when not previewable. */
+  token: string | null;
+  /** When the link stops working (ms since epoch); null when not previewable. */
+  expiresAt: number | null;
+}
+
+export interface QrCodeInput {
+  kind: "default" | "custom";
+  pagePath?: string;
+  query?: Record<string, string>;
+  ttlSeconds?: number;
+}
+
+/** The default code every release starts with: the mini program's home page, links valid 7 days. */
+export function defaultQrCode(
+  deps: Deps,
+  workspaceId: string,
+  release: Pick<ReleaseRecord, "id" | "createdBy" | "createdAt">,
+): QrCodeRecord {
+  return {
+    id: deps.ids.id("qr"),
+    workspaceId,
+    releaseId: release.id,
+    kind: "default",
+    pagePath: "",
+    query: {},
+    ttlSeconds: PREVIEW_TTL.default,
+    createdBy: release.createdBy,
+    createdAt: release.createdAt,
+  };
+}
+
+/** The release, if the actor may manage its test QR codes (release:write on its mini program). */
+async function releaseFor(deps: Deps, ctx: Context, releaseId: string): Promise<ReleaseDetails> {
+  const release = await deps.store.getRelease(ctx.actor.workspaceId, releaseId);
+  if (release === null) throw notFound("The release");
+  requirePermission(ctx, "release:write", release.miniProgramId);
+  return release;
+}
+
+async function codeFor(deps: Deps, release: ReleaseRecord, codeId: string): Promise<QrCodeRecord> {
+  const code = await deps.store.getQrCode(release.id, codeId);
+  if (code === null) throw notFound("The QR code");
+  return code;
+}
+
+/**
+ * The code with a link minted now: `updraft://preview?…` naming the target, the mini program and the
+ * version, with a token bound to the release's current content hash (any edit makes older links
+ * stale) that expires `ttlSeconds` from now.
+ */
+async function view(deps: Deps, ctx: Context, release: ReleaseDetails, code: QrCodeRecord): Promise<QrCodeView> {
+  if (!PREVIEW_STATUSES.includes(release.status)) {
+    return { ...code, previewable: false, link: null, token: null, expiresAt: null };
+  }
+  if (deps.previews === null) {
+    throw new AppError(
+      "SERVICE_MISCONFIGURED",
+      "The service has no signing key configured, so it cannot sign previews.",
+    );
+  }
+  const mp = await deps.store.getMiniProgram(ctx.actor.workspaceId, release.miniProgramId);
+  if (mp === null) throw notFound("The mini program");
+  const hash = (await deps.hasher.sha256Hex(approvalContent(release))).slice(0, 32);
+  const expiresAt = Math.floor(deps.clock.now() / 1000) + code.ttlSeconds;
+  const token = deps.previews.mint({ codeId: code.id, expiresAt, hash });
+  const params = new URLSearchParams({ app: release.appKey, env: release.env, mp: mp.key, version: release.version });
+  params.set("token", token);
+  if (code.pagePath !== "") params.set("page", code.pagePath);
+  const query = new URLSearchParams(code.query).toString();
+  if (query !== "") params.set("query", query);
+  return { ...code, previewable: true, link: `updraft://preview?${params}`, token, expiresAt: expiresAt * 1000 };
+}
+
+export async function listQrCodes(deps: Deps, ctx: Context, releaseId: string): Promise<QrCodeRecord[]> {
+  const release = await releaseFor(deps, ctx, releaseId);
+  return deps.store.listQrCodes(release.id);
+}
+
+export async function getQrCode(deps: Deps, ctx: Context, releaseId: string, codeId: string): Promise<QrCodeView> {
+  const release = await releaseFor(deps, ctx, releaseId);
+  return view(deps, ctx, release, await codeFor(deps, release, codeId));
+}
+
+/**
+ * Adds a code to a release that can be previewed (else RELEASE_NOT_PREVIEWABLE): a custom one (a
+ * page and query parameters), or the default one again after it was deleted (CONFLICT while it
+ * exists). Audited; the release's delivery lists the new code, so its links work within seconds.
+ */
+export async function createQrCode(deps: Deps, ctx: Context, releaseId: string, input: QrCodeInput) {
+  const release = await releaseFor(deps, ctx, releaseId);
+  const code: QrCodeRecord = {
+    id: deps.ids.id("qr"),
+    workspaceId: ctx.actor.workspaceId,
+    releaseId: release.id,
+    kind: input.kind,
+    pagePath: input.kind === "default" ? "" : (input.pagePath ?? ""),
+    query: input.kind === "default" ? {} : (input.query ?? {}),
+    ttlSeconds: input.ttlSeconds ?? PREVIEW_TTL.default,
+    createdBy: ctx.actor.memberId,
+    createdAt: deps.clock.now(),
+  };
+  const audit = auditEntry(deps, ctx, {
+    action: "release.qr_code.create",
+    resourceType: "release",
+    resourceId: release.id,
+    before: null,
+    after: code,
+  });
+  const result = await deps.store.createQrCode(code, release, PREVIEW_STATUSES, audit);
+  if (result === "not_previewable") throw notPreviewable(release.status);
+  if (result === "conflict") throw new AppError("CONFLICT", "The release already has its default QR code.");
+  await publishDelivery(deps, release.environmentId, [release.miniProgramId]);
+  return view(deps, ctx, release, code);
+}
+
+/** Deletes a code: links it carried stop working once delivery has the change (seconds). Audited. */
+export async function deleteQrCode(deps: Deps, ctx: Context, releaseId: string, codeId: string) {
+  const release = await releaseFor(deps, ctx, releaseId);
+  const code = await codeFor(deps, release, codeId);
+  const audit = auditEntry(deps, ctx, {
+    action: "release.qr_code.delete",
+    resourceType: "release",
+    resourceId: release.id,
+    before: code,
+    after: null,
+  });
+  if ((await deps.store.deleteQrCode(code, release, audit)) === "conflict") throw notFound("The QR code");
+  await publishDelivery(deps, release.environmentId, [release.miniProgramId]);
+}
+
+/** The link to draw as an image: only while the release can be previewed. */
+export async function qrCodeLink(deps: Deps, ctx: Context, releaseId: string, codeId: string): Promise<string> {
+  const release = await releaseFor(deps, ctx, releaseId);
+  const code = await view(deps, ctx, release, await codeFor(deps, release, codeId));
+  if (code.link === null) throw notPreviewable(release.status);
+  return code.link;
+}
+
+function notPreviewable(status: string): AppError {
+  return new AppError(
+    "RELEASE_NOT_PREVIEWABLE",
+    `A ${status} release cannot be previewed: test QR codes work while a release is created, in review or approved.`,
+  );
+}
