@@ -16,13 +16,15 @@ export interface ApprovedContent {
  */
 export function approvalContent(r: ApprovedContent): string {
   const { percentage: _rollout, ...targeting } = r.targeting ?? {};
+  // A targeting of only a rollout is no targeting at all for an approval (as null is).
+  const approved = Object.values(targeting).some((v) => v !== undefined) ? targeting : null;
   return canonical({
     versionId: r.versionId,
     appId: r.appId,
     environmentId: r.environmentId,
     config: r.config ?? {},
     updateMode: r.updateMode,
-    targeting: r.targeting === null ? null : targeting,
+    targeting: approved,
   });
 }
 
@@ -31,7 +33,7 @@ export function sameApartFromRollout(a: Record<string, unknown> | null, b: Recor
   const strip = (t: Record<string, unknown> | null) => {
     if (t === null) return null;
     const { percentage: _rollout, ...rest } = t;
-    return rest;
+    return Object.values(rest).some((v) => v !== undefined) ? rest : null;
   };
   return canonical(strip(a)) === canonical(strip(b));
 }

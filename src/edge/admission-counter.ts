@@ -77,6 +77,11 @@ export class AdmissionCounter extends DurableObject<Env> {
     return { admitted: this.has(deviceId), closed };
   }
 
+  /** How many devices are in, and the cap fixed by the first admit (null before it). */
+  tally(): { admitted: number; cap: number | null } {
+    return { admitted: this.count, cap: this.window?.cap ?? null };
+  }
+
   /** Every admitted device id (at most `cap`); final once an answer said `closed`. */
   members(): string[] {
     return this.ctx.storage.sql

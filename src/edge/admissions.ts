@@ -36,6 +36,14 @@ export function durableObjectAdmissionGate(ns: DurableObjectNamespace<AdmissionC
       ),
     lookup: async (releaseId, deviceId) =>
       plain(await within(ADMISSION_TIME_LIMITS.admit, "a time-window lookup", counter(releaseId).lookup(deviceId))),
+    count: async (releaseId) => {
+      const { admitted, cap } = await within(
+        ADMISSION_TIME_LIMITS.admit,
+        "a time-window count",
+        counter(releaseId).tally(),
+      );
+      return { admitted, cap };
+    },
     members: async (releaseId) => [
       ...(await within(ADMISSION_TIME_LIMITS.members, "a time-window member set", counter(releaseId).members())),
     ],
@@ -146,6 +154,7 @@ export function cachedAdmissionGate(
     admit: (releaseId, deviceId, window, now) =>
       ask(releaseId, deviceId, () => inner.admit(releaseId, deviceId, window, now)),
     lookup: (releaseId, deviceId) => ask(releaseId, deviceId, () => inner.lookup(releaseId, deviceId)),
+    ...(inner.count ? { count: inner.count } : {}),
     known,
   };
 }

@@ -32,7 +32,9 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission | readonly Pe
   "GET /v1/admin/apps": "workspace:read",
   "POST /v1/admin/apps": "app:write",
   "GET /v1/admin/apps/{appId}": "workspace:read",
+  "DELETE /v1/admin/apps/{appId}": "app:write",
   "POST /v1/admin/apps/{appId}/environments": "app:write",
+  "DELETE /v1/admin/apps/{appId}/environments/{env}": "app:write",
   "POST /v1/admin/apps/{appId}/environments/{env}/rebuild-delivery": "app:write",
 
   "GET /v1/admin/mini-programs": "workspace:read",
@@ -46,6 +48,19 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission | readonly Pe
   "POST /v1/admin/mini-programs/{miniProgramId}/versions": "version:upload",
   "GET /v1/admin/mini-programs/{miniProgramId}/versions/{version}": "mini_program:read",
   "DELETE /v1/admin/mini-programs/{miniProgramId}/versions/{version}": "version:delete",
+  "GET /v1/admin/mini-programs/{miniProgramId}/features": "mini_program:read",
+  "PUT /v1/admin/mini-programs/{miniProgramId}/features/{featureId}": "mini_program:write",
+  "DELETE /v1/admin/mini-programs/{miniProgramId}/features/{featureId}": "mini_program:write",
+  "POST /v1/admin/mini-programs/{miniProgramId}/removal-requests": "mini_program:write",
+
+  "GET /v1/admin/removal-requests": "workspace:read",
+  "GET /v1/admin/removal-requests/{requestId}": "mini_program:read",
+  "POST /v1/admin/removal-requests/{requestId}/decision": "workspace:write",
+
+  "GET /v1/admin/features": "workspace:read",
+  "POST /v1/admin/features": "workspace:write",
+  "GET /v1/admin/features/{featureId}": "workspace:read",
+  "DELETE /v1/admin/features/{featureId}": "workspace:write",
 
   "GET /v1/admin/releases": "workspace:read",
   "POST /v1/admin/releases": "release:create",
@@ -55,6 +70,7 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission | readonly Pe
   "POST /v1/admin/releases/{releaseId}/transitions": ["release:write", "release:review"],
   "PUT /v1/admin/releases/{releaseId}/targeting": "release:write",
   "PUT /v1/admin/releases/{releaseId}/rollout": "release:write",
+  "GET /v1/admin/releases/{releaseId}/features": "mini_program:read",
   "GET /v1/admin/releases/{releaseId}/qr-codes": "release:write",
   "POST /v1/admin/releases/{releaseId}/qr-codes": "release:write",
   "GET /v1/admin/releases/{releaseId}/qr-codes/{codeId}": "release:write",

@@ -4,6 +4,7 @@ import { routeGate, strictQuery } from "./access";
 import { allowlistsRouter } from "./admin/allowlists";
 import { appsRouter } from "./admin/apps";
 import { auditRouter } from "./admin/audit";
+import { catalogueRouter } from "./admin/catalogue";
 import { explainRouter } from "./admin/explain";
 import { membersRouter } from "./admin/members";
 import { miniProgramMembersRouter } from "./admin/mini-program-members";
@@ -48,6 +49,7 @@ function createHttpApp(depsFor: (bindings: never) => Deps) {
   app.route("/v1/admin/mini-programs", versionsRouter);
   app.route("/v1/admin/releases", releasesRouter);
   app.route("/v1/admin/releases", qrCodesRouter);
+  app.route("/v1/admin", catalogueRouter);
   app.route("/v1/admin/audit-logs", auditRouter);
   app.route("/v1/admin/allowlists", allowlistsRouter);
   app.route("/v1/admin/explain", explainRouter);

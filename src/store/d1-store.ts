@@ -4,6 +4,7 @@ import { IN_USE_STATUSES } from "../domain/release-status";
 import type { ReleaseDetails, ReleaseRecord, Store } from "../usecases/ports";
 import { accessMethods } from "./d1-access";
 import { allowlistMethods } from "./d1-allowlists";
+import { catalogueMethods } from "./d1-catalogue";
 import {
   auditColumns,
   auditIfUnchanged,
@@ -45,6 +46,7 @@ export function d1Store(d1: D1Database): Store {
     ...accessMethods(db),
     ...tokenMethods(db),
     ...previewMethods(db),
+    ...catalogueMethods(db),
 
     createApp: (app, envs, audit) =>
       uniqueOrConflict(() =>
@@ -54,22 +56,38 @@ export function d1Store(d1: D1Database): Store {
           auditInsert(db, audit),
         ]),
       ),
-    listApps: (workspaceId) => db.select().from(t.apps).where(eq(t.apps.workspaceId, workspaceId)).orderBy(t.apps.key),
+    // Deleted apps and environments are kept (their keys and names stay taken) but never shown.
+    listApps: (workspaceId) =>
+      db
+        .select()
+        .from(t.apps)
+        .where(and(eq(t.apps.workspaceId, workspaceId), isNull(t.apps.deletedAt)))
+        .orderBy(t.apps.key),
     getApp: async (workspaceId, appId) =>
       (await db
         .select()
         .from(t.apps)
-        .where(and(eq(t.apps.workspaceId, workspaceId), or(eq(t.apps.id, appId), eq(t.apps.key, appId))))
+        .where(
+          and(
+            eq(t.apps.workspaceId, workspaceId),
+            or(eq(t.apps.id, appId), eq(t.apps.key, appId)),
+            isNull(t.apps.deletedAt),
+          ),
+        )
         .get()) ?? null,
     createEnvironment: (env, audit) =>
       uniqueOrConflict(() => db.batch([db.insert(t.environments).values(env), auditInsert(db, audit)])),
     listEnvironments: (appId) =>
-      db.select().from(t.environments).where(eq(t.environments.appId, appId)).orderBy(t.environments.name),
+      db
+        .select()
+        .from(t.environments)
+        .where(and(eq(t.environments.appId, appId), isNull(t.environments.deletedAt)))
+        .orderBy(t.environments.name),
     getEnvironment: async (appId, name) =>
       (await db
         .select()
         .from(t.environments)
-        .where(and(eq(t.environments.appId, appId), eq(t.environments.name, name)))
+        .where(and(eq(t.environments.appId, appId), eq(t.environments.name, name), isNull(t.environments.deletedAt)))
         .get()) ?? null,
 
     createMiniProgram: (mp, audit, creator) =>

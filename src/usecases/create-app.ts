@@ -20,6 +20,7 @@ export async function createApp(deps: Deps, ctx: Context, input: CreateAppInput)
     name: input.name,
     platforms: input.platforms,
     createdAt: now,
+    deletedAt: null,
   };
   const envs: EnvironmentRecord[] = [...new Set(input.environments)].map((name) => ({
     id: deps.ids.id("env"),
@@ -27,6 +28,7 @@ export async function createApp(deps: Deps, ctx: Context, input: CreateAppInput)
     name,
     snapshotVersion: 0,
     createdAt: now,
+    deletedAt: null,
   }));
   const audit = auditEntry(deps, ctx, {
     action: "app.create",

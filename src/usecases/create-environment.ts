@@ -13,6 +13,7 @@ export async function createEnvironment(deps: Deps, ctx: Context, appId: string,
     name,
     snapshotVersion: 0,
     createdAt: deps.clock.now(),
+    deletedAt: null,
   };
   const audit = auditEntry(deps, ctx, {
     action: "environment.create",

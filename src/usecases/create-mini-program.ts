@@ -19,6 +19,8 @@ export interface CreateMiniProgramInput {
   defaultUpdateMode: UpdateMode;
   minUsableVersion: string | null;
   config: ConfigPatch;
+  icon?: string | null;
+  category?: string | null;
 }
 
 /**
@@ -36,6 +38,10 @@ export async function createMiniProgram(deps: Deps, ctx: Context, input: CreateM
     id: deps.ids.id("mp"),
     workspaceId: ctx.actor.workspaceId,
     ...input,
+    icon: input.icon ?? null,
+    category: input.category ?? null,
+    createdBy: ctx.actor.memberId,
+    removedAt: null,
     defaultUpdateMode: input.defaultUpdateMode,
     createdAt: now,
     updatedAt: now,
@@ -57,8 +63,16 @@ export async function createMiniProgram(deps: Deps, ctx: Context, input: CreateM
   return mp;
 }
 
-/** The mini programs the actor may see; with `q`, those whose key or a name contains it (any case). */
-export async function listMiniPrograms(deps: Deps, ctx: Context, q: string | null = null) {
+/**
+ * The mini programs the actor may see; with `q`, those whose key or a name contains it (any case);
+ * with `createdBy`, those that member created; with `category`, those of that category.
+ */
+export async function listMiniPrograms(
+  deps: Deps,
+  ctx: Context,
+  q: string | null = null,
+  filter: { createdBy?: string; category?: string } = {},
+) {
   requirePermission(ctx, "workspace:read");
   const all = await deps.store.listMiniPrograms(ctx.actor.workspaceId);
   const visible = visibleMiniPrograms(ctx.actor);
@@ -66,6 +80,8 @@ export async function listMiniPrograms(deps: Deps, ctx: Context, q: string | nul
   return all.filter(
     (mp) =>
       (visible === "all" || visible.includes(mp.id)) &&
+      (filter.createdBy === undefined || mp.createdBy === filter.createdBy) &&
+      (filter.category === undefined || mp.category === filter.category) &&
       (needle === null ||
         mp.key.toLowerCase().includes(needle) ||
         Object.values(mp.names).some((n) => n.toLowerCase().includes(needle))),

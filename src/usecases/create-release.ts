@@ -5,7 +5,7 @@ import { allowedUpdateMode, type UpdateMode, updateModeRefusal } from "../domain
 import { defaultQrCode } from "./manage-qr-codes";
 import type { Context, Deps } from "./ports";
 import { publishDelivery } from "./publish-delivery";
-import { auditEntry, notFound, requirePermission } from "./support";
+import { auditEntry, notFound, refuseRemoved, requirePermission } from "./support";
 
 export interface CreateReleaseInput {
   miniProgramId: string;
@@ -27,6 +27,7 @@ export async function createRelease(deps: Deps, ctx: Context, input: CreateRelea
   const mp = await deps.store.getMiniProgram(ctx.actor.workspaceId, input.miniProgramId);
   if (mp === null) throw notFound("The mini program");
   requirePermission(ctx, "release:create", mp.id);
+  refuseRemoved(mp);
   // An asked mode the mini program cannot carry is refused; one inherited from the version is not asked.
   const refusal = input.updateMode === null ? null : updateModeRefusal(input.updateMode, mp.type, mp.origin);
   if (refusal !== null) {

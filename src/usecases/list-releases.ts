@@ -54,9 +54,22 @@ export async function listReleases(deps: Deps, ctx: Context, input: ListReleases
   return visible === "all" ? releases : releases.filter((r) => visible.includes(r.miniProgramId));
 }
 
+/**
+ * One release. A release with a time window also shows how many devices the window admitted and how
+ * many places remain, from its admission authority (null when it cannot be asked right now).
+ */
 export async function getRelease(deps: Deps, ctx: Context, releaseId: string) {
   const release = await deps.store.getRelease(ctx.actor.workspaceId, releaseId);
   if (release === null) throw notFound("The release");
   requirePermission(ctx, "mini_program:read", release.miniProgramId);
-  return release;
+  const window = release.targeting?.timeWindow as { cap?: unknown } | undefined;
+  if (window === undefined || typeof window.cap !== "number" || deps.admissions.count === undefined) return release;
+  const cap = window.cap;
+  const counted = await deps.admissions.count(release.id).catch(() => null);
+  if (counted === null) return { ...release, timeWindow: null };
+  const fixed = counted.cap ?? cap;
+  return {
+    ...release,
+    timeWindow: { admitted: counted.admitted, cap: fixed, remaining: Math.max(0, fixed - counted.admitted) },
+  };
 }

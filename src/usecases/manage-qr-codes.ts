@@ -6,6 +6,11 @@ import type { Context, Deps, QrCodeRecord, ReleaseDetails, ReleaseRecord } from 
 import { publishDelivery } from "./publish-delivery";
 import { auditEntry, notFound, requirePermission } from "./support";
 
+/** Test QR codes per release at most (each is listed in every delivery of its mini program). */
+export const MAX_QR_CODES = 20;
+/** Longest link a code may carry: still a QR code (version 25 or less) that phones scan reliably. */
+export const MAX_LINK_LENGTH = 1000;
+
 /** A test QR code as the API shows it: what it opens, and a freshly minted link while it can preview. */
 export interface QrCodeView extends QrCodeRecord {
   /** Whether the release can be previewed now (created, in review or approved). */
@@ -103,6 +108,15 @@ export async function getQrCode(deps: Deps, ctx: Context, releaseId: string, cod
  */
 export async function createQrCode(deps: Deps, ctx: Context, releaseId: string, input: QrCodeInput) {
   const release = await releaseFor(deps, ctx, releaseId);
+  if (deps.previews === null) {
+    throw new AppError(
+      "SERVICE_MISCONFIGURED",
+      "The service has no signing key configured, so it cannot sign previews.",
+    );
+  }
+  if ((await deps.store.listQrCodes(release.id)).length >= MAX_QR_CODES) {
+    throw new AppError("CONFLICT", `A release has at most ${MAX_QR_CODES} test QR codes: delete one first.`);
+  }
   const code: QrCodeRecord = {
     id: deps.ids.id("qr"),
     workspaceId: ctx.actor.workspaceId,
@@ -114,6 +128,16 @@ export async function createQrCode(deps: Deps, ctx: Context, releaseId: string, 
     createdBy: ctx.actor.memberId,
     createdAt: deps.clock.now(),
   };
+  // What the code will carry must fit in a QR code that phones scan reliably.
+  const sample = await view(deps, ctx, release, code);
+  if (sample.link !== null && sample.link.length > MAX_LINK_LENGTH) {
+    throw new AppError("VALIDATION_FAILED", "The request body is not valid.", [
+      {
+        pointer: "/query",
+        message: `The page and its parameters make the link longer than ${MAX_LINK_LENGTH} characters.`,
+      },
+    ]);
+  }
   const audit = auditEntry(deps, ctx, {
     action: "release.qr_code.create",
     resourceType: "release",

@@ -184,6 +184,8 @@ export interface AppRecord {
   name: string;
   platforms: string[];
   createdAt: number;
+  /** Set when deleted: the row stays so its key is never reused (docs/overview.md). */
+  deletedAt: number | null;
 }
 
 export interface EnvironmentRecord {
@@ -192,12 +194,20 @@ export interface EnvironmentRecord {
   name: string;
   snapshotVersion: number;
   createdAt: number;
+  deletedAt: number | null;
 }
 
 export interface MiniProgramRecord extends SourceMiniProgram {
   workspaceId: string;
   names: Record<string, string>;
   descriptions: Record<string, string>;
+  /** An https URL of its icon, or null. */
+  icon: string | null;
+  category: string | null;
+  /** The member who created it (null: created before this was recorded). */
+  createdBy: string | null;
+  /** When its removal was approved (docs/overview.md, "Removing a mini program"); null while it exists. */
+  removedAt: number | null;
   defaultUpdateMode: UpdateMode;
   createdAt: number;
   updatedAt: number;
@@ -246,6 +256,35 @@ export interface ReleaseRecord {
   createdAt: number;
   updatedAt: number;
   rowVersion: number;
+}
+
+/** A request to remove a mini program (docs/overview.md, "Removing a mini program"). */
+export interface RemovalRequestRecord {
+  id: string;
+  workspaceId: string;
+  miniProgramId: string;
+  reason: string;
+  status: "pending" | "approved" | "rejected" | "withdrawn";
+  requestedBy: string;
+  requestedAt: number;
+  decidedBy: string | null;
+  decidedAt: number | null;
+  decisionReason: string | null;
+}
+
+export type RemovalDecision = Pick<RemovalRequestRecord, "decidedBy" | "decidedAt" | "decisionReason"> & {
+  decidedAt: number;
+};
+
+/** A feature of the workspace catalogue: a named group of JSAPIs. */
+export interface FeatureRecord {
+  id: string;
+  workspaceId: string;
+  name: string;
+  description: string;
+  jsapis: string[];
+  createdAt: number;
+  updatedAt: number;
 }
 
 /** A test QR code of a release (docs/preview.md). */
@@ -342,6 +381,42 @@ export interface Store extends AccessStore {
     audit: AuditEntry,
     defaultCode?: QrCodeRecord,
   ): Promise<ReleaseRecord | "conflict">;
+
+  /** Inserts a pending request while the mini program is not removed ("removed"); "conflict": one is pending. */
+  createRemovalRequest(request: RemovalRequestRecord, audit: AuditEntry): Promise<"ok" | "conflict" | "removed">;
+  listRemovalRequests(workspaceId: string, miniProgramId?: string): Promise<RemovalRequestRecord[]>;
+  getRemovalRequest(workspaceId: string, id: string): Promise<RemovalRequestRecord | null>;
+  /** Rejects a pending request (audited); "conflict" when it is no longer pending. */
+  rejectRemoval(request: RemovalRequestRecord, decision: RemovalDecision, audit: AuditEntry): Promise<WriteResult>;
+  /**
+   * Approves a pending request in one batch: the mini program is marked removed, its live releases
+   * end and the others that are open are cancelled (one audit row each), and the snapshot version of
+   * every environment where it has releases is bumped. "conflict" when it is no longer pending.
+   */
+  approveRemoval(request: RemovalRequestRecord, decision: RemovalDecision, audit: AuditEntry): Promise<WriteResult>;
+
+  createFeature(feature: FeatureRecord, audit: AuditEntry): Promise<WriteResult>;
+  listFeatures(workspaceId: string): Promise<FeatureRecord[]>;
+  getFeature(workspaceId: string, idOrName: string): Promise<FeatureRecord | null>;
+  /** Deletes it (audited) unless a mini program has it ("in_use"); "conflict" when already gone. */
+  deleteFeature(feature: FeatureRecord, audit: AuditEntry): Promise<"ok" | "in_use" | "conflict">;
+  listMiniProgramFeatures(miniProgramId: string): Promise<(FeatureRecord & { addedAt: number })[]>;
+  /**
+   * Adds (or removes) a catalogue feature on a mini program that is not removed, audited, bumping
+   * the snapshot version of every environment releasing it; "unchanged" when there was nothing to do.
+   */
+  setMiniProgramFeature(
+    miniProgramId: string,
+    featureId: string,
+    added: boolean,
+    audit: AuditEntry,
+    now: number,
+  ): Promise<"ok" | "unchanged">;
+
+  /** Marks the app and its environments deleted (audited) unless one has an open release ("in_use"). */
+  deleteApp(app: AppRecord, audit: AuditEntry, now: number): Promise<"ok" | "in_use">;
+  /** Marks the environment deleted (audited) unless it has an open release ("in_use"). */
+  deleteEnvironment(environment: EnvironmentRecord, audit: AuditEntry, now: number): Promise<"ok" | "in_use">;
 
   listQrCodes(releaseId: string): Promise<QrCodeRecord[]>;
   getQrCode(releaseId: string, codeId: string): Promise<QrCodeRecord | null>;
@@ -526,6 +601,8 @@ export interface AdmissionGate {
   ): Promise<AdmissionAnswer>;
   /** Looks up without admitting (for explain). */
   lookup(releaseId: string, deviceId: string): Promise<AdmissionAnswer>;
+  /** How many devices the release's time window admitted, and its cap once fixed (null: nobody asked yet). */
+  count?(releaseId: string): Promise<{ admitted: number; cap: number | null }>;
   /**
    * What the gate already knows without asking anyone (an admitted device, or a closed release's
    * final set), or "unknown": a decision that can be made from it needs no await.

@@ -9,6 +9,16 @@ export function requirePermission(ctx: Context, permission: Permission, miniProg
   }
 }
 
+/** MINI_PROGRAM_REMOVED for a mini program whose removal was approved: it is kept read-only. */
+export function refuseRemoved(mp: { removedAt: number | null }): void {
+  if (mp.removedAt !== null) {
+    throw new AppError(
+      "MINI_PROGRAM_REMOVED",
+      "This mini program was removed: it can be read, but nothing can be uploaded, released or changed.",
+    );
+  }
+}
+
 export function notFound(what: string): AppError {
   return new AppError("NOT_FOUND", `${what} was not found.`);
 }

@@ -3,7 +3,7 @@ import { AppError } from "../domain/errors";
 import { type UpdateMode, updateModeRefusal } from "../domain/update-mode";
 import type { Context, Deps, MeasuredEnvironment, MiniProgramRecord } from "./ports";
 import { assertDeliveryFits, publishMiniProgram } from "./publish-delivery";
-import { auditEntry, notFound, requirePermission } from "./support";
+import { auditEntry, notFound, refuseRemoved, requirePermission } from "./support";
 
 export interface UpdateMiniProgramInput {
   names?: Record<string, string>;
@@ -11,9 +11,19 @@ export interface UpdateMiniProgramInput {
   defaultUpdateMode?: UpdateMode;
   minUsableVersion?: string | null;
   config?: ConfigPatch;
+  icon?: string | null;
+  category?: string | null;
 }
 
-const EDITABLE = ["names", "descriptions", "defaultUpdateMode", "minUsableVersion", "config"] as const;
+const EDITABLE = [
+  "names",
+  "descriptions",
+  "icon",
+  "category",
+  "defaultUpdateMode",
+  "minUsableVersion",
+  "config",
+] as const;
 
 /**
  * Edits a mini program's information (names, descriptions in several languages), global update
@@ -33,6 +43,7 @@ export async function updateMiniProgram(
   const mp = await deps.store.getMiniProgram(ctx.actor.workspaceId, miniProgramId);
   if (mp === null) throw notFound("The mini program");
   requirePermission(ctx, "mini_program:write", mp.id);
+  refuseRemoved(mp);
   if (expectedVersion !== null && expectedVersion !== mp.rowVersion) {
     throw new AppError("CONFLICT", "The mini program was changed since you read it; read it again and retry.");
   }

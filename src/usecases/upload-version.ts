@@ -2,7 +2,7 @@ import { AppError } from "../domain/errors";
 import { allowedUpdateMode, type UpdateMode } from "../domain/update-mode";
 import type { Context, Deps, VersionRecord } from "./ports";
 import { publishMiniProgram } from "./publish-delivery";
-import { auditEntry, notFound, requirePermission } from "./support";
+import { auditEntry, notFound, refuseRemoved, requirePermission } from "./support";
 
 export interface UploadVersionInput {
   miniProgramId: string;
@@ -28,6 +28,7 @@ export async function uploadVersion(deps: Deps, ctx: Context, input: UploadVersi
   const mp = await deps.store.getMiniProgram(ctx.actor.workspaceId, input.miniProgramId);
   if (mp === null) throw notFound("The mini program");
   requirePermission(ctx, "version:upload", mp.id);
+  refuseRemoved(mp);
   const bytes = await input.readBody();
   const sha256 = await deps.hasher.sha256Hex(bytes);
   const replay = (existing: VersionRecord): UploadResult => {

@@ -276,6 +276,10 @@ describe("test QR codes", () => {
     await expectProblem(await post({ pagePath: "pages/<script>" }), 400, "VALIDATION_FAILED");
     await expectProblem(await post({ ttlSeconds: 10 }), 400, "VALIDATION_FAILED");
     await expectProblem(await post({ unknown: 1 }), 400, "VALIDATION_FAILED");
+    await expectProblem(await post({ kind: "default", pagePath: "pages/a" }), 400, "VALIDATION_FAILED");
+    // Longer than a phone scans reliably: refused before anything is written.
+    const query = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, "v".repeat(200)]));
+    await expectProblem(await post({ pagePath: "pages/a", query }), 400, "VALIDATION_FAILED");
     await expectProblem(
       await call(`${codesPath(fx.release.id)}?x=1`, { token: fx.ws.token }),
       400,

@@ -234,6 +234,10 @@ describe("explain", () => {
       }>(res, 200);
       return body.results[0]?.releases.find((r) => r.status === "canary");
     };
+    const counts = async () =>
+      (await expectJson<{ timeWindow?: unknown }>(await call(`/v1/admin/releases/${fx.releaseId}`, { token }), 200))
+        .timeWindow;
+    expect(await counts()).toEqual({ admitted: 0, cap: 1, remaining: 1 });
     // Nobody admitted yet: explain admits nobody, and says the next check would ask.
     expect(await explain("first")).toMatchObject({
       reason: "NEEDS_ADMISSION",
@@ -241,8 +245,9 @@ describe("explain", () => {
     });
     expect(await offered(fx, { deviceId: "first" })).toBe("1.1.0");
     expect(await explain("first")).toMatchObject({ reason: "APPLIES", targeting: { reason: "ADMITTED" } });
-    // The cap of 1 is reached: now a newcomer is refused.
+    // The cap of 1 is reached: now a newcomer is refused, and the release shows no place left.
     expect(await explain("second")).toMatchObject({ reason: "NOT_TARGETED", targeting: { reason: "CAP_REACHED" } });
+    expect(await counts()).toEqual({ admitted: 1, cap: 1, remaining: 0 });
   });
 
   it("is scoped to the caller's workspace", async () => {

@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { APP_KEY, ENV_NAME } from "../../domain/keys";
 import { createApp } from "../../usecases/create-app";
 import { createEnvironment } from "../../usecases/create-environment";
+import { deleteApp, deleteEnvironment } from "../../usecases/delete-target";
 import { getApp, listApps } from "../../usecases/list-apps";
 import { rebuildDelivery } from "../../usecases/rebuild-delivery";
 import { ctxOf } from "../auth";
@@ -20,6 +21,7 @@ const EnvironmentSchema = z
     name: z.string(),
     snapshotVersion: z.number().int(),
     createdAt: z.number().int(),
+    deletedAt: z.number().int().nullable(),
   })
   .openapi("Environment");
 
@@ -31,6 +33,7 @@ const AppSchema = z
     name: z.string(),
     platforms: z.array(z.string()),
     createdAt: z.number().int(),
+    deletedAt: z.number().int().nullable(),
     environments: z.array(EnvironmentSchema),
   })
   .openapi("App");
@@ -102,6 +105,49 @@ export const appsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validationHook
       responses: { 200: { description: "OK", content: { "application/json": { schema: AppSchema } } }, ...adminErrors },
     }),
     async (c) => c.json(await getApp(c.var.deps, ctxOf(c), c.req.valid("param").appId), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/{appId}",
+      tags: ["apps"],
+      summary: "Delete a host app and its environments",
+      description:
+        "Refused with 409 TARGET_IN_USE while any of its environments has a release that is not ended, archived or " +
+        "cancelled. The app is hidden from then on but its key is never reusable, by this or any workspace: devices " +
+        "in the field still send it. Audited.",
+      security: SecurityBearer,
+      request: { params: AppParams },
+      responses: {
+        200: {
+          description: "Deleted",
+          content: { "application/json": { schema: AppSchema.omit({ environments: true }) } },
+        },
+        ...adminErrors,
+      },
+    }),
+    async (c) => c.json(await deleteApp(c.var.deps, ctxOf(c), c.req.valid("param").appId), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/{appId}/environments/{env}",
+      tags: ["apps"],
+      summary: "Delete an environment of a host app",
+      description:
+        "Refused with 409 TARGET_IN_USE while it has a release that is not ended, archived or cancelled. Its name " +
+        "stays taken on the app. Audited.",
+      security: SecurityBearer,
+      request: { params: AppParams.extend({ env: EnvName }) },
+      responses: {
+        200: { description: "Deleted", content: { "application/json": { schema: EnvironmentSchema } } },
+        ...adminErrors,
+      },
+    }),
+    async (c) => {
+      const { appId, env } = c.req.valid("param");
+      return c.json(await deleteEnvironment(c.var.deps, ctxOf(c), appId, env), 200);
+    },
   )
   .openapi(
     createRoute({

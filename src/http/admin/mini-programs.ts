@@ -19,6 +19,17 @@ const Localized = z
   )
   .refine((v) => Object.keys(v).length <= 20, "At most 20 languages.");
 
+const Icon = z
+  .string()
+  .max(2048)
+  .url()
+  .refine((v) => v.startsWith("https://"), "Must be an https URL.");
+const Category = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^\P{Cc}*$/u, "No control characters.");
+
 export const MiniProgramSchema = z
   .object({
     id: z.string(),
@@ -31,6 +42,10 @@ export const MiniProgramSchema = z
     defaultUpdateMode: UpdateModeSchema,
     minUsableVersion: z.string().nullable(),
     config: ConfigSchema,
+    icon: z.string().nullable().describe("An https URL of the icon."),
+    category: z.string().nullable(),
+    createdBy: z.string().nullable().describe("The member who created it (null for older mini programs)."),
+    removedAt: z.number().int().nullable().describe("When its removal was approved; null while it exists."),
     createdAt: z.number().int(),
     updatedAt: z.number().int(),
     rowVersion: z.number().int(),
@@ -50,6 +65,8 @@ const CreateMiniProgramBody = z
     defaultUpdateMode: UpdateModeSchema.default("default"),
     minUsableVersion: SemverSchema.nullable().default(null),
     config: ConfigSchema.default({}),
+    icon: Icon.nullable().default(null),
+    category: Category.nullable().default(null),
   })
   .strict()
   .openapi("CreateMiniProgram");
@@ -63,6 +80,8 @@ const UpdateMiniProgramBody = z
     defaultUpdateMode: UpdateModeSchema.optional(),
     minUsableVersion: SemverSchema.nullable().optional(),
     config: ConfigSchema.optional(),
+    icon: Icon.nullable().optional(),
+    category: Category.nullable().optional(),
     rowVersion: z.number().int().positive().optional(),
   })
   .strict()
@@ -93,9 +112,20 @@ export const miniProgramsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: valida
       path: "/",
       tags: ["mini programs"],
       summary: "List mini programs",
-      description: "`q` keeps those whose key or a name contains it (case-insensitive).",
+      description:
+        "`q` keeps those whose key or a name contains it (case-insensitive); `createdBy` those a member created; " +
+        "`category` those of one category.",
       security: SecurityBearer,
-      request: { query: z.object({ ...PageQuery, q: z.string().min(1).max(128).optional() }).strict() },
+      request: {
+        query: z
+          .object({
+            ...PageQuery,
+            q: z.string().min(1).max(128).optional(),
+            createdBy: z.string().min(1).max(64).optional().describe("A member id."),
+            category: Category.optional(),
+          })
+          .strict(),
+      },
       responses: {
         200: {
           description: "OK",
@@ -106,7 +136,8 @@ export const miniProgramsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: valida
     }),
     async (c) => {
       const query = c.req.valid("query");
-      const items = await listMiniPrograms(c.var.deps, ctxOf(c), query.q ?? null);
+      const { q, createdBy, category } = query;
+      const items = await listMiniPrograms(c.var.deps, ctxOf(c), q ?? null, { createdBy, category });
       return c.json(
         paged(items, (mp) => [mp.key], query),
         200,

@@ -46,6 +46,10 @@ const CreateQrCode = z
     ttlSeconds: z.number().int().min(PREVIEW_TTL.min).max(PREVIEW_TTL.max).optional(),
   })
   .strict()
+  .refine((b) => b.kind === "custom" || (b.pagePath === undefined && b.query === undefined), {
+    message: "The default code opens the home page: it takes no pagePath or query.",
+    path: ["pagePath"],
+  })
   .openapi("CreateQrCode");
 
 const ReleaseParams = z.object({ releaseId: z.string().min(1).max(64) });

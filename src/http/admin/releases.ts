@@ -35,6 +35,13 @@ const ReleaseSchema = z
     targeting: z.record(z.string(), z.unknown()).nullable(),
     reviewReason: z.string().nullable(),
     submittedBy: z.string().nullable(),
+    timeWindow: z
+      .object({ admitted: z.number().int(), cap: z.number().int(), remaining: z.number().int() })
+      .nullable()
+      .optional()
+      .describe(
+        "GET of a release with a time window: devices admitted so far and places left (null: not known right now).",
+      ),
     previewTestersOnly: z
       .boolean()
       .describe("Preview (test QR codes) only for the user ids in the configuration's internalTesters."),

@@ -9,7 +9,9 @@ import { CheckRequest, parseCheckRequest } from "./check-request";
 const Result = z
   .object({
     id: z.string(),
-    action: z.enum(["update", "none", "rollback"]),
+    action: z
+      .enum(["update", "none", "rollback", "removed"])
+      .describe("removed: the mini program was removed; a host app that has it should delete it (docs/protocol.md)."),
     version: z.string().optional(),
     releaseId: z.string().optional(),
     updateMode: UpdateModeSchema.optional(),
