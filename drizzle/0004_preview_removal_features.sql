@@ -71,3 +71,8 @@ INSERT INTO `qr_codes` (`id`, `workspace_id`, `release_id`, `kind`, `page_path`,
 SELECT 'qr_' || lower(hex(randomblob(10))), `m`.`workspace_id`, `r`.`id`, 'default', '', '{}', 604800, `r`.`created_by`, `r`.`created_at`
 FROM `releases` `r` JOIN `mini_programs` `m` ON `m`.`id` = `r`.`mini_program_id`
 WHERE `r`.`status` IN ('created', 'in_review', 'approved');
+--> statement-breakpoint
+-- Delivery now lists each previewable release's codes: targets holding one get a newer snapshot
+-- version, so rebuilding their delivery (docs/deploy.md) publishes the codes above what was there.
+UPDATE `environments` SET `snapshot_version` = `snapshot_version` + 1
+WHERE `id` IN (SELECT DISTINCT `environment_id` FROM `releases` WHERE `status` IN ('created', 'in_review', 'approved'));

@@ -16,7 +16,23 @@ export function couldBeTarget(appKey: string, env: string): boolean {
  * shaped like an id could shadow another resource: such keys and names are refused. App keys and
  * environment names cannot contain `_`, so they never collide. A test keeps this list complete.
  */
-export const ID_PREFIXES = ["al", "app", "aud", "env", "inv", "lc", "mem", "mp", "rel", "tok", "ver", "ws"] as const;
+export const ID_PREFIXES = [
+  "al",
+  "app",
+  "aud",
+  "env",
+  "ftr",
+  "inv",
+  "lc",
+  "mem",
+  "mp",
+  "qr",
+  "rel",
+  "rmv",
+  "tok",
+  "ver",
+  "ws",
+] as const;
 
 const ID_SHAPED = new RegExp(`^(?:${ID_PREFIXES.join("|")})_`, "i");
 

@@ -116,7 +116,13 @@ export function catalogueMethods(db: Db): CatalogueMethods {
           db
             .select(
               auditColumns(
-                { ...audit, action: "release.close_on_removal", before: null, after: { status: to } },
+                {
+                  ...audit,
+                  action: "release.close_on_removal",
+                  resourceType: "release",
+                  before: null,
+                  after: { status: to },
+                },
                 { id: sql`${audit.id} || '_' || substr(${t.releases.id}, 5)`, resourceId: sql`${t.releases.id}` },
               ),
             )

@@ -10,11 +10,11 @@ export function requirePermission(ctx: Context, permission: Permission, miniProg
 }
 
 /** MINI_PROGRAM_REMOVED for a mini program whose removal was approved: it is kept read-only. */
-export function refuseRemoved(mp: { removedAt: number | null }): void {
-  if (mp.removedAt !== null) {
+export function refuseRemoved(mp: { removedAt?: number | null }): void {
+  if ((mp.removedAt ?? null) !== null) {
     throw new AppError(
       "MINI_PROGRAM_REMOVED",
-      "This mini program was removed: it can be read, but nothing can be uploaded, released or changed.",
+      "This mini program was removed: it can be read, but nothing can be uploaded, released or edited.",
     );
   }
 }

@@ -6,6 +6,7 @@ import {
   createApp,
   createMiniProgram,
   createRelease,
+  createReleaseRequest,
   expectJson,
   expectProblem,
   releaseFull,
@@ -120,15 +121,8 @@ describe("removing a mini program", () => {
       409,
       "MINI_PROGRAM_REMOVED",
     );
-    await expectProblem(
-      await call("/v1/admin/releases", {
-        method: "POST",
-        token: ws.token,
-        json: { miniProgramId: mp.key, version: "1.1.0", appId: app.key, env: "test" },
-      }),
-      409,
-      "MINI_PROGRAM_REMOVED",
-    );
+    const release = { miniProgramId: mp.key, version: "1.1.0", appId: app.key, env: "test" };
+    await expectProblem(await createReleaseRequest(ws.token, release), 409, "MINI_PROGRAM_REMOVED");
     await expectProblem(
       await call("/v1/admin/mini-programs", {
         method: "POST",

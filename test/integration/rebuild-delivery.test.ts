@@ -81,6 +81,9 @@ describe("rebuilding an environment's delivery data", () => {
       env.DB.prepare("update releases set status = 'paused', paused_from = 'full' where mini_program_id = ?").bind(
         kept.id,
       ),
+      env.DB.prepare(
+        "delete from qr_codes where release_id in (select id from releases where mini_program_id = ?)",
+      ).bind(dropped.id),
       env.DB.prepare("delete from releases where mini_program_id = ?").bind(dropped.id),
       env.DB.prepare("update environments set snapshot_version = 1 where app_id = ?").bind(app.id),
     ]);

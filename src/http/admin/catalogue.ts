@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { looksLikeId } from "../../domain/keys";
 import {
   createFeature,
   deleteFeature,
@@ -35,7 +36,10 @@ const FeatureSchema = z
 
 const CreateFeature = z
   .object({
-    name: z.string().regex(FEATURE_NAME, "1-64 letters, digits, dots, dashes or underscores."),
+    name: z
+      .string()
+      .regex(FEATURE_NAME, "1-64 letters, digits, dots, dashes or underscores.")
+      .refine((v) => !looksLikeId(v), "Must not start like a generated id (such as ftr_)."),
     description: z.string().max(1000).default(""),
     jsapis: z.array(z.string().regex(JSAPI, "A JSAPI name such as my.getLocation.")).min(1).max(200),
   })
