@@ -2,7 +2,7 @@ import type { ConfigPatch } from "../domain/config";
 import { AppError } from "../domain/errors";
 import { compareVersions } from "../domain/semver";
 import { allowedUpdateMode, type UpdateMode, updateModeRefusal } from "../domain/update-mode";
-import { defaultQrCode } from "./manage-qr-codes";
+import { assertPreviewFits, defaultQrCode } from "./manage-qr-codes";
 import type { Context, Deps } from "./ports";
 import { publishDelivery } from "./publish-delivery";
 import { auditEntry, notFound, refuseRemoved, requirePermission } from "./support";
@@ -83,7 +83,9 @@ export async function createRelease(deps: Deps, ctx: Context, input: CreateRelea
     after: { ...release, version: version.version, app: app.key, env: env.name },
   });
   // Every release starts with a default test QR code (seed: "a temporary testing QR code is generated").
-  const created = await deps.store.createRelease(release, audit, defaultQrCode(deps, ctx.actor.workspaceId, release));
+  const code = defaultQrCode(deps, ctx.actor.workspaceId, release);
+  await assertPreviewFits(deps, mp, version, release, [code.id]);
+  const created = await deps.store.createRelease(release, audit, code);
   if (created === "conflict") throw new AppError("CONFLICT", "This version already has a release on this target.");
   await publishDelivery(deps, env.id, [created.miniProgramId]);
   return { ...created, version: version.version, appKey: app.key, env: env.name };

@@ -2,8 +2,16 @@ import { approvalContent } from "../domain/approval";
 import { AppError } from "../domain/errors";
 import { PREVIEW_TTL } from "../domain/preview";
 import { PREVIEW_STATUSES } from "../domain/release-status";
-import type { Context, Deps, QrCodeRecord, ReleaseDetails, ReleaseRecord } from "./ports";
-import { publishDelivery } from "./publish-delivery";
+import type {
+  Context,
+  Deps,
+  MiniProgramRecord,
+  QrCodeRecord,
+  ReleaseDetails,
+  ReleaseRecord,
+  VersionRecord,
+} from "./ports";
+import { assertDeliveryFits, publishDelivery } from "./publish-delivery";
 import { auditEntry, notFound, requirePermission } from "./support";
 
 /** Test QR codes per release at most (each is listed in every delivery of its mini program). */
@@ -138,6 +146,14 @@ export async function createQrCode(deps: Deps, ctx: Context, releaseId: string, 
       },
     ]);
   }
+  const [mp, version, existing] = await Promise.all([
+    deps.store.getMiniProgram(ctx.actor.workspaceId, release.miniProgramId),
+    deps.store.getVersion(release.versionId),
+    deps.store.listQrCodes(release.id),
+  ]);
+  if (mp !== null && version !== null && PREVIEW_STATUSES.includes(release.status)) {
+    await assertPreviewFits(deps, mp, version, release, [...existing.map((c) => c.id), code.id]);
+  }
   const audit = auditEntry(deps, ctx, {
     action: "release.qr_code.create",
     resourceType: "release",
@@ -180,4 +196,34 @@ function notPreviewable(status: string): AppError {
     "RELEASE_NOT_PREVIEWABLE",
     `A ${status} release cannot be previewed: test QR codes work while a release is created, in review or approved.`,
   );
+}
+
+/**
+ * Refuses (SNAPSHOT_TOO_LARGE, before anything is written) a change to a release that can be
+ * previewed when its mini program's delivery part would outgrow its bound: a previewable release with
+ * codes is delivered (as a preview) like a live one. `release` is the release as it will be; `codes`
+ * the ids of its codes afterwards. The mini program and version are added to the measured state when
+ * the target does not have them yet (its first release there).
+ */
+export async function assertPreviewFits(
+  deps: Deps,
+  mp: MiniProgramRecord,
+  version: VersionRecord,
+  release: Omit<ReleaseRecord, "seq"> & { seq?: number },
+  codes: readonly string[],
+): Promise<void> {
+  const contentHash = await deps.hasher.sha256Hex(approvalContent(release));
+  await assertDeliveryFits(deps, release.environmentId, mp.id, (source) => {
+    if (!source.miniPrograms.some((m) => m.id === mp.id)) source.miniPrograms.push(mp);
+    if (!source.versions.some((v) => v.id === version.id)) {
+      source.versions.push({ ...version, deleted: version.deletedAt !== null });
+    }
+    const seq = release.seq ?? Math.max(0, ...source.releases.map((r) => r.seq)) + 1;
+    source.releases = source.releases.filter((r) => r.id !== release.id);
+    source.releases.push({ ...release, seq, contentHash });
+    source.qrCodes = [
+      ...(source.qrCodes ?? []).filter((c) => c.releaseId !== release.id),
+      ...codes.map((id) => ({ id, releaseId: release.id })),
+    ];
+  });
 }

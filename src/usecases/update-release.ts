@@ -3,6 +3,7 @@ import type { ConfigPatch } from "../domain/config";
 import { AppError } from "../domain/errors";
 import { IN_USE_STATUSES, type ReleaseStatus } from "../domain/release-status";
 import { type UpdateMode, updateModeRefusal } from "../domain/update-mode";
+import { assertPreviewFits } from "./manage-qr-codes";
 import type { Context, Deps } from "./ports";
 import { publishDelivery } from "./publish-delivery";
 import { auditEntry, notFound, requirePermission } from "./support";
@@ -62,6 +63,23 @@ export async function updateRelease(
     approvedHash: reset ? null : release.approvedHash,
     updatedAt: deps.clock.now(),
   };
+  // A release with test QR codes is delivered as a preview: its new configuration must fit.
+  const codes = await deps.store.listQrCodes(release.id);
+  if (codes.length > 0 && changes.status !== "rejected") {
+    const [mp, version] = await Promise.all([
+      deps.store.getMiniProgram(ctx.actor.workspaceId, release.miniProgramId),
+      deps.store.getVersion(release.versionId),
+    ]);
+    if (mp !== null && version !== null) {
+      await assertPreviewFits(
+        deps,
+        mp,
+        version,
+        { ...release, ...changes },
+        codes.map((c) => c.id),
+      );
+    }
+  }
   const audit = auditEntry(deps, ctx, {
     action: "release.update",
     resourceType: "release",

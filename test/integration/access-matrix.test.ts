@@ -189,8 +189,9 @@ interface Req {
   body?: BodyInit;
   type?: string;
   /**
-   * For a write whose effect is outside D1: reads that effect. An allowed request must change what
-   * it returns, a denied one must not.
+   * For a write whose effect is outside D1, or in tables fingerprint() does not read (the feature
+   * catalogue, mini programs' features, removal requests): reads that effect. An allowed request
+   * must change what it returns, a denied one must not.
    */
   observe?: () => Promise<unknown>;
   /** The token to present instead of the principal's: one of the principal's member and scopes. */
@@ -285,6 +286,70 @@ async function allowlistOf(w: World) {
   });
   expect(res.status, await res.clone().text()).toBe(201);
   return (await res.json<{ id: string }>()).id;
+}
+
+/** A GET by the owner, which must answer 200: what `observe` reads. */
+async function ownerRead(w: World, path: string): Promise<unknown> {
+  const res = await call(path, { token: w.owner.token });
+  const text = await res.text();
+  expect(res.status, text).toBe(200);
+  return JSON.parse(text);
+}
+
+/** A catalogue feature made by the owner, on no mini program. */
+async function featureOf(w: World) {
+  const res = await call("/v1/admin/features", {
+    method: "POST",
+    token: w.owner.token,
+    json: { name: uniqueKey("feature"), description: "A fixture", jsapis: ["my.getLocation", "my.chooseCity"] },
+  });
+  expect(res.status, await res.clone().text()).toBe(201);
+  return res.json<{ id: string; name: string }>();
+}
+
+/** A new catalogue feature, added to A by the owner. */
+async function featureOnA(w: World) {
+  const feature = await featureOf(w);
+  const res = await call(`/v1/admin/mini-programs/${w.a.id}/features/${feature.id}`, {
+    method: "PUT",
+    token: w.owner.token,
+  });
+  expect(res.status, await res.clone().text()).toBe(200);
+  return feature;
+}
+
+const catalogue = (w: World) => () => ownerRead(w, "/v1/admin/features?limit=500");
+const featuresOfA = (w: World) => () => ownerRead(w, `/v1/admin/mini-programs/${w.a.id}/features?limit=500`);
+
+/** The pending removal request of a mini program: the one there is, or a new one the owner asks for. */
+async function pendingRemovalOf(w: World, miniProgramId: string): Promise<string> {
+  const pending = (await ownerRead(w, `/v1/admin/removal-requests?miniProgramId=${miniProgramId}&status=pending`)) as {
+    items: { id: string }[];
+  };
+  const found = pending.items[0];
+  if (found !== undefined) return found.id;
+  const res = await call(`/v1/admin/mini-programs/${miniProgramId}/removal-requests`, {
+    method: "POST",
+    token: w.owner.token,
+    json: { reason: "Sunset" },
+  });
+  expect(res.status, await res.clone().text()).toBe(201);
+  return (await res.json<{ id: string }>()).id;
+}
+
+/** Leaves A with no pending removal request (the owner rejects it), so that another may be asked for. */
+async function noPendingRemovalOfA(w: World) {
+  const pending = (await ownerRead(w, `/v1/admin/removal-requests?miniProgramId=${w.a.id}&status=pending`)) as {
+    items: { id: string }[];
+  };
+  for (const { id } of pending.items) {
+    const res = await call(`/v1/admin/removal-requests/${id}/decision`, {
+      method: "POST",
+      token: w.owner.token,
+      json: { decision: "reject" },
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+  }
 }
 
 /** A token of the principal's own member, with the principal's scopes (so it may rotate it). */
@@ -442,6 +507,25 @@ const REQUESTS: Record<string, RouteRequest[]> = {
     },
   ],
   "GET /v1/admin/apps/{appId}": [{ build: async (w) => GET(`/v1/admin/apps/${w.app.key}`)() }],
+  "DELETE /v1/admin/apps/{appId}": [
+    // A new app of the owner's, with no release (an open one would make it 409 TARGET_IN_USE).
+    { build: async (w) => ({ method: "DELETE", path: `/v1/admin/apps/${(await createApp(w.owner.token)).key}` }) },
+  ],
+  "DELETE /v1/admin/apps/{appId}/environments/{env}": [
+    {
+      // A new environment of the world's app, with no release.
+      build: async (w) => {
+        const name = `gone-${next()}`;
+        const res = await call(`/v1/admin/apps/${w.app.key}/environments`, {
+          method: "POST",
+          token: w.owner.token,
+          json: { name },
+        });
+        expect(res.status, await res.clone().text()).toBe(201);
+        return { method: "DELETE", path: `/v1/admin/apps/${w.app.key}/environments/${name}` };
+      },
+    },
+  ],
   "POST /v1/admin/apps/{appId}/environments": [
     {
       build: async (w) => ({
@@ -552,6 +636,135 @@ const REQUESTS: Record<string, RouteRequest[]> = {
       }),
     },
   ],
+  "GET /v1/admin/mini-programs/{miniProgramId}/features": [
+    {
+      build: async (w) => {
+        await featureOnA(w);
+        return GET(`/v1/admin/mini-programs/${w.a.id}/features`)();
+      },
+    },
+  ],
+  "PUT /v1/admin/mini-programs/{miniProgramId}/features/{featureId}": [
+    {
+      // A feature A does not have yet: the route is idempotent, and only a change is audited.
+      build: async (w) => ({
+        method: "PUT",
+        path: `/v1/admin/mini-programs/${w.a.id}/features/${(await featureOf(w)).id}`,
+        observe: featuresOfA(w),
+      }),
+    },
+  ],
+  "DELETE /v1/admin/mini-programs/{miniProgramId}/features/{featureId}": [
+    {
+      // A feature A has (by name, which the route takes too): idempotent, so it must be there to change anything.
+      build: async (w) => ({
+        method: "DELETE",
+        path: `/v1/admin/mini-programs/${w.a.id}/features/${(await featureOnA(w)).name}`,
+        observe: featuresOfA(w),
+      }),
+    },
+  ],
+  "POST /v1/admin/mini-programs/{miniProgramId}/removal-requests": [
+    {
+      // One request may be pending at a time: the owner rejects the one an earlier case left.
+      build: async (w) => {
+        await noPendingRemovalOfA(w);
+        return {
+          method: "POST",
+          path: `/v1/admin/mini-programs/${w.a.id}/removal-requests`,
+          json: { reason: "No longer offered" },
+          observe: () => ownerRead(w, `/v1/admin/removal-requests?miniProgramId=${w.a.id}&limit=500`),
+        };
+      },
+    },
+  ],
+
+  "GET /v1/admin/removal-requests": [
+    {
+      build: async (w) => {
+        await pendingRemovalOf(w, w.a.id);
+        await pendingRemovalOf(w, w.b.id);
+        return GET("/v1/admin/removal-requests")();
+      },
+      check: (body, p, w) => {
+        const mps = (body as { items: { miniProgramId: string }[] }).items.map((r) => r.miniProgramId);
+        expectFiltered({ a: mps.includes(w.a.id), b: mps.includes(w.b.id) }, p.actor, w);
+      },
+    },
+  ],
+  "GET /v1/admin/removal-requests/{requestId}": [
+    { build: async (w) => GET(`/v1/admin/removal-requests/${await pendingRemovalOf(w, w.a.id)}`)() },
+  ],
+  "POST /v1/admin/removal-requests/{requestId}/decision": [
+    {
+      variant: "reject a pending request for A",
+      build: async (w) => {
+        const id = await pendingRemovalOf(w, w.a.id);
+        return {
+          method: "POST",
+          path: `/v1/admin/removal-requests/${id}/decision`,
+          json: { decision: "reject", reason: "Still used" },
+          observe: () => ownerRead(w, `/v1/admin/removal-requests/${id}`),
+        };
+      },
+    },
+    {
+      // Approval removes the mini program for good, so each case approves a new mini program's
+      // request (the owner's), not A's: workspace:write is workspace-wide, so which one does not matter.
+      variant: "approve a pending request for a new mini program",
+      build: async (w) => {
+        const id = await pendingRemovalOf(w, (await createMiniProgram(w.owner.token)).id);
+        return {
+          method: "POST",
+          path: `/v1/admin/removal-requests/${id}/decision`,
+          json: { decision: "approve" },
+          observe: () => ownerRead(w, `/v1/admin/removal-requests/${id}`),
+        };
+      },
+    },
+  ],
+
+  "GET /v1/admin/features": [
+    {
+      build: async (w) => {
+        await featureOf(w);
+        return GET("/v1/admin/features")();
+      },
+    },
+  ],
+  "POST /v1/admin/features": [
+    {
+      build: async (w) => ({
+        method: "POST",
+        path: "/v1/admin/features",
+        json: { name: uniqueKey("feature"), jsapis: ["my.scan"] },
+        observe: catalogue(w),
+      }),
+    },
+  ],
+  "GET /v1/admin/features/{featureId}": [
+    { variant: "by id", build: async (w) => GET(`/v1/admin/features/${(await featureOf(w)).id}`)() },
+    { variant: "by name", build: async (w) => GET(`/v1/admin/features/${(await featureOf(w)).name}`)() },
+  ],
+  "DELETE /v1/admin/features/{featureId}": [
+    {
+      // A feature no mini program has (one that one has is 409 FEATURE_IN_USE).
+      variant: "by id",
+      build: async (w) => ({
+        method: "DELETE",
+        path: `/v1/admin/features/${(await featureOf(w)).id}`,
+        observe: catalogue(w),
+      }),
+    },
+    {
+      variant: "by name",
+      build: async (w) => ({
+        method: "DELETE",
+        path: `/v1/admin/features/${(await featureOf(w)).name}`,
+        observe: catalogue(w),
+      }),
+    },
+  ],
 
   "GET /v1/admin/releases": [
     {
@@ -627,6 +840,14 @@ const REQUESTS: Record<string, RouteRequest[]> = {
         path: `/v1/admin/releases/${(await releaseOf(w)).id}/rollout`,
         json: { basisPoints: 100 },
       }),
+    },
+  ],
+  "GET /v1/admin/releases/{releaseId}/features": [
+    {
+      build: async (w) => {
+        await featureOnA(w);
+        return GET(`/v1/admin/releases/${(await releaseOf(w)).id}/features`)();
+      },
     },
   ],
   "GET /v1/admin/releases/{releaseId}/qr-codes": [

@@ -124,6 +124,19 @@ interface World {
   devices: { id: string; name: string; entry: string };
   /** A list no release refers to: the one the delete route may remove in the fixture check. */
   spareListId: string;
+  /** A second host app, with no release: the one the app delete route may remove in the fixture check. */
+  spareApp: { id: string; key: string };
+  /** The id of `app`'s environment named SPARE_ENV (no release): the one the environment delete route may remove. */
+  spareEnvId: string;
+  /** A catalogue feature `mp` has, and one it has that the delete route may take off it. */
+  feature: { id: string; name: string };
+  dropFeature: { id: string; name: string };
+  /** A catalogue feature no mini program has: the one the feature delete route may remove. */
+  spareFeature: { id: string; name: string };
+  /** A second mini program, with no removal request: the one a removal request may be asked for. */
+  spareMp: { id: string; key: string };
+  /** A pending removal request of `mp` (the decision route rejects it in the fixture check). */
+  removal: string;
   /** A person with a developer role on the mini program. */
   person: string;
   /** A service account with a developer role on the mini program. */
@@ -135,6 +148,9 @@ interface World {
   /** Every value that names something of this workspace only (for the leak check). */
   own: string[];
 }
+
+/** An environment both workspaces' apps have, with no release (the name alone is not unique). */
+const SPARE_ENV = "retired";
 
 async function makeWorld(label: string): Promise<World> {
   const res = await call("/v1/workspaces", {
@@ -158,7 +174,12 @@ async function makeWorld(label: string): Promise<World> {
     key: uniqueKey(`app-${label}`),
     name: `App ${label}`,
     platforms: ["ios", "android"],
-    environments: ["test", "prod", onlyEnv],
+    environments: ["test", "prod", onlyEnv, SPARE_ENV],
+  });
+  const spareApp = await post<{ id: string; key: string }>("/v1/admin/apps", {
+    key: uniqueKey(`spare-app-${label}`),
+    name: `Spare app ${label}`,
+    platforms: ["ios"],
   });
   const mp = await post<{ id: string; key: string }>("/v1/admin/mini-programs", {
     key: uniqueKey(`prog-${label}`),
@@ -253,7 +274,27 @@ async function makeWorld(label: string): Promise<World> {
     name: "spare",
     memberId: service.id,
   });
+  // The catalogue: names are unique to the workspace, so B's name never names one of A's.
+  const feature = async (prefix: string) => {
+    const name = uniqueKey(`${prefix}-${label}`);
+    const made = await post<{ id: string }>("/v1/admin/features", { name, jsapis: ["my.getLocation"] });
+    return { id: made.id, name };
+  };
+  const kept = await feature("feature");
+  const dropFeature = await feature("drop");
+  const spareFeature = await feature("spare-feature");
+  for (const f of [kept, dropFeature]) {
+    await post(`/v1/admin/mini-programs/${mp.id}/features/${f.id}`, undefined, 200, "PUT");
+  }
+  const spareMp = await post<{ id: string; key: string }>("/v1/admin/mini-programs", {
+    key: uniqueKey(`spare-prog-${label}`),
+    names: { en: `Spare program ${label}` },
+  });
+  const removal = await post<{ id: string }>(`/v1/admin/mini-programs/${mp.id}/removal-requests`, {
+    reason: "Probe fixture",
+  });
   const prod = app.environments.find((e) => e.name === "prod")?.id ?? "";
+  const spareEnvId = app.environments.find((e) => e.name === SPARE_ENV)?.id ?? "";
   return {
     workspaceId: ws.workspaceId,
     token,
@@ -276,6 +317,13 @@ async function makeWorld(label: string): Promise<World> {
       await post<{ id: string }>("/v1/admin/allowlists", { name: uniqueKey(`spare-${label}`), kind: "user" })
     ).id,
     devices: lists.device,
+    spareApp: { id: spareApp.id, key: spareApp.key },
+    spareEnvId,
+    feature: kept,
+    dropFeature,
+    spareFeature,
+    spareMp: { id: spareMp.id, key: spareMp.key },
+    removal: removal.id,
     person: person.id,
     service: service.id,
     serviceToken: serviceToken.id,
@@ -312,6 +360,18 @@ async function makeWorld(label: string): Promise<World> {
       serviceToken.secret,
       spareToken.id,
       spareToken.secret,
+      spareApp.id,
+      spareApp.key,
+      spareEnvId,
+      kept.id,
+      kept.name,
+      dropFeature.id,
+      dropFeature.name,
+      spareFeature.id,
+      spareFeature.name,
+      spareMp.id,
+      spareMp.key,
+      removal.id,
     ],
   };
 }
@@ -390,6 +450,16 @@ const token = (self: Of) => ({
     "service token id": (b: World) => b.serviceToken,
   },
 });
+const feature = (self: Of) => ({
+  own: self,
+  foreign: {
+    "feature id": (b: World) => b.feature.id,
+    "feature name": (b: World) => b.feature.name,
+    "spare feature id": (b: World) => b.spareFeature.id,
+    "spare feature name": (b: World) => b.spareFeature.name,
+  },
+});
+const removal = (self: Of) => ({ own: self, foreign: { "removal request id": (b: World) => b.removal } });
 const PAYMENT = { notSent: "A payment provider's id stored verbatim in the configuration, not an Updraft resource." };
 
 const TABLE: Record<string, OpEntry> = {
@@ -463,6 +533,27 @@ const TABLE: Record<string, OpEntry> = {
   "GET /v1/admin/apps/{appId}": {
     build: (_a, v) => ({ method: "GET", path: `/v1/admin/apps/${v("path:appId")}` }),
     fields: { "path:appId": app },
+  },
+  "DELETE /v1/admin/apps/{appId}": {
+    build: (_a, v) => ({ method: "DELETE", path: `/v1/admin/apps/${v("path:appId")}` }),
+    fields: {
+      "path:appId": {
+        own: (a) => a.spareApp.id,
+        // B's app has open releases (409 TARGET_IN_USE if it were found); its spare app has none.
+        foreign: { ...app.foreign, "spare app id": (b) => b.spareApp.id, "spare app key": (b) => b.spareApp.key },
+      },
+    },
+  },
+  "DELETE /v1/admin/apps/{appId}/environments/{env}": {
+    build: (_a, v) => ({
+      method: "DELETE",
+      path: `/v1/admin/apps/${v("path:appId")}/environments/${v("path:env")}`,
+    }),
+    fields: {
+      // B's app has an environment named SPARE_ENV too, with no release: found, it would be deleted.
+      "path:appId": app,
+      "path:env": { own: () => SPARE_ENV, foreign: { "environment name": (b) => b.onlyEnv } },
+    },
   },
   "POST /v1/admin/apps/{appId}/environments": {
     build: (_a, v) => ({
@@ -560,6 +651,83 @@ const TABLE: Record<string, OpEntry> = {
       "path:version": { own: () => "9.9.0", foreign: { "version of B's only": (b) => b.onlyVersion } },
     },
   },
+  "GET /v1/admin/mini-programs/{miniProgramId}/features": {
+    build: (_a, v) => ({ method: "GET", path: `/v1/admin/mini-programs/${v("path:miniProgramId")}/features` }),
+    fields: { "path:miniProgramId": mp },
+  },
+  "PUT /v1/admin/mini-programs/{miniProgramId}/features/{featureId}": {
+    // A's mini program has the feature already: the route is idempotent, so A's own request writes nothing.
+    build: (_a, v) => ({
+      method: "PUT",
+      path: `/v1/admin/mini-programs/${v("path:miniProgramId")}/features/${v("path:featureId")}`,
+    }),
+    fields: { "path:miniProgramId": mp, "path:featureId": feature((a) => a.feature.id) },
+  },
+  "DELETE /v1/admin/mini-programs/{miniProgramId}/features/{featureId}": {
+    build: (_a, v) => ({
+      method: "DELETE",
+      path: `/v1/admin/mini-programs/${v("path:miniProgramId")}/features/${v("path:featureId")}`,
+    }),
+    fields: {
+      "path:miniProgramId": mp,
+      "path:featureId": {
+        own: (a) => a.dropFeature.id,
+        foreign: {
+          ...feature((a) => a.dropFeature.id).foreign,
+          "dropped feature id": (b) => b.dropFeature.id,
+          "dropped feature name": (b) => b.dropFeature.name,
+        },
+      },
+    },
+  },
+  "POST /v1/admin/mini-programs/{miniProgramId}/removal-requests": {
+    build: (_a, v) => ({
+      method: "POST",
+      path: `/v1/admin/mini-programs/${v("path:miniProgramId")}/removal-requests`,
+      json: { reason: "Probe" },
+    }),
+    fields: {
+      "path:miniProgramId": {
+        own: (a) => a.spareMp.id,
+        foreign: {
+          ...mp.foreign,
+          "spare mini program id": (b) => b.spareMp.id,
+          "spare mini program key": (b) => b.spareMp.key,
+        },
+      },
+    },
+  },
+
+  "GET /v1/admin/removal-requests": {
+    build: (_a, v) => ({
+      method: "GET",
+      path: "/v1/admin/removal-requests",
+      query: { miniProgramId: v("query:miniProgramId") },
+    }),
+    fields: { "query:miniProgramId": mp },
+  },
+  "GET /v1/admin/removal-requests/{requestId}": {
+    build: (_a, v) => ({ method: "GET", path: `/v1/admin/removal-requests/${v("path:requestId")}` }),
+    fields: { "path:requestId": removal((a) => a.removal) },
+  },
+  "POST /v1/admin/removal-requests/{requestId}/decision": {
+    // Reject, not approve: approving would remove A's mini program, which the other fixture checks use.
+    build: (_a, v) => ({
+      method: "POST",
+      path: `/v1/admin/removal-requests/${v("path:requestId")}/decision`,
+      json: { decision: "reject", reason: "Probe" },
+    }),
+    fields: { "path:requestId": removal((a) => a.removal) },
+  },
+
+  "GET /v1/admin/features/{featureId}": {
+    build: (_a, v) => ({ method: "GET", path: `/v1/admin/features/${v("path:featureId")}` }),
+    fields: { "path:featureId": feature((a) => a.feature.id) },
+  },
+  "DELETE /v1/admin/features/{featureId}": {
+    build: (_a, v) => ({ method: "DELETE", path: `/v1/admin/features/${v("path:featureId")}` }),
+    fields: { "path:featureId": feature((a) => a.spareFeature.id) },
+  },
 
   "POST /v1/admin/releases": {
     build: (_a, v) => ({
@@ -635,6 +803,10 @@ const TABLE: Record<string, OpEntry> = {
       path: `/v1/admin/releases/${v("path:releaseId")}/rollout`,
       json: { basisPoints: 2500 },
     }),
+    fields: { "path:releaseId": release((a) => a.created) },
+  },
+  "GET /v1/admin/releases/{releaseId}/features": {
+    build: (_a, v) => ({ method: "GET", path: `/v1/admin/releases/${v("path:releaseId")}/features` }),
     fields: { "path:releaseId": release((a) => a.created) },
   },
   "GET /v1/admin/releases/{releaseId}/qr-codes": {
@@ -814,10 +986,12 @@ async function fingerprint(workspaceId: string) {
       (select count(*) || ':' || count(used_at) from member_invites where workspace_id = ?1) as invites,
       (select group_concat(x) from (select id || ':' || coalesce(expires_at, '-') || ':' || coalesce(revoked_at, '-') as x
          from api_tokens where workspace_id = ?1 order by id)) as tokens,
-      (select count(*) from apps where workspace_id = ?1) as apps,
-      (select group_concat(x) from (select e.id || ':' || e.snapshot_version as x from environments e
-         join apps a on a.id = e.app_id where a.workspace_id = ?1 order by e.id)) as environments,
-      (select group_concat(x) from (select id || ':' || row_version as x from mini_programs where workspace_id = ?1 order by id)) as mini_programs,
+      (select group_concat(x) from (select id || ':' || coalesce(deleted_at, '-') as x
+         from apps where workspace_id = ?1 order by id)) as apps,
+      (select group_concat(x) from (select e.id || ':' || e.snapshot_version || ':' || coalesce(e.deleted_at, '-') as x
+         from environments e join apps a on a.id = e.app_id where a.workspace_id = ?1 order by e.id)) as environments,
+      (select group_concat(x) from (select id || ':' || row_version || ':' || coalesce(removed_at, '-') as x
+         from mini_programs where workspace_id = ?1 order by id)) as mini_programs,
       (select group_concat(x) from (select m.mini_program_id || ':' || m.member_id || ':' || m.role as x
          from mini_program_members m join mini_programs p on p.id = m.mini_program_id where p.workspace_id = ?1
          order by m.mini_program_id, m.member_id)) as roles,
@@ -825,7 +999,15 @@ async function fingerprint(workspaceId: string) {
       (select group_concat(x) from (select r.id || ':' || r.row_version || ':' || r.status as x from releases r
          join mini_programs p on p.id = r.mini_program_id where p.workspace_id = ?1 order by r.id)) as releases,
       (select group_concat(x) from (select id || ':' || row_version || ':' || content_version as x
-         from allowlists where workspace_id = ?1 order by id)) as allowlists`,
+         from allowlists where workspace_id = ?1 order by id)) as allowlists,
+      (select group_concat(x) from (select id || ':' || name || ':' || updated_at as x
+         from features where workspace_id = ?1 order by id)) as features,
+      (select group_concat(x) from (select f.mini_program_id || ':' || f.feature_id as x from mini_program_features f
+         join mini_programs p on p.id = f.mini_program_id where p.workspace_id = ?1
+         order by f.mini_program_id, f.feature_id)) as mini_program_features,
+      (select group_concat(x) from (select id || ':' || status as x
+         from removal_requests where workspace_id = ?1 order by id)) as removal_requests,
+      (select group_concat(x) from (select id as x from qr_codes where workspace_id = ?1 order by id)) as qr_codes`,
   )
     .bind(workspaceId)
     .first<Record<string, unknown>>();

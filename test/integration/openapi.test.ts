@@ -22,12 +22,21 @@ interface OpenApiDoc {
 /** Every route the routers under src/http define, in OpenAPI path syntax. */
 const ROUTES: [string, string[]][] = [
   ["/v1/admin/apps", ["get", "post"]],
-  ["/v1/admin/apps/{appId}", ["get"]],
+  ["/v1/admin/apps/{appId}", ["get", "delete"]],
   ["/v1/admin/apps/{appId}/environments", ["post"]],
+  ["/v1/admin/apps/{appId}/environments/{env}", ["delete"]],
   ["/v1/admin/mini-programs", ["get", "post"]],
   ["/v1/admin/mini-programs/{miniProgramId}", ["get", "patch"]],
   ["/v1/admin/mini-programs/{miniProgramId}/members", ["get"]],
   ["/v1/admin/mini-programs/{miniProgramId}/members/{memberId}", ["put", "delete"]],
+  ["/v1/admin/mini-programs/{miniProgramId}/features", ["get"]],
+  ["/v1/admin/mini-programs/{miniProgramId}/features/{featureId}", ["put", "delete"]],
+  ["/v1/admin/mini-programs/{miniProgramId}/removal-requests", ["post"]],
+  ["/v1/admin/removal-requests", ["get"]],
+  ["/v1/admin/removal-requests/{requestId}", ["get"]],
+  ["/v1/admin/removal-requests/{requestId}/decision", ["post"]],
+  ["/v1/admin/features", ["get", "post"]],
+  ["/v1/admin/features/{featureId}", ["get", "delete"]],
   ["/v1/admin/members", ["get", "post"]],
   ["/v1/admin/members/{memberId}", ["get", "patch", "delete"]],
   ["/v1/admin/tokens", ["get", "post"]],
@@ -42,6 +51,7 @@ const ROUTES: [string, string[]][] = [
   ["/v1/admin/releases", ["get", "post"]],
   ["/v1/admin/releases/{releaseId}", ["get", "patch", "delete"]],
   ["/v1/admin/releases/{releaseId}/transitions", ["post"]],
+  ["/v1/admin/releases/{releaseId}/features", ["get"]],
   ["/v1/admin/releases/{releaseId}/qr-codes", ["get", "post"]],
   ["/v1/admin/releases/{releaseId}/qr-codes/{codeId}", ["get", "delete"]],
   ["/v1/admin/releases/{releaseId}/qr-codes/{codeId}/svg", ["get"]],
@@ -142,6 +152,9 @@ describe("GET /openapi.json", () => {
     expect(body("/v1/check", "post")).toEqual(["application/json"]);
     expect(body("/v1/admin/apps", "post")).toEqual(["application/json"]);
     expect(body("/v1/admin/releases/{releaseId}/transitions", "post")).toEqual(["application/json"]);
+    expect(body("/v1/admin/features", "post")).toEqual(["application/json"]);
+    expect(body("/v1/admin/mini-programs/{miniProgramId}/removal-requests", "post")).toEqual(["application/json"]);
+    expect(body("/v1/admin/removal-requests/{requestId}/decision", "post")).toEqual(["application/json"]);
     expect(body("/v1/admin/mini-programs/{miniProgramId}/versions", "post")).toEqual(["application/zip"]);
   });
 

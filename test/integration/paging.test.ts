@@ -28,7 +28,24 @@ beforeAll(async () => {
   const mp = await createMiniProgram(token);
   for (let i = 0; i < 3; i++) {
     await createApp(token);
-    await createMiniProgram(token);
+    // One removal request per mini program may be pending: each goes to a mini program of its own.
+    const other = await createMiniProgram(token);
+    await expectJson(
+      await call(`/v1/admin/mini-programs/${other.key}/removal-requests`, {
+        method: "POST",
+        token,
+        json: { reason: `r${i}` },
+      }),
+      201,
+    );
+    const feature = await expectJson<{ id: string }>(
+      await call("/v1/admin/features", { method: "POST", token, json: { name: uniqueKey("f"), jsapis: ["my.x"] } }),
+      201,
+    );
+    await expectJson(
+      await call(`/v1/admin/mini-programs/${mp.key}/features/${feature.id}`, { method: "PUT", token }),
+      200,
+    );
     await uploadVersion(token, mp.key, `1.${i}.0`);
     await createRelease(token, { miniProgramId: mp.key, version: `1.${i}.0`, appId: app.key, env: "prod" });
     await call("/v1/admin/allowlists", { method: "POST", token, json: { name: uniqueKey("l"), kind: "user" } });
@@ -56,6 +73,9 @@ beforeAll(async () => {
     "/v1/admin/allowlists": "/v1/admin/allowlists",
     "/v1/admin/members": "/v1/admin/members",
     "/v1/admin/tokens": "/v1/admin/tokens",
+    "/v1/admin/features": "/v1/admin/features",
+    "/v1/admin/mini-programs/{miniProgramId}/features": `/v1/admin/mini-programs/${mp.key}/features`,
+    "/v1/admin/removal-requests": "/v1/admin/removal-requests",
   });
 });
 
@@ -90,6 +110,9 @@ describe("admin lists", () => {
     "/v1/admin/members",
     "/v1/admin/tokens",
     "/v1/admin/releases/{releaseId}/qr-codes",
+    "/v1/admin/features",
+    "/v1/admin/mini-programs/{miniProgramId}/features",
+    "/v1/admin/removal-requests",
   ])("%s pages through every item once", async (route) => {
     const path = paths[route] ?? "";
     const sep = path.includes("?") ? "&" : "?";

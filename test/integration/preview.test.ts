@@ -4,6 +4,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { hmacPreviewTokens } from "../../src/edge/preview-tokens";
 import {
+  auditCountForRequest as auditRowsFor,
   createApp,
   createMiniProgram,
   createRelease,
@@ -302,4 +303,33 @@ describe("test QR codes", () => {
     const rel: ReleaseJson = fx.release;
     expect(rel.status).toBe("created");
   });
+});
+
+describe("previews and the delivery part's size bound", () => {
+  it("counts releases that can be previewed: a release that would outgrow the part is refused, writing nothing", async () => {
+    const ws = await makeWorkspace();
+    const app = await createApp(ws.token, ["prod"]);
+    const mp = await createMiniProgram(ws.token);
+    // About 60 KB of configuration per release: the test bound (2 MiB) holds about 34 of them.
+    const switches = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`s${i}`, "x".repeat(1000)]));
+    let refusedAt = -1;
+    for (let i = 0; i < 45 && refusedAt < 0; i++) {
+      await uploadVersion(ws.token, mp.key, `1.${i}.0`);
+      const res = await call("/v1/admin/releases", {
+        method: "POST",
+        token: ws.token,
+        json: { miniProgramId: mp.key, version: `1.${i}.0`, appId: app.key, env: "prod", config: { switches } },
+      });
+      if (res.status === 201) continue;
+      const { body } = await expectProblem(res, 422, "SNAPSHOT_TOO_LARGE");
+      expect(await auditRowsFor(body.requestId)).toBe(0);
+      refusedAt = i;
+    }
+    expect(refusedAt).toBeGreaterThan(25);
+    const list = await expectJson<{ items: unknown[] }>(
+      await call(`/v1/admin/releases?miniProgramId=${mp.key}&limit=500`, { token: ws.token }),
+      200,
+    );
+    expect(list.items).toHaveLength(refusedAt);
+  }, 60_000);
 });

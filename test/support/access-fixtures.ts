@@ -34,6 +34,10 @@ const FINGERPRINT_QUERIES: Readonly<Record<string, string>> = {
   versions: `select * from versions where mini_program_id in (${WS_MINI_PROGRAMS}) order by id`,
   releases: `select * from releases where mini_program_id in (${WS_MINI_PROGRAMS}) or app_id in (${WS_APPS}) order by id`,
   allowlists: "select * from allowlists where workspace_id = ?1 order by id",
+  qr_codes: "select * from qr_codes where workspace_id = ?1 order by id",
+  features: "select * from features where workspace_id = ?1 order by id",
+  mini_program_features: `select * from mini_program_features where mini_program_id in (${WS_MINI_PROGRAMS}) order by mini_program_id, feature_id`,
+  removal_requests: "select * from removal_requests where workspace_id = ?1 order by id",
   audit_logs: "select * from audit_logs where workspace_id = ?1 order by id",
 };
 
