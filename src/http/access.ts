@@ -56,6 +56,7 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission | readonly Pe
   "GET /v1/admin/removal-requests": "workspace:read",
   "GET /v1/admin/removal-requests/{requestId}": "mini_program:read",
   "POST /v1/admin/removal-requests/{requestId}/decision": "workspace:write",
+  "DELETE /v1/admin/removal-requests/{requestId}": "mini_program:write",
 
   "GET /v1/admin/features": "workspace:read",
   "POST /v1/admin/features": "workspace:write",

@@ -8,7 +8,7 @@ type CatalogueMethods = Pick<
   | "createRemovalRequest"
   | "listRemovalRequests"
   | "getRemovalRequest"
-  | "rejectRemoval"
+  | "closeRemoval"
   | "approveRemoval"
   | "createFeature"
   | "listFeatures"
@@ -93,13 +93,13 @@ export function catalogueMethods(db: Db): CatalogueMethods {
         .from(t.removalRequests)
         .where(and(eq(t.removalRequests.workspaceId, workspaceId), eq(t.removalRequests.id, id)))
         .get()) ?? null,
-    async rejectRemoval(request, decision, audit) {
+    async closeRemoval(request, status, decision, audit) {
       const pending = sql`exists (select 1 from ${t.removalRequests} where ${t.removalRequests.id} = ${request.id} and ${t.removalRequests.status} = 'pending')`;
       const [audited] = await db.batch([
         auditWhen(db, audit, pending),
         db
           .update(t.removalRequests)
-          .set({ status: "rejected", ...decision })
+          .set({ status, ...decision })
           .where(and(eq(t.removalRequests.id, request.id), guard(audit.id))),
       ]);
       return changed(audited) ? "ok" : "conflict";

@@ -62,14 +62,25 @@ export async function getRelease(deps: Deps, ctx: Context, releaseId: string) {
   const release = await deps.store.getRelease(ctx.actor.workspaceId, releaseId);
   if (release === null) throw notFound("The release");
   requirePermission(ctx, "mini_program:read", release.miniProgramId);
+  return withAdmissions(deps, release);
+}
+
+/**
+ * The release with `timeWindow: { admitted, cap, remaining }` when its targeting has a time window,
+ * asked of its admission authority (null when that cannot be asked right now); unchanged otherwise.
+ * Lists call it for the releases of one page only.
+ */
+export async function withAdmissions<T extends { id: string; targeting: Record<string, unknown> | null }>(
+  deps: Deps,
+  release: T,
+) {
   const window = release.targeting?.timeWindow as { cap?: unknown } | undefined;
   if (window === undefined || typeof window.cap !== "number" || deps.admissions.count === undefined) return release;
-  const cap = window.cap;
   const counted = await deps.admissions.count(release.id).catch(() => null);
   if (counted === null) return { ...release, timeWindow: null };
-  const fixed = counted.cap ?? cap;
+  const cap = counted.cap ?? window.cap;
   return {
     ...release,
-    timeWindow: { admitted: counted.admitted, cap: fixed, remaining: Math.max(0, fixed - counted.admitted) },
+    timeWindow: { admitted: counted.admitted, cap, remaining: Math.max(0, cap - counted.admitted) },
   };
 }

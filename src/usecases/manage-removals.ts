@@ -100,8 +100,34 @@ export async function decideRemoval(
   const environments = approve ? await deps.store.environmentIdsReleasing(request.miniProgramId) : [];
   const result = approve
     ? await deps.store.approveRemoval(request, decision, audit)
-    : await deps.store.rejectRemoval(request, decision, audit);
+    : await deps.store.closeRemoval(request, "rejected", decision, audit);
   if (result === "conflict") throw new AppError("CONFLICT", "This removal request was decided meanwhile.");
   if (approve) await publishMiniProgram(deps, request.miniProgramId, environments);
   return decided;
+}
+
+/**
+ * The requester (or anyone who may ask for the mini program's removal) withdraws a pending request.
+ * CONFLICT once decided. Audited.
+ */
+export async function withdrawRemoval(deps: Deps, ctx: Context, id: string) {
+  const request = await deps.store.getRemovalRequest(ctx.actor.workspaceId, id);
+  if (request === null) throw notFound("The removal request");
+  requirePermission(ctx, "mini_program:write", request.miniProgramId);
+  if (request.status !== "pending") {
+    throw new AppError("CONFLICT", `This removal request was already ${request.status}.`);
+  }
+  const decision = { decidedBy: ctx.actor.memberId, decidedAt: deps.clock.now(), decisionReason: null };
+  const withdrawn: RemovalRequestRecord = { ...request, ...decision, status: "withdrawn" };
+  const audit = auditEntry(deps, ctx, {
+    action: "mini_program.removal.withdraw",
+    resourceType: "mini_program",
+    resourceId: request.miniProgramId,
+    before: request,
+    after: withdrawn,
+  });
+  if ((await deps.store.closeRemoval(request, "withdrawn", decision, audit)) === "conflict") {
+    throw new AppError("CONFLICT", "This removal request was decided meanwhile.");
+  }
+  return withdrawn;
 }

@@ -386,8 +386,13 @@ export interface Store extends AccessStore {
   createRemovalRequest(request: RemovalRequestRecord, audit: AuditEntry): Promise<"ok" | "conflict" | "removed">;
   listRemovalRequests(workspaceId: string, miniProgramId?: string): Promise<RemovalRequestRecord[]>;
   getRemovalRequest(workspaceId: string, id: string): Promise<RemovalRequestRecord | null>;
-  /** Rejects a pending request (audited); "conflict" when it is no longer pending. */
-  rejectRemoval(request: RemovalRequestRecord, decision: RemovalDecision, audit: AuditEntry): Promise<WriteResult>;
+  /** Rejects or withdraws a pending request (audited); "conflict" when it is no longer pending. */
+  closeRemoval(
+    request: RemovalRequestRecord,
+    status: "rejected" | "withdrawn",
+    decision: RemovalDecision,
+    audit: AuditEntry,
+  ): Promise<WriteResult>;
   /**
    * Approves a pending request in one batch: the mini program is marked removed, its live releases
    * end and the others that are open are cancelled (one audit row each), and the snapshot version of

@@ -695,6 +695,18 @@ const REQUESTS: Record<string, RouteRequest[]> = {
   "GET /v1/admin/removal-requests/{requestId}": [
     { build: async (w) => GET(`/v1/admin/removal-requests/${await pendingRemovalOf(w, w.a.id)}`)() },
   ],
+  "DELETE /v1/admin/removal-requests/{requestId}": [
+    {
+      build: async (w) => {
+        const id = await pendingRemovalOf(w, w.a.id);
+        return {
+          method: "DELETE",
+          path: `/v1/admin/removal-requests/${id}`,
+          observe: () => ownerRead(w, `/v1/admin/removal-requests/${id}`),
+        };
+      },
+    },
+  ],
   "POST /v1/admin/removal-requests/{requestId}/decision": [
     {
       variant: "reject a pending request for A",

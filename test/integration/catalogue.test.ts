@@ -75,6 +75,14 @@ describe("removing a mini program", () => {
     await expectProblem(await decide(first.id, ws.token, "approve"), 409, "CONFLICT");
     expect((await checkOne(app.key, "prod", mp.key, null)).action).toBe("update");
 
+    // The requester may withdraw a pending request; a withdrawn one cannot be decided.
+    const withdrawn = await expectJson<{ id: string }>(await ask(mpAdmin.token), 201);
+    const withdraw = () =>
+      call(`/v1/admin/removal-requests/${withdrawn.id}`, { method: "DELETE", token: mpAdmin.token });
+    expect(await expectJson<{ status: string }>(await withdraw(), 200)).toMatchObject({ status: "withdrawn" });
+    await expectProblem(await withdraw(), 409, "CONFLICT");
+    await expectProblem(await decide(withdrawn.id, ws.token, "approve"), 409, "CONFLICT");
+
     const second = await expectJson<{ id: string }>(await ask(mpAdmin.token), 201);
     const listed = await expectJson<{ items: { id: string; status: string }[] }>(
       await call(`/v1/admin/removal-requests?miniProgramId=${mp.key}&status=pending`, { token: ws.token }),

@@ -137,6 +137,8 @@ interface World {
   spareMp: { id: string; key: string };
   /** A pending removal request of `mp` (the decision route rejects it in the fixture check). */
   removal: string;
+  /** A pending removal request of a third mini program: the one the withdraw route may withdraw. */
+  withdrawable: string;
   /** A person with a developer role on the mini program. */
   person: string;
   /** A service account with a developer role on the mini program. */
@@ -293,6 +295,13 @@ async function makeWorld(label: string): Promise<World> {
   const removal = await post<{ id: string }>(`/v1/admin/mini-programs/${mp.id}/removal-requests`, {
     reason: "Probe fixture",
   });
+  const third = await post<{ id: string }>("/v1/admin/mini-programs", {
+    key: uniqueKey(`third-prog-${label}`),
+    names: { en: `Third program ${label}` },
+  });
+  const withdrawable = await post<{ id: string }>(`/v1/admin/mini-programs/${third.id}/removal-requests`, {
+    reason: "Probe fixture to withdraw",
+  });
   const prod = app.environments.find((e) => e.name === "prod")?.id ?? "";
   const spareEnvId = app.environments.find((e) => e.name === SPARE_ENV)?.id ?? "";
   return {
@@ -324,6 +333,7 @@ async function makeWorld(label: string): Promise<World> {
     spareFeature,
     spareMp: { id: spareMp.id, key: spareMp.key },
     removal: removal.id,
+    withdrawable: withdrawable.id,
     person: person.id,
     service: service.id,
     serviceToken: serviceToken.id,
@@ -372,6 +382,8 @@ async function makeWorld(label: string): Promise<World> {
       spareMp.id,
       spareMp.key,
       removal.id,
+      withdrawable.id,
+      third.id,
     ],
   };
 }
@@ -709,6 +721,10 @@ const TABLE: Record<string, OpEntry> = {
   "GET /v1/admin/removal-requests/{requestId}": {
     build: (_a, v) => ({ method: "GET", path: `/v1/admin/removal-requests/${v("path:requestId")}` }),
     fields: { "path:requestId": removal((a) => a.removal) },
+  },
+  "DELETE /v1/admin/removal-requests/{requestId}": {
+    build: (_a, v) => ({ method: "DELETE", path: `/v1/admin/removal-requests/${v("path:requestId")}` }),
+    fields: { "path:requestId": removal((a) => a.withdrawable) },
   },
   "POST /v1/admin/removal-requests/{requestId}/decision": {
     // Reject, not approve: approving would remove A's mini program, which the other fixture checks use.

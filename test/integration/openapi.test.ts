@@ -33,7 +33,7 @@ const ROUTES: [string, string[]][] = [
   ["/v1/admin/mini-programs/{miniProgramId}/features/{featureId}", ["put", "delete"]],
   ["/v1/admin/mini-programs/{miniProgramId}/removal-requests", ["post"]],
   ["/v1/admin/removal-requests", ["get"]],
-  ["/v1/admin/removal-requests/{requestId}", ["get"]],
+  ["/v1/admin/removal-requests/{requestId}", ["get", "delete"]],
   ["/v1/admin/removal-requests/{requestId}/decision", ["post"]],
   ["/v1/admin/features", ["get", "post"]],
   ["/v1/admin/features/{featureId}", ["get", "delete"]],

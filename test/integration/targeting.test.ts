@@ -248,6 +248,12 @@ describe("explain", () => {
     // The cap of 1 is reached: now a newcomer is refused, and the release shows no place left.
     expect(await explain("second")).toMatchObject({ reason: "NOT_TARGETED", targeting: { reason: "CAP_REACHED" } });
     expect(await counts()).toEqual({ admitted: 1, cap: 1, remaining: 0 });
+    const listed = await expectJson<{ items: { id: string; timeWindow?: unknown }[] }>(
+      await call(`/v1/admin/releases?miniProgramId=${fx.mpKey}`, { token }),
+      200,
+    );
+    expect(listed.items.find((r) => r.id === fx.releaseId)?.timeWindow).toEqual({ admitted: 1, cap: 1, remaining: 0 });
+    expect(listed.items.find((r) => r.id !== fx.releaseId)).not.toHaveProperty("timeWindow");
   });
 
   it("is scoped to the caller's workspace", async () => {

@@ -9,7 +9,13 @@ import {
   releaseFeatures,
   setMiniProgramFeature,
 } from "../../usecases/manage-features";
-import { decideRemoval, getRemovalRequest, listRemovalRequests, requestRemoval } from "../../usecases/manage-removals";
+import {
+  decideRemoval,
+  getRemovalRequest,
+  listRemovalRequests,
+  requestRemoval,
+  withdrawRemoval,
+} from "../../usecases/manage-removals";
 import { ctxOf } from "../auth";
 import { jsonBody } from "../json-body";
 import { PageQuery, paged, pageSchema } from "../paging";
@@ -291,4 +297,17 @@ export const catalogueRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validatio
     }),
     async (c) =>
       c.json(await decideRemoval(c.var.deps, ctxOf(c), c.req.valid("param").requestId, c.req.valid("json")), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/removal-requests/{requestId}",
+      tags: ["removal"],
+      summary: "Withdraw a pending removal request",
+      description: "Whoever may ask for the mini program's removal. 409 CONFLICT once decided. Audited.",
+      security: SecurityBearer,
+      request: { params: RequestParams },
+      responses: { 200: { description: "Withdrawn", ...ok(RemovalSchema) }, ...adminErrors },
+    }),
+    async (c) => c.json(await withdrawRemoval(c.var.deps, ctxOf(c), c.req.valid("param").requestId), 200),
   );

@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { RELEASE_STATUSES, REQUESTABLE_STATUSES } from "../../domain/release-status";
 import { createRelease } from "../../usecases/create-release";
 import { deleteRelease } from "../../usecases/delete-release";
-import { getRelease, listReleases } from "../../usecases/list-releases";
+import { getRelease, listReleases, withAdmissions } from "../../usecases/list-releases";
 import { setReleaseRollout, setReleaseTargeting } from "../../usecases/set-release-targeting";
 import { transitionRelease } from "../../usecases/transition-release";
 import { updateRelease } from "../../usecases/update-release";
@@ -39,9 +39,7 @@ const ReleaseSchema = z
       .object({ admitted: z.number().int(), cap: z.number().int(), remaining: z.number().int() })
       .nullable()
       .optional()
-      .describe(
-        "GET of a release with a time window: devices admitted so far and places left (null: not known right now).",
-      ),
+      .describe("A release with a time window: devices admitted so far and places left (null: not known right now)."),
     previewTestersOnly: z
       .boolean()
       .describe("Preview (test QR codes) only for the user ids in the configuration's internalTesters."),
@@ -148,10 +146,9 @@ export const releasesRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validation
     async (c) => {
       const { limit, cursor, ...filter } = c.req.valid("query");
       const items = await listReleases(c.var.deps, ctxOf(c), filter);
-      return c.json(
-        paged(items, (r) => [-r.createdAt, -r.seq, r.id], { limit, cursor }),
-        200,
-      );
+      const page = paged(items, (r) => [-r.createdAt, -r.seq, r.id], { limit, cursor });
+      const deps = c.var.deps;
+      return c.json({ ...page, items: await Promise.all(page.items.map((r) => withAdmissions(deps, r))) }, 200);
     },
   )
   .openapi(
