@@ -63,7 +63,8 @@ ALTER TABLE `releases` ADD `preview_testers_only` integer DEFAULT false NOT NULL
 -- Data: who created each existing mini program, from its audit record (null when none survives).
 UPDATE `mini_programs` SET `created_by` = (
   SELECT `actor_member_id` FROM `audit_logs`
-  WHERE `audit_logs`.`resource_id` = `mini_programs`.`id` AND `audit_logs`.`action` = 'mini_program.create'
+  WHERE `audit_logs`.`workspace_id` = `mini_programs`.`workspace_id` AND `audit_logs`.`resource_id` = `mini_programs`.`id`
+    AND `audit_logs`.`action` = 'mini_program.create'
   ORDER BY `created_at` LIMIT 1
 );--> statement-breakpoint
 -- Data: every release that can still be previewed gets its default test QR code (links valid 7 days).

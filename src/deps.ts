@@ -10,6 +10,7 @@ import { geoFromCf } from "./edge/geo";
 import { listContentStore } from "./edge/list-content";
 import { ISOLATE_CACHE_BUDGET_BYTES, MemoryBudget, RESERVED_CACHE_BYTES } from "./edge/memory-budget";
 import { hmacPreviewTokens } from "./edge/preview-tokens";
+import { qrPng, qrSvg } from "./edge/qr-image";
 import { r2PackageStore } from "./edge/r2-packages";
 import { parseUserAgent } from "./edge/user-agent";
 import { fflateReader } from "./edge/zip-reader";
@@ -81,6 +82,7 @@ function build(env: Bindings): Deps {
     ),
     signer: env.SIGNING_KEY_SEED ? ed25519Signer(env.SIGNING_KEY_SEED, env.SIGNING_KEY_ID ?? "default") : null,
     previews: hmacPreviewTokens(env.SIGNING_KEY_SEED),
+    qrImages: { svg: (text, scale) => qrSvg(text, { scale }), png: (text, scale) => qrPng(text, { scale }) },
     lists: listContentStore(env.PACKAGES, env.SNAPSHOTS, budget),
     admissions: cachedAdmissionGate(durableObjectAdmissionGate(env.ADMISSIONS), undefined, budget),
     bucketKey: env.BUCKET_KEY ? bucketKeyFromHex(env.BUCKET_KEY) : null,

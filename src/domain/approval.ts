@@ -28,6 +28,22 @@ export function approvalContent(r: ApprovedContent): string {
   });
 }
 
+/**
+ * approvalContent as it was before a rollout-only targeting counted as none (`{}` instead of null):
+ * approvals recorded then still hold.
+ */
+export function legacyApprovalContent(r: ApprovedContent): string {
+  const { percentage: _rollout, ...targeting } = r.targeting ?? {};
+  return canonical({
+    versionId: r.versionId,
+    appId: r.appId,
+    environmentId: r.environmentId,
+    config: r.config ?? {},
+    updateMode: r.updateMode,
+    targeting: r.targeting === null ? null : targeting,
+  });
+}
+
 /** Whether two targetings differ at most in their rollout percentage and ramp (what an approval ignores). */
 export function sameApartFromRollout(a: Record<string, unknown> | null, b: Record<string, unknown> | null): boolean {
   const strip = (t: Record<string, unknown> | null) => {

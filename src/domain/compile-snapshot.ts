@@ -139,7 +139,8 @@ export function compileMiniPrograms(source: SnapshotSource): Record<string, Snap
     const previewCodes = codes.get(r.id);
     if (previewCodes !== undefined && PREVIEW_STATUSES.includes(r.status) && r.contentHash !== undefined) {
       const config = deliveredConfig(sources.get(mp.id), r.config);
-      (mp.previews ??= []).push({
+      if (mp.previews === undefined) mp.previews = [];
+      mp.previews.push({
         release: { ...snapshotRelease(r, version, config), status: "preview", targeting: null },
         hash: r.contentHash.slice(0, 32),
         codes: previewCodes.sort(),

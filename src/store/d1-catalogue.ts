@@ -123,7 +123,11 @@ export function catalogueMethods(db: Db): CatalogueMethods {
                   before: null,
                   after: { status: to },
                 },
-                { id: sql`${audit.id} || '_' || substr(${t.releases.id}, 5)`, resourceId: sql`${t.releases.id}` },
+                {
+                  id: sql`${audit.id} || '_' || substr(${t.releases.id}, 5)`,
+                  resourceId: sql`${t.releases.id}`,
+                  before: sql`json_object('status', ${t.releases.status})`,
+                },
               ),
             )
             .from(t.releases)

@@ -23,7 +23,7 @@ export async function uniqueOrConflict(run: () => Promise<unknown>): Promise<Wri
 export const auditInsert = (db: Db, a: AuditEntry) => db.insert(t.auditLogs).values(a);
 
 /** The audit row as constant columns of an INSERT … SELECT, so it can be made conditional. */
-export const auditColumns = (a: AuditEntry, override: { id?: SQL; resourceId?: SQL } = {}) => ({
+export const auditColumns = (a: AuditEntry, override: { id?: SQL; resourceId?: SQL; before?: SQL } = {}) => ({
   id: (override.id ?? sql<string>`${a.id}`).as("id"),
   workspaceId: sql<string>`${a.workspaceId}`.as("workspace_id"),
   actorMemberId: sql<string>`${a.actorMemberId}`.as("actor_member_id"),
@@ -31,7 +31,7 @@ export const auditColumns = (a: AuditEntry, override: { id?: SQL; resourceId?: S
   action: sql<string>`${a.action}`.as("action"),
   resourceType: sql<string>`${a.resourceType}`.as("resource_type"),
   resourceId: (override.resourceId ?? sql<string>`${a.resourceId}`).as("resource_id"),
-  before: sql<string>`${JSON.stringify(a.before ?? null)}`.as("before"),
+  before: (override.before ?? sql<string>`${JSON.stringify(a.before ?? null)}`).as("before"),
   after: sql<string>`${JSON.stringify(a.after ?? null)}`.as("after"),
   requestId: sql<string>`${a.requestId}`.as("request_id"),
   createdAt: sql<number>`${a.createdAt}`.as("created_at"),

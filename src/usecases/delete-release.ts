@@ -2,7 +2,7 @@ import { AppError } from "../domain/errors";
 import type { ReleaseStatus } from "../domain/release-status";
 import type { Context, Deps } from "./ports";
 import { publishDelivery } from "./publish-delivery";
-import { auditEntry, notFound, requirePermission } from "./support";
+import { auditEntry, notFound, refuseRemoved, requirePermission } from "./support";
 
 /** Statuses a release can be deleted in: never delivered, or over. */
 export const DELETABLE_STATUSES: readonly ReleaseStatus[] = ["created", "rejected", "cancelled", "ended"];
@@ -16,6 +16,9 @@ export async function deleteRelease(deps: Deps, ctx: Context, releaseId: string)
   const release = await deps.store.getRelease(ctx.actor.workspaceId, releaseId);
   if (release === null) throw notFound("The release");
   requirePermission(ctx, "release:write", release.miniProgramId);
+  // A removed mini program's releases are what keeps telling devices on that target to delete it.
+  const mp = await deps.store.getMiniProgram(ctx.actor.workspaceId, release.miniProgramId);
+  if (mp !== null) refuseRemoved(mp);
   if (!DELETABLE_STATUSES.includes(release.status)) {
     throw new AppError(
       "RELEASE_NOT_DELETABLE",

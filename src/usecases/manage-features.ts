@@ -4,6 +4,9 @@ import type { Context, Deps, FeatureRecord } from "./ports";
 import { publishMiniProgram } from "./publish-delivery";
 import { auditEntry, notFound, refuseRemoved, requirePermission } from "./support";
 
+/** Features in a workspace's catalogue, and added to one mini program (every release delivers their names). */
+export const MAX_FEATURES = { catalogue: 500, miniProgram: 50 } as const;
+
 /** Adds a feature (a named group of JSAPIs) to the workspace catalogue: workspace admins. */
 export async function createFeature(
   deps: Deps,
@@ -11,6 +14,9 @@ export async function createFeature(
   input: { name: string; description: string; jsapis: string[] },
 ) {
   requirePermission(ctx, "workspace:write");
+  if ((await deps.store.listFeatures(ctx.actor.workspaceId)).length >= MAX_FEATURES.catalogue) {
+    throw new AppError("CONFLICT", `The catalogue holds at most ${MAX_FEATURES.catalogue} features: delete one first.`);
+  }
   const now = deps.clock.now();
   const feature: FeatureRecord = {
     id: deps.ids.id("ftr"),
@@ -97,6 +103,13 @@ export async function setMiniProgramFeature(
   requirePermission(ctx, "mini_program:write", mp.id);
   refuseRemoved(mp);
   const feature = await featureOf(deps, ctx, featureIdOrName);
+  const has = await deps.store.listMiniProgramFeatures(mp.id);
+  if (added && has.length >= MAX_FEATURES.miniProgram && !has.some((f) => f.id === feature.id)) {
+    throw new AppError(
+      "CONFLICT",
+      `A mini program has at most ${MAX_FEATURES.miniProgram} features: delete one first.`,
+    );
+  }
   const audit = auditEntry(deps, ctx, {
     action: added ? "mini_program.feature.add" : "mini_program.feature.delete",
     resourceType: "mini_program",

@@ -77,7 +77,8 @@ async function codeFor(deps: Deps, release: ReleaseRecord, codeId: string): Prom
  * stale) that expires `ttlSeconds` from now.
  */
 async function view(deps: Deps, ctx: Context, release: ReleaseDetails, code: QrCodeRecord): Promise<QrCodeView> {
-  if (!PREVIEW_STATUSES.includes(release.status)) {
+  const version = PREVIEW_STATUSES.includes(release.status) ? await deps.store.getVersion(release.versionId) : null;
+  if (version === null || version.deletedAt !== null) {
     return { ...code, previewable: false, link: null, token: null, expiresAt: null };
   }
   if (deps.previews === null) {
@@ -183,12 +184,19 @@ export async function deleteQrCode(deps: Deps, ctx: Context, releaseId: string, 
   await publishDelivery(deps, release.environmentId, [release.miniProgramId]);
 }
 
-/** The link to draw as an image: only while the release can be previewed. */
-export async function qrCodeLink(deps: Deps, ctx: Context, releaseId: string, codeId: string): Promise<string> {
+/** The code drawn as an SVG or PNG image of a link minted now: only while the release can be previewed. */
+export async function qrCodeImage(
+  deps: Deps,
+  ctx: Context,
+  releaseId: string,
+  codeId: string,
+  format: "svg" | "png",
+  scale: number,
+): Promise<string | Uint8Array<ArrayBuffer>> {
   const release = await releaseFor(deps, ctx, releaseId);
   const code = await view(deps, ctx, release, await codeFor(deps, release, codeId));
   if (code.link === null) throw notPreviewable(release.status);
-  return code.link;
+  return format === "svg" ? deps.qrImages.svg(code.link, scale) : deps.qrImages.png(code.link, scale);
 }
 
 function notPreviewable(status: string): AppError {

@@ -96,13 +96,28 @@ export async function decideRemoval(
     before: request,
     after: decided,
   });
-  // Read before the write: afterwards it has no open release left to find its targets by.
-  const environments = approve ? await deps.store.environmentIdsReleasing(request.miniProgramId) : [];
+  if (request.requestedBy === ctx.actor.memberId && approve) {
+    // Irreversible: like a release approval, not by the member who asked (unless the workspace allows it).
+    const workspace = await deps.store.getWorkspace(ctx.actor.workspaceId);
+    if (!workspace?.allowSelfApproval) {
+      throw new AppError(
+        "FORBIDDEN",
+        "You asked for this removal: another workspace admin must approve it (or the workspace must allow self-approval).",
+      );
+    }
+  }
   const result = approve
     ? await deps.store.approveRemoval(request, decision, audit)
     : await deps.store.closeRemoval(request, "rejected", decision, audit);
   if (result === "conflict") throw new AppError("CONFLICT", "This removal request was decided meanwhile.");
-  if (approve) await publishMiniProgram(deps, request.miniProgramId, environments);
+  // Every target where it has releases of any status (read after the write: none is missed).
+  if (approve) {
+    await publishMiniProgram(
+      deps,
+      request.miniProgramId,
+      await deps.store.environmentIdsReleasing(request.miniProgramId),
+    );
+  }
   return decided;
 }
 

@@ -561,6 +561,11 @@ export interface Deps {
   signer: Signer | null;
   /** Mints and verifies preview tokens (test QR codes); null without a signing key. */
   previews: PreviewTokens | null;
+  /** Draws a text (a test QR code's link) as a QR code image; `scale` is pixels per module. */
+  qrImages: {
+    svg(text: string, scale: number): string;
+    png(text: string, scale: number): Promise<Uint8Array<ArrayBuffer>>;
+  };
   lists: ListContentStore;
   admissions: AdmissionGate;
   parseUserAgent(ua: string | null): ParsedUserAgent | null;

@@ -1,4 +1,4 @@
-import { approvalContent } from "../domain/approval";
+import { approvalContent, legacyApprovalContent } from "../domain/approval";
 import { AppError } from "../domain/errors";
 import {
   type FullCandidate,
@@ -11,7 +11,10 @@ import {
 import { rangeCovers } from "../domain/semver";
 import type { Context, Deps, ReleaseRecord } from "./ports";
 import { assertDeliveryFits, publishDelivery } from "./publish-delivery";
-import { auditEntry, notFound, requirePermission } from "./support";
+import { auditEntry, notFound, refuseRemoved, requirePermission } from "./support";
+
+/** Where a removed mini program's releases may still go. */
+const CLOSING: readonly ReleaseStatus[] = ["paused", "ended", "cancelled"];
 
 const MESSAGES = {
   not_allowed: "The release cannot move to that status from its current status.",
@@ -46,12 +49,25 @@ export async function transitionRelease(
   }
   const result = transition({ status: release.status, pausedFrom: release.pausedFrom }, input.to, input.reason);
   if (!result.ok) throw new AppError("INVALID_TRANSITION", MESSAGES[result.reason]);
+  // A removed mini program's releases only ever close (a release created while the removal was
+  // being approved is caught here).
+  if (!CLOSING.includes(result.next.status)) {
+    const mp = await deps.store.getMiniProgram(ctx.actor.workspaceId, release.miniProgramId);
+    if (mp !== null) refuseRemoved(mp);
+  }
   // The approval is bound to what was approved: going out checks that nothing hashed changed since
   // (edits of an approved release send it back to created; this catches anything else). A release
   // approved before approvals were bound has no hash and goes out as before.
   const contentHash = await deps.hasher.sha256Hex(approvalContent(release));
   const goingOut = release.status === "approved" && LIVE_STATUSES.includes(result.next.status);
-  if (goingOut && release.approvedHash !== null && release.approvedHash !== contentHash) {
+  // Hashes taken before a rollout-only targeting counted as none are accepted as they were.
+  const legacyHash = goingOut ? await deps.hasher.sha256Hex(legacyApprovalContent(release)) : null;
+  if (
+    goingOut &&
+    release.approvedHash !== null &&
+    release.approvedHash !== contentHash &&
+    release.approvedHash !== legacyHash
+  ) {
     throw new AppError("CONFLICT", "The release changed since it was approved: submit it again.");
   }
   if (

@@ -1,6 +1,10 @@
 // Mini program removal, the feature catalogue, app and environment deletes, mini program icon,
 // category and creator (docs/overview.md).
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { d1Store } from "../../src/store/d1-store";
+import type { VersionRecord } from "../../src/usecases/ports";
+import { releaseFixture } from "../support/access-fixtures";
 import {
   auditCount,
   createApp,
@@ -11,6 +15,7 @@ import {
   expectProblem,
   releaseFull,
   transition,
+  transitionRequest,
   uploadRequest,
   uploadVersion,
 } from "../support/admin-factories";
@@ -97,9 +102,48 @@ describe("removing a mini program", () => {
     expect(await auditCount(ws.workspaceId)).toBe(before + 3);
     expect(await statusOf(ws.token, live.id)).toBe("ended");
     expect(await statusOf(ws.token, pending.id)).toBe("cancelled");
+    const closed = await expectJson<{ items: { action: string; before: unknown; after: unknown }[] }>(
+      await call(`/v1/admin/audit-logs?resourceId=${live.id}`, { token: ws.token }),
+      200,
+    );
+    expect(closed.items.find((a) => a.action === "release.close_on_removal")).toMatchObject({
+      before: { status: "full" },
+      after: { status: "ended" },
+    });
 
     // Devices that have it are told to delete it; others hear nothing.
     expect((await checkOne(app.key, "prod", mp.key, "1.0.0")).action).toBe("removed");
+    // Its releases stay (they carry the removal to devices) and never go out again.
+    await expectProblem(
+      await call(`/v1/admin/releases/${live.id}`, { method: "DELETE", token: ws.token }),
+      409,
+      "MINI_PROGRAM_REMOVED",
+    );
+    // A release that slipped in while the removal was approved (written straight to the store, as
+    // that race would) cannot go on.
+    const version = await d1Store(env.DB).findVersion(mp.id, "1.1.0");
+    const prod = app.environments.find((e) => e.name === "prod")?.id ?? "";
+    const late = await releaseFixture(
+      ws.workspaceId,
+      { appId: app.id, environmentId: prod },
+      version as VersionRecord,
+      "created",
+      ws.memberId,
+    );
+    await expectProblem(
+      await call(`/v1/admin/releases/${late.id}/transitions`, {
+        method: "POST",
+        token: ws.token,
+        json: { to: "in_review" },
+      }),
+      409,
+      "MINI_PROGRAM_REMOVED",
+    );
+    expect(
+      await expectJson<{ status: string }>(await transitionRequest(ws.token, late.id, "cancelled"), 200),
+    ).toMatchObject({
+      status: "cancelled",
+    });
     expect((await checkOne(app.key, "prod", mp.key, null)).action).toBe("none");
     const explained = await expectJson<{ results: { action: string; reason: string }[] }>(
       await call("/v1/admin/explain", {
@@ -140,6 +184,23 @@ describe("removing a mini program", () => {
       409,
       "CONFLICT",
     );
+  });
+
+  it("the member who asked may not approve it alone unless the workspace allows self-approval", async () => {
+    const ws = await makeWorkspace("admin", { selfApproval: false });
+    const mp = await createMiniProgram(ws.token);
+    const asked = await expectJson<{ id: string }>(
+      await call(`/v1/admin/mini-programs/${mp.key}/removal-requests`, {
+        method: "POST",
+        token: ws.token,
+        json: { reason: "mine" },
+      }),
+      201,
+    );
+    const decide = (decision: string) =>
+      call(`/v1/admin/removal-requests/${asked.id}/decision`, { method: "POST", token: ws.token, json: { decision } });
+    await expectProblem(await decide("approve"), 403, "FORBIDDEN");
+    expect(await expectJson<{ status: string }>(await decide("reject"), 200)).toMatchObject({ status: "rejected" });
   });
 
   it("a developer may not ask for removal", async () => {

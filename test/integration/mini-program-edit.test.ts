@@ -1,6 +1,9 @@
 // Editing a mini program: optimistic concurrency, update-mode rules, who may, audit, delivery.
+
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { approvalContent, legacyApprovalContent } from "../../src/domain/approval";
+import { webCryptoHasher } from "../../src/edge/crypto";
 import {
   auditCount,
   createApp,
@@ -221,6 +224,32 @@ describe("approvals bound to what was approved", () => {
     await transition(ws.token, release.id, "approved");
     return { ws, app, mp, release };
   }
+
+  it("a rollout set after approval keeps it; an approval recorded before rollouts counted as no targeting holds", async () => {
+    const { ws, release } = await approved();
+    const rollout = await call(`/v1/admin/releases/${release.id}/rollout`, {
+      method: "PUT",
+      token: ws.token,
+      json: { basisPoints: 500 },
+    });
+    expect(rollout.status, await rollout.text()).toBe(200);
+    // As an upgrade finds it: the hash an older version stored for this content ({} for the targeting).
+    const row = await env.DB.prepare("select * from releases where id = ?")
+      .bind(release.id)
+      .first<Record<string, string>>();
+    const content = {
+      versionId: row?.version_id ?? "",
+      appId: row?.app_id ?? "",
+      environmentId: row?.environment_id ?? "",
+      config: JSON.parse(row?.config ?? "{}"),
+      updateMode: row?.update_mode ?? "",
+      targeting: JSON.parse(row?.targeting ?? "null"),
+    };
+    expect(legacyApprovalContent(content)).not.toBe(approvalContent(content));
+    const legacy = await webCryptoHasher.sha256Hex(legacyApprovalContent(content));
+    await env.DB.prepare("update releases set approved_hash = ? where id = ?").bind(legacy, release.id).run();
+    expect(await transition(ws.token, release.id, "canary")).toMatchObject({ status: "canary" });
+  });
 
   it("an edit of an approved release sends it back to created, audited; it must be approved again", async () => {
     const { ws, release } = await approved();

@@ -1,7 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { PREVIEW_TTL } from "../../domain/preview";
-import { qrPng, qrSvg } from "../../edge/qr-image";
-import { createQrCode, deleteQrCode, getQrCode, listQrCodes, qrCodeLink } from "../../usecases/manage-qr-codes";
+import { createQrCode, deleteQrCode, getQrCode, listQrCodes, qrCodeImage } from "../../usecases/manage-qr-codes";
 import { ctxOf } from "../auth";
 import { jsonBody } from "../json-body";
 import { PageQuery, paged, pageSchema } from "../paging";
@@ -141,12 +140,8 @@ export const qrCodesRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validationH
     }),
     async (c) => {
       const { releaseId, codeId } = c.req.valid("param");
-      const link = await qrCodeLink(c.var.deps, ctxOf(c), releaseId, codeId);
-      return c.body(
-        qrSvg(link, { scale: c.req.valid("query").scale }),
-        200,
-        imageHeaders("image/svg+xml", codeId, "svg"),
-      );
+      const svg = await qrCodeImage(c.var.deps, ctxOf(c), releaseId, codeId, "svg", c.req.valid("query").scale);
+      return c.body(svg, 200, imageHeaders("image/svg+xml", codeId, "svg"));
     },
   )
   .openapi(
@@ -161,8 +156,7 @@ export const qrCodesRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validationH
     }),
     async (c) => {
       const { releaseId, codeId } = c.req.valid("param");
-      const link = await qrCodeLink(c.var.deps, ctxOf(c), releaseId, codeId);
-      const png = await qrPng(link, { scale: c.req.valid("query").scale });
+      const png = await qrCodeImage(c.var.deps, ctxOf(c), releaseId, codeId, "png", c.req.valid("query").scale);
       return c.body(png, 200, imageHeaders("image/png", codeId, "png"));
     },
   );
