@@ -26,9 +26,17 @@ const releaseWithNames = {
   version: t.versions.version,
   appKey: t.apps.key,
   env: t.environments.name,
+  miniProgramKey: t.miniPrograms.key,
 };
-const withNames = (r: { release: ReleaseRecord; version: string; appKey: string; env: string }): ReleaseDetails => ({
+const withNames = (r: {
+  release: ReleaseRecord;
+  version: string;
+  appKey: string;
+  env: string;
+  miniProgramKey: string;
+}): ReleaseDetails => ({
   ...r.release,
+  miniProgramKey: r.miniProgramKey,
   version: r.version,
   appKey: r.appKey,
   env: r.env,
@@ -229,6 +237,7 @@ export function d1Store(d1: D1Database): Store {
         .innerJoin(t.apps, eq(t.apps.id, t.releases.appId))
         .innerJoin(t.versions, eq(t.versions.id, t.releases.versionId))
         .innerJoin(t.environments, eq(t.environments.id, t.releases.environmentId))
+        .innerJoin(t.miniPrograms, eq(t.miniPrograms.id, t.releases.miniProgramId))
         .where(and(eq(t.releases.id, releaseId), eq(t.apps.workspaceId, workspaceId)))
         .get();
       return row ? withNames(row) : null;
@@ -246,6 +255,7 @@ export function d1Store(d1: D1Database): Store {
         .innerJoin(t.apps, eq(t.apps.id, t.releases.appId))
         .innerJoin(t.versions, eq(t.versions.id, t.releases.versionId))
         .innerJoin(t.environments, eq(t.environments.id, t.releases.environmentId))
+        .innerJoin(t.miniPrograms, eq(t.miniPrograms.id, t.releases.miniProgramId))
         .where(and(...conditions))
         .orderBy(desc(t.releases.createdAt), desc(t.releases.seq));
       return rows.map(withNames);

@@ -88,5 +88,5 @@ export async function createRelease(deps: Deps, ctx: Context, input: CreateRelea
   const created = await deps.store.createRelease(release, audit, code);
   if (created === "conflict") throw new AppError("CONFLICT", "This version already has a release on this target.");
   await publishDelivery(deps, env.id, [created.miniProgramId]);
-  return { ...created, version: version.version, appKey: app.key, env: env.name };
+  return { ...created, miniProgramKey: mp.key, version: version.version, appKey: app.key, env: env.name };
 }

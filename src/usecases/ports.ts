@@ -302,6 +302,8 @@ export interface QrCodeRecord {
 
 /** A release with the names people know it by. */
 export interface ReleaseDetails extends ReleaseRecord {
+  /** The mini program's key (what devices send). */
+  miniProgramKey: string;
   /** The version string (`1.2.0`). */
   version: string;
   appKey: string;

@@ -31,18 +31,22 @@ describe("release lists", () => {
       appId: app.key,
       env: "prod",
     });
-    expect(created).toMatchObject({ version: "1.0.0", appKey: app.key, env: "prod" });
+    const names = { version: "1.0.0", appKey: app.key, env: "prod", miniProgramKey: mp.key };
+    expect(created).toMatchObject(names);
     await createRelease(token, { miniProgramId: mp.key, version: "1.1.0", appId: app.key, env: "prod" });
     await createRelease(token, { miniProgramId: mp.key, version: "1.1.0", appId: app.key, env: "test" });
 
     const one = await expectJson<Listed>(await call(`/v1/admin/releases/${created.id}`, { token }), 200);
-    expect(one).toMatchObject({ version: "1.0.0", appKey: app.key, env: "prod" });
+    expect(one).toMatchObject(names);
 
     const byVersion = await expectJson<{ items: Listed[] }>(
       await call(`/v1/admin/releases?miniProgramId=${mp.key}&version=1.1.0`, { token }),
       200,
     );
     expect(byVersion.items.map((r) => `${r.version}@${r.env}`).sort()).toEqual(["1.1.0@prod", "1.1.0@test"]);
+    expect(byVersion.items.every((r) => (r as unknown as { miniProgramKey: string }).miniProgramKey === mp.key)).toBe(
+      true,
+    );
     const byTarget = await expectJson<{ items: Listed[] }>(
       await call(`/v1/admin/releases?appId=${app.key}&env=prod&version=1.1.0`, { token }),
       200,

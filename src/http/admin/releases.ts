@@ -23,6 +23,7 @@ const ReleaseSchema = z
     appKey: z.string(),
     env: z.string().describe("The environment's name."),
     miniProgramId: z.string(),
+    miniProgramKey: z.string().describe("The mini program's key (what devices send)."),
     appId: z.string(),
     environmentId: z.string(),
     seq: z.number().int(),
