@@ -209,11 +209,15 @@ export function d1Store(d1: D1Database): Store {
 
     async createRelease(release, audit, defaultCode) {
       const nextSeq = sql<number>`(select coalesce(max(${t.releases.seq}), 0) + 1 from ${t.releases} where ${t.releases.environmentId} = ${release.environmentId})`;
+      // Null (so the NOT NULL constraint fails the whole batch) once the environment was deleted or
+      // the mini program removed: decided inside the write, not only by the use case's earlier read.
+      const liveEnvironment = sql<string>`(select ${t.environments.id} from ${t.environments} where ${t.environments.id} = ${release.environmentId} and ${t.environments.deletedAt} is null)`;
+      const presentMiniProgram = sql<string>`(select ${t.miniPrograms.id} from ${t.miniPrograms} where ${t.miniPrograms.id} = ${release.miniProgramId} and ${t.miniPrograms.removedAt} is null)`;
       try {
         const [rows] = await db.batch([
           db
             .insert(t.releases)
-            .values({ ...release, seq: nextSeq })
+            .values({ ...release, seq: nextSeq, environmentId: liveEnvironment, miniProgramId: presentMiniProgram })
             .returning(),
           db
             .update(t.environments)
@@ -226,6 +230,10 @@ export function d1Store(d1: D1Database): Store {
         if (!row) throw new Error("insert returned no row");
         return row;
       } catch (error) {
+        // Checked first: a NOT NULL failure is an SQLITE_CONSTRAINT too (isUniqueViolation).
+        const text = String((error as { message?: unknown })?.message ?? error);
+        if (text.includes("NOT NULL constraint failed: releases.environment_id")) return "environment_deleted";
+        if (text.includes("NOT NULL constraint failed: releases.mini_program_id")) return "removed";
         if (isUniqueViolation(error)) return "conflict";
         throw error;
       }

@@ -5,7 +5,7 @@ import { allowedUpdateMode, type UpdateMode, updateModeRefusal } from "../domain
 import { assertPreviewFits, defaultQrCode } from "./manage-qr-codes";
 import type { Context, Deps } from "./ports";
 import { publishDelivery } from "./publish-delivery";
-import { auditEntry, notFound, refuseRemoved, requirePermission } from "./support";
+import { auditEntry, notFound, refuseRemoved, removedError, requirePermission } from "./support";
 
 export interface CreateReleaseInput {
   miniProgramId: string;
@@ -87,6 +87,8 @@ export async function createRelease(deps: Deps, ctx: Context, input: CreateRelea
   await assertPreviewFits(deps, mp, version, release, [code.id]);
   const created = await deps.store.createRelease(release, audit, code);
   if (created === "conflict") throw new AppError("CONFLICT", "This version already has a release on this target.");
+  if (created === "environment_deleted") throw notFound("The environment");
+  if (created === "removed") throw removedError();
   await publishDelivery(deps, env.id, [created.miniProgramId]);
   return { ...created, miniProgramKey: mp.key, version: version.version, appKey: app.key, env: env.name };
 }

@@ -2,7 +2,7 @@ import { AppError } from "../domain/errors";
 import { visibleMiniPrograms } from "../domain/permissions";
 import type { Context, Deps, RemovalRequestRecord } from "./ports";
 import { publishMiniProgram } from "./publish-delivery";
-import { auditEntry, notFound, refuseRemoved, requirePermission } from "./support";
+import { auditEntry, notFound, refuseRemoved, removedError, requirePermission } from "./support";
 
 /**
  * A mini program admin (or a workspace admin) asks for the mini program's removal, with a reason.
@@ -35,7 +35,7 @@ export async function requestRemoval(deps: Deps, ctx: Context, miniProgramId: st
   const result = await deps.store.createRemovalRequest(request, audit);
   if (result === "conflict")
     throw new AppError("CONFLICT", "A removal request for this mini program is already pending.");
-  if (result === "removed") refuseRemoved({ removedAt: 0 });
+  if (result === "removed") throw removedError();
   return request;
 }
 

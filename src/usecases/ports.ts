@@ -376,13 +376,14 @@ export interface Store extends AccessStore {
 
   /**
    * Inserts with the next per-target sequence, with its default test QR code when given; conflict
-   * when the version already has a release there.
+   * when the version already has a release there; "environment_deleted" or "removed" (nothing
+   * written) when the environment was deleted or the mini program removed meanwhile.
    */
   createRelease(
     release: Omit<ReleaseRecord, "seq">,
     audit: AuditEntry,
     defaultCode?: QrCodeRecord,
-  ): Promise<ReleaseRecord | "conflict">;
+  ): Promise<ReleaseRecord | "conflict" | "environment_deleted" | "removed">;
 
   /** Inserts a pending request while the mini program is not removed ("removed"); "conflict": one is pending. */
   createRemovalRequest(request: RemovalRequestRecord, audit: AuditEntry): Promise<"ok" | "conflict" | "removed">;

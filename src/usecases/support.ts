@@ -11,12 +11,14 @@ export function requirePermission(ctx: Context, permission: Permission, miniProg
 
 /** MINI_PROGRAM_REMOVED for a mini program whose removal was approved: it is kept read-only. */
 export function refuseRemoved(mp: { removedAt?: number | null }): void {
-  if ((mp.removedAt ?? null) !== null) {
-    throw new AppError(
-      "MINI_PROGRAM_REMOVED",
-      "This mini program was removed: it can be read, but nothing can be uploaded, released or edited.",
-    );
-  }
+  if ((mp.removedAt ?? null) !== null) throw removedError();
+}
+
+export function removedError(): AppError {
+  return new AppError(
+    "MINI_PROGRAM_REMOVED",
+    "This mini program was removed: it can be read, but nothing can be uploaded, released or edited.",
+  );
 }
 
 export function notFound(what: string): AppError {

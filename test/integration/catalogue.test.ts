@@ -7,6 +7,7 @@ import type { VersionRecord } from "../../src/usecases/ports";
 import { releaseFixture } from "../support/access-fixtures";
 import {
   auditCount,
+  count,
   createApp,
   createMiniProgram,
   createRelease,
@@ -119,17 +120,21 @@ describe("removing a mini program", () => {
       409,
       "MINI_PROGRAM_REMOVED",
     );
-    // A release that slipped in while the removal was approved (written straight to the store, as
-    // that race would) cannot go on.
+    // The store refuses a release of it inside the write (a create racing the approval loses)...
     const version = await d1Store(env.DB).findVersion(mp.id, "1.1.0");
     const prod = app.environments.find((e) => e.name === "prod")?.id ?? "";
-    const late = await releaseFixture(
-      ws.workspaceId,
-      { appId: app.id, environmentId: prod },
-      version as VersionRecord,
-      "created",
-      ws.memberId,
-    );
+    await expect(
+      releaseFixture(
+        ws.workspaceId,
+        { appId: app.id, environmentId: prod },
+        version as VersionRecord,
+        "created",
+        ws.memberId,
+      ),
+    ).rejects.toThrow(/removed/);
+    // ...and a release still open after it (as if written by an older version) cannot go on.
+    await env.DB.prepare("update releases set status = 'created' where id = ?").bind(pending.id).run();
+    const late = pending;
     await expectProblem(
       await call(`/v1/admin/releases/${late.id}/transitions`, {
         method: "POST",
@@ -353,5 +358,31 @@ describe("mini program information", () => {
       200,
     );
     expect(patched).toMatchObject({ icon: null, category: "tools", createdBy: dev.memberId });
+  });
+});
+
+describe("a release created while its target is deleted", () => {
+  it("is refused inside the write: the deleted environment gets no release", async () => {
+    const ws = await makeWorkspace();
+    const app = await createApp(ws.token, ["test", "prod", "gone"]);
+    const mp = await createMiniProgram(ws.token);
+    await uploadVersion(ws.token, mp.key, "1.0.0");
+    const version = await d1Store(env.DB).findVersion(mp.id, "1.0.0");
+    const gone = app.environments.find((e) => e.name === "gone")?.id ?? "";
+    await expectJson(
+      await call(`/v1/admin/apps/${app.key}/environments/gone`, { method: "DELETE", token: ws.token }),
+      200,
+    );
+    // As the use case would after reading the environment just before its deletion committed.
+    await expect(
+      releaseFixture(
+        ws.workspaceId,
+        { appId: app.id, environmentId: gone },
+        version as VersionRecord,
+        "created",
+        ws.memberId,
+      ),
+    ).rejects.toThrow(/environment_deleted/);
+    expect(await count("select count(*) as n from releases where environment_id = ?", gone)).toBe(0);
   });
 });

@@ -212,6 +212,6 @@ export async function releaseFixture(
     },
     fixtureAudit(workspaceId, by, "release.create", id),
   );
-  if (created === "conflict") throw new Error("could not create the release fixture");
+  if (typeof created === "string") throw new Error(`could not create the release fixture: ${created}`);
   return created;
 }
