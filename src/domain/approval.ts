@@ -15,17 +15,7 @@ export interface ApprovedContent {
  * The rollout percentage and ramp are not part of it.
  */
 export function approvalContent(r: ApprovedContent): string {
-  const { percentage: _rollout, ...targeting } = r.targeting ?? {};
-  // A targeting of only a rollout is no targeting at all for an approval (as null is).
-  const approved = Object.values(targeting).some((v) => v !== undefined) ? targeting : null;
-  return canonical({
-    versionId: r.versionId,
-    appId: r.appId,
-    environmentId: r.environmentId,
-    config: r.config ?? {},
-    updateMode: r.updateMode,
-    targeting: approved,
-  });
+  return contentText(r, withoutRollout(r.targeting));
 }
 
 /**
@@ -33,25 +23,31 @@ export function approvalContent(r: ApprovedContent): string {
  * approvals recorded then still hold.
  */
 export function legacyApprovalContent(r: ApprovedContent): string {
-  const { percentage: _rollout, ...targeting } = r.targeting ?? {};
+  const { percentage: _rollout, ...rest } = r.targeting ?? {};
+  return contentText(r, r.targeting === null ? null : rest);
+}
+
+function contentText(r: ApprovedContent, targeting: Record<string, unknown> | null): string {
   return canonical({
     versionId: r.versionId,
     appId: r.appId,
     environmentId: r.environmentId,
     config: r.config ?? {},
     updateMode: r.updateMode,
-    targeting: r.targeting === null ? null : targeting,
+    targeting,
   });
+}
+
+/** The targeting without its rollout; null when nothing else is left (a rollout alone targets nothing). */
+function withoutRollout(t: Record<string, unknown> | null): Record<string, unknown> | null {
+  if (t === null) return null;
+  const { percentage: _rollout, ...rest } = t;
+  return Object.values(rest).some((v) => v !== undefined) ? rest : null;
 }
 
 /** Whether two targetings differ at most in their rollout percentage and ramp (what an approval ignores). */
 export function sameApartFromRollout(a: Record<string, unknown> | null, b: Record<string, unknown> | null): boolean {
-  const strip = (t: Record<string, unknown> | null) => {
-    if (t === null) return null;
-    const { percentage: _rollout, ...rest } = t;
-    return Object.values(rest).some((v) => v !== undefined) ? rest : null;
-  };
-  return canonical(strip(a)) === canonical(strip(b));
+  return canonical(withoutRollout(a)) === canonical(withoutRollout(b));
 }
 
 function canonical(value: unknown): string {
