@@ -3,7 +3,7 @@ import { packageBaseFrom } from "./domain/deployment";
 import { DEFAULT_PACKAGE_LIMITS } from "./domain/package";
 import { bucketKeyFromHex } from "./domain/targeting/bucket";
 import { cachedAdmissionGate, durableObjectAdmissionGate } from "./edge/admissions";
-import { ed25519Signer, randomIds, webCryptoHasher } from "./edge/crypto";
+import { ed25519Signer, randomIds, verifyEd25519, webCryptoHasher } from "./edge/crypto";
 import { DEFAULT_DELIVERY_CACHE, deliveryCache } from "./edge/delivery-cache";
 import { deliveryStore } from "./edge/delivery-store";
 import { geoFromCf } from "./edge/geo";
@@ -82,6 +82,7 @@ function build(env: Bindings): Deps {
     ),
     signer: env.SIGNING_KEY_SEED ? ed25519Signer(env.SIGNING_KEY_SEED, env.SIGNING_KEY_ID ?? "default") : null,
     previews: hmacPreviewTokens(env.SIGNING_KEY_SEED),
+    verifyEd25519,
     qrImages: { svg: (text, scale) => qrSvg(text, { scale }), png: (text, scale) => qrPng(text, { scale }) },
     lists: listContentStore(env.PACKAGES, env.SNAPSHOTS, budget),
     admissions: cachedAdmissionGate(durableObjectAdmissionGate(env.ADMISSIONS), undefined, budget),

@@ -27,6 +27,7 @@ export interface SourceVersion {
   size: number;
   compat: string;
   publisherSignature: string | null;
+  publisherKeyId?: string | null;
   deleted: boolean;
 }
 
@@ -169,6 +170,7 @@ function snapshotRelease(r: SourceRelease, version: SourceVersion, config: Deliv
     compat: version.compat,
     package: { sha256: version.sha256, size: version.size },
     publisherSignature: version.publisherSignature,
+    publisherKeyId: version.publisherKeyId ?? null,
     config,
     targeting: r.status === "canary" ? r.targeting : null,
   };

@@ -24,6 +24,8 @@ export interface SnapshotRelease {
   package: { sha256: string; size: number };
   /** The publisher's signature of the package sha256, or null when the version was uploaded unsigned. */
   publisherSignature: string | null;
+  /** The publisher key id that signature verifies with (docs/publishing.md); absent or null when unsigned. */
+  publisherKeyId?: string | null;
   config: DeliveredConfig;
   /** Canary targeting as validated at save time (compileTargeting input); null for none. */
   targeting: Record<string, unknown> | null;

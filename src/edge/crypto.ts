@@ -1,5 +1,11 @@
 import { Buffer } from "node:buffer";
-import { createPrivateKey, createPublicKey, type KeyObject, sign as signBytes } from "node:crypto";
+import {
+  createPrivateKey,
+  createPublicKey,
+  type KeyObject,
+  sign as signBytes,
+  verify as verifyBytes,
+} from "node:crypto";
 import type { Hasher, Ids, Signer } from "../usecases/ports";
 
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"; // Crockford base32, lower case
@@ -73,4 +79,20 @@ export function ed25519Signer(seedB64: string, keyId: string): Signer | null {
       return createPublicKey(privateKey()).export({ format: "jwk" }).x ?? "";
     },
   };
+}
+
+/**
+ * Ed25519 verification through `node:crypto` (synchronous). False for a key or signature that is
+ * not well-formed (a raw key must be 32 bytes, a signature 64, both base64url), never a throw.
+ */
+export function verifyEd25519(publicKeyB64: string, message: Uint8Array, signatureB64: string): boolean {
+  const raw = fromBase64Url(publicKeyB64);
+  const signature = fromBase64Url(signatureB64);
+  if (raw === null || raw.length !== 32 || signature === null || signature.length !== 64) return false;
+  try {
+    const key = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: publicKeyB64 }, format: "jwk" });
+    return verifyBytes(null, message, key, signature);
+  } catch {
+    return false;
+  }
 }

@@ -58,6 +58,11 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission | readonly Pe
   "POST /v1/admin/removal-requests/{requestId}/decision": "workspace:write",
   "DELETE /v1/admin/removal-requests/{requestId}": "mini_program:write",
 
+  "GET /v1/admin/publisher-keys": "workspace:read",
+  "POST /v1/admin/publisher-keys": "workspace:write",
+  "GET /v1/admin/publisher-keys/{keyId}": "workspace:read",
+  "DELETE /v1/admin/publisher-keys/{keyId}": "workspace:write",
+
   "GET /v1/admin/features": "workspace:read",
   "POST /v1/admin/features": "workspace:write",
   "GET /v1/admin/features/{featureId}": "workspace:read",

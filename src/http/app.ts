@@ -9,6 +9,7 @@ import { explainRouter } from "./admin/explain";
 import { membersRouter } from "./admin/members";
 import { miniProgramMembersRouter } from "./admin/mini-program-members";
 import { miniProgramsRouter } from "./admin/mini-programs";
+import { publisherKeysRouter } from "./admin/publisher-keys";
 import { qrCodesRouter } from "./admin/qr-codes";
 import { releasesRouter } from "./admin/releases";
 import { tokensRouter } from "./admin/tokens";
@@ -50,6 +51,7 @@ function createHttpApp(depsFor: (bindings: never) => Deps) {
   app.route("/v1/admin/releases", releasesRouter);
   app.route("/v1/admin/releases", qrCodesRouter);
   app.route("/v1/admin", catalogueRouter);
+  app.route("/v1/admin/publisher-keys", publisherKeysRouter);
   app.route("/v1/admin/audit-logs", auditRouter);
   app.route("/v1/admin/allowlists", allowlistsRouter);
   app.route("/v1/admin/explain", explainRouter);

@@ -16,6 +16,7 @@ import {
   uniqueOrConflict,
 } from "./d1-helpers";
 import { previewMethods } from "./d1-previews";
+import { publisherMethods } from "./d1-publishers";
 import { tokenMethods } from "./d1-tokens";
 import * as t from "./schema";
 import { measureSource, snapshotSource, targetsUsingList } from "./snapshot-source";
@@ -55,6 +56,7 @@ export function d1Store(d1: D1Database): Store {
     ...tokenMethods(db),
     ...previewMethods(db),
     ...catalogueMethods(db),
+    ...publisherMethods(db),
 
     createApp: (app, envs, audit) =>
       uniqueOrConflict(() =>

@@ -11,6 +11,8 @@ export const workspaces = sqliteTable("workspaces", {
   name: text("name").notNull(),
   /** Whether a member may approve a release they submitted themselves. */
   allowSelfApproval: integer("allow_self_approval", { mode: "boolean" }).notNull().default(false),
+  /** Whether every upload must carry a valid publisher signature (docs/publishing.md). */
+  requireSignedUploads: integer("require_signed_uploads", { mode: "boolean" }).notNull().default(false),
   createdAt: integer("created_at").notNull(),
   rowVersion: integer("row_version").notNull().default(1),
 });
@@ -98,6 +100,27 @@ export const apiTokens = sqliteTable(
     replacedBy: text("replaced_by"),
   },
   (t) => [uniqueIndex("api_tokens_hash").on(t.tokenHash), index("api_tokens_member").on(t.memberId)],
+);
+
+/** Ed25519 public keys publishers sign packages with (docs/publishing.md). */
+export const publisherKeys = sqliteTable(
+  "publisher_keys",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    /** First 16 hex digits of the sha256 of the raw key: what an upload names the key by. */
+    keyId: text("key_id").notNull(),
+    name: text("name").notNull(),
+    /** The raw 32-byte Ed25519 public key, base64url. */
+    publicKey: text("public_key").notNull(),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+    revokedAt: integer("revoked_at"),
+    revokedBy: text("revoked_by"),
+  },
+  (t) => [uniqueIndex("publisher_keys_workspace_key").on(t.workspaceId, t.keyId)],
 );
 
 export const apps = sqliteTable(

@@ -117,6 +117,7 @@ async function readSource(
       size: v.size,
       compat: v.compat,
       publisherSignature: v.publisherSignature,
+      publisherKeyId: v.publisherKeyId,
       deleted: v.deletedAt !== null,
     })),
     releases: releaseRows.map((r) => ({

@@ -5,6 +5,8 @@ export interface WorkspaceRecord {
   id: string;
   name: string;
   allowSelfApproval: boolean;
+  /** Every upload must carry a valid publisher signature (docs/publishing.md). */
+  requireSignedUploads: boolean;
   createdAt: number;
   rowVersion: number;
 }
@@ -91,7 +93,7 @@ export interface AccessStore {
   getWorkspace(workspaceId: string): Promise<WorkspaceRecord | null>;
   updateWorkspace(
     workspace: WorkspaceRecord,
-    changes: Pick<WorkspaceRecord, "name" | "allowSelfApproval">,
+    changes: Pick<WorkspaceRecord, "name" | "allowSelfApproval" | "requireSignedUploads">,
     audit: AuditEntry,
   ): Promise<WriteResult>;
 

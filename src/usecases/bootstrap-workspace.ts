@@ -48,6 +48,7 @@ export async function createWorkspace(deps: Deps, input: CreateWorkspaceInput, r
     id: deps.ids.id("ws"),
     name: input.workspaceName,
     allowSelfApproval: false,
+    requireSignedUploads: false,
     createdAt: now,
     rowVersion: 1,
   };

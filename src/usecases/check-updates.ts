@@ -47,6 +47,7 @@ export type CheckResult =
       updateMode: string;
       package: { url: string; sha256: string; size: number };
       signature: string | null;
+      publisherKeyId: string | null;
       config: unknown;
     };
 
@@ -129,6 +130,7 @@ function fragmentsOf(release: SnapshotRelease, base: string): { head: string; ta
     const tail = JSON.stringify({
       package: { url: `${base}/${release.package.sha256}`, ...release.package },
       signature: release.publisherSignature,
+      publisherKeyId: release.publisherKeyId ?? null,
       config: release.config,
     });
     f = { base, head: head.slice(1, -1), tail: tail.slice(1, -1) };

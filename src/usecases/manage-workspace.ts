@@ -11,18 +11,27 @@ export async function getWorkspace(deps: Deps, ctx: Context): Promise<WorkspaceR
 }
 
 /** Renames the workspace or changes its settings (audited); a concurrent change is a CONFLICT. */
-export async function updateWorkspace(deps: Deps, ctx: Context, input: { name?: string; allowSelfApproval?: boolean }) {
+export async function updateWorkspace(
+  deps: Deps,
+  ctx: Context,
+  input: { name?: string; allowSelfApproval?: boolean; requireSignedUploads?: boolean },
+) {
   requirePermission(ctx, "workspace:write");
   const workspace = await getWorkspace(deps, ctx);
   const changes = {
     name: input.name ?? workspace.name,
     allowSelfApproval: input.allowSelfApproval ?? workspace.allowSelfApproval,
+    requireSignedUploads: input.requireSignedUploads ?? workspace.requireSignedUploads,
   };
   const audit = auditEntry(deps, ctx, {
     action: "workspace.update",
     resourceType: "workspace",
     resourceId: workspace.id,
-    before: { name: workspace.name, allowSelfApproval: workspace.allowSelfApproval },
+    before: {
+      name: workspace.name,
+      allowSelfApproval: workspace.allowSelfApproval,
+      requireSignedUploads: workspace.requireSignedUploads,
+    },
     after: changes,
   });
   if ((await deps.store.updateWorkspace(workspace, changes, audit)) === "conflict") {

@@ -276,6 +276,21 @@ export type RemovalDecision = Pick<RemovalRequestRecord, "decidedBy" | "decidedA
   decidedAt: number;
 };
 
+/** An Ed25519 public key a publisher signs packages with (docs/publishing.md). */
+export interface PublisherKeyRecord {
+  id: string;
+  workspaceId: string;
+  /** First 16 hex digits of the sha256 of the raw key: what uploads name it by. */
+  keyId: string;
+  name: string;
+  /** Raw 32-byte public key, base64url. */
+  publicKey: string;
+  createdBy: string;
+  createdAt: number;
+  revokedAt: number | null;
+  revokedBy: string | null;
+}
+
 /** A feature of the workspace catalogue: a named group of JSAPIs. */
 export interface FeatureRecord {
   id: string;
@@ -402,6 +417,14 @@ export interface Store extends AccessStore {
    * every environment where it has releases is bumped. "conflict" when it is no longer pending.
    */
   approveRemoval(request: RemovalRequestRecord, decision: RemovalDecision, audit: AuditEntry): Promise<WriteResult>;
+
+  /** Inserts the key (audited); "conflict" when the workspace already has this key. */
+  createPublisherKey(key: PublisherKeyRecord, audit: AuditEntry): Promise<WriteResult>;
+  listPublisherKeys(workspaceId: string): Promise<PublisherKeyRecord[]>;
+  /** By its id or its keyId. */
+  getPublisherKey(workspaceId: string, idOrKeyId: string): Promise<PublisherKeyRecord | null>;
+  /** Marks the key revoked (audited); "conflict" when it already was. */
+  revokePublisherKey(key: PublisherKeyRecord, by: string, now: number, audit: AuditEntry): Promise<WriteResult>;
 
   createFeature(feature: FeatureRecord, audit: AuditEntry): Promise<WriteResult>;
   listFeatures(workspaceId: string): Promise<FeatureRecord[]>;
@@ -564,6 +587,8 @@ export interface Deps {
   signer: Signer | null;
   /** Mints and verifies preview tokens (test QR codes); null without a signing key. */
   previews: PreviewTokens | null;
+  /** Ed25519 verification of a publisher's signature (raw public key and signature, base64url). */
+  verifyEd25519(publicKey: string, message: Uint8Array, signature: string): boolean;
   /** Draws a text (a test QR code's link) as a QR code image; `scale` is pixels per module. */
   qrImages: {
     svg(text: string, scale: number): string;

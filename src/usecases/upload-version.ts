@@ -1,5 +1,6 @@
 import { AppError } from "../domain/errors";
 import { allowedUpdateMode, type UpdateMode } from "../domain/update-mode";
+import { verifyUploadSignature } from "./manage-publisher-keys";
 import type { Context, Deps, VersionRecord } from "./ports";
 import { publishMiniProgram } from "./publish-delivery";
 import { auditEntry, notFound, refuseRemoved, requirePermission } from "./support";
@@ -52,6 +53,14 @@ export async function uploadVersion(deps: Deps, ctx: Context, input: UploadVersi
   }
 
   const files = await deps.reader.manifest(bytes, deps.limits);
+  // Before anything is stored: a refused signature leaves no bytes behind.
+  const publisherKeyId = await verifyUploadSignature(
+    deps,
+    ctx,
+    mp,
+    { version: input.version, sha256, size: bytes.length, files },
+    { signature: input.publisherSignature, keyId: input.publisherKeyId },
+  );
   const stored = await deps.packages.putIfAbsent(sha256, bytes);
   await deps.packages.putManifest(sha256, files);
   const restore = async () => {
@@ -79,7 +88,7 @@ export async function uploadVersion(deps: Deps, ctx: Context, input: UploadVersi
     defaultUpdateMode: allowedUpdateMode(input.updateMode ?? mp.defaultUpdateMode, mp.type, mp.origin),
     releaseNote: input.releaseNote,
     publisherSignature: input.publisherSignature,
-    publisherKeyId: input.publisherKeyId,
+    publisherKeyId,
     uploadedBy: ctx.actor.memberId,
     createdAt: deps.clock.now(),
     deletedAt: null,

@@ -13,9 +13,11 @@ import {
 import { ROUTE_PERMISSIONS } from "../../src/http/access";
 import {
   addMemberViaApi,
+  addPublisherKeyViaApi,
   auditRowsOf,
   createTokenViaApi,
   fingerprint,
+  newPublisherPublicKey,
   releaseFixture,
   type StoredPackage,
   versionFixture,
@@ -317,6 +319,9 @@ async function featureOnA(w: World) {
   expect(res.status, await res.clone().text()).toBe(200);
   return feature;
 }
+
+/** A new publisher key of the workspace, added by the owner (not revoked). */
+const publisherKeyOf = (w: World) => addPublisherKeyViaApi(w.owner.token);
 
 const catalogue = (w: World) => () => ownerRead(w, "/v1/admin/features?limit=500");
 const featuresOfA = (w: World) => () => ownerRead(w, `/v1/admin/mini-programs/${w.a.id}/features?limit=500`);
@@ -774,6 +779,43 @@ const REQUESTS: Record<string, RouteRequest[]> = {
         method: "DELETE",
         path: `/v1/admin/features/${(await featureOf(w)).name}`,
         observe: catalogue(w),
+      }),
+    },
+  ],
+
+  "GET /v1/admin/publisher-keys": [
+    {
+      build: async (w) => {
+        await publisherKeyOf(w);
+        return GET("/v1/admin/publisher-keys")();
+      },
+    },
+  ],
+  "POST /v1/admin/publisher-keys": [
+    {
+      // A key the workspace does not have yet (the same key twice is 409 CONFLICT).
+      build: async () => ({
+        method: "POST",
+        path: "/v1/admin/publisher-keys",
+        json: { name: uniqueKey("publisher"), publicKey: await newPublisherPublicKey() },
+      }),
+    },
+  ],
+  "GET /v1/admin/publisher-keys/{keyId}": [
+    { variant: "by id", build: async (w) => GET(`/v1/admin/publisher-keys/${(await publisherKeyOf(w)).id}`)() },
+    { variant: "by keyId", build: async (w) => GET(`/v1/admin/publisher-keys/${(await publisherKeyOf(w)).keyId}`)() },
+  ],
+  "DELETE /v1/admin/publisher-keys/{keyId}": [
+    {
+      // A key not revoked yet (revoking one twice is 409 CONFLICT): a new one per case.
+      variant: "by id",
+      build: async (w) => ({ method: "DELETE", path: `/v1/admin/publisher-keys/${(await publisherKeyOf(w)).id}` }),
+    },
+    {
+      variant: "by keyId",
+      build: async (w) => ({
+        method: "DELETE",
+        path: `/v1/admin/publisher-keys/${(await publisherKeyOf(w)).keyId}`,
       }),
     },
   ],

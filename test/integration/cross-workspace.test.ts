@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { addPublisherKeyViaApi } from "../support/access-fixtures";
 import { expectJson } from "../support/admin-factories";
 import { call, uniqueKey } from "../support/workspace";
 import { makeZip } from "../support/zip";
@@ -139,6 +140,9 @@ interface World {
   removal: string;
   /** A pending removal request of a third mini program: the one the withdraw route may withdraw. */
   withdrawable: string;
+  /** A publisher key, and a second one the revoke route may revoke in the fixture check. */
+  publisherKey: { id: string; keyId: string };
+  sparePublisherKey: { id: string; keyId: string };
   /** A person with a developer role on the mini program. */
   person: string;
   /** A service account with a developer role on the mini program. */
@@ -302,6 +306,9 @@ async function makeWorld(label: string): Promise<World> {
   const withdrawable = await post<{ id: string }>(`/v1/admin/mini-programs/${third.id}/removal-requests`, {
     reason: "Probe fixture to withdraw",
   });
+  // Each its own key: keyIds are derived from the key, so B's never name one of A's.
+  const publisherKey = await addPublisherKeyViaApi(token, `Publisher ${label}`);
+  const sparePublisherKey = await addPublisherKeyViaApi(token, `Spare publisher ${label}`);
   const prod = app.environments.find((e) => e.name === "prod")?.id ?? "";
   const spareEnvId = app.environments.find((e) => e.name === SPARE_ENV)?.id ?? "";
   return {
@@ -334,6 +341,8 @@ async function makeWorld(label: string): Promise<World> {
     spareMp: { id: spareMp.id, key: spareMp.key },
     removal: removal.id,
     withdrawable: withdrawable.id,
+    publisherKey: { id: publisherKey.id, keyId: publisherKey.keyId },
+    sparePublisherKey: { id: sparePublisherKey.id, keyId: sparePublisherKey.keyId },
     person: person.id,
     service: service.id,
     serviceToken: serviceToken.id,
@@ -384,6 +393,12 @@ async function makeWorld(label: string): Promise<World> {
       removal.id,
       withdrawable.id,
       third.id,
+      publisherKey.id,
+      publisherKey.keyId,
+      publisherKey.publicKey,
+      sparePublisherKey.id,
+      sparePublisherKey.keyId,
+      sparePublisherKey.publicKey,
     ],
   };
 }
@@ -469,6 +484,15 @@ const feature = (self: Of) => ({
     "feature name": (b: World) => b.feature.name,
     "spare feature id": (b: World) => b.spareFeature.id,
     "spare feature name": (b: World) => b.spareFeature.name,
+  },
+});
+const publisherKey = (self: Of) => ({
+  own: self,
+  foreign: {
+    "publisher key id": (b: World) => b.publisherKey.id,
+    "publisher key keyId": (b: World) => b.publisherKey.keyId,
+    "spare publisher key id": (b: World) => b.sparePublisherKey.id,
+    "spare publisher key keyId": (b: World) => b.sparePublisherKey.keyId,
   },
 });
 const removal = (self: Of) => ({ own: self, foreign: { "removal request id": (b: World) => b.removal } });
@@ -743,6 +767,15 @@ const TABLE: Record<string, OpEntry> = {
   "DELETE /v1/admin/features/{featureId}": {
     build: (_a, v) => ({ method: "DELETE", path: `/v1/admin/features/${v("path:featureId")}` }),
     fields: { "path:featureId": feature((a) => a.spareFeature.id) },
+  },
+
+  "GET /v1/admin/publisher-keys/{keyId}": {
+    build: (_a, v) => ({ method: "GET", path: `/v1/admin/publisher-keys/${v("path:keyId")}` }),
+    fields: { "path:keyId": publisherKey((a) => a.publisherKey.keyId) },
+  },
+  "DELETE /v1/admin/publisher-keys/{keyId}": {
+    build: (_a, v) => ({ method: "DELETE", path: `/v1/admin/publisher-keys/${v("path:keyId")}` }),
+    fields: { "path:keyId": publisherKey((a) => a.sparePublisherKey.id) },
   },
 
   "POST /v1/admin/releases": {
@@ -1023,7 +1056,9 @@ async function fingerprint(workspaceId: string) {
          order by f.mini_program_id, f.feature_id)) as mini_program_features,
       (select group_concat(x) from (select id || ':' || status as x
          from removal_requests where workspace_id = ?1 order by id)) as removal_requests,
-      (select group_concat(x) from (select id as x from qr_codes where workspace_id = ?1 order by id)) as qr_codes`,
+      (select group_concat(x) from (select id as x from qr_codes where workspace_id = ?1 order by id)) as qr_codes,
+      (select group_concat(x) from (select id || ':' || coalesce(revoked_at, '-') as x
+         from publisher_keys where workspace_id = ?1 order by id)) as publisher_keys`,
   )
     .bind(workspaceId)
     .first<Record<string, unknown>>();

@@ -719,6 +719,10 @@ const TESTED_ELSEWHERE = [
   "TARGET_IN_USE", // catalogue.test.ts: needs an open release on the target
   "FEATURE_IN_USE", // catalogue.test.ts: needs a feature added to a mini program
   "MINI_PROGRAM_REMOVED", // catalogue.test.ts: needs an approved removal
+  "PUBLISHER_SIGNATURE_REQUIRED", // publishing.test.ts: needs a workspace that requires signed uploads
+  "PUBLISHER_SIGNATURE_INVALID", // publishing.test.ts: needs a publisher key and a signed package
+  "PUBLISHER_KEY_UNKNOWN", // publishing.test.ts: needs a signed package naming a key the workspace lacks
+  "PUBLISHER_KEY_REVOKED", // publishing.test.ts: needs a revoked publisher key and a signed package
 ];
 
 describe("error responses", () => {

@@ -37,6 +37,8 @@ const ROUTES: [string, string[]][] = [
   ["/v1/admin/removal-requests/{requestId}/decision", ["post"]],
   ["/v1/admin/features", ["get", "post"]],
   ["/v1/admin/features/{featureId}", ["get", "delete"]],
+  ["/v1/admin/publisher-keys", ["get", "post"]],
+  ["/v1/admin/publisher-keys/{keyId}", ["get", "delete"]],
   ["/v1/admin/members", ["get", "post"]],
   ["/v1/admin/members/{memberId}", ["get", "patch", "delete"]],
   ["/v1/admin/tokens", ["get", "post"]],

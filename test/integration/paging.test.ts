@@ -1,6 +1,7 @@
 // Every admin list pages the same way: `limit` and `cursor` in, `{ items, nextCursor }` out, keyed so
 // that paging through returns each item once. The list routes are found in the OpenAPI document.
 import { beforeAll, describe, expect, it } from "vitest";
+import { addPublisherKeyViaApi } from "../support/access-fixtures";
 import {
   createApp,
   createMiniProgram,
@@ -56,6 +57,7 @@ beforeAll(async () => {
       json: { role: "developer" },
     });
     await call("/v1/admin/tokens", { method: "POST", token, json: { name: `t${i}` } });
+    await addPublisherKeyViaApi(token, `k${i}`);
   }
   const [release] = (await expectJson<{ items: { id: string }[] }>(await call("/v1/admin/releases", { token }), 200))
     .items;
@@ -76,6 +78,7 @@ beforeAll(async () => {
     "/v1/admin/features": "/v1/admin/features",
     "/v1/admin/mini-programs/{miniProgramId}/features": `/v1/admin/mini-programs/${mp.key}/features`,
     "/v1/admin/removal-requests": "/v1/admin/removal-requests",
+    "/v1/admin/publisher-keys": "/v1/admin/publisher-keys",
   });
 });
 
@@ -113,6 +116,7 @@ describe("admin lists", () => {
     "/v1/admin/features",
     "/v1/admin/mini-programs/{miniProgramId}/features",
     "/v1/admin/removal-requests",
+    "/v1/admin/publisher-keys",
   ])("%s pages through every item once", async (route) => {
     const path = paths[route] ?? "";
     const sep = path.includes("?") ? "&" : "?";

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { MiniProgramRole, TokenAccess, WorkspaceRole } from "../../src/domain/permissions";
 import type { ReleaseStatus } from "../../src/domain/release-status";
-import { randomIds } from "../../src/edge/crypto";
+import { ed25519Signer, randomIds } from "../../src/edge/crypto";
 import { d1Store } from "../../src/store/d1-store";
 import type { AuditEntry, ReleaseRecord, VersionRecord } from "../../src/usecases/ports";
 import { expectJson } from "./admin-factories";
@@ -38,6 +38,7 @@ const FINGERPRINT_QUERIES: Readonly<Record<string, string>> = {
   features: "select * from features where workspace_id = ?1 order by id",
   mini_program_features: `select * from mini_program_features where mini_program_id in (${WS_MINI_PROGRAMS}) order by mini_program_id, feature_id`,
   removal_requests: "select * from removal_requests where workspace_id = ?1 order by id",
+  publisher_keys: "select * from publisher_keys where workspace_id = ?1 order by id",
   audit_logs: "select * from audit_logs where workspace_id = ?1 order by id",
 };
 
@@ -118,6 +119,45 @@ export async function createTokenViaApi(
 ): Promise<TokenJson> {
   const res = await call("/v1/admin/tokens", { method: "POST", token, json: { name: uniqueKey("tok"), ...input } });
   return expectJson<TokenJson>(res, 201);
+}
+
+let publisherSeeds = 0;
+
+/**
+ * A publisher's Ed25519 public key (raw 32 bytes, base64url) no earlier call returned: its seed is
+ * derived from a counter, since the same key twice in one workspace is 409 CONFLICT.
+ */
+export async function newPublisherPublicKey(): Promise<string> {
+  publisherSeeds += 1;
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`publisher-seed-${publisherSeeds}`));
+  const seed = btoa(String.fromCharCode(...new Uint8Array(digest)))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replace(/=+$/, "");
+  const signer = ed25519Signer(seed, "publisher");
+  if (signer === null) throw new Error("not a 32-byte seed");
+  return signer.publicKey();
+}
+
+export interface PublisherKeyJson {
+  id: string;
+  keyId: string;
+  name: string;
+  publicKey: string;
+  revokedAt: number | null;
+}
+
+/** Adds a new publisher key through POST /v1/admin/publisher-keys (workspace admins). */
+export async function addPublisherKeyViaApi(
+  adminToken: string,
+  name = uniqueKey("publisher"),
+): Promise<PublisherKeyJson> {
+  const res = await call("/v1/admin/publisher-keys", {
+    method: "POST",
+    token: adminToken,
+    json: { name, publicKey: await newPublisherPublicKey() },
+  });
+  return expectJson<PublisherKeyJson>(res, 201);
 }
 
 // Release fixtures through the store port, for speed. No delivery is published for them: a created

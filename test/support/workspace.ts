@@ -34,7 +34,14 @@ export async function makeWorkspace(role: WorkspaceRole = "admin", { selfApprova
   const ids = { ws: randomIds.id("ws"), mem: randomIds.id("mem"), tok: randomIds.id("tok") };
   const now = Date.now();
   const result = await store.createWorkspace({
-    workspace: { id: ids.ws, name: "Test", allowSelfApproval: selfApproval, createdAt: now, rowVersion: 1 },
+    workspace: {
+      id: ids.ws,
+      name: "Test",
+      allowSelfApproval: selfApproval,
+      requireSignedUploads: false,
+      createdAt: now,
+      rowVersion: 1,
+    },
     member: {
       id: ids.mem,
       workspaceId: ids.ws,

@@ -34,6 +34,7 @@ function expected(id: string, decision: Decision, base: string): CheckResult {
     updateMode: decision.updateMode,
     package: { url: `${base}/${r.package.sha256}`, ...r.package },
     signature: r.publisherSignature,
+    publisherKeyId: r.publisherKeyId ?? null,
     config: r.config,
   };
 }

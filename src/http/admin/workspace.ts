@@ -11,6 +11,7 @@ const WorkspaceSchema = z
     id: z.string(),
     name: z.string(),
     allowSelfApproval: z.boolean(),
+    requireSignedUploads: z.boolean().describe("Every upload must carry a valid publisher signature."),
     createdAt: z.number().int(),
   })
   .openapi("Workspace");
@@ -19,6 +20,7 @@ const view = (w: z.infer<typeof WorkspaceSchema>) => ({
   id: w.id,
   name: w.name,
   allowSelfApproval: w.allowSelfApproval,
+  requireSignedUploads: w.requireSignedUploads,
   createdAt: w.createdAt,
 });
 
@@ -40,12 +42,20 @@ export const workspaceRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validatio
       path: "/",
       tags: ["workspace"],
       summary: "Rename the workspace or change its settings",
-      description: "`allowSelfApproval`: whether a member may approve a release they submitted (default false).",
+      description:
+        "`allowSelfApproval`: whether a member may approve a release they submitted (default false). " +
+        "`requireSignedUploads`: whether every upload must carry a valid publisher signature (docs/publishing.md).",
       security: SecurityBearer,
       middleware: [jsonBody] as const,
       request: {
         body: json(
-          z.object({ name: z.string().min(1).max(200).optional(), allowSelfApproval: z.boolean().optional() }).strict(),
+          z
+            .object({
+              name: z.string().min(1).max(200).optional(),
+              allowSelfApproval: z.boolean().optional(),
+              requireSignedUploads: z.boolean().optional(),
+            })
+            .strict(),
         ),
       },
       responses: { 200: { description: "OK", ...ok(WorkspaceSchema) }, ...adminErrors },

@@ -17,6 +17,11 @@ const Result = z
     updateMode: UpdateModeSchema.optional(),
     package: z.object({ url: z.string(), sha256: z.string(), size: z.number().int() }).optional(),
     signature: z.string().nullable().optional(),
+    publisherKeyId: z
+      .string()
+      .nullable()
+      .optional()
+      .describe("The publisher key id `signature` verifies with (docs/publishing.md); null when unsigned."),
     config: ConfigSchema.optional(),
   })
   .openapi("CheckResult");
