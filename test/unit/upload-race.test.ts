@@ -53,6 +53,8 @@ function world() {
       },
       packageInUse: async (sha: string) => versions.some((r) => r.sha256 === sha),
       environmentIdsReleasing: async () => [],
+      // Unsigned uploads are accepted: the workspace does not require signatures.
+      getWorkspace: async () => ({ requireSignedUploads: false }),
     },
   } as unknown as Deps;
   return {
