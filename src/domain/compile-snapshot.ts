@@ -1,4 +1,5 @@
 import { type ConfigPatch, mergeConfig } from "./config";
+import { previewHash } from "./preview";
 import { LIVE_STATUSES, PREVIEW_STATUSES, type ReleaseStatus } from "./release-status";
 import { compareVersions } from "./semver";
 import type { DeliveredConfig, Snapshot, SnapshotMiniProgram, SnapshotRelease } from "./snapshot";
@@ -143,7 +144,7 @@ export function compileMiniPrograms(source: SnapshotSource): Record<string, Snap
       if (mp.previews === undefined) mp.previews = [];
       mp.previews.push({
         release: { ...snapshotRelease(r, version, config), status: "preview", targeting: null },
-        hash: r.contentHash.slice(0, 32),
+        hash: previewHash(r.contentHash),
         codes: previewCodes.sort(),
         testers: r.previewTestersOnly ? [...config.internalTesters].sort() : null,
       });

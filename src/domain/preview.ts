@@ -9,6 +9,14 @@ export const MAX_PREVIEW_TOKEN = 256;
 /** How long the links of a test QR code stay valid by default, and at most (seconds). */
 export const PREVIEW_TTL = { default: 7 * 24 * 3600, min: 300, max: 30 * 24 * 3600 } as const;
 
+/**
+ * The part of a release's content hash (sha256 hex of approvalContent) that delivery and tokens
+ * carry: 128 bits, enough to tell contents apart, short enough for a small QR code.
+ */
+export function previewHash(contentSha256Hex: string): string {
+  return contentSha256Hex.slice(0, 32);
+}
+
 /** What a verified preview token says (its signature was checked by the caller). */
 export interface PreviewClaims {
   codeId: string;

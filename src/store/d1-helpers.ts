@@ -5,9 +5,13 @@ import * as t from "./schema";
 
 export type Db = DrizzleD1Database<typeof t>;
 
+/**
+ * A unique (or primary key) constraint failed. Only those: a NOT NULL or foreign key failure is
+ * SQLITE_CONSTRAINT too, and is not a conflict with another row (see createRelease).
+ */
 export function isUniqueViolation(error: unknown): boolean {
   const text = String((error as { message?: unknown })?.message ?? error);
-  return text.includes("UNIQUE constraint failed") || text.includes("SQLITE_CONSTRAINT");
+  return text.includes("UNIQUE constraint failed");
 }
 
 export async function uniqueOrConflict(run: () => Promise<unknown>): Promise<WriteResult> {

@@ -232,11 +232,10 @@ export function d1Store(d1: D1Database): Store {
         if (!row) throw new Error("insert returned no row");
         return row;
       } catch (error) {
-        // Checked first: a NOT NULL failure is an SQLITE_CONSTRAINT too (isUniqueViolation).
+        if (isUniqueViolation(error)) return "conflict";
         const text = String((error as { message?: unknown })?.message ?? error);
         if (text.includes("NOT NULL constraint failed: releases.environment_id")) return "environment_deleted";
         if (text.includes("NOT NULL constraint failed: releases.mini_program_id")) return "removed";
-        if (isUniqueViolation(error)) return "conflict";
         throw error;
       }
     },

@@ -148,7 +148,7 @@ async function readSource(
 }
 
 /** sha256 hex of the release's approvalContent: what approvals and preview tokens are bound to. */
-export function contentHashOf(r: typeof t.releases.$inferSelect): string {
+function contentHashOf(r: typeof t.releases.$inferSelect): string {
   return createHash("sha256").update(approvalContent(r)).digest("hex");
 }
 

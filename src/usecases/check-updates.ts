@@ -68,7 +68,12 @@ export async function decideAll(
   input: CheckInput,
   origin: RequestOrigin,
   mode: "admit" | "lookup",
-): Promise<{ view: DeliveryView | null; decisions: Decision[]; previews: (PreviewRefusal | "APPLIED" | null)[] }> {
+): Promise<{
+  view: DeliveryView | null;
+  decisions: Decision[];
+  /** Per asked mini program that carried a preview token, what became of it (null: none carried one). */
+  previews: (PreviewRefusal | "APPLIED" | undefined)[] | null;
+}> {
   // Plain loops on this path: a cold request pays for every builtin it touches (map, forEach, join).
   const asked = input.miniPrograms;
   const mps: (SnapshotMiniProgram | undefined)[] = [];
@@ -88,7 +93,8 @@ export async function decideAll(
   const explain = mode === "lookup";
   // Synchronous for every mini program; only a decision waiting on a time-window admission awaits.
   const decisions: Decision[] = [];
-  const previews: (PreviewRefusal | "APPLIED" | null)[] = [];
+  // Allocated only when a token is present: nearly every device check carries none.
+  let previews: (PreviewRefusal | "APPLIED" | undefined)[] | null = null;
   let settling: Promise<void>[] | null = null;
   for (let i = 0; i < asked.length; i++) {
     const m = asked[i] as CheckedMiniProgram;
@@ -97,12 +103,13 @@ export async function decideAll(
     if (m.previewToken && mp !== undefined) {
       const claims = deps.previews === null ? null : deps.previews.verify(m.previewToken);
       const preview = decidePreview(mp, claims, { ...q, userId: input.userId, now: deps.clock.now() });
+      previews ??= [];
       previews[i] = typeof preview === "string" ? preview : "APPLIED";
       if (typeof preview !== "string") {
         decisions.push(preview);
         continue;
       }
-    } else previews[i] = null;
+    }
     const first = decide(mp, q, canary?.ctx ?? null, explain);
     decisions.push(first);
     if (canary && first.action === "none" && first.pendingAdmission) {

@@ -36,7 +36,7 @@ export async function explainDevice(deps: Deps, ctx: Context, input: CheckInput,
         ? {}
         : { version: d.release.version, releaseId: d.release.releaseId, updateMode: d.updateMode }),
       releases: d.trace,
-      ...(previews[i] ? { preview: previews[i] } : {}),
+      ...(previews?.[i] ? { preview: previews[i] } : {}),
     })),
   };
 }

@@ -1,6 +1,6 @@
 import { approvalContent } from "../domain/approval";
 import { AppError } from "../domain/errors";
-import { PREVIEW_TTL } from "../domain/preview";
+import { PREVIEW_TTL, previewHash } from "../domain/preview";
 import { PREVIEW_STATUSES } from "../domain/release-status";
 import type {
   Context,
@@ -74,30 +74,44 @@ async function codeFor(deps: Deps, release: ReleaseRecord, codeId: string): Prom
 /**
  * The code with a link minted now: `updraft://preview?…` naming the target, the mini program and the
  * version, with a token bound to the release's current content hash (any edit makes older links
- * stale) that expires `ttlSeconds` from now.
+ * stale) that expires `ttlSeconds` from now. `version` is the release's, when the caller read it.
  */
-async function view(deps: Deps, ctx: Context, release: ReleaseDetails, code: QrCodeRecord): Promise<QrCodeView> {
-  const version = PREVIEW_STATUSES.includes(release.status) ? await deps.store.getVersion(release.versionId) : null;
-  if (version === null || version.deletedAt !== null) {
+async function view(
+  deps: Deps,
+  release: ReleaseDetails,
+  code: QrCodeRecord,
+  version?: VersionRecord | null,
+): Promise<QrCodeView> {
+  const previewable = PREVIEW_STATUSES.includes(release.status);
+  const current = previewable ? (version ?? (await deps.store.getVersion(release.versionId))) : null;
+  if (current === null || current.deletedAt !== null) {
     return { ...code, previewable: false, link: null, token: null, expiresAt: null };
   }
+  const hash = previewHash(await deps.hasher.sha256Hex(approvalContent(release)));
+  const expiresAt = Math.floor(deps.clock.now() / 1000) + code.ttlSeconds;
+  const token = tokensOf(deps).mint({ codeId: code.id, expiresAt, hash });
+  const params = new URLSearchParams({
+    app: release.appKey,
+    env: release.env,
+    mp: release.miniProgramKey,
+    version: release.version,
+  });
+  params.set("token", token);
+  if (code.pagePath !== "") params.set("page", code.pagePath);
+  const query = new URLSearchParams(code.query).toString();
+  if (query !== "") params.set("query", query);
+  return { ...code, previewable: true, link: `updraft://preview?${params}`, token, expiresAt: expiresAt * 1000 };
+}
+
+/** The preview token minter; SERVICE_MISCONFIGURED without a signing key (checked before any write). */
+function tokensOf(deps: Deps) {
   if (deps.previews === null) {
     throw new AppError(
       "SERVICE_MISCONFIGURED",
       "The service has no signing key configured, so it cannot sign previews.",
     );
   }
-  const mp = await deps.store.getMiniProgram(ctx.actor.workspaceId, release.miniProgramId);
-  if (mp === null) throw notFound("The mini program");
-  const hash = (await deps.hasher.sha256Hex(approvalContent(release))).slice(0, 32);
-  const expiresAt = Math.floor(deps.clock.now() / 1000) + code.ttlSeconds;
-  const token = deps.previews.mint({ codeId: code.id, expiresAt, hash });
-  const params = new URLSearchParams({ app: release.appKey, env: release.env, mp: mp.key, version: release.version });
-  params.set("token", token);
-  if (code.pagePath !== "") params.set("page", code.pagePath);
-  const query = new URLSearchParams(code.query).toString();
-  if (query !== "") params.set("query", query);
-  return { ...code, previewable: true, link: `updraft://preview?${params}`, token, expiresAt: expiresAt * 1000 };
+  return deps.previews;
 }
 
 export async function listQrCodes(deps: Deps, ctx: Context, releaseId: string): Promise<QrCodeRecord[]> {
@@ -107,7 +121,7 @@ export async function listQrCodes(deps: Deps, ctx: Context, releaseId: string): 
 
 export async function getQrCode(deps: Deps, ctx: Context, releaseId: string, codeId: string): Promise<QrCodeView> {
   const release = await releaseFor(deps, ctx, releaseId);
-  return view(deps, ctx, release, await codeFor(deps, release, codeId));
+  return view(deps, release, await codeFor(deps, release, codeId));
 }
 
 /**
@@ -117,13 +131,13 @@ export async function getQrCode(deps: Deps, ctx: Context, releaseId: string, cod
  */
 export async function createQrCode(deps: Deps, ctx: Context, releaseId: string, input: QrCodeInput) {
   const release = await releaseFor(deps, ctx, releaseId);
-  if (deps.previews === null) {
-    throw new AppError(
-      "SERVICE_MISCONFIGURED",
-      "The service has no signing key configured, so it cannot sign previews.",
-    );
-  }
-  if ((await deps.store.listQrCodes(release.id)).length >= MAX_QR_CODES) {
+  tokensOf(deps);
+  const [mp, version, existing] = await Promise.all([
+    deps.store.getMiniProgram(ctx.actor.workspaceId, release.miniProgramId),
+    deps.store.getVersion(release.versionId),
+    deps.store.listQrCodes(release.id),
+  ]);
+  if (existing.length >= MAX_QR_CODES) {
     throw new AppError("CONFLICT", `A release has at most ${MAX_QR_CODES} test QR codes: delete one first.`);
   }
   const code: QrCodeRecord = {
@@ -137,9 +151,10 @@ export async function createQrCode(deps: Deps, ctx: Context, releaseId: string, 
     createdBy: ctx.actor.memberId,
     createdAt: deps.clock.now(),
   };
-  // What the code will carry must fit in a QR code that phones scan reliably.
-  const sample = await view(deps, ctx, release, code);
-  if (sample.link !== null && sample.link.length > MAX_LINK_LENGTH) {
+  // What the code will carry must fit in a QR code that phones scan reliably. The link minted here is
+  // the one answered: the content it is bound to cannot change in between (this write does not).
+  const minted = await view(deps, release, code, version);
+  if (minted.link !== null && minted.link.length > MAX_LINK_LENGTH) {
     throw new AppError("VALIDATION_FAILED", "The request body is not valid.", [
       {
         pointer: "/query",
@@ -147,11 +162,6 @@ export async function createQrCode(deps: Deps, ctx: Context, releaseId: string, 
       },
     ]);
   }
-  const [mp, version, existing] = await Promise.all([
-    deps.store.getMiniProgram(ctx.actor.workspaceId, release.miniProgramId),
-    deps.store.getVersion(release.versionId),
-    deps.store.listQrCodes(release.id),
-  ]);
   if (mp !== null && version !== null && PREVIEW_STATUSES.includes(release.status)) {
     await assertPreviewFits(deps, mp, version, release, [...existing.map((c) => c.id), code.id]);
   }
@@ -166,7 +176,7 @@ export async function createQrCode(deps: Deps, ctx: Context, releaseId: string, 
   if (result === "not_previewable") throw notPreviewable(release.status);
   if (result === "conflict") throw new AppError("CONFLICT", "The release already has its default QR code.");
   await publishDelivery(deps, release.environmentId, [release.miniProgramId]);
-  return view(deps, ctx, release, code);
+  return minted;
 }
 
 /** Deletes a code: links it carried stop working once delivery has the change (seconds). Audited. */
@@ -194,7 +204,7 @@ export async function qrCodeImage(
   scale: number,
 ): Promise<string | Uint8Array<ArrayBuffer>> {
   const release = await releaseFor(deps, ctx, releaseId);
-  const code = await view(deps, ctx, release, await codeFor(deps, release, codeId));
+  const code = await view(deps, release, await codeFor(deps, release, codeId));
   if (code.link === null) throw notPreviewable(release.status);
   return format === "svg" ? deps.qrImages.svg(code.link, scale) : deps.qrImages.png(code.link, scale);
 }

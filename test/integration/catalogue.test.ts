@@ -6,6 +6,7 @@ import { d1Store } from "../../src/store/d1-store";
 import type { VersionRecord } from "../../src/usecases/ports";
 import { releaseFixture } from "../support/access-fixtures";
 import {
+  type AppJson,
   auditCount,
   count,
   createApp,
@@ -36,6 +37,28 @@ async function checkOne(appKey: string, env: string, mpKey: string, version: str
     json: { appId: appKey, env, deviceId: "dev-1", miniPrograms: [{ id: mpKey, version }] },
   });
   return (await expectJson<{ results: CheckResult[] }>(res, 200)).results[0] as CheckResult;
+}
+
+/**
+ * A release written straight through the store, as a create whose checks ran just before a
+ * concurrent delete or removal committed would write it.
+ */
+async function releaseInStore(
+  ws: { workspaceId: string; memberId: string },
+  app: AppJson,
+  envName: string,
+  miniProgramId: string,
+  version: string,
+) {
+  const record = await d1Store(env.DB).findVersion(miniProgramId, version);
+  const environmentId = app.environments.find((e) => e.name === envName)?.id ?? "";
+  return releaseFixture(
+    ws.workspaceId,
+    { appId: app.id, environmentId },
+    record as VersionRecord,
+    "created",
+    ws.memberId,
+  );
 }
 
 const statusOf = async (token: string, releaseId: string) =>
@@ -121,17 +144,7 @@ describe("removing a mini program", () => {
       "MINI_PROGRAM_REMOVED",
     );
     // The store refuses a release of it inside the write (a create racing the approval loses)...
-    const version = await d1Store(env.DB).findVersion(mp.id, "1.1.0");
-    const prod = app.environments.find((e) => e.name === "prod")?.id ?? "";
-    await expect(
-      releaseFixture(
-        ws.workspaceId,
-        { appId: app.id, environmentId: prod },
-        version as VersionRecord,
-        "created",
-        ws.memberId,
-      ),
-    ).rejects.toThrow(/removed/);
+    await expect(releaseInStore(ws, app, "prod", mp.id, "1.1.0")).rejects.toThrow(/removed/);
     // ...and a release still open after it (as if written by an older version) cannot go on.
     await env.DB.prepare("update releases set status = 'created' where id = ?").bind(pending.id).run();
     const late = pending;
@@ -367,22 +380,13 @@ describe("a release created while its target is deleted", () => {
     const app = await createApp(ws.token, ["test", "prod", "gone"]);
     const mp = await createMiniProgram(ws.token);
     await uploadVersion(ws.token, mp.key, "1.0.0");
-    const version = await d1Store(env.DB).findVersion(mp.id, "1.0.0");
     const gone = app.environments.find((e) => e.name === "gone")?.id ?? "";
     await expectJson(
       await call(`/v1/admin/apps/${app.key}/environments/gone`, { method: "DELETE", token: ws.token }),
       200,
     );
     // As the use case would after reading the environment just before its deletion committed.
-    await expect(
-      releaseFixture(
-        ws.workspaceId,
-        { appId: app.id, environmentId: gone },
-        version as VersionRecord,
-        "created",
-        ws.memberId,
-      ),
-    ).rejects.toThrow(/environment_deleted/);
+    await expect(releaseInStore(ws, app, "gone", mp.id, "1.0.0")).rejects.toThrow(/environment_deleted/);
     expect(await count("select count(*) as n from releases where environment_id = ?", gone)).toBe(0);
   });
 });
