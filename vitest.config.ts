@@ -1,9 +1,11 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { signedKeyset, testKeysetPayload } from "./test/support/trust.ts";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "drizzle"));
+  const keyset = JSON.stringify(await signedKeyset(testKeysetPayload()));
   return {
     test: {
       projects: [
@@ -13,7 +15,7 @@ export default defineConfig(async () => {
             environment: "node",
             // CI shares 2 cores between both projects: the 5 s default failed a 4.6 s test there.
             testTimeout: 20_000,
-            include: ["test/unit/**/*.test.ts"],
+            include: ["test/unit/**/*.test.ts", "packages/*/test/**/*.test.ts"],
           },
         },
         {
@@ -26,6 +28,8 @@ export default defineConfig(async () => {
                   // Test-only key material; production sets these with `wrangler secret put`.
                   SIGNING_KEY_SEED: "dGVzdC1zaWduaW5nLWtleS1zZWVkLTMyLWJ5dGVzISE",
                   SIGNING_KEY_ID: "test-key",
+                  // Signed by the test root key (test/support/trust.ts): GET /v1/keys publishes it.
+                  SIGNING_KEYSET: keyset,
                   BOOTSTRAP_SECRET: "test-bootstrap-secret",
                   BUCKET_KEY: "000102030405060708090a0b0c0d0e0f",
                   MAX_PACKAGE_BYTES: "1048576",

@@ -54,7 +54,7 @@ export default {
       return ok();
     }
     // /probe/answer: the whole check with a stand-in signer, so only the Ed25519 operation is missing.
-    const unsigned = { ...deps, signer: { keyId: "probe", sign: async () => "", publicKey: async () => "" } };
+    const unsigned = { ...deps, signer: { keyId: "probe", sign: async () => "", publicKey: () => "" } };
     const { bytes } = await checkUpdates(unsigned, input, origin, "http://probe/v1/packages");
     return new Response(bytes, {
       headers: { "content-type": "application/json", "cache-control": "private, no-store" },

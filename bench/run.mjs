@@ -365,8 +365,9 @@ async function seed(url) {
     if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${(await res.text()).slice(0, 500)}`);
     return res.json();
   };
-  // One bench member plays every role: it approves its own releases.
-  await call("PATCH", "/v1/admin/workspace", { allowSelfApproval: true });
+  // One bench member plays every role: it approves its own releases. It uploads unsigned packages:
+  // the bench measures the check path, and upload signatures are verified off it (publishing.md).
+  await call("PATCH", "/v1/admin/workspace", { allowSelfApproval: true, requireSignedUploads: false });
 
   const app = await call("POST", "/v1/admin/apps", { key: "bench-app", name: "Bench", platforms: ["ios", "android"] });
   const listStarted = performance.now();

@@ -3,8 +3,10 @@
 // Resumable: the bootstrap token is written to the demo file the moment bootstrap answers, and every
 // later step looks up what it would create (or is an idempotent replay), so a seed stopped at any
 // point (Ctrl-C during the first `npm start`) is completed by the next start.
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
+import { manifestText, statementText } from "../packages/sdk/src/canonical.ts";
 import { zipFiles } from "./zip.mjs";
 
 export const DEMO = {
@@ -40,8 +42,53 @@ export const DEMO_CHECK = {
   miniPrograms: [{ id: "demo-pay", version: "1.0.0" }],
 };
 
+/** The files of a demo version. */
+export function demoFiles(mp, version) {
+  return { "index.js": `console.log("${mp} ${version}");`, "app.json": JSON.stringify({ mp, version }) };
+}
+
 export function demoPackage(mp, version) {
-  return zipFiles({ "index.js": `console.log("${mp} ${version}");`, "app.json": JSON.stringify({ mp, version }) });
+  return zipFiles(demoFiles(mp, version));
+}
+
+const sha256Hex = (bytes) => createHash("sha256").update(bytes).digest("hex");
+
+/**
+ * The demo publisher's Ed25519 private key (PKCS#8 PEM, owner-only), made once next to the demo
+ * file: the demo workspace requires signed uploads like every new workspace, and the README's CLI
+ * tour publishes with this key (`updraft publish --key …`).
+ */
+export function demoPublisherKey(file) {
+  if (!existsSync(file)) {
+    const { privateKey } = generateKeyPairSync("ed25519");
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, privateKey.export({ format: "pem", type: "pkcs8" }), { mode: 0o600, flag: "wx" });
+  }
+  const privateKey = createPrivateKey(readFileSync(file));
+  const publicKey = createPublicKey(privateKey).export({ format: "jwk" }).x;
+  const keyId = sha256Hex(Buffer.from(publicKey, "base64url")).slice(0, 16);
+  return { privateKey, publicKey, keyId };
+}
+
+/** The upload headers signing a demo version's package statement (docs/publishing.md). */
+export function signedUploadHeaders(key, mp, version) {
+  const files = demoFiles(mp, version);
+  const zip = zipFiles(files);
+  const manifest = Object.entries(files).map(([path, text]) => {
+    const bytes = Buffer.from(text, "utf8");
+    return { path, size: bytes.length, sha256: sha256Hex(bytes) };
+  });
+  const statement = statementText({
+    miniProgram: mp,
+    version,
+    sha256: sha256Hex(zip),
+    size: zip.length,
+    manifestSha256: sha256Hex(Buffer.from(manifestText(manifest), "utf8")),
+  });
+  return {
+    "updraft-publisher-signature": sign(null, Buffer.from(statement, "utf8"), key.privateKey).toString("base64url"),
+    "updraft-publisher-key-id": key.keyId,
+  };
 }
 
 class ApiError extends Error {
@@ -122,7 +169,15 @@ async function recoverDemoAdmin(base, bootstrapSecret, demo) {
  * { token: null, reason } when this state has a workspace whose token is lost (only a reset helps).
  * `afterStep(name)` runs after each step (the tests stop the seed there to resume it later).
  */
-export async function seedDemo(base, { bootstrapSecret, demoFile, afterStep = async () => {} }) {
+export async function seedDemo(
+  base,
+  {
+    bootstrapSecret,
+    demoFile,
+    publisherKeyFile = join(dirname(demoFile), "publisher-key.pem"),
+    afterStep = async () => {},
+  },
+) {
   let demo = readDemoFile(demoFile);
   if (demo !== null) {
     const res = await fetch(`${base}/v1/admin/apps`, { headers: { authorization: `Bearer ${demo.token}` } });
@@ -156,6 +211,17 @@ export async function seedDemo(base, { bootstrapSecret, demoFile, afterStep = as
     demo = { ...demo, workspaceId: workspace.id };
     writeDemoFile(demoFile, demo);
   }
+  // The demo publisher's key, registered with the workspace (a 409: it already is).
+  const publisher = demoPublisherKey(publisherKeyFile);
+  if (!demo.complete || demo.publisherKeyId !== publisher.keyId) {
+    try {
+      await call("POST", "/v1/admin/publisher-keys", { name: "demo publisher", publicKey: publisher.publicKey });
+    } catch (error) {
+      if (error.status !== 409) throw error;
+    }
+    demo = { ...demo, publisherKeyId: publisher.keyId };
+    writeDemoFile(demoFile, demo);
+  }
   if (demo.complete) return { token: demo.token };
 
   const app = await ensure(call, `/v1/admin/apps/${DEMO.app.key}`, "/v1/admin/apps", DEMO.app);
@@ -182,7 +248,7 @@ export async function seedDemo(base, { bootstrapSecret, demoFile, afterStep = as
           "POST",
           `/v1/admin/mini-programs/${mp.key}/versions?version=${version}&compat=%3E%3D8.0.0&releaseNote=Demo%20${version}`,
           demoPackage(mp.key, version),
-          { "content-type": "application/zip" },
+          { "content-type": "application/zip", ...signedUploadHeaders(publisher, mp.key, version) },
         );
       } catch (error) {
         if (error.status !== 409) throw error;

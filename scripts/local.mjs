@@ -1,8 +1,9 @@
 // Where `npm start` keeps its local state, its secrets and its lock; shared by start.mjs and reset.mjs.
-import { randomBytes } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
+import { keysetSigningText } from "../packages/sdk/src/canonical.ts";
 
 /**
  * Default: wrangler's own local state directory (.wrangler/state, so `wrangler d1 execute updraft
@@ -19,6 +20,8 @@ export function localPaths(env = process.env, root = process.cwd()) {
       demoFile: join(dir, "demo.json"),
       lockFile: join(dir, "server.json"),
       secretsFile: join(dir, "secrets.env"),
+      rootKeyFile: join(dir, "root-key.pem"),
+      publisherKeyFile: join(dir, "publisher-key.pem"),
       legacyDevVars: null,
     };
   }
@@ -27,6 +30,8 @@ export function localPaths(env = process.env, root = process.cwd()) {
     demoFile: resolve(root, ".updraft/demo.json"),
     lockFile: resolve(root, ".updraft/server.json"),
     secretsFile: resolve(root, ".updraft/secrets.env"),
+    rootKeyFile: resolve(root, ".updraft/root-key.pem"),
+    publisherKeyFile: resolve(root, ".updraft/publisher-key.pem"),
     legacyDevVars: resolve(root, ".dev.vars"),
   };
 }
@@ -102,7 +107,64 @@ export function ensureLocalSecrets(paths) {
     });
     vars = parseVars(readFileSync(paths.secretsFile, "utf8"));
   }
+  const keyset = localKeyset(paths, vars);
+  if (keyset !== undefined && keyset !== vars.SIGNING_KEYSET) {
+    const text = readFileSync(paths.secretsFile, "utf8");
+    const kept = text
+      .split(/\r?\n/)
+      .filter((line) => line !== "" && !/^\s*(?:export\s+)?SIGNING_KEYSET\s*=/.test(line));
+    writeFileSync(paths.secretsFile, `${[...kept, `SIGNING_KEYSET=${keyset}`].join("\n")}\n`, { mode: 0o600 });
+    vars = parseVars(readFileSync(paths.secretsFile, "utf8"));
+  }
   return { vars, notes };
+}
+
+const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
+
+/** The local root key (PKCS#8 PEM, owner-only), made once: locally it plays the offline root role. */
+export function localRootKey(paths) {
+  if (!existsSync(paths.rootKeyFile)) {
+    const { privateKey } = generateKeyPairSync("ed25519");
+    mkdirSync(dirname(paths.rootKeyFile), { recursive: true });
+    writeFileSync(paths.rootKeyFile, privateKey.export({ format: "pem", type: "pkcs8" }), { mode: 0o600, flag: "wx" });
+  }
+  const privateKey = createPrivateKey(readFileSync(paths.rootKeyFile));
+  const publicKey = createPublicKey(privateKey).export({ format: "jwk" }).x;
+  return {
+    privateKey,
+    publicKey,
+    keyId: createHash("sha256").update(Buffer.from(publicKey, "base64url")).digest("hex").slice(0, 16),
+  };
+}
+
+/**
+ * SIGNING_KEYSET for the local server (base64url of the signed key set, docs/key-rotation.md): the
+ * signing key, signed by the local root key. The current value when it already lists the signing
+ * key with its public key; otherwise a new key set one version up.
+ */
+export function localKeyset(paths, vars) {
+  const seed = Buffer.from(vars.SIGNING_KEY_SEED ?? "", "base64url");
+  // Not a key (edited by hand): the server refuses to sign (SERVICE_MISCONFIGURED) until it is fixed.
+  if (seed.length !== 32) return vars.SIGNING_KEYSET;
+  const signing = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: "der", type: "pkcs8" });
+  const publicKey = createPublicKey(signing).export({ format: "jwk" }).x;
+  const root = localRootKey(paths);
+  let previous = null;
+  try {
+    const signed = JSON.parse(Buffer.from(vars.SIGNING_KEYSET ?? "", "base64url").toString("utf8"));
+    previous = { payload: JSON.parse(signed.payload), rootKeyId: signed.signatures?.[0]?.keyId };
+  } catch {}
+  const listed = previous?.payload.keys?.find((k) => k.keyId === vars.SIGNING_KEY_ID);
+  if (listed?.publicKey === publicKey && previous.rootKeyId === root.keyId) return vars.SIGNING_KEYSET;
+  const payload = JSON.stringify({
+    type: "updraft-keyset",
+    version: (Number.isSafeInteger(previous?.payload.version) ? previous.payload.version : 0) + 1,
+    issuedAt: Date.now(),
+    expiresAt: null,
+    keys: [{ keyId: vars.SIGNING_KEY_ID, alg: "Ed25519", publicKey, notBefore: null, notAfter: null }],
+  });
+  const signature = sign(null, Buffer.from(keysetSigningText(payload), "utf8"), root.privateKey).toString("base64url");
+  return Buffer.from(JSON.stringify({ payload, signatures: [{ keyId: root.keyId, signature }] })).toString("base64url");
 }
 
 /** True when a process with this id exists (EPERM: it exists but belongs to someone else). */

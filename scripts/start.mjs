@@ -151,7 +151,11 @@ async function rebuildDelivery(token) {
 
 try {
   await waitUntilUp();
-  const seeded = await seedDemo(BASE, { bootstrapSecret: vars.BOOTSTRAP_SECRET, demoFile: paths.demoFile });
+  const seeded = await seedDemo(BASE, {
+    bootstrapSecret: vars.BOOTSTRAP_SECRET,
+    demoFile: paths.demoFile,
+    publisherKeyFile: paths.publisherKeyFile,
+  });
   let check = await demoCheck();
   if (!check.ok && seeded.token) {
     // State written by a version that kept one snapshot per environment has no delivery parts yet:

@@ -1,6 +1,7 @@
 import { DEFAULT_MAX_PART_BYTES } from "./domain/delivery";
 import { packageBaseFrom } from "./domain/deployment";
 import { DEFAULT_PACKAGE_LIMITS } from "./domain/package";
+import { type ServiceKeys, serviceKeysFrom } from "./domain/service-keys";
 import { bucketKeyFromHex } from "./domain/targeting/bucket";
 import { cachedAdmissionGate, durableObjectAdmissionGate } from "./edge/admissions";
 import { ed25519Signer, randomIds, verifyEd25519, webCryptoHasher } from "./edge/crypto";
@@ -23,6 +24,8 @@ import type { Clock, Deps } from "./usecases/ports";
 export type Bindings = Env & {
   SIGNING_KEY_SEED?: string;
   SIGNING_KEY_ID?: string;
+  /** The signed key set (docs/key-rotation.md): JSON of {payload, signatures}, or it in base64url. */
+  SIGNING_KEYSET?: string;
   BOOTSTRAP_SECRET?: string;
   /** 32 hex digits: the secret key of percentage bucketing. Without it no device is in a percentage. */
   BUCKET_KEY?: string;
@@ -58,6 +61,8 @@ function build(env: Bindings): Deps {
   // Throws SERVICE_MISCONFIGURED on an invalid value: before anything is cached, so every request
   // of the isolate answers that problem until the setting is fixed.
   const packageBaseUrl = packageBaseFrom(env.PACKAGE_BASE_URL);
+  const signer = env.SIGNING_KEY_SEED ? ed25519Signer(env.SIGNING_KEY_SEED, env.SIGNING_KEY_ID ?? "default") : null;
+  let serviceKeys: ServiceKeys | string | undefined;
   return {
     packageBaseUrl,
     clock: systemClock,
@@ -80,7 +85,14 @@ function build(env: Bindings): Deps {
       budget,
       { ...DEFAULT_DELIVERY_CACHE, pollMs },
     ),
-    signer: env.SIGNING_KEY_SEED ? ed25519Signer(env.SIGNING_KEY_SEED, env.SIGNING_KEY_ID ?? "default") : null,
+    signer,
+    serviceKeys: () => {
+      serviceKeys ??= serviceKeysFrom(
+        signer === null ? null : { keyId: signer.keyId, publicKey: signer.publicKey() },
+        env.SIGNING_KEYSET,
+      );
+      return serviceKeys;
+    },
     previews: hmacPreviewTokens(env.SIGNING_KEY_SEED),
     verifyEd25519,
     qrImages: { svg: (text, scale) => qrSvg(text, { scale }), png: (text, scale) => qrPng(text, { scale }) },

@@ -26,6 +26,8 @@ export interface SourceVersion {
   version: string;
   sha256: string;
   size: number;
+  /** Absent or null for versions uploaded before manifests were kept. */
+  manifestSha256?: string | null;
   compat: string;
   publisherSignature: string | null;
   publisherKeyId?: string | null;
@@ -169,7 +171,7 @@ function snapshotRelease(r: SourceRelease, version: SourceVersion, config: Deliv
     rollback: r.rollback,
     updateMode: r.updateMode,
     compat: version.compat,
-    package: { sha256: version.sha256, size: version.size },
+    package: { sha256: version.sha256, size: version.size, manifestSha256: version.manifestSha256 ?? null },
     publisherSignature: version.publisherSignature,
     publisherKeyId: version.publisherKeyId ?? null,
     config,

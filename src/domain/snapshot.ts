@@ -21,7 +21,8 @@ export interface SnapshotRelease {
   updateMode: UpdateMode;
   /** Host app version range (semver) the version is compatible with. */
   compat: string;
-  package: { sha256: string; size: number };
+  /** `manifestSha256`: of the canonical manifest text; absent or null for versions uploaded before it was kept. */
+  package: { sha256: string; size: number; manifestSha256?: string | null };
   /** The publisher's signature of the package sha256, or null when the version was uploaded unsigned. */
   publisherSignature: string | null;
   /** The publisher key id that signature verifies with (docs/publishing.md); absent or null when unsigned. */

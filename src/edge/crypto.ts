@@ -75,7 +75,7 @@ export function ed25519Signer(seedB64: string, keyId: string): Signer | null {
     async sign(bytes) {
       return signBytes(null, bytes, privateKey()).toString("base64url");
     },
-    async publicKey() {
+    publicKey() {
       return createPublicKey(privateKey()).export({ format: "jwk" }).x ?? "";
     },
   };

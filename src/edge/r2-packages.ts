@@ -30,14 +30,24 @@ export function r2PackageStore(bucket: R2Bucket): PackageStore {
       const obj = await bucket.get(manifestKey(sha256));
       return obj === null ? null : ((await obj.json()) as ManifestFile[]);
     },
+    async putText(sha256, text) {
+      await bucket.put(packageKey(sha256), text, {
+        sha256,
+        onlyIf: { etagDoesNotMatch: "*" },
+        httpMetadata: { contentType: "text/plain; charset=utf-8" },
+      });
+    },
     async head(sha256) {
       const obj = await bucket.head(packageKey(sha256));
-      return obj === null ? null : obj.size;
+      return obj === null ? null : { size: obj.size, contentType: obj.httpMetadata?.contentType ?? "application/zip" };
     },
     async get(sha256, range) {
       const obj = await bucket.get(packageKey(sha256), range ? { range } : undefined);
       if (obj === null) return null;
-      return range ? { body: obj.body, size: obj.size, range } : { body: obj.body, size: obj.size };
+      const contentType = obj.httpMetadata?.contentType ?? "application/zip";
+      return range
+        ? { body: obj.body, size: obj.size, contentType, range }
+        : { body: obj.body, size: obj.size, contentType };
     },
   };
 }

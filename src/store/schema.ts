@@ -275,6 +275,8 @@ export const versions = sqliteTable(
     sha256: text("sha256").notNull(),
     size: integer("size").notNull(),
     fileCount: integer("file_count").notNull(),
+    /** Hex sha256 of the canonical manifest text (served at /v1/packages/<it>); null: uploaded before it was kept. */
+    manifestSha256: text("manifest_sha256"),
     /** Host app versions this version runs on (semver range, `*` for any). */
     compat: text("compat").notNull(),
     defaultUpdateMode: text("default_update_mode", { enum: UPDATE_MODES }).notNull(),

@@ -115,6 +115,7 @@ async function readSource(
       version: v.version,
       sha256: v.sha256,
       size: v.size,
+      manifestSha256: v.manifestSha256,
       compat: v.compat,
       publisherSignature: v.publisherSignature,
       publisherKeyId: v.publisherKeyId,

@@ -48,7 +48,9 @@ export async function createWorkspace(deps: Deps, input: CreateWorkspaceInput, r
     id: deps.ids.id("ws"),
     name: input.workspaceName,
     allowSelfApproval: false,
-    requireSignedUploads: false,
+    // New workspaces accept only uploads signed by one of their publisher keys (docs/publishing.md);
+    // an admin may turn this off with PATCH /v1/admin/workspace, e.g. while setting up keys.
+    requireSignedUploads: true,
     createdAt: now,
     rowVersion: 1,
   };

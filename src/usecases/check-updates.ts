@@ -23,6 +23,8 @@ export interface CheckInput extends SdkDeviceFields {
   deviceId: string;
   userId: string | null;
   nonce: string | null;
+  /** Patch formats the client can apply (reserved for incremental patches; absent: none). */
+  patchFormats?: string[];
   miniPrograms: CheckedMiniProgram[];
 }
 
@@ -44,8 +46,17 @@ export type CheckResult =
       action: "update" | "rollback";
       version: string;
       releaseId: string;
+      /** The release's per-target sequence: a client refuses a lower version unless a rollback carries a newer one. */
+      sequence: number;
       updateMode: string;
-      package: { url: string; sha256: string; size: number };
+      package: {
+        url: string;
+        sha256: string;
+        size: number;
+        /** Where the canonical manifest text is served and its sha256; null for versions uploaded before it was kept. */
+        manifestUrl: string | null;
+        manifestSha256: string | null;
+      };
       signature: string | null;
       publisherKeyId: string | null;
       config: unknown;
@@ -125,7 +136,7 @@ export async function decideAll(
   return { view, decisions, previews };
 }
 
-// Per release, the JSON every device offered it shares: `"version":…,"releaseId":…` and
+// Per release, the JSON every device offered it shares: `"version":…,"releaseId":…,"sequence":…` and
 // `"package":…,"signature":…,"config":…` (with the package URL of `base`). Serialized once per
 // release object (a snapshot's releases live as long as the snapshot) instead of once per answer.
 const fragments = new WeakMap<SnapshotRelease, { base: string; head: string; tail: string }>();
@@ -133,9 +144,17 @@ const fragments = new WeakMap<SnapshotRelease, { base: string; head: string; tai
 function fragmentsOf(release: SnapshotRelease, base: string): { head: string; tail: string } {
   let f = fragments.get(release);
   if (f === undefined || f.base !== base) {
-    const head = JSON.stringify({ version: release.version, releaseId: release.releaseId });
+    const head = JSON.stringify({ version: release.version, releaseId: release.releaseId, sequence: release.seq });
+    const { sha256, size } = release.package;
+    const manifestSha256 = release.package.manifestSha256 ?? null;
     const tail = JSON.stringify({
-      package: { url: `${base}/${release.package.sha256}`, ...release.package },
+      package: {
+        url: `${base}/${sha256}`,
+        sha256,
+        size,
+        manifestUrl: manifestSha256 === null ? null : `${base}/${manifestSha256}`,
+        manifestSha256,
+      },
       signature: release.publisherSignature,
       publisherKeyId: release.publisherKeyId ?? null,
       config: release.config,
@@ -179,6 +198,9 @@ export function resultJson(id: string, decision: Decision, base: string): string
 export async function checkUpdates(deps: Deps, input: CheckInput, origin: RequestOrigin, packageBaseUrl: string) {
   const signer = deps.signer;
   if (signer === null) throw new AppError("SERVICE_MISCONFIGURED", "The service has no signing key configured.");
+  const keys = deps.serviceKeys();
+  if (typeof keys === "string") throw new AppError("SERVICE_MISCONFIGURED", keys);
+  const keysetVersion = keys.version;
   const { decisions } = await decideAll(deps, input, origin, "admit");
   let results = "";
   for (let i = 0; i < decisions.length; i++) {
@@ -189,7 +211,8 @@ export async function checkUpdates(deps: Deps, input: CheckInput, origin: Reques
   const nonce = input.nonce === null ? "null" : jsonString(input.nonce);
   const body =
     `{"issuedAt":${issuedAt},"expiresAt":${issuedAt + CHECK_TTL_MS},"nonce":${nonce},` +
-    `"keyId":${jsonString(signer.keyId)},"results":[${results}]}`;
+    `"keyId":${jsonString(signer.keyId)},"keysetVersion":${keysetVersion},"appId":${jsonString(input.appId)},` +
+    `"env":${jsonString(input.env)},"deviceId":${jsonString(input.deviceId)},"results":[${results}]}`;
   // Encoded once: the signature covers exactly the bytes the response sends.
   const bytes = utf8.encode(body);
   const signature = await signer.sign(bytes);

@@ -30,8 +30,9 @@ export async function getPackage(
   input: { sha256: string; ifNoneMatch: string | null; range: ByteRange | null; headOnly: boolean },
 ): Promise<PackageResponse> {
   const etag = packageEtag(input.sha256);
-  const size = await deps.packages.head(input.sha256);
-  if (size === null) throw new AppError("NOT_FOUND", "No package has that hash.");
+  const stored = await deps.packages.head(input.sha256);
+  if (stored === null) throw new AppError("NOT_FOUND", "No package has that hash.");
+  const { size, contentType } = stored;
   if (matchesEtag(input.ifNoneMatch, etag)) return { kind: "not_modified", etag };
   if (input.range !== null) {
     const r = input.range;
@@ -41,12 +42,12 @@ export async function getPackage(
       throw new RangeNotSatisfiable(size);
     }
     const object = input.headOnly
-      ? { body: null, size }
+      ? { body: null, size, contentType }
       : await deps.packages.get(input.sha256, { offset: start, length: end - start + 1 });
     if (object === null) throw new AppError("NOT_FOUND", "No package has that hash.");
     return { kind: "partial", etag, object, start, end, total: size };
   }
-  const object = input.headOnly ? { body: null, size } : await deps.packages.get(input.sha256);
+  const object = input.headOnly ? { body: null, size, contentType } : await deps.packages.get(input.sha256);
   if (object === null) throw new AppError("NOT_FOUND", "No package has that hash.");
   return { kind: "full", etag, object };
 }

@@ -12,6 +12,7 @@ import type { ManifestFile, PackageLimits } from "../domain/package";
 import type { Actor } from "../domain/permissions";
 import type { PreviewClaims } from "../domain/preview";
 import type { ReleaseStatus } from "../domain/release-status";
+import type { ServiceKeys } from "../domain/service-keys";
 import type { SnapshotList, SnapshotMiniProgram } from "../domain/snapshot";
 import type { BucketKey } from "../domain/targeting/bucket";
 import type { Admission } from "../domain/targeting/evaluate";
@@ -44,6 +45,8 @@ export interface PackageReader {
 export interface StoredObject {
   body: ReadableStream | null;
   size: number;
+  /** The stored media type (`application/zip` for packages, `text/plain; charset=utf-8` for manifests). */
+  contentType?: string;
   /** Present when a byte range was served. */
   range?: { offset: number; length: number };
 }
@@ -58,8 +61,10 @@ export interface PackageStore {
   remove(sha256: string): Promise<void>;
   putManifest(sha256: string, files: ManifestFile[]): Promise<void>;
   getManifest(sha256: string): Promise<ManifestFile[] | null>;
-  /** The object's size, or null when absent. */
-  head(sha256: string): Promise<number | null>;
+  /** Stores a text document under the sha256 of its UTF-8 bytes, create-only, served like package bytes. */
+  putText(sha256: string, text: string): Promise<void>;
+  /** The object's size and media type, or null when absent. */
+  head(sha256: string): Promise<{ size: number; contentType: string } | null>;
   /** The bytes, or a range of them; null when absent. */
   get(sha256: string, range?: { offset: number; length: number }): Promise<StoredObject | null>;
 }
@@ -148,7 +153,7 @@ export interface Signer {
   /** base64url Ed25519 signature of `bytes` (the exact body sent). */
   sign(bytes: Uint8Array): Promise<string>;
   /** base64url raw public key. */
-  publicKey(): Promise<string>;
+  publicKey(): string;
 }
 
 /**
@@ -223,6 +228,8 @@ export interface VersionRecord {
   sha256: string;
   size: number;
   fileCount: number;
+  /** Hex sha256 of the version's canonical manifest text (content-addressed beside the package); null before 0006. */
+  manifestSha256: string | null;
   compat: string;
   defaultUpdateMode: UpdateMode;
   releaseNote: string;
@@ -585,6 +592,11 @@ export interface Deps {
   reader: PackageReader;
   delivery: Delivery;
   signer: Signer | null;
+  /**
+   * The verification keys `GET /v1/keys` publishes and the key set version answers name (from
+   * SIGNING_KEYSET, read on first use and kept), or a sentence saying why the setting is unusable.
+   */
+  serviceKeys(): ServiceKeys | string;
   /** Mints and verifies preview tokens (test QR codes); null without a signing key. */
   previews: PreviewTokens | null;
   /** Ed25519 verification of a publisher's signature (raw public key and signature, base64url). */

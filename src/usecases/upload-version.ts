@@ -1,4 +1,5 @@
 import { AppError } from "../domain/errors";
+import { manifestText } from "../domain/publisher";
 import { allowedUpdateMode, type UpdateMode } from "../domain/update-mode";
 import { verifyUploadSignature } from "./manage-publisher-keys";
 import type { Context, Deps, VersionRecord } from "./ports";
@@ -63,6 +64,11 @@ export async function uploadVersion(deps: Deps, ctx: Context, input: UploadVersi
   );
   const stored = await deps.packages.putIfAbsent(sha256, bytes);
   await deps.packages.putManifest(sha256, files);
+  // The canonical manifest text, content-addressed like a package: devices fetch it to verify every
+  // unpacked file (docs/publishing.md). Shared by every version with the same files; never removed.
+  const manifest = manifestText(files);
+  const manifestSha256 = await deps.hasher.sha256Hex(manifest);
+  await deps.packages.putText(manifestSha256, manifest);
   const restore = async () => {
     await deps.packages.putIfAbsent(sha256, bytes);
     await deps.packages.putManifest(sha256, files);
@@ -84,6 +90,7 @@ export async function uploadVersion(deps: Deps, ctx: Context, input: UploadVersi
     sha256,
     size: bytes.length,
     fileCount: files.length,
+    manifestSha256,
     compat: input.compat,
     defaultUpdateMode: allowedUpdateMode(input.updateMode ?? mp.defaultUpdateMode, mp.type, mp.origin),
     releaseNote: input.releaseNote,

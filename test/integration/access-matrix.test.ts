@@ -235,7 +235,7 @@ const mpId = (w: World, mp: string) => (mp === "A" ? w.a.id : w.b.id);
 async function packageOf(w: World): Promise<StoredPackage> {
   if (w.pkg === undefined) {
     const uploaded = await uploadVersion(w.owner.token, w.a.id, "0.0.1");
-    w.pkg = { sha256: uploaded.sha256, size: uploaded.size, fileCount: uploaded.fileCount };
+    w.pkg = { sha256: uploaded.sha256, size: uploaded.size, fileCount: uploaded.fileCount, manifestSha256: null };
   }
   return w.pkg;
 }

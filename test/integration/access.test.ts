@@ -377,6 +377,11 @@ describe("tokens", () => {
 
   it("have scopes that only narrow, intersected with the owner's current role", async () => {
     const ws = await newWorkspace();
+    // Unsigned uploads: this test is about scopes (publishing.test.ts covers signatures).
+    await expectJson(
+      await call("/v1/admin/workspace", { method: "PATCH", token: ws.token, json: { requireSignedUploads: false } }),
+      200,
+    );
     const app = await createApp(ws.token);
     const a = await createMiniProgram(ws.token);
     const b = await createMiniProgram(ws.token);

@@ -173,8 +173,9 @@ async function makeWorld(label: string): Promise<World> {
   const post = async <T>(path: string, json: unknown, status = 201, method = "POST") =>
     expectJson<T>(await call(path, { method, token, json }), status);
 
-  // Self-approval, so the admin alone can take a release live.
-  await post("/v1/admin/workspace", { allowSelfApproval: true }, 200, "PATCH");
+  // Self-approval, so the admin alone can take a release live; unsigned uploads (signatures are
+  // publishing.test.ts's subject), so the fixtures stay short.
+  await post("/v1/admin/workspace", { allowSelfApproval: true, requireSignedUploads: false }, 200, "PATCH");
   const onlyEnv = `only-${uniqueKey(label)}`.slice(0, 32);
   const app = await post<{ id: string; key: string; environments: { id: string; name: string }[] }>("/v1/admin/apps", {
     key: uniqueKey(`app-${label}`),

@@ -1,7 +1,7 @@
 // Publisher keys and signed uploads: a signature is verified against the workspace's keys over the
 // package statement before anything is stored (docs/publishing.md).
 import { describe, expect, it } from "vitest";
-import { manifestText, statementText } from "../../src/domain/publisher";
+import { keysetSigningText, manifestText, type SignedKeyset, statementText } from "../../src/domain/publisher";
 import { ed25519Signer } from "../../src/edge/crypto";
 import {
   createApp,
@@ -11,6 +11,7 @@ import {
   expectProblem,
   goFull,
 } from "../support/admin-factories";
+import { OLD_KEY_NOT_AFTER, publicKeyOf, rawKeyId, TEST_KEYSET_VERSION, TEST_SEEDS } from "../support/trust";
 import { addMember, call, makeWorkspace } from "../support/workspace";
 import { makeZip, sha256Hex } from "../support/zip";
 
@@ -26,15 +27,23 @@ function publisher(seed: string) {
 }
 
 /** A package of `files` and the signature of its statement for (mini program, version). */
-async function signedPackage(seed: string, miniProgram: string, version: string, files: Record<string, string>) {
-  const zip = makeZip(files);
-  const manifest = await Promise.all(
+function manifestOf(files: Record<string, string>) {
+  return Promise.all(
     Object.entries(files).map(async ([path, text]) => ({
       path,
       size: utf8.encode(text).length,
       sha256: await sha256Hex(utf8.encode(text)),
     })),
   );
+}
+
+interface PackageResult {
+  package: { sha256: string; manifestSha256: string | null; manifestUrl: string | null };
+}
+
+async function signedPackage(seed: string, miniProgram: string, version: string, files: Record<string, string>) {
+  const zip = makeZip(files);
+  const manifest = await manifestOf(files);
   const statement = statementText({
     miniProgram,
     version,
@@ -114,7 +123,10 @@ describe("signed uploads", () => {
       "updraft-publisher-signature": signature,
       "updraft-publisher-key-id": key.keyId,
     });
-    const version = await expectJson<{ publisherSignature: string; publisherKeyId: string }>(res, 201);
+    const version = await expectJson<{ publisherSignature: string; publisherKeyId: string; manifestSha256: string }>(
+      res,
+      201,
+    );
     expect(version).toMatchObject({ publisherSignature: signature, publisherKeyId: key.keyId });
     // Every check result offering it carries the signature and the key it verifies with.
     const app = await createApp(ws.token);
@@ -127,10 +139,36 @@ describe("signed uploads", () => {
     await goFull(ws.token, release.id);
     const check = await call("/v1/check", {
       method: "POST",
-      json: { appId: app.key, env: "prod", deviceId: "d", miniPrograms: [{ id: mp.key, version: null }] },
+      json: {
+        appId: app.key,
+        env: "prod",
+        deviceId: "d",
+        nonce: "n-1",
+        patchFormats: ["bsdiff"],
+        miniPrograms: [{ id: mp.key, version: null }],
+      },
     });
-    const [result] = (await expectJson<{ results: Record<string, unknown>[] }>(check, 200)).results;
-    expect(result).toMatchObject({ action: "update", signature, publisherKeyId: key.keyId });
+    const answer = await expectJson<{ results: PackageResult[] } & Record<string, unknown>>(check, 200);
+    // The answer names whom it is for, so a device refuses one meant for another app, env or device.
+    expect(answer).toMatchObject({ appId: app.key, env: "prod", deviceId: "d", nonce: "n-1", keysetVersion: 2 });
+    const [result] = answer.results;
+    expect(result).toMatchObject({ action: "update", signature, publisherKeyId: key.keyId, sequence: 1 });
+    // The signed manifest is served content-addressed beside the package, as its canonical text.
+    const manifest = manifestText(await manifestOf(FILES));
+    const manifestSha = await sha256Hex(utf8.encode(manifest));
+    expect(version).toMatchObject({ manifestSha256: manifestSha });
+    expect(result?.package).toMatchObject({
+      manifestSha256: manifestSha,
+      manifestUrl: `http://updraft.test/v1/packages/${manifestSha}`,
+    });
+    const served = await call(`/v1/packages/${manifestSha}`);
+    expect(served.status).toBe(200);
+    expect(served.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    expect(await served.text()).toBe(manifest);
+    const head = await call(`/v1/packages/${manifestSha}`, { method: "HEAD" });
+    expect(head.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    const zipHead = await call(`/v1/packages/${result?.package.sha256}`, { method: "HEAD" });
+    expect(zipHead.headers.get("content-type")).toBe("application/zip");
   });
 
   it("refuse a bad, foreign, unknown or revoked signature, storing nothing", async () => {
@@ -194,5 +232,67 @@ describe("signed uploads", () => {
       }),
       201,
     );
+  });
+});
+
+describe("new workspaces", () => {
+  it("require signed uploads from the start", async () => {
+    const created = await expectJson<{ token: string }>(
+      await call("/v1/workspaces", {
+        method: "POST",
+        headers: { "updraft-bootstrap-secret": "test-bootstrap-secret" },
+        json: { workspaceName: "Signed", adminName: "Ada", adminEmail: `ada-${crypto.randomUUID()}@example.test` },
+      }),
+      201,
+    );
+    const workspace = await expectJson<{ requireSignedUploads: boolean }>(
+      await call("/v1/admin/workspace", { token: created.token }),
+      200,
+    );
+    expect(workspace.requireSignedUploads).toBe(true);
+    const mp = await createMiniProgram(created.token);
+    await expectProblem(
+      await upload(created.token, mp.key, "1.0.0", makeZip(FILES)),
+      422,
+      "PUBLISHER_SIGNATURE_REQUIRED",
+    );
+  });
+});
+
+describe("GET /v1/keys", () => {
+  it("publishes the root-signed key set with every key's validity window", async () => {
+    const res = await call("/v1/keys");
+    const body = await expectJson<{
+      keys: { keyId: string; notBefore: number | null; notAfter: number | null; publicKey: string }[];
+      keyset: SignedKeyset;
+      keysetVersion: number;
+    }>(res, 200);
+    expect(body.keysetVersion).toBe(TEST_KEYSET_VERSION);
+    expect(body.keys.map((k) => [k.keyId, k.notAfter])).toEqual([
+      ["test-key", null],
+      ["test-key-old", OLD_KEY_NOT_AFTER],
+    ]);
+    expect(body.keys[0]?.publicKey).toBe(publicKeyOf(TEST_SEEDS.current));
+    // The key set verifies with the root key, over the header and the payload exactly as published.
+    const [sig] = body.keyset.signatures;
+    expect(sig?.keyId).toBe(await rawKeyId(publicKeyOf(TEST_SEEDS.root)));
+    const rootKey = await crypto.subtle.importKey(
+      "raw",
+      Uint8Array.from(atob(publicKeyOf(TEST_SEEDS.root).replaceAll("-", "+").replaceAll("_", "/")), (c) =>
+        c.charCodeAt(0),
+      ),
+      { name: "Ed25519" },
+      false,
+      ["verify"],
+    );
+    const signatureBytes = Uint8Array.from(
+      atob((sig?.signature ?? "").replaceAll("-", "+").replaceAll("_", "/")),
+      (c) => c.charCodeAt(0),
+    );
+    const signedText = utf8.encode(keysetSigningText(body.keyset.payload));
+    expect(await crypto.subtle.verify({ name: "Ed25519" }, rootKey, signatureBytes, signedText)).toBe(true);
+    signedText.set([(signedText.at(-2) ?? 0) ^ 1], signedText.length - 2);
+    expect(await crypto.subtle.verify({ name: "Ed25519" }, rootKey, signatureBytes, signedText)).toBe(false);
+    expect(JSON.parse(body.keyset.payload).keys).toEqual(body.keys);
   });
 });

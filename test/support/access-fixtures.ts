@@ -185,6 +185,7 @@ export interface StoredPackage {
   sha256: string;
   size: number;
   fileCount: number;
+  manifestSha256: string | null;
 }
 
 /** A version row of the mini program over already stored package bytes (content-addressed). */

@@ -111,7 +111,14 @@ describe("npm start in a terminal", () => {
     await expectReadyWithWorkingCurl();
 
     // Its whole state is in the scratch directory (the developer's .wrangler/state is untouched).
-    expect(readdirSync(stateDir).sort()).toEqual(["demo.json", "secrets.env", "server.json", "v3"]);
+    expect(readdirSync(stateDir).sort()).toEqual([
+      "demo.json",
+      "publisher-key.pem",
+      "root-key.pem",
+      "secrets.env",
+      "server.json",
+      "v3",
+    ]);
   }, 130_000);
 
   it("npm run reset refuses while it runs, and the server keeps working", async () => {
@@ -163,7 +170,8 @@ describe("npm start in a terminal", () => {
     await expect(fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
     const reset = await run(process.execPath, ["scripts/reset.mjs"], { env: env() });
     expect(reset.code, reset.stderr).toBe(0);
-    expect(readdirSync(stateDir)).toEqual(["secrets.env"]);
+    // The keys stay with the secrets: the next demo registers the same publisher key again.
+    expect(readdirSync(stateDir).sort()).toEqual(["publisher-key.pem", "root-key.pem", "secrets.env"]);
   }, 40_000);
 
   it("starts again after the reset, migrations and demo anew, still without asking", async () => {

@@ -2,12 +2,14 @@
 // `npm start` generates are where `wrangler types` does not look (not .dev.vars, not .env), so plain
 // `wrangler types` in a checkout that has them writes the same environment types, and the type
 // check passes. Run in a scratch copy of the Worker's configuration, as after `npm start`.
-import { copyFileSync, existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ROOT, removeScratch, runWrangler, scratchDir, script } from "./start-support";
 
 const SECRET_NAMES = ["SIGNING_KEY_SEED", "SIGNING_KEY_ID", "BOOTSTRAP_SECRET", "BUCKET_KEY"];
+/** A well-formed signing seed (32 bytes): with it npm start also writes the signed key set. */
+const SEED = Buffer.alloc(32, 7).toString("base64url");
 const TYPES = "worker-configuration.d.ts";
 
 /** A checkout's Worker configuration (wrangler.toml, the committed types, src/) in a scratch directory. */
@@ -30,12 +32,18 @@ describe("wrangler types with the local secrets in place", () => {
   it("writes no secret into worker-configuration.d.ts and the type check still passes", async () => {
     const dir = checkout();
     // A checkout from before: npm start generated the secrets into .dev.vars. npm start moves them.
-    writeFileSync(join(dir, ".dev.vars"), `${SECRET_NAMES.map((k) => `${k}=value-of-${k}`).join("\n")}\n`);
+    const legacy = SECRET_NAMES.map((k) => `${k}=${k === "SIGNING_KEY_SEED" ? SEED : `value-of-${k}`}`);
+    writeFileSync(join(dir, ".dev.vars"), `${legacy.join("\n")}\n`);
     const local = await script("local.mjs");
     const paths = local.localPaths({}, dir);
     const { vars } = local.ensureLocalSecrets(paths);
-    expect(Object.keys(vars).sort()).toEqual([...SECRET_NAMES].sort());
-    expect(vars.SIGNING_KEY_SEED).toBe("value-of-SIGNING_KEY_SEED"); // kept, not regenerated
+    expect(Object.keys(vars).sort()).toEqual([...SECRET_NAMES, "SIGNING_KEYSET"].sort());
+    expect(vars.SIGNING_KEY_SEED).toBe(SEED); // kept, not regenerated
+    // Signed by the local root key, kept owner-only beside the secrets.
+    expect(JSON.parse(Buffer.from(vars.SIGNING_KEYSET, "base64url").toString()).signatures).toHaveLength(1);
+    expect(statSync(paths.rootKeyFile).mode & 0o777).toBe(0o600);
+    // A second start keeps the key set as it is.
+    expect(local.ensureLocalSecrets(paths).vars.SIGNING_KEYSET).toBe(vars.SIGNING_KEYSET);
     expect(existsSync(join(dir, ".dev.vars"))).toBe(false);
     expect(readFileSync(paths.secretsFile, "utf8")).toContain("BOOTSTRAP_SECRET=");
 
@@ -43,7 +51,7 @@ describe("wrangler types with the local secrets in place", () => {
     const types = runWrangler(["types"], { cwd: dir });
     expect(types.status, types.stderr).toBe(0);
     const generated = readFileSync(join(dir, TYPES), "utf8");
-    for (const name of SECRET_NAMES) expect(generated).not.toContain(name);
+    for (const name of [...SECRET_NAMES, "SIGNING_KEYSET"]) expect(generated).not.toContain(name);
     expect(withoutHeader(generated)).toBe(withoutHeader(readFileSync(join(ROOT, TYPES), "utf8")));
     // The first half of `npm run typecheck` (the second, tsc, sees the same types).
     const check = runWrangler(["types", "--check", "--env-file", "/dev/null"], { cwd: dir });

@@ -27,12 +27,14 @@ function world() {
         return true;
       },
       putManifest: async () => {},
+      // The manifest text (content-addressed by its own hash) is not the package bytes under race.
+      putText: async () => {},
       remove: async (sha: string) => {
         objects.delete(sha);
         state.removed += 1;
         hooks.afterRemove();
       },
-      head: async (sha: string) => (objects.has(sha) ? 1 : null),
+      head: async (sha: string) => (objects.has(sha) ? { size: 1, contentType: "application/zip" } : null),
     },
     store: {
       getMiniProgram: async (_ws: string, id: string) => ({

@@ -18,6 +18,12 @@ const VersionSchema = z
     sha256: z.string(),
     size: z.number().int(),
     fileCount: z.number().int(),
+    manifestSha256: z
+      .string()
+      .nullable()
+      .describe(
+        "sha256 of the canonical manifest text, served at /v1/packages/{manifestSha256}; null for versions uploaded before manifests were kept",
+      ),
     compat: z.string(),
     defaultUpdateMode: UpdateModeSchema,
     releaseNote: z.string(),

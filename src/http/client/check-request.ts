@@ -42,6 +42,8 @@ export const CHECK_LIMITS = {
   failed: 50,
   failedVersion: 64,
   previewToken: MAX_PREVIEW_TOKEN,
+  patchFormats: 8,
+  patchFormat: 32,
 } as const;
 const LIMITS = CHECK_LIMITS;
 
@@ -64,6 +66,11 @@ export const CheckRequest = z
       .refine((v) => Object.keys(v).length <= LIMITS.attributes, `At most ${LIMITS.attributes} attributes.`)
       .default({}),
     nonce: optional(LIMITS.nonce),
+    patchFormats: z
+      .array(short(LIMITS.patchFormat))
+      .max(LIMITS.patchFormats)
+      .default([])
+      .describe("Patch formats the client can apply; reserved for incremental patches (accepted, not used yet)."),
     miniPrograms: z
       .array(
         z
@@ -179,6 +186,13 @@ export function acceptValid(v: unknown): CheckInput | null {
   ) {
     return null;
   }
+  let patchFormats: string[] = [];
+  if (v.patchFormats !== undefined) {
+    const p = v.patchFormats;
+    if (!Array.isArray(p) || p.length > LIMITS.patchFormats) return null;
+    for (const f of p) if (!isShort(f, LIMITS.patchFormat)) return null;
+    patchFormats = p as string[];
+  }
   const attributes = attributesOf(v.attributes);
   const miniPrograms = attributes === null ? null : miniProgramsOf(v.miniPrograms);
   if (attributes === null || miniPrograms === null) return null;
@@ -196,6 +210,7 @@ export function acceptValid(v: unknown): CheckInput | null {
     language,
     attributes,
     nonce,
+    patchFormats,
     miniPrograms,
   };
 }

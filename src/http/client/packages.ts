@@ -35,7 +35,7 @@ async function serve(c: Context<HttpEnv>, sha256: string, headOnly: boolean): Pr
     });
     const headers = new Headers({ etag: r.etag, "cache-control": IMMUTABLE, "accept-ranges": "bytes" });
     if (r.kind === "not_modified") return new Response(null, { status: 304, headers });
-    headers.set("content-type", "application/zip");
+    headers.set("content-type", r.object.contentType ?? "application/zip");
     if (r.kind === "partial") {
       headers.set("content-range", `bytes ${r.start}-${r.end}/${r.total}`);
       headers.set("content-length", String(r.end - r.start + 1));
