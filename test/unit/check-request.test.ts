@@ -181,7 +181,9 @@ describe("check request validation", () => {
       miniPrograms: [{ id: "m", version: null, sha256: null, failed: [], previewToken: null }],
     });
     agree(text);
-    agree(JSON.stringify({ appId: "a", env: "e", deviceId: "d", patchFormats: ["bsdiff"], miniPrograms: [{ id: "m" }] }));
+    agree(
+      JSON.stringify({ appId: "a", env: "e", deviceId: "d", patchFormats: ["bsdiff"], miniPrograms: [{ id: "m" }] }),
+    );
     for (const patchFormats of [["x".repeat(33)], [""], Array(9).fill("f"), "bsdiff", [1]]) {
       const bad = JSON.stringify({ appId: "a", env: "e", deviceId: "d", patchFormats, miniPrograms: [{ id: "m" }] });
       expect(acceptValid(JSON.parse(bad))).toBeNull();
