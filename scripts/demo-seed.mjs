@@ -3,10 +3,11 @@
 // Resumable: the bootstrap token is written to the demo file the moment bootstrap answers, and every
 // later step looks up what it would create (or is an idempotent replay), so a seed stopped at any
 // point (Ctrl-C during the first `npm start`) is completed by the next start.
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { manifestText, statementText } from "../packages/sdk/src/canonical.ts";
+import { generateKeyPair, readPrivateKey, signText, writePrivateKey } from "../packages/cli/src/ed25519.ts";
+import { packFiles } from "../packages/cli/src/pack.ts";
+import { statementText } from "../packages/sdk/src/canonical.ts";
 import { zipFiles } from "./zip.mjs";
 
 export const DEMO = {
@@ -51,44 +52,22 @@ export function demoPackage(mp, version) {
   return zipFiles(demoFiles(mp, version));
 }
 
-const sha256Hex = (bytes) => createHash("sha256").update(bytes).digest("hex");
-
 /**
- * The demo publisher's Ed25519 private key (PKCS#8 PEM, owner-only), made once next to the demo
- * file: the demo workspace requires signed uploads like every new workspace, and the README's CLI
- * tour publishes with this key (`updraft publish --key …`).
+ * The demo publisher's Ed25519 key (PKCS#8 PEM, owner-only), made once next to the demo file: the
+ * demo workspace requires signed uploads like every new workspace, and the README's tour publishes
+ * with this key (`npx updraft publish --key …`).
  */
 export function demoPublisherKey(file) {
-  if (!existsSync(file)) {
-    const { privateKey } = generateKeyPairSync("ed25519");
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, privateKey.export({ format: "pem", type: "pkcs8" }), { mode: 0o600, flag: "wx" });
-  }
-  const privateKey = createPrivateKey(readFileSync(file));
-  const publicKey = createPublicKey(privateKey).export({ format: "jwk" }).x;
-  const keyId = sha256Hex(Buffer.from(publicKey, "base64url")).slice(0, 16);
-  return { privateKey, publicKey, keyId };
+  if (!existsSync(file)) writePrivateKey(file, generateKeyPair().privateKey);
+  return readPrivateKey(file);
 }
 
 /** The upload headers signing a demo version's package statement (docs/publishing.md). */
 export function signedUploadHeaders(key, mp, version) {
-  const files = demoFiles(mp, version);
-  const zip = zipFiles(files);
-  const manifest = Object.entries(files).map(([path, text]) => {
-    const bytes = Buffer.from(text, "utf8");
-    return { path, size: bytes.length, sha256: sha256Hex(bytes) };
-  });
-  const statement = statementText({
-    miniProgram: mp,
-    version,
-    sha256: sha256Hex(zip),
-    size: zip.length,
-    manifestSha256: sha256Hex(Buffer.from(manifestText(manifest), "utf8")),
-  });
-  return {
-    "updraft-publisher-signature": sign(null, Buffer.from(statement, "utf8"), key.privateKey).toString("base64url"),
-    "updraft-publisher-key-id": key.keyId,
-  };
+  const files = Object.fromEntries(Object.entries(demoFiles(mp, version)).map(([p, t]) => [p, Buffer.from(t)]));
+  const pkg = packFiles(files);
+  const statement = statementText({ miniProgram: mp, version, ...pkg });
+  return { "updraft-publisher-signature": signText(key.privateKey, statement), "updraft-publisher-key-id": key.keyId };
 }
 
 class ApiError extends Error {

@@ -1,9 +1,16 @@
 // Where `npm start` keeps its local state, its secrets and its lock; shared by start.mjs and reset.mjs.
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
-import { keysetSigningText } from "../packages/sdk/src/canonical.ts";
+import {
+  generateKeyPair,
+  privateKeyFromSeed,
+  rawPublicKeyOf,
+  readPrivateKey,
+  writePrivateKey,
+} from "../packages/cli/src/ed25519.ts";
+import { payloadText, signKeyset } from "../packages/cli/src/keyset.ts";
 
 /**
  * Default: wrangler's own local state directory (.wrangler/state, so `wrangler d1 execute updraft
@@ -119,22 +126,10 @@ export function ensureLocalSecrets(paths) {
   return { vars, notes };
 }
 
-const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
-
 /** The local root key (PKCS#8 PEM, owner-only), made once: locally it plays the offline root role. */
 export function localRootKey(paths) {
-  if (!existsSync(paths.rootKeyFile)) {
-    const { privateKey } = generateKeyPairSync("ed25519");
-    mkdirSync(dirname(paths.rootKeyFile), { recursive: true });
-    writeFileSync(paths.rootKeyFile, privateKey.export({ format: "pem", type: "pkcs8" }), { mode: 0o600, flag: "wx" });
-  }
-  const privateKey = createPrivateKey(readFileSync(paths.rootKeyFile));
-  const publicKey = createPublicKey(privateKey).export({ format: "jwk" }).x;
-  return {
-    privateKey,
-    publicKey,
-    keyId: createHash("sha256").update(Buffer.from(publicKey, "base64url")).digest("hex").slice(0, 16),
-  };
+  if (!existsSync(paths.rootKeyFile)) writePrivateKey(paths.rootKeyFile, generateKeyPair().privateKey);
+  return readPrivateKey(paths.rootKeyFile, "the local root key");
 }
 
 /**
@@ -143,11 +138,9 @@ export function localRootKey(paths) {
  * key with its public key; otherwise a new key set one version up.
  */
 export function localKeyset(paths, vars) {
-  const seed = Buffer.from(vars.SIGNING_KEY_SEED ?? "", "base64url");
   // Not a key (edited by hand): the server refuses to sign (SERVICE_MISCONFIGURED) until it is fixed.
-  if (seed.length !== 32) return vars.SIGNING_KEYSET;
-  const signing = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: "der", type: "pkcs8" });
-  const publicKey = createPublicKey(signing).export({ format: "jwk" }).x;
+  if (Buffer.from(vars.SIGNING_KEY_SEED ?? "", "base64url").length !== 32) return vars.SIGNING_KEYSET;
+  const publicKey = rawPublicKeyOf(privateKeyFromSeed(vars.SIGNING_KEY_SEED));
   const root = localRootKey(paths);
   let previous = null;
   try {
@@ -156,15 +149,14 @@ export function localKeyset(paths, vars) {
   } catch {}
   const listed = previous?.payload.keys?.find((k) => k.keyId === vars.SIGNING_KEY_ID);
   if (listed?.publicKey === publicKey && previous.rootKeyId === root.keyId) return vars.SIGNING_KEYSET;
-  const payload = JSON.stringify({
+  const payload = payloadText({
     type: "updraft-keyset",
     version: (Number.isSafeInteger(previous?.payload.version) ? previous.payload.version : 0) + 1,
     issuedAt: Date.now(),
     expiresAt: null,
     keys: [{ keyId: vars.SIGNING_KEY_ID, alg: "Ed25519", publicKey, notBefore: null, notAfter: null }],
   });
-  const signature = sign(null, Buffer.from(keysetSigningText(payload), "utf8"), root.privateKey).toString("base64url");
-  return Buffer.from(JSON.stringify({ payload, signatures: [{ keyId: root.keyId, signature }] })).toString("base64url");
+  return Buffer.from(JSON.stringify(signKeyset(payload, [root]))).toString("base64url");
 }
 
 /** True when a process with this id exists (EPERM: it exists but belongs to someone else). */
