@@ -1,26 +1,22 @@
 // The demo seed (scripts/demo-seed.mjs) against a real local server: stopped after bootstrap, in the
 // middle of the uploads and halfway through the release's review, then resumed, it ends in the full
 // demo; run again it changes nothing; with its token lost it says so instead of pretending.
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  exited,
-  freePort,
-  Output,
-  ROOT,
+  type LocalServer,
   removeScratch,
   runWrangler,
   scratchDir,
   script,
   serverEnv,
   signedCheck,
-  wrangler,
+  startLocalServer,
 } from "./start-support";
 
 const stateDir = scratchDir("seed-state");
 let base = "";
-let server: ChildProcess | undefined;
+let server: LocalServer | undefined;
 // biome-ignore lint/suspicious/noExplicitAny: untyped .mjs modules
 let seed: any;
 let paths: { demoFile: string; secretsFile: string; persistDir: string };
@@ -47,28 +43,14 @@ async function get<T>(path: string, token: string): Promise<T> {
 describe("the demo seed", () => {
   beforeAll(async () => {
     seed = await script("demo-seed.mjs");
-    const local = await script("local.mjs");
-    paths = local.localPaths({ UPDRAFT_STATE_DIR: stateDir });
-    secrets = local.ensureLocalSecrets(paths).vars;
-    const env = serverEnv({ CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "true" });
-    const persist = ["--persist-to", paths.persistDir];
-    const migrate = runWrangler(["d1", "migrations", "apply", "updraft", "--local", ...persist], { env });
-    expect(migrate.status, migrate.stderr).toBe(0);
-    const port = await freePort(8795, 8799);
-    base = `http://127.0.0.1:${port}`;
-    server = spawn(
-      process.execPath,
-      [wrangler(), "dev", "--ip", "127.0.0.1", "--port", String(port), ...persist, "--env-file", paths.secretsFile],
-      { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    await new Output(server).waitFor(/Ready on/, 90_000, server);
+    server = await startLocalServer(stateDir, [8795, 8799]);
+    base = server.base;
+    paths = server.paths;
+    secrets = server.secrets;
   }, 120_000);
 
   afterAll(async () => {
-    if (server && server.exitCode === null) {
-      server.kill("SIGINT");
-      if (!(await exited(server, 10_000))) server.kill("SIGKILL");
-    }
+    await server?.stop();
     removeScratch();
   }, 20_000);
 

@@ -155,3 +155,45 @@ export async function signedCheck(url: string, body: string) {
   };
   return { valid, result: json.results[0] };
 }
+
+/** A local server (wrangler dev on workerd) started as the demo-seed and end-to-end tests need it. */
+export interface LocalServer {
+  base: string;
+  child: ChildProcess;
+  // biome-ignore lint/suspicious/noExplicitAny: untyped .mjs modules
+  paths: any;
+  secrets: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Migrates and starts a server on a state directory of its own (UPDRAFT_STATE_DIR layout, its local
+ * secrets and key set made by local.mjs) on a free port of [from, to]; resolves once it is ready.
+ */
+export async function startLocalServer(stateDir: string, [from, to]: [number, number]): Promise<LocalServer> {
+  const local = await script("local.mjs");
+  const paths = local.localPaths({ UPDRAFT_STATE_DIR: stateDir });
+  const secrets = local.ensureLocalSecrets(paths).vars;
+  const env = serverEnv({ CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "true" });
+  const persist = ["--persist-to", paths.persistDir];
+  const migrate = runWrangler(["d1", "migrations", "apply", "updraft", "--local", ...persist], { env });
+  if (migrate.status !== 0) throw new Error(`migrations failed: ${migrate.stderr}`);
+  const port = await freePort(from, to);
+  const child = spawn(
+    process.execPath,
+    [wrangler(), "dev", "--ip", "127.0.0.1", "--port", String(port), ...persist, "--env-file", paths.secretsFile],
+    { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  await new Output(child).waitFor(/Ready on/, 90_000, child);
+  return {
+    base: `http://127.0.0.1:${port}`,
+    child,
+    paths,
+    secrets,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill("SIGINT");
+      if (!(await exited(child, 10_000))) child.kill("SIGKILL");
+    },
+  };
+}
