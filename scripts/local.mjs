@@ -144,7 +144,9 @@ export function localKeyset(paths, vars) {
   const root = localRootKey(paths);
   let previous = null;
   try {
-    const signed = JSON.parse(Buffer.from(vars.SIGNING_KEYSET ?? "", "base64url").toString("utf8"));
+    // The server takes the key set as JSON or as base64url of it (docs/key-rotation.md).
+    const text = (vars.SIGNING_KEYSET ?? "").trim();
+    const signed = JSON.parse(text.startsWith("{") ? text : Buffer.from(text, "base64url").toString("utf8"));
     previous = { payload: JSON.parse(signed.payload), rootKeyId: signed.signatures?.[0]?.keyId };
   } catch {}
   const listed = previous?.payload.keys?.find((k) => k.keyId === vars.SIGNING_KEY_ID);

@@ -11,6 +11,23 @@ export interface ServiceKeys {
   keyset: SignedKeyset | null;
   /** The key set's version, or null without a key set. */
   version: number | null;
+  /**
+   * From when to when answers signed now verify on devices: the signing key's window, cut short by
+   * the key set's expiry (Unix ms; null: open). Outside it the service must not answer.
+   */
+  signsFrom: number | null;
+  signsUntil: number | null;
+}
+
+/** Why answers signed at `now` would not verify on devices, or null when they would. */
+export function signingRefusal(keys: ServiceKeys, now: number): string | null {
+  if (keys.signsFrom !== null && now < keys.signsFrom) {
+    return "The signing key's validity window in SIGNING_KEYSET has not started yet.";
+  }
+  if (keys.signsUntil !== null && now > keys.signsUntil) {
+    return "The signing key's validity window in SIGNING_KEYSET, or the key set itself, has expired: rotate (docs/key-rotation.md).";
+  }
+  return null;
 }
 
 /**
@@ -28,7 +45,7 @@ export function serviceKeysFrom(
       signer === null
         ? []
         : [{ keyId: signer.keyId, alg: "Ed25519", publicKey: signer.publicKey, notBefore: null, notAfter: null }];
-    return { keys, keyset: null, version: null };
+    return { keys, keyset: null, version: null, signsFrom: null, signsUntil: null };
   }
   const text = setting.trim();
   let value: unknown;
@@ -41,14 +58,21 @@ export function serviceKeysFrom(
   if (typeof keyset === "string") return `SIGNING_KEYSET: ${keyset}.`;
   const payload = parseKeysetPayload(keyset.payload);
   if (typeof payload === "string") return `SIGNING_KEYSET: ${payload}.`;
+  const listed = signer === null ? undefined : payload.keys.find((k) => k.keyId === signer.keyId);
   if (signer !== null) {
-    const listed = payload.keys.find((k) => k.keyId === signer.keyId);
     if (listed === undefined) return `SIGNING_KEYSET does not list the signing key ${signer.keyId}.`;
     if (listed.publicKey !== signer.publicKey) {
       return `SIGNING_KEYSET lists another public key for the signing key ${signer.keyId}.`;
     }
   }
-  return { keys: payload.keys, keyset, version: payload.version };
+  const until = [listed?.notAfter ?? null, payload.expiresAt].filter((t): t is number => t !== null);
+  return {
+    keys: payload.keys,
+    keyset,
+    version: payload.version,
+    signsFrom: listed?.notBefore ?? null,
+    signsUntil: until.length === 0 ? null : Math.min(...until),
+  };
 }
 
 function decodeBase64Url(text: string): string {

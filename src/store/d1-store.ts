@@ -195,6 +195,18 @@ export function d1Store(d1: D1Database): Store {
             .where(inArray(t.environments.id, releasingEnvironments(version.miniProgramId))),
         ]),
       ),
+    setVersionManifest: async (version, manifestSha256) => {
+      await db.batch([
+        db
+          .update(t.versions)
+          .set({ manifestSha256 })
+          .where(and(eq(t.versions.id, version.id), isNull(t.versions.manifestSha256))),
+        db
+          .update(t.environments)
+          .set({ snapshotVersion: sql`${t.environments.snapshotVersion} + 1` })
+          .where(inArray(t.environments.id, releasingEnvironments(version.miniProgramId))),
+      ]);
+    },
     environmentIdsReleasing: async (miniProgramId) =>
       (
         await db

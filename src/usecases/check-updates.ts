@@ -3,6 +3,7 @@ import { buildDeviceProfile, type SdkDeviceFields, userAgentCanFill } from "../d
 import { AppError } from "../domain/errors";
 import { couldBeTarget } from "../domain/keys";
 import { decidePreview, type PreviewRefusal } from "../domain/preview";
+import { signingRefusal } from "../domain/service-keys";
 import type { SnapshotMiniProgram, SnapshotRelease } from "../domain/snapshot";
 import { canaryContext, settleAdmission } from "./canary-context";
 import type { DeliveryView, Deps } from "./ports";
@@ -201,6 +202,11 @@ export async function checkUpdates(deps: Deps, input: CheckInput, origin: Reques
   const keys = deps.serviceKeys();
   if (typeof keys === "string") throw new AppError("SERVICE_MISCONFIGURED", keys);
   const keysetVersion = keys.version;
+  // Answers a device would refuse (the signing key outside its window) are not sent: a 503 shows.
+  if (keys.signsFrom !== null || keys.signsUntil !== null) {
+    const refusal = signingRefusal(keys, deps.clock.now());
+    if (refusal !== null) throw new AppError("SERVICE_MISCONFIGURED", refusal);
+  }
   const { decisions } = await decideAll(deps, input, origin, "admit");
   let results = "";
   for (let i = 0; i < decisions.length; i++) {

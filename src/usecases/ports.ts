@@ -394,6 +394,11 @@ export interface Store extends AccessStore {
   getVersion(versionId: string): Promise<VersionRecord | null>;
   /** Inserts the version with its audit row and bumps the snapshot version of environmentIdsReleasing. */
   createVersion(version: VersionRecord, audit: AuditEntry): Promise<WriteResult>;
+  /**
+   * Records the manifest hash of a version uploaded before manifests were kept (null so far; a set
+   * one is never changed) and marks the environments releasing its mini program for a rebuild.
+   */
+  setVersionManifest(version: VersionRecord, manifestSha256: string): Promise<void>;
   listVersions(miniProgramId: string): Promise<VersionRecord[]>;
 
   /**

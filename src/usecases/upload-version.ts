@@ -1,4 +1,5 @@
 import { AppError } from "../domain/errors";
+import type { ManifestFile } from "../domain/package";
 import { manifestText } from "../domain/publisher";
 import { allowedUpdateMode, type UpdateMode } from "../domain/update-mode";
 import { verifyUploadSignature } from "./manage-publisher-keys";
@@ -49,6 +50,13 @@ export async function uploadVersion(deps: Deps, ctx: Context, input: UploadVersi
   }
   if (existing !== null) {
     const replayed = replay(existing);
+    // A version uploaded before manifests were kept gets its manifest from the same bytes, so
+    // devices (which verify every file against it) can install it.
+    if (existing.manifestSha256 === null) {
+      const manifestSha256 = await storeManifestText(deps, await deps.reader.manifest(bytes, deps.limits));
+      await deps.store.setVersionManifest(existing, manifestSha256);
+      replayed.version = { ...existing, manifestSha256 };
+    }
     await publish();
     return replayed;
   }
@@ -64,11 +72,7 @@ export async function uploadVersion(deps: Deps, ctx: Context, input: UploadVersi
   );
   const stored = await deps.packages.putIfAbsent(sha256, bytes);
   await deps.packages.putManifest(sha256, files);
-  // The canonical manifest text, content-addressed like a package: devices fetch it to verify every
-  // unpacked file (docs/publishing.md). Shared by every version with the same files; never removed.
-  const manifest = manifestText(files);
-  const manifestSha256 = await deps.hasher.sha256Hex(manifest);
-  await deps.packages.putText(manifestSha256, manifest);
+  const manifestSha256 = await storeManifestText(deps, files);
   const restore = async () => {
     await deps.packages.putIfAbsent(sha256, bytes);
     await deps.packages.putManifest(sha256, files);
@@ -125,6 +129,18 @@ export async function uploadVersion(deps: Deps, ctx: Context, input: UploadVersi
   if (!stored && (await deps.packages.head(sha256)) === null) await restore();
   await publish();
   return { version: record, created: true };
+}
+
+/**
+ * Stores the canonical manifest text of `files`, content-addressed like a package (devices fetch it
+ * to verify every unpacked file, docs/publishing.md), and returns its sha256. Shared by every version
+ * with the same files; never removed (it holds only paths, sizes and hashes).
+ */
+async function storeManifestText(deps: Deps, files: ManifestFile[]): Promise<string> {
+  const manifest = manifestText(files);
+  const manifestSha256 = await deps.hasher.sha256Hex(manifest);
+  await deps.packages.putText(manifestSha256, manifest);
+  return manifestSha256;
 }
 
 export async function listVersions(deps: Deps, ctx: Context, miniProgramId: string) {

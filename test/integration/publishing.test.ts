@@ -1,5 +1,6 @@
 // Publisher keys and signed uploads: a signature is verified against the workspace's keys over the
 // package statement before anything is stored (docs/publishing.md).
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { keysetSigningText, manifestText, type SignedKeyset, statementText } from "../../src/domain/publisher";
 import { ed25519Signer } from "../../src/edge/crypto";
@@ -294,5 +295,31 @@ describe("GET /v1/keys", () => {
     signedText.set([(signedText.at(-2) ?? 0) ^ 1], signedText.length - 2);
     expect(await crypto.subtle.verify({ name: "Ed25519" }, rootKey, signatureBytes, signedText)).toBe(false);
     expect(JSON.parse(body.keyset.payload).keys).toEqual(body.keys);
+  });
+});
+
+describe("versions uploaded before manifests were kept", () => {
+  it("get their manifest when the same bytes are uploaded again", async () => {
+    const ws = await makeWorkspace();
+    const mp = await createMiniProgram(ws.token);
+    const zip = makeZip(FILES);
+    const first = await expectJson<{ id: string; manifestSha256: string }>(
+      await upload(ws.token, mp.key, "1.0.0", zip),
+      201,
+    );
+    const manifestSha = await sha256Hex(utf8.encode(manifestText(await manifestOf(FILES))));
+    expect(first.manifestSha256).toBe(manifestSha);
+    // As a row written before migration 0006 would be.
+    await env.DB.prepare("UPDATE versions SET manifest_sha256 = NULL WHERE id = ?").bind(first.id).run();
+    const replay = await expectJson<{ id: string; manifestSha256: string }>(
+      await upload(ws.token, mp.key, "1.0.0", zip),
+      200,
+    );
+    expect(replay).toMatchObject({ id: first.id, manifestSha256: manifestSha });
+    const stored = await expectJson<{ manifestSha256: string }>(
+      await call(`/v1/admin/mini-programs/${mp.key}/versions/1.0.0`, { token: ws.token }),
+      200,
+    );
+    expect(stored.manifestSha256).toBe(manifestSha);
   });
 });

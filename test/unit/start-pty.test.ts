@@ -1,8 +1,9 @@
 // `npm start` as a newcomer meets it: in a terminal (a pseudo-terminal through util-linux `script`),
-// on a fresh state, with nothing typed. Then the README's two tours, pasted twice, against that
-// server, `npm run reset` refusing while it runs, Ctrl-C, and reset proceeding once it is stopped.
+// on a fresh state, with nothing typed. Then the README's two tours (the CLI) and those of
+// docs/api-tour.md (curl), each pasted twice, against that server, `npm run reset` refusing while it
+// runs, Ctrl-C, and reset proceeding once it is stopped.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -17,22 +18,88 @@ import {
   signedCheck,
 } from "./start-support";
 
-/** The ```sh blocks of the README's tours (from "## Five-minute tour" to the next "## " section). */
-function tourScript(readme: string, { token, base, tmp }: { token: string; base: string; tmp: string }) {
+/** The text of the ```sh blocks of some Markdown. */
+function shBlocks(markdown: string) {
+  return [...markdown.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] ?? "").join("\n");
+}
+
+/** The README's tours: the ```sh blocks from "## Five-minute tour" to the next "## " section. */
+function readmeTours(readme: string) {
   const start = readme.indexOf("## Five-minute tour");
+  if (start === -1) throw new Error('the README has no "## Five-minute tour" section');
   const end = readme.indexOf("\n## ", start + 1);
-  const section = readme.slice(start, end === -1 ? undefined : end);
-  const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
-  const script = blocks.join("\n");
-  if (!script.includes("upd_paste_the_printed_token_here") || !script.includes("http://127.0.0.1:8787")) {
-    throw new Error("the tour no longer starts with the TOKEN and U exports this test fills in");
+  return shBlocks(readme.slice(start, end === -1 ? undefined : end));
+}
+
+/**
+ * A tour made runnable here: the token, the server and the demo publisher key of this test's
+ * scratch state instead of the placeholders a reader pastes over or the default state's key file.
+ */
+function tourScript(
+  script: string,
+  { token, base, tmp, publisherKey }: { token: string; base: string; tmp: string; publisherKey: string },
+) {
+  for (const placeholder of [
+    "upd_paste_the_printed_token_here",
+    "http://127.0.0.1:8787",
+    ".updraft/publisher-key.pem",
+  ]) {
+    if (!script.includes(placeholder))
+      throw new Error(`the tour no longer uses ${placeholder}, which this test fills in`);
   }
-  // The tours write under /tmp; each run of this test gets its own directory instead.
+  // The tours write under /tmp; each run of this test gets its own directory instead (replaced
+  // first: the paths put in after it may be under /tmp themselves).
   return script
+    .replaceAll("/tmp/", `${tmp}/`)
     .replaceAll("upd_paste_the_printed_token_here", token)
     .replaceAll("http://127.0.0.1:8787", base)
-    .replaceAll("/tmp/", `${tmp}/`);
+    .replaceAll(".updraft/publisher-key.pem", publisherKey);
 }
+
+/** The environment of a tour: the CLI's config in a scratch file, no credentials from this process. */
+function tourEnv(config: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, UPDRAFT_CONFIG: config };
+  for (const name of ["UPDRAFT_SERVER", "UPDRAFT_TOKEN", "UPDRAFT_KEY", "XDG_CONFIG_HOME"]) delete env[name];
+  return env;
+}
+
+interface CheckAnswer {
+  deviceId: string;
+  results: { id: string; action: string; version?: string; releaseId?: string }[];
+}
+
+/** The update-check answers a tour printed (one JSON line each), in order. */
+function checkAnswers(stdout: string): CheckAnswer[] {
+  return stdout
+    .split("\n")
+    .filter((line) => line.startsWith('{"issuedAt":'))
+    .map((line) => JSON.parse(line) as CheckAnswer);
+}
+
+/** The tables `updraft release show` printed, by release id: each row's label and value. */
+function shownReleases(stdout: string) {
+  const shown = new Map<string, Record<string, string>>();
+  for (const block of stdout.split(/^(?=release {2,}rel_)/m).slice(1)) {
+    const rows: Record<string, string> = {};
+    for (const line of block.split("\n")) {
+      const row = line.match(/^(\S+(?: \S+)*) {2,}(.*)$/);
+      if (row === null) break;
+      rows[row[1] ?? ""] = row[2] ?? "";
+    }
+    const id = rows.release?.match(/^(rel_\w+) \(sequence \d+\)$/)?.[1];
+    if (id !== undefined) shown.set(id, rows);
+  }
+  return shown;
+}
+
+/** The first capture of `re` in `text`; fails the test when it does not match. */
+function captured(text: string, re: RegExp, run: number) {
+  const match = text.match(re);
+  expect(match?.[1], `run ${run}: no ${re} in:\n${text}`).toBeDefined();
+  return match?.[1] ?? "";
+}
+
+const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 const stateDir = scratchDir("pty-state");
 let port = 0;
@@ -137,31 +204,165 @@ describe("npm start in a terminal", () => {
   }, 20_000);
 
   it("the README's five-minute and canary tours run as written, twice, with no error answer", async () => {
-    const { token } = JSON.parse(readFileSync(join(stateDir, "demo.json"), "utf8"));
+    const { token, publisherKeyId } = JSON.parse(readFileSync(join(stateDir, "demo.json"), "utf8"));
+    expect(publisherKeyId).toMatch(/^[0-9a-f]{16}$/);
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
     const tmp = scratchDir("tour");
-    const script = tourScript(readme, { token, base, tmp });
-    const runs = [];
-    for (let i = 0; i < 2; i++) {
-      // -e: any failing command (curl --fail-with-body on an error answer, json.mjs on a problem) ends the run.
-      const tour = await run("bash", ["-e", "-o", "pipefail", "-c", script], { timeoutMs: 90_000 });
-      expect(tour.stderr, `run ${i + 1}:\n${tour.stdout}`).not.toMatch(/curl: \(\d+\)|json\.mjs:/);
-      expect(tour.code, `run ${i + 1}:\n${tour.stdout}\n${tour.stderr}`).toBe(0);
-      expect(tour.stdout).not.toMatch(/"status":\s*[45]\d\d/);
-      expect(tour.stdout).toMatch(/^version 1\.2\.0: ver_\w+$/m);
-      expect(tour.stdout).toMatch(/^release rel_\w+: full$/m);
-      expect(tour.stdout).toMatch(/^sha256 matches the manifest: [0-9a-f]{64}$/m);
-      expect(tour.stdout).toMatch(/^release rel_\w+: canary$/m);
+    // The CLI keeps its login here, never in the home directory of whoever runs the tests.
+    const config = join(tmp, "updraft-config.json");
+    const publisherKey = join(stateDir, "publisher-key.pem");
+    const script = tourScript(readmeTours(readme), { token, base, tmp, publisherKey });
+    const ids: string[][] = [];
+    for (const i of [1, 2]) {
+      // -e: any failing command (a CLI error, curl --fail-with-body on an error answer, json.mjs on a
+      // problem) ends the run.
+      const tour = await run("bash", ["-e", "-o", "pipefail", "-c", script], {
+        env: tourEnv(config),
+        timeoutMs: 90_000,
+      });
+      const out = tour.stdout;
+      expect(tour.stderr, `run ${i}:\n${out}`).not.toMatch(/curl: \(\d+\)|json\.mjs:|^error:/m);
+      expect(tour.code, `run ${i}:\n${out}\n${tour.stderr}`).toBe(0);
+      expect(out).not.toMatch(/"status":\s*[45]\d\d/);
+
+      // 0. Logged in, with the token stored in the scratch config file (owner-only).
+      expect(out).toMatch(new RegExp(`^Logged in to ${reEscape(base)}: workspace "Demo" \\(ws_\\w+\\)\\.$`, "m"));
+      expect(out).toContain(`Token stored in ${config}.`);
+      expect(JSON.parse(readFileSync(config, "utf8"))).toEqual({ server: base, token });
+      expect(statSync(config).mode & 0o777).toBe(0o600);
+
+      // 1. and 5. The device gets nothing on the first run; the second run finds the tour's release live.
+      const checks = checkAnswers(out);
+      expect(checks.map((c) => c.deviceId)).toEqual(["device-1", "device-1", "device-a"]);
+      const [before, after, alice] = checks.map((c) => c.results[0]);
+      if (i === 1) expect(before).toEqual({ id: "demo-pay", action: "none" });
+      else
+        expect(before).toMatchObject({
+          id: "demo-pay",
+          action: "update",
+          version: expect.stringMatching(/^1\.[23]\.0$/),
+        });
+
+      // 2. Published with the demo publisher key, then (second run) an idempotent replay.
+      const published = (version: string) =>
+        i === 1
+          ? new RegExp(`^Published demo-pay ${reEscape(version)} \\((ver_\\w+)\\)\\.$`, "m")
+          : new RegExp(
+              `^Already published: demo-pay ${reEscape(version)} \\((ver_\\w+)\\) has exactly these bytes\\.$`,
+              "m",
+            );
+      const ver = captured(out, published("1.2.0"), i);
+      expect(out.match(new RegExp(`^signed with +publisher key ${publisherKeyId}$`, "gm"))).toHaveLength(2);
+
+      // 3. and 4. The release, moved to full on the first run and found full on the second.
+      const rel = captured(out, /^release: (rel_\w+)$/m, i);
+      const moves = (id: string) =>
+        [...out.matchAll(new RegExp(`^Release ${id} \\(.+\\) is now (\\w+)\\.$`, "gm"))].map((m) => m[1]);
+      expect(moves(rel)).toEqual(i === 1 ? ["in_review", "approved", "full"] : []);
+      const shown = shownReleases(out);
+      expect(shown.get(rel)).toMatchObject({ version: `1.2.0 (${ver})`, target: "demo-wallet / prod", status: "full" });
+      // On the first run the canary does not exist yet at step 5: the device gets the new full release.
+      if (i === 1) expect(after).toMatchObject({ id: "demo-pay", action: "update", version: "1.2.0", releaseId: rel });
+      else expect(after).toMatchObject({ id: "demo-pay", action: "update" });
+
+      // 6. The package downloaded is the one the manifest names.
+      const sha = captured(out, /^sha256 matches the manifest: ([0-9a-f]{64})$/m, i);
+      expect(out).toMatch(new RegExp(`^${sha}  \\S+/downloaded\\.zip$`, "m"));
+
+      // The canary tour: 1.3.0 published, its release in canary for the testers plus a percentage.
+      const ver13 = captured(out, published("1.3.0"), i);
+      const canary = captured(out, /^canary release: (rel_\w+)$/m, i);
+      expect(moves(canary)).toEqual(i === 1 ? ["in_review", "approved", "canary"] : []);
+      expect(shown.get(canary)).toMatchObject({
+        version: `1.3.0 (${ver13})`,
+        status: "canary",
+        rollout: i === 1 ? "5%" : "20%",
+        targeting: expect.stringMatching(/"allowlists":\[\{"kind":"user","listId":"al_\w+"\}\]/),
+      });
       // alice is on the testers list: the canary reaches her.
-      expect(tour.stdout).toMatch(/"action":"update","version":"1\.3\.0"/);
-      runs.push(tour.stdout);
+      expect(alice).toMatchObject({ id: "demo-pay", action: "update", version: "1.3.0", releaseId: canary });
+      // carol: a decision and the trace of both live releases.
+      expect(out).toMatch(/^demo-pay: (update 1\.3\.0 via rel_\w+ \(\w+\)|none): [A-Z_]+$/m);
+      expect(out).toMatch(new RegExp(`^  ${canary}  1\\.3\\.0  canary: [A-Z_]+`, "m"));
+      expect(out).toMatch(new RegExp(`^  ${rel}  1\\.2\\.0  full: [A-Z_]+`, "m"));
+      expect(out).toContain(`Release ${canary} (demo-pay 1.3.0 on demo-wallet/prod, canary): rollout 20%.`);
+      ids.push([ver, rel, ver13, canary]);
     }
     // The second run found what the first made: the same version and release ids.
-    const ids = (s: string) =>
-      [/^version 1\.2\.0: (\S+)$/m, /^release: (\S+)$/m, /^release (\S+): canary$/m].map((re) => s.match(re)?.[1]);
-    expect(ids(runs[0] ?? "").every((id) => id !== undefined)).toBe(true);
-    expect(ids(runs[1] ?? "")).toEqual(ids(runs[0] ?? ""));
+    expect(ids[1]).toEqual(ids[0]);
   }, 200_000);
+
+  it("docs/api-tour.md's curl tours, signing with OpenSSL, run as written, twice, with no error answer", async () => {
+    const hasOpenssl = spawnSync("openssl", ["version"], { stdio: "ignore" }).status === 0;
+    expect(hasOpenssl, "this test needs the openssl command (Debian: apt-get install openssl)").toBe(true);
+    const { token, publisherKeyId } = JSON.parse(readFileSync(join(stateDir, "demo.json"), "utf8"));
+    // The demo workspace refuses unsigned uploads: a version stored below had its signature verified.
+    const workspace = await fetch(`${base}/v1/admin/workspace`, { headers: { authorization: `Bearer ${token}` } });
+    expect(await workspace.json()).toMatchObject({ requireSignedUploads: true });
+    const doc = readFileSync(join(ROOT, "docs", "api-tour.md"), "utf8");
+    const tmp = scratchDir("api-tour");
+    const publisherKey = join(stateDir, "publisher-key.pem");
+    // The README's tours above made demo-pay 1.2.0 and 1.3.0 with the same bytes, so here their upload
+    // would only be a replay (which verifies no signature) and every release step would find its work
+    // done. On demo-coupons (seeded with 1.0.0 and 1.1.0 like demo-pay, never released) the curl tour
+    // does everything itself: its signed uploads are verified, its releases created and moved.
+    const script = tourScript(shBlocks(doc), { token, base, tmp, publisherKey }).replaceAll("demo-pay", "demo-coupons");
+    const ids: string[][] = [];
+    for (const i of [1, 2]) {
+      const tour = await run("bash", ["-e", "-o", "pipefail", "-c", script], {
+        env: tourEnv(join(tmp, "unused-config.json")),
+        timeoutMs: 60_000,
+      });
+      const out = tour.stdout;
+      expect(tour.stderr, `run ${i}:\n${out}`).not.toMatch(/curl: \(\d+\)|json\.mjs:/);
+      expect(tour.code, `run ${i}:\n${out}\n${tour.stderr}`).toBe(0);
+      expect(out).not.toMatch(/"status":\s*[45]\d\d/);
+
+      const checks = checkAnswers(out);
+      expect(checks.map((c) => c.deviceId)).toEqual(["device-1", "device-1", "device-a"]);
+      const [before, after, alice] = checks.map((c) => c.results[0]);
+      if (i === 1) expect(before).toEqual({ id: "demo-coupons", action: "none" });
+      else expect(before).toMatchObject({ id: "demo-coupons", action: "update" });
+
+      const ver = captured(
+        out,
+        new RegExp(`^version 1\\.2\\.0: (ver_\\w+), signed with publisher key ${publisherKeyId}$`, "m"),
+        i,
+      );
+      const rel = captured(out, /^release: (rel_\w+)$/m, i);
+      expect(out).toMatch(new RegExp(`^release ${rel}: full$`, "m"));
+      if (i === 1)
+        expect(after).toMatchObject({ id: "demo-coupons", action: "update", version: "1.2.0", releaseId: rel });
+      else expect(after).toMatchObject({ id: "demo-coupons", action: "update" });
+      captured(out, /^sha256 matches the manifest: ([0-9a-f]{64})$/m, i);
+
+      const ver13 = captured(out, /^version 1\.3\.0: (ver_\w+)$/m, i);
+      const canary = captured(out, /^release (rel_\w+): canary$/m, i);
+      expect(alice).toMatchObject({ id: "demo-coupons", action: "update", version: "1.3.0", releaseId: canary });
+      const explained = JSON.parse(captured(out, /^(\{"snapshotVersion".*)$/m, i));
+      expect(explained.results[0].releases).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ releaseId: canary, status: "canary" }),
+          expect.objectContaining({ releaseId: rel, status: "full" }),
+        ]),
+      );
+      // The last answer: the rollout widened to 20 %.
+      const widened = JSON.parse(out.trimEnd().split("\n").at(-1) ?? "");
+      expect(widened).toMatchObject({ id: canary, status: "canary", targeting: { percentage: { basisPoints: 2000 } } });
+      ids.push([ver, rel, ver13, canary]);
+    }
+    expect(ids[1]).toEqual(ids[0]);
+    // Both versions are stored with the demo publisher's signature.
+    for (const version of ["1.2.0", "1.3.0"]) {
+      const res = await fetch(`${base}/v1/admin/mini-programs/demo-coupons/versions/${version}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(await res.json()).toMatchObject({
+        publisherKeyId,
+        publisherSignature: expect.stringMatching(/^[\w-]{86}$/),
+      });
+    }
+  }, 150_000);
 
   it("stops on Ctrl-C, and then npm run reset wipes the state but keeps the secrets", async () => {
     expect(await stopServer()).toBe(true);
