@@ -42,7 +42,8 @@ export const keysRouter = new OpenAPIHono<HttpEnv>().openapi(
     if (deps.signer === null) throw new AppError("SERVICE_MISCONFIGURED", "The service has no signing key configured.");
     const keys = deps.serviceKeys();
     if (typeof keys === "string") throw new AppError("SERVICE_MISCONFIGURED", keys);
-    c.header("cache-control", "public, max-age=300");
+    // Revalidated on every fetch: after a rotation no cache may hand devices the older key set.
+    c.header("cache-control", "no-cache");
     return c.json({ keys: keys.keys, keyset: keys.keyset, keysetVersion: keys.version }, 200);
   },
 );
