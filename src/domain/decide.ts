@@ -16,6 +16,11 @@ export interface DeviceQuery {
   installed: string | null;
   /** Versions the device reported as failed: never offered again to it. */
   failed: readonly string[];
+  /**
+   * The sequence of the release the installed version came from, when the client sends it: a
+   * rollback release is offered only when its sequence is above it (clients refuse older ones).
+   */
+  installedSequence?: number | null;
 }
 
 /**
@@ -331,7 +336,9 @@ export function decide(
   if (winner === null) return { action: "none", reason: "NO_APPLICABLE_RELEASE", trace };
   const cmp = direction(winner.version, installed);
   if (cmp === 0) return { action: "none", reason: "UP_TO_DATE", trace };
-  if (cmp < 0 && !winner.rollback) {
+  // A lower version only through a rollback released after what the device has (when it says).
+  const installedSequence = q.installedSequence ?? null;
+  if (cmp < 0 && (!winner.rollback || (installedSequence !== null && winner.seq <= installedSequence))) {
     for (const t of trace) if (t.releaseId === winner.releaseId) t.reason = "NOT_NEWER";
     return { action: "none", reason: "UP_TO_DATE", trace };
   }

@@ -15,6 +15,8 @@ export interface CheckedMiniProgram {
   failed: string[];
   /** From a test QR code (docs/preview.md); null or absent when not previewing. */
   previewToken?: string | null;
+  /** The installed version's release sequence, when the client sends it (0: shipped with the app). */
+  sequence?: number | null;
 }
 
 /** A device check: who the device is, its attributes (SdkDeviceFields) and what it has installed. */
@@ -110,7 +112,7 @@ export async function decideAll(
   let settling: Promise<void>[] | null = null;
   for (let i = 0; i < asked.length; i++) {
     const m = asked[i] as CheckedMiniProgram;
-    const q = { appVersion: input.appVersion, installed: m.version, failed: m.failed };
+    const q = { appVersion: input.appVersion, installed: m.version, failed: m.failed, installedSequence: m.sequence };
     const mp = canary ? mps[i] : undefined;
     if (m.previewToken && mp !== undefined) {
       const claims = deps.previews === null ? null : deps.previews.verify(m.previewToken);

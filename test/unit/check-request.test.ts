@@ -178,12 +178,22 @@ describe("check request validation", () => {
       attributes: {},
       nonce: null,
       patchFormats: [],
-      miniPrograms: [{ id: "m", version: null, sha256: null, failed: [], previewToken: null }],
+      miniPrograms: [{ id: "m", version: null, sha256: null, failed: [], previewToken: null, sequence: null }],
     });
     agree(text);
     agree(
       JSON.stringify({ appId: "a", env: "e", deviceId: "d", patchFormats: ["bsdiff"], miniPrograms: [{ id: "m" }] }),
     );
+    for (const sequence of [0, 7, null, Number.MAX_SAFE_INTEGER]) {
+      const ok = JSON.stringify({ appId: "a", env: "e", deviceId: "d", miniPrograms: [{ id: "m", sequence }] });
+      expect(acceptValid(JSON.parse(ok))?.miniPrograms[0]?.sequence).toBe(sequence);
+      agree(ok);
+    }
+    for (const sequence of [-1, 1.5, "3", 2 ** 53]) {
+      const bad = JSON.stringify({ appId: "a", env: "e", deviceId: "d", miniPrograms: [{ id: "m", sequence }] });
+      expect(acceptValid(JSON.parse(bad))).toBeNull();
+      agree(bad);
+    }
     for (const patchFormats of [["x".repeat(33)], [""], Array(9).fill("f"), "bsdiff", [1]]) {
       const bad = JSON.stringify({ appId: "a", env: "e", deviceId: "d", patchFormats, miniPrograms: [{ id: "m" }] });
       expect(acceptValid(JSON.parse(bad))).toBeNull();

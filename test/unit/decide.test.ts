@@ -198,6 +198,21 @@ describe("decide", () => {
     expect(decide(later, q("1.2.0"))).toMatchObject({ action: "update", release: { version: "1.3.0" } });
   });
 
+  it("offers a rollback only when it is newer than the release the device says it installed from", () => {
+    // 1.3.0 came from a canary (sequence 3) after the rollback (sequence 2); the canary is paused.
+    const m = mp([release("1.2.0", 1), release("1.1.0", 2, { rollback: true })]);
+    const from = (installedSequence: number | null) => ({ ...q("1.3.0"), installedSequence });
+    expect(decide(m, from(3))).toMatchObject({ action: "none", reason: "UP_TO_DATE" });
+    expect(decide(m, from(3), null, true).trace).toContainEqual(
+      expect.objectContaining({ releaseId: "rel_1.1.0", reason: "NOT_NEWER" }),
+    );
+    expect(decide(m, from(2))).toMatchObject({ action: "none" });
+    expect(decide(m, from(1))).toMatchObject({ action: "rollback", release: { version: "1.1.0" } });
+    // A version shipped with the app (0), or a client that does not say: the rollback applies.
+    expect(decide(m, from(0))).toMatchObject({ action: "rollback" });
+    expect(decide(m, from(null))).toMatchObject({ action: "rollback" });
+  });
+
   it("makes a skipped sync milestone mandatory and forces sync below the minimum usable version", () => {
     const m = mp([release("1.3.0", 3)], { syncMilestones: ["1.2.0"] });
     expect(decide(m, q("1.0.0"))).toMatchObject({ updateMode: "sync" });

@@ -69,8 +69,9 @@ function timeField(value: unknown, what: string): number | null {
 
 /**
  * A keys file: a JSON array of `{keyId, publicKey | seedFile, notBefore?, notAfter?}`, or an object
- * with such a `keys` array (the answer of GET /v1/keys qualifies). Times are Unix ms, ISO 8601 text
- * or null; a `seedFile` is relative to the keys file.
+ * with such a `keys` array. Times are Unix ms, ISO 8601 text or null; a `seedFile` is relative to the
+ * keys file. A signed key set (`{payload, signatures}`, what `keys sign` wrote) or an answer of
+ * GET /v1/keys gives the keys of its signed payload, never the answer's unsigned `keys` copy.
  */
 export function readKeysFile(file: string): ServiceKey[] {
   let value: unknown;
@@ -80,7 +81,16 @@ export function readKeysFile(file: string): ServiceKey[] {
     if (error instanceof SyntaxError) throw localError(`${file} is not JSON`);
     throw localError(`cannot read ${file}: ${describeSystemError(error)}`);
   }
-  const list = Array.isArray(value) ? value : (value as { keys?: unknown } | null)?.keys;
+  const object = (value ?? {}) as { keys?: unknown; keyset?: { payload?: unknown }; payload?: unknown };
+  const signedPayload = typeof object.payload === "string" ? object.payload : object.keyset?.payload;
+  if (!Array.isArray(value) && (typeof signedPayload === "string" || object.keyset === null)) {
+    if (typeof signedPayload !== "string")
+      throw localError(`${file}: the key set is null (the service publishes none)`);
+    const payload = parseKeysetPayload(signedPayload);
+    if (typeof payload === "string") throw localError(`${file}: the signed payload is not a key set: ${payload}`);
+    return payload.keys;
+  }
+  const list = Array.isArray(value) ? value : object.keys;
   if (!Array.isArray(list)) throw localError(`${file}: expected an array of keys or an object with a "keys" array`);
   return list.map((entry, i) => {
     const k = (entry ?? {}) as Record<string, unknown>;

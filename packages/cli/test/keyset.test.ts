@@ -99,9 +99,22 @@ describe("updraft keys sign", () => {
     expect(result.stderr).toBe("error: the key set is not valid: key a is listed twice\n");
   });
 
-  it("takes the keys of a GET /v1/keys answer (--keys) and writes --out", async () => {
-    const answer = { keys: testKeysetPayload().keys, keyset: null };
+  it("takes the keys of a GET /v1/keys answer's signed payload (--keys), never its unsigned copy", async () => {
+    // The unsigned `keys` list of the answer adds a key the signed payload does not have.
+    const stranger = {
+      keyId: "stranger",
+      alg: "Ed25519",
+      publicKey: publicKeyOf(TEST_SEEDS.stranger),
+      notBefore: null,
+      notAfter: null,
+    };
+    const keyset = await signedKeyset(testKeysetPayload());
+    const answer = { keys: [...testKeysetPayload().keys, stranger], keyset };
     writeFileSync(scratch.path("keys.json"), JSON.stringify(answer));
+    writeFileSync(scratch.path("null.json"), JSON.stringify({ keys: testKeysetPayload().keys, keyset: null }));
+    const refused = await scratch.run(["keys", "sign", "--root", "root.pem", "--version", "4", "--keys", "null.json"]);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toMatch(/the key set is null/);
     const result = await scratch.run([
       "keys",
       "sign",

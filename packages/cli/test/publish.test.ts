@@ -103,6 +103,24 @@ describe("updraft publish", () => {
     "POST /v1/admin/mini-programs/demo-pay/versions": upload,
   });
 
+  it("signs only what was typed: a mini program key (not an id) and a canonical version", async () => {
+    const cases: [string, string][] = [
+      ["mp_1", "1.2.0"],
+      ["demo-pay", "v1.2.0"],
+      ["demo-pay", "1.2.0+build.5"],
+      ["demo-pay", "01.2.0"],
+    ];
+    for (const [mp, version] of cases) {
+      const server = fakeServer(routes((req) => json(versionAnswer(req), 201)));
+      const result = await scratch.run(["publish", "dist", "--mini-program", mp, "--version", version], {
+        fetch: server.fetch,
+        env: ENV,
+      });
+      expect(result.code, `${mp} ${version}`).toBe(2);
+      expect(server.requests).toEqual([]);
+    }
+  });
+
   it("signs the statement with the default key; the signature verifies with node:crypto", async () => {
     const server = fakeServer(routes((req) => json(versionAnswer(req), 201)));
     const result = await scratch.run(
@@ -110,7 +128,7 @@ describe("updraft publish", () => {
         "publish",
         "dist",
         "--mini-program",
-        "mp_1",
+        "demo-pay",
         "--version",
         "1.2.0",
         "--compat",
@@ -132,7 +150,8 @@ describe("updraft publish", () => {
     expect(upload.headers.get("updraft-publisher-key-id")).toBe(keyId);
     const out = JSON.parse(result.stdout);
     expect(out.outcome).toBe("created");
-    // The statement names the mini program by its key, though it was given by id.
+    // The statement names the mini program key that was typed; nothing the service says goes in.
+    expect(server.requests.filter((r) => r.method === "GET")).toEqual([]);
     const statement = statementText({
       miniProgram: "demo-pay",
       version: "1.2.0",

@@ -74,8 +74,13 @@ export interface ClientOptions {
   rootThreshold?: number;
   /** A signed key set bundled with the app, trusted (once verified) until a newer one is fetched. */
   initialKeyset?: SignedKeyset;
-  /** Pinned publisher public keys (base64url raw 32 bytes); never fetched from the service. */
-  publisherKeys: readonly string[];
+  /**
+   * Pinned publisher public keys (base64url raw 32 bytes); never fetched from the service. A list
+   * trusts every key for every mini program; a map (mini program key → keys) trusts each key only
+   * for the mini programs it lists, so one publisher cannot sign another's (a mini program the map
+   * does not name has no trusted key).
+   */
+  publisherKeys: readonly string[] | Readonly<Record<string, readonly string[]>>;
   /** Install results without a publisher signature (development only). Default false. */
   allowUnsigned?: boolean;
   /** Versions shipped with the app, by mini program key; used while the SDK installed none. */
@@ -193,7 +198,8 @@ interface Trust {
 
 interface Pins {
   roots: Map<string, PinnedKey>;
-  publishers: Map<string, PinnedKey>;
+  /** Keys trusted for every mini program (the list form), or per mini program key (the map form). */
+  publishers: Map<string, PinnedKey> | Map<string, Map<string, PinnedKey>>;
 }
 
 /** A removed mini program's record: nothing installed, and the bundled version no longer counts. */
@@ -217,7 +223,7 @@ export function createClient(options: ClientOptions): UpdraftClient {
     }
   }
   const threshold = options.rootThreshold ?? 1;
-  if (!Number.isInteger(threshold) || threshold < 1 || threshold > options.rootKeys.length) {
+  if (!Number.isInteger(threshold) || threshold < 1 || threshold > new Set(options.rootKeys).size) {
     throw new UpdraftError("INVALID_OPTIONS", "rootThreshold must be between 1 and the number of root keys.");
   }
   const storage = options.storage;
@@ -243,7 +249,8 @@ export function createClient(options: ClientOptions): UpdraftClient {
     if (error instanceof UpdraftError) options.onWarning?.(error);
   };
   /** Results this client verified (and froze): the only ones `install` accepts. */
-  const verifiedResults = new WeakSet<object>();
+  /** Results of this client's verified answers, with their answer's expiry. */
+  const verifiedResults = new WeakMap<object, number>();
   const locks = new Map<string, Promise<unknown>>();
   /** Staging a file set and switching to it, and cleanup, run one at a time (cleanup never sees a half-done install). */
   let fileSetQueue: Promise<unknown> = Promise.resolve();
@@ -253,11 +260,26 @@ export function createClient(options: ClientOptions): UpdraftClient {
     return run;
   };
 
+  async function pinPublishers(keys: ClientOptions["publisherKeys"]): Promise<Pins["publishers"]> {
+    if (Array.isArray(keys)) return pinKeys(keys as readonly string[], sha256, "publisher");
+    const byMiniProgram = new Map<string, Map<string, PinnedKey>>();
+    for (const [id, list] of Object.entries(keys as Readonly<Record<string, readonly string[]>>)) {
+      byMiniProgram.set(id, await pinKeys(list, sha256, "publisher"));
+    }
+    return byMiniProgram;
+  }
+
+  /** The publisher keys trusted for mini program `id`. */
+  function publishersFor(pinned: Pins["publishers"], id: string): Map<string, PinnedKey> {
+    if (Array.isArray(options.publisherKeys)) return pinned as Map<string, PinnedKey>;
+    return (pinned as Map<string, Map<string, PinnedKey>>).get(id) ?? new Map();
+  }
+
   let pinsPromise: Promise<Pins> | null = null;
   const pins = () => {
     pinsPromise ??= (async () => ({
       roots: await pinKeys(options.rootKeys, sha256, "root"),
-      publishers: await pinKeys(options.publisherKeys, sha256, "publisher"),
+      publishers: await pinPublishers(options.publisherKeys),
     }))();
     return pinsPromise;
   };
@@ -309,8 +331,17 @@ export function createClient(options: ClientOptions): UpdraftClient {
     }
   }
 
+  // Refreshes run one at a time: each compares what it fetched with the set the one before it
+  // stored, so two at once (a fresh set and a stale one from a lagging edge) never go back.
+  let keysetTurn: Promise<unknown> = Promise.resolve();
+  function refreshKeyset(): Promise<Trust> {
+    const run = keysetTurn.then(refreshKeysetNow, refreshKeysetNow);
+    keysetTurn = run.catch(() => undefined);
+    return run;
+  }
+
   /** Fetches GET /v1/keys and makes it the trusted set when it may follow the current one. */
-  async function refreshKeyset(): Promise<Trust> {
+  async function refreshKeysetNow(): Promise<Trust> {
     const current = await loadTrust();
     const { roots } = await pins();
     const body = await sendWithRetry(
@@ -376,7 +407,8 @@ export function createClient(options: ClientOptions): UpdraftClient {
         });
       }
     }
-    if (at - current.checkedAt > refreshMs) {
+    // Also when the set was confirmed "in the future" (a clock that was set ahead and fixed since).
+    if (at - current.checkedAt > refreshMs || current.checkedAt > at) {
       try {
         return await refreshKeyset();
       } catch (error) {
@@ -404,7 +436,7 @@ export function createClient(options: ClientOptions): UpdraftClient {
   async function installed(id: string): Promise<InstalledVersion | null> {
     const record = await readInstalled(id);
     if (record !== null) return "removed" in record ? null : record;
-    const bundled = options.bundled?.[id];
+    const bundled = options.bundled && Object.hasOwn(options.bundled, id) ? options.bundled[id] : undefined;
     if (bundled === undefined) return null;
     return {
       id,
@@ -464,6 +496,8 @@ export function createClient(options: ClientOptions): UpdraftClient {
           id,
           version: inst?.version ?? null,
           sha256: inst?.sha256 ?? null,
+          // The service offers a rollback only when it is newer than this (the SDK refuses others).
+          ...(inst ? { sequence: inst.sequence } : {}),
           failed: (await failedVersions(id)).slice(-MAX_FAILED),
         };
       }),
@@ -552,7 +586,7 @@ export function createClient(options: ClientOptions): UpdraftClient {
     );
     for (const r of answer.results) {
       deepFreeze(r);
-      verifiedResults.add(r);
+      verifiedResults.set(r, answer.expiresAt);
     }
     return Object.freeze({ ...answer, results: Object.freeze([...answer.results]) });
   }
@@ -569,8 +603,13 @@ export function createClient(options: ClientOptions): UpdraftClient {
   // ---- install --------------------------------------------------------------------------------
 
   async function install(result: UpdateResult): Promise<InstalledVersion> {
-    if (!verifiedResults.has(result) || (result.action !== "update" && result.action !== "rollback")) {
+    const expiresAt = verifiedResults.get(result);
+    if (expiresAt === undefined || (result.action !== "update" && result.action !== "rollback")) {
       throw new UpdraftError("NOT_VERIFIED", "install takes an update or rollback result of this client's check.");
+    }
+    // A result kept past its answer's lifetime may be one the service has since withdrawn: check again.
+    if (now() > expiresAt + skewMs) {
+      throw new UpdraftError("ANSWER_EXPIRED", "The result's answer has expired: check again before installing.");
     }
     return locked(result.id, async () => {
       const id = result.id;
@@ -582,7 +621,7 @@ export function createClient(options: ClientOptions): UpdraftClient {
       try {
         refuseDowngrade(current, result);
         const { publishers } = await pins();
-        await verifyPublisherSignature(result, publishers, allowUnsigned, verify);
+        await verifyPublisherSignature(result, publishersFor(publishers, id), allowUnsigned, verify);
         const { manifestUrl, manifestSha256 } = result.package;
         if (manifestUrl === null || manifestSha256 === null) {
           throw new UpdraftError("MANIFEST_MISSING", `Version ${result.version} of ${id} names no manifest.`);

@@ -196,7 +196,7 @@ export async function downloadManifest(
     },
   );
   if (toHex(await ctx.sha256(bytes)) !== manifestSha256) {
-    throw new UpdraftError("MANIFEST_MISMATCH", `The manifest's sha256 is not ${manifestSha256}.`);
+    throw new UpdraftError("HASH_MISMATCH", `The manifest's sha256 is not ${manifestSha256}.`);
   }
   const text = utf8Decode(bytes);
   const files = text === null ? null : parseManifest(text);

@@ -78,15 +78,19 @@ export type UpdraftErrorCode =
   | "INVALID_OPTIONS"
   | "NOT_VERIFIED";
 
-/** Codes after which `install` records the version as failed (sent in `failed` by later checks). */
+/**
+ * Codes after which `install` records the version as failed (sent in `failed` by later checks, so
+ * the service never offers it to this device again): only faults of the signed content itself.
+ * Not recorded, so a later check may offer the version again:
+ * - bytes that do not match what was signed (`HASH_MISMATCH`, `SIZE_EXCEEDED`): a download path (a
+ *   CDN, a proxy) could otherwise block a version on a device without holding any key;
+ * - `DOWNGRADE_REFUSED`: about the order of releases, not the version;
+ * - `PUBLISHER_SIGNATURE_UNTRUSTED`: depends on the keys this app pins, which an app update changes;
+ * - `MANIFEST_MISSING`: the service can add a manifest later (docs/publishing.md).
+ */
 export const VERSION_FAILURE_CODES: ReadonlySet<UpdraftErrorCode> = new Set<UpdraftErrorCode>([
-  "DOWNGRADE_REFUSED",
   "PUBLISHER_SIGNATURE_MISSING",
-  "PUBLISHER_SIGNATURE_UNTRUSTED",
   "PUBLISHER_SIGNATURE_INVALID",
-  "MANIFEST_MISSING",
-  "SIZE_EXCEEDED",
-  "HASH_MISMATCH",
   "MANIFEST_MISMATCH",
   "PACKAGE_INVALID",
 ]);

@@ -2,7 +2,7 @@ import type { HttpClient, HttpRequest, HttpResponse, Sleep } from "./adapters.ts
 import { concatBytes } from "./bytes.ts";
 import { UpdraftError } from "./errors.ts";
 
-/** How requests are retried: on network errors and 5xx only (a 4xx is final). */
+/** How requests are retried: on network errors, 5xx, and a 429 that says when (Retry-After); other 4xx are final. */
 export interface RetryPolicy {
   /** Tries in all, the first included (≥ 1). Default 4. */
   attempts: number;

@@ -37,11 +37,12 @@ describe("the check request", () => {
       attributes: { tier: "gold" },
       nonce: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
       patchFormats: ["bsdiff"],
-      miniPrograms: [{ id: "shop", version: "1.0.0", sha256: "ab".repeat(32), failed: ["1.1.0"] }],
+      // A bundled version came from no release: sequence 0.
+      miniPrograms: [{ id: "shop", version: "1.0.0", sha256: "ab".repeat(32), sequence: 0, failed: ["1.1.0"] }],
     });
     expect(second?.nonce).not.toBe(first?.nonce);
     expect(second?.miniPrograms).toEqual([
-      { id: "shop", version: "1.0.0", sha256: "ab".repeat(32), failed: ["1.1.0"] },
+      { id: "shop", version: "1.0.0", sha256: "ab".repeat(32), sequence: 0, failed: ["1.1.0"] },
       { id: "other", version: null, sha256: null, failed: [] },
     ]);
   });

@@ -136,6 +136,30 @@ describe("the client's key set", () => {
     await t.client.check(["mp"]);
   });
 
+  it("never goes back when two refreshes overlap and the later-answered one is older", async () => {
+    // A fresh edge answers v3 at once, a lagging one answers v2 later: the refreshes take turns, so
+    // the second compares its v2 with the v3 the first stored.
+    const served = [
+      { keyset: signedKeyset(V3), delayMs: 0 },
+      { keyset: signedKeyset(V2), delayMs: 30 },
+    ];
+    const base = setup();
+    const http: typeof base.options.http = {
+      async request(req) {
+        if (!req.url.endsWith("/v1/keys")) return base.service.http.request(req);
+        const next = served.shift();
+        await new Promise((r) => setTimeout(r, next?.delayMs ?? 0));
+        base.service.state.keyset = next?.keyset ?? null;
+        return base.service.http.request(req);
+      },
+    };
+    const t = setup({ storage: base.storage, http });
+    const outcomes = await Promise.allSettled([t.client.refreshKeys(), t.client.refreshKeys()]);
+    expect(outcomes[0]).toMatchObject({ status: "fulfilled", value: { version: 3 } });
+    expect(outcomes[1]).toMatchObject({ status: "rejected", reason: { code: "KEYSET_ROLLBACK" } });
+    expect(JSON.parse(JSON.parse((await base.storage.get("keyset")) as string).payload).version).toBe(3);
+  });
+
   it("refuses a stored key set that no longer verifies (storage is not trusted blindly)", async () => {
     const t = setup();
     await t.client.refreshKeys();

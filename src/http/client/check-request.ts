@@ -83,6 +83,16 @@ export const CheckRequest = z
               .nullish()
               .transform((v) => v ?? null),
             failed: z.array(short(LIMITS.failedVersion)).max(LIMITS.failed).default([]),
+            sequence: z
+              .number()
+              .int()
+              .min(0)
+              .max(Number.MAX_SAFE_INTEGER)
+              .nullish()
+              .transform((v) => v ?? null)
+              .describe(
+                "The sequence of the release the installed version came from (0: shipped with the app): a rollback is offered only when newer.",
+              ),
             previewToken: optional(LIMITS.previewToken).describe(
               "The token of a test QR code's link (docs/preview.md): this release is offered whatever its status.",
             ),
@@ -119,7 +129,9 @@ function onlyKeys(o: Obj, allowed: ReadonlySet<string>): boolean {
 /** The keys a mini program entry may have (compared directly: there are 20 entries per check). */
 function onlyMiniProgramKeys(o: Obj): boolean {
   for (const k in o) {
-    if (k !== "id" && k !== "version" && k !== "sha256" && k !== "failed" && k !== "previewToken") return false;
+    if (k !== "id" && k !== "version" && k !== "sha256" && k !== "failed" && k !== "previewToken" && k !== "sequence") {
+      return false;
+    }
   }
   return true;
 }
@@ -148,13 +160,22 @@ function miniProgramsOf(v: unknown): CheckInput["miniPrograms"] | null {
     }
     const previewToken = optionalShort(m.previewToken, LIMITS.previewToken);
     if (previewToken === UNSURE) return null;
+    const seq = m.sequence;
+    if (!(seq === undefined || seq === null || (Number.isSafeInteger(seq) && (seq as number) >= 0))) return null;
     let failed: string[] = [];
     if (m.failed !== undefined) {
       if (!Array.isArray(m.failed) || m.failed.length > LIMITS.failed) return null;
       for (const f of m.failed) if (!isShort(f, LIMITS.failedVersion)) return null;
       failed = m.failed as string[];
     }
-    out.push({ id: m.id, version, sha256: (sha as string | null | undefined) ?? null, failed, previewToken });
+    out.push({
+      id: m.id,
+      version,
+      sha256: (sha as string | null | undefined) ?? null,
+      failed,
+      previewToken,
+      sequence: (seq as number | null | undefined) ?? null,
+    });
   }
   return out;
 }

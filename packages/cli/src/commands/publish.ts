@@ -52,6 +52,10 @@ interface PublishOptions {
   out?: string;
 }
 
+/** Semantic versions as the service stores them (what a statement must name): no "v", no build metadata. */
+const CANONICAL_VERSION =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*)?$/;
+
 export function registerPublish(program: Command, rt: Runtime): void {
   const { io } = rt;
   program
@@ -87,6 +91,16 @@ export function registerPublish(program: Command, rt: Runtime): void {
         }
         signer = readPrivateKey(keyFile, "the publisher key");
       }
+      // What is signed is what was typed, never what the service says: a signature binds the package
+      // to the mini program key and version the publisher named (devices check both).
+      if (signer !== null && /^mp_/i.test(opts.miniProgram)) {
+        throw usageError("a signed publish names the mini program by its key (what devices send), not its id");
+      }
+      if (!CANONICAL_VERSION.test(opts.version)) {
+        throw usageError(
+          `--version must be a plain semantic version such as 1.2.0 or 1.2.0-beta.1 (no "v", no "+build"): ${opts.version}`,
+        );
+      }
       const pkg = packDir(rt, dir);
       if (opts.out !== undefined) writeZip(rt.path(opts.out), pkg.bytes);
 
@@ -94,13 +108,10 @@ export function registerPublish(program: Command, rt: Runtime): void {
         "content-type": "application/zip",
         "content-length": String(pkg.size),
       };
-      let miniProgramKey = opts.miniProgram;
+      const miniProgramKey = opts.miniProgram;
       if (signer !== null) {
-        // The statement names the mini program by its key (what devices send), whatever was typed.
-        const mp = await api.get<{ key: string }>(`/v1/admin/mini-programs/${seg(opts.miniProgram)}`);
-        miniProgramKey = mp.key;
         const statement = statementText({
-          miniProgram: mp.key,
+          miniProgram: miniProgramKey,
           version: opts.version,
           sha256: pkg.sha256,
           size: pkg.size,
