@@ -1,6 +1,14 @@
 // Output helpers: --json or human lines on stdout, notes and progress on stderr.
 import type { Io, Writer } from "./io.ts";
 
+// Control characters (C0, DEL, C1): names and notes come from the server and from files, and an
+// escape sequence among them could rewrite the terminal. JSON output escapes them already.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to find them
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** A line as printed for people: every control character shown as `?`. */
+export const printable = (line: string) => line.replace(CONTROL, "?");
+
 /** Prints a command's result: its JSON (pretty, one value) with --json, else the human lines. */
 export function emit(io: Io, json: boolean, value: unknown, human: () => string | readonly string[]): void {
   if (json) {
@@ -9,12 +17,12 @@ export function emit(io: Io, json: boolean, value: unknown, human: () => string 
   }
   const text = human();
   const lines = typeof text === "string" ? [text] : text;
-  for (const line of lines) io.stdout.write(`${line}\n`);
+  for (const line of lines) io.stdout.write(`${printable(line)}\n`);
 }
 
 /** A note for people (never part of --json output): stderr. */
 export function note(io: Io, text: string): void {
-  io.stderr.write(`${text}\n`);
+  io.stderr.write(`${printable(text)}\n`);
 }
 
 export function formatBytes(n: number): string {

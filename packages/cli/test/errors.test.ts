@@ -150,3 +150,29 @@ describe("problem+json: one line", () => {
     expect(JSON.parse(result.stdout)).toEqual({ items: [], nextCursor: null });
   });
 });
+
+describe("text from the server", () => {
+  it("is printed without its control characters (no escape sequence reaches the terminal)", async () => {
+    const server = fakeServer({
+      "GET /v1/admin/publisher-keys": () =>
+        json({
+          items: [
+            {
+              id: "pub_1",
+              keyId: "0123456789abcdef",
+              name: "ci\u001b]0;owned\u0007\u001b[2J\nkey",
+              publicKey: "A".repeat(43),
+              createdAt: 0,
+              revokedAt: null,
+            },
+          ],
+          nextCursor: null,
+        }),
+    });
+    const result = await scratch.run(["keys", "list"], { fetch: server.fetch, env: ENV });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain("ci?]0;owned??[2J?key");
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to find them
+    expect(result.stdout.replaceAll("\n", "")).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+  });
+});

@@ -469,16 +469,18 @@ export function createClient(options: ClientOptions): UpdraftClient {
   }
 
   /** Runs `work` after every earlier locked work on `id`: one install per mini program at a time. */
-  function locked<T>(id: string, work: () => Promise<T>): Promise<T> {
-    const before = locks.get(id) ?? Promise.resolve();
+  function locked<T>(id: string, work: () => Promise<T>, held = locks): Promise<T> {
+    const before = held.get(id) ?? Promise.resolve();
     const run = before.then(work, work);
     const tail = run.catch(() => undefined);
-    locks.set(id, tail);
+    held.set(id, tail);
     void tail.then(() => {
-      if (locks.get(id) === tail) locks.delete(id);
+      if (held.get(id) === tail) held.delete(id);
     });
     return run;
   }
+  /** Downloads of one package take turns: two mini programs with the same bytes share its partial file. */
+  const downloads = new Map<string, Promise<unknown>>();
 
   // ---- check ----------------------------------------------------------------------------------
 
@@ -630,7 +632,7 @@ export function createClient(options: ClientOptions): UpdraftClient {
         if (!manifest.every((f) => isSafePath(f.path))) {
           throw new UpdraftError("PACKAGE_INVALID", "The manifest names an unsafe path.");
         }
-        const zip = await downloadPackage(ctx, result.package);
+        const zip = await locked(result.package.sha256, () => downloadPackage(ctx, result.package), downloads);
         files = await unpackVerified(zip, manifest, inflate, sha256);
       } catch (error) {
         if (error instanceof UpdraftError && VERSION_FAILURE_CODES.has(error.code)) {

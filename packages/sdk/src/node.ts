@@ -147,10 +147,14 @@ export function fileStorage(dir: string): FileStorage {
       await init();
       const final = setDir(set);
       const staging = join(sets, `.staging-${set}-${randomBytes(6).toString("hex")}`);
+      // Every directory of the set is synced before the rename, so after a crash the renamed set
+      // holds all its entries (a directory's entries are durable only once it is synced).
+      const dirs = new Set<string>([staging]);
       try {
         for (const f of files) {
           const path = fileIn(staging, f.path);
           await mkdir(dirname(path), { recursive: true });
+          for (let d = dirname(path); d.startsWith(staging) && !dirs.has(d); d = dirname(d)) dirs.add(d);
           const handle = await open(path, "wx");
           try {
             await handle.writeFile(f.bytes);
@@ -160,6 +164,8 @@ export function fileStorage(dir: string): FileStorage {
           }
         }
         await mkdir(staging, { recursive: true });
+        // Deepest first: a directory's own entry is in its parent.
+        for (const d of [...dirs].sort((a, b) => b.length - a.length)) await syncDir(d);
         await rename(staging, final);
         await syncDir(sets);
       } catch (error) {

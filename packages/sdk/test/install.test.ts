@@ -52,6 +52,18 @@ async function onV1(overrides: Parameters<typeof setup>[0] = {}) {
 const packageRequests = (requests: HttpRequest[]) => requests.filter((r) => r.url.includes("/v1/packages/"));
 
 describe("install", () => {
+  it("installs two mini programs with the same package bytes at once (their download takes turns)", async () => {
+    const t = setup();
+    const big = { ...FILES_V2, "blob.bin": randomBytes(200_000).toString("base64") };
+    t.service.offer("shop", "1.0.0", big, { sequence: 1 });
+    t.service.offer("shop-copy", "1.0.0", big, { sequence: 2 });
+    const outcomes = await Promise.all([t.client.update("shop"), t.client.update("shop-copy")]);
+    expect(outcomes.map((o) => o.action)).toEqual(["update", "update"]);
+    for (const id of ["shop", "shop-copy"]) {
+      expect(Buffer.from((await t.client.readFile(id, "blob.bin")) ?? []).toString()).toBe(big["blob.bin"]);
+    }
+  });
+
   it("refuses a result kept past its answer's lifetime (plus skew): the app checks again", async () => {
     const t = await onV1();
     t.service.offer("shop", "2.0.0", FILES_V2, { sequence: 6 });
