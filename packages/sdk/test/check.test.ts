@@ -2,17 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { isUpdraftError, type UpdraftErrorCode } from "../src/errors.ts";
 import { memoryStorage } from "../src/memory-storage.ts";
-import { FILES_V1, keysetPayload, SEEDS, setup, signedKeyset, T0 } from "./fixtures.ts";
-
-const codeOf = async (p: Promise<unknown>): Promise<UpdraftErrorCode | "resolved"> => {
-  try {
-    await p;
-    return "resolved";
-  } catch (error) {
-    if (isUpdraftError(error)) return error.code;
-    throw error;
-  }
-};
+import { codeOf, FILES_V1, keysetPayload, SEEDS, setup, signedKeyset, T0 } from "./fixtures.ts";
 
 type Json = Record<string, unknown>;
 

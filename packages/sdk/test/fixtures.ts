@@ -5,6 +5,7 @@ import { zipSync } from "fflate";
 import type { HttpClient, HttpRequest, HttpResponse } from "../src/adapters.ts";
 import { keysetSigningText, manifestText, type SignedKeyset, statementText } from "../src/canonical.ts";
 import { type ClientOptions, createClient } from "../src/client.ts";
+import { isUpdraftError, type UpdraftErrorCode } from "../src/errors.ts";
 import { memoryStorage } from "../src/memory-storage.ts";
 
 const PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
@@ -375,3 +376,14 @@ export function setup(overrides: Partial<ClientOptions> = {}) {
 
 export const FILES_V1 = { "index.js": "console.log('v1')", "app.json": '{"pages":["index"]}' };
 export const FILES_V2 = { "index.js": "console.log('v2')", "app.json": '{"pages":["index","more"]}', "img/a.txt": "A" };
+
+/** The UpdraftError code a promise rejects with, or "resolved" (anything else is rethrown). */
+export const codeOf = async (p: Promise<unknown>): Promise<UpdraftErrorCode | "resolved"> => {
+  try {
+    await p;
+    return "resolved";
+  } catch (error) {
+    if (isUpdraftError(error)) return error.code;
+    throw error;
+  }
+};

@@ -7,6 +7,7 @@ import type { UpdateResult } from "../src/answer.ts";
 import type { UpdraftClient } from "../src/client.ts";
 import { isUpdraftError, type UpdraftErrorCode } from "../src/errors.ts";
 import {
+  codeOf,
   endlessResponse,
   FILES_V1,
   FILES_V2,
@@ -19,16 +20,6 @@ import {
   sha256Hex,
   signWith,
 } from "./fixtures.ts";
-
-const codeOf = async (p: Promise<unknown>): Promise<UpdraftErrorCode | "resolved"> => {
-  try {
-    await p;
-    return "resolved";
-  } catch (error) {
-    if (isUpdraftError(error)) return error.code;
-    throw error;
-  }
-};
 
 async function resultOf(client: UpdraftClient, id: string): Promise<UpdateResult> {
   const r = (await client.check([id])).results[0];

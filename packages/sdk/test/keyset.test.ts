@@ -1,20 +1,10 @@
 // Service key rotation: key sets signed by pinned roots, never going back, refreshed when needed.
 import { describe, expect, it } from "vitest";
 import { nobleEd25519Verify, nobleSha256 } from "../src/defaults.ts";
-import { isUpdraftError, type UpdraftErrorCode } from "../src/errors.ts";
 import { keysetSuccession, pinKeys, revokedAfter, verifyKeyset } from "../src/keyset.ts";
-import { keysetPayload, pub, rawKeyId, SEEDS, setup, signedKeyset, signWith, T0 } from "./fixtures.ts";
+import { codeOf, keysetPayload, pub, rawKeyId, SEEDS, setup, signedKeyset, signWith, T0 } from "./fixtures.ts";
 
 const roots = (...seeds: string[]) => pinKeys(seeds.map(pub), nobleSha256, "root");
-const codeOf = async (p: Promise<unknown>): Promise<UpdraftErrorCode | "resolved"> => {
-  try {
-    await p;
-    return "resolved";
-  } catch (error) {
-    if (isUpdraftError(error)) return error.code;
-    throw error;
-  }
-};
 
 const V1 = keysetPayload(1, [{ keyId: "svc-1", seed: SEEDS.service }]);
 const V2 = keysetPayload(2, [
