@@ -152,7 +152,7 @@ export function registerPublish(program: Command, rt: Runtime): void {
         note(
           io,
           `note: the version was stored earlier ${version.publisherKeyId === null ? "unsigned" : `signed with key ${version.publisherKeyId}`}; ` +
-            "a replay changes nothing, so this upload's signature was not recorded",
+            "a replay keeps the stored signature, so this upload's signature was not recorded",
         );
       }
       rt.emit(
