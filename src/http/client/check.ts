@@ -14,8 +14,23 @@ const Result = z
       .describe("removed: the mini program was removed; a host app that has it should delete it (docs/protocol.md)."),
     version: z.string().optional(),
     releaseId: z.string().optional(),
+    sequence: z
+      .number()
+      .int()
+      .optional()
+      .describe(
+        "The release's per-target sequence: a client leaves a version for a lower one only through a newer rollback.",
+      ),
     updateMode: UpdateModeSchema.optional(),
-    package: z.object({ url: z.string(), sha256: z.string(), size: z.number().int() }).optional(),
+    package: z
+      .object({
+        url: z.string(),
+        sha256: z.string(),
+        size: z.number().int(),
+        manifestUrl: z.string().nullable().describe("The canonical manifest text (docs/publishing.md)"),
+        manifestSha256: z.string().nullable(),
+      })
+      .optional(),
     signature: z.string().nullable().optional(),
     publisherKeyId: z
       .string()
@@ -32,6 +47,10 @@ const CheckResponse = z
     expiresAt: z.number().int(),
     nonce: z.string().nullable(),
     keyId: z.string(),
+    keysetVersion: z.number().int().nullable().describe("The version of the key set at GET /v1/keys; null without one"),
+    appId: z.string().describe("The request's, echoed: a client refuses an answer for another app"),
+    env: z.string(),
+    deviceId: z.string(),
     results: z.array(Result),
   })
   .openapi("CheckResponse");
