@@ -236,6 +236,14 @@ export function createClient(options: ClientOptions): UpdraftClient {
   const refreshMs = options.keysetRefreshMs ?? 60 * 60 * 1000;
   const allowUnsigned = options.allowUnsigned ?? false;
   const patchFormats = (options.patchDecoders ?? DEFAULT_PATCH_DECODERS).map((d) => d.format);
+  // What the service accepts (docs/protocol.md §1.1): anything else would fail every check with a 400.
+  if (
+    patchFormats.length > 8 ||
+    new Set(patchFormats).size !== patchFormats.length ||
+    patchFormats.some((f) => typeof f !== "string" || f.length < 1 || f.length > 32)
+  ) {
+    throw new UpdraftError("INVALID_OPTIONS", "patchDecoders: at most 8 distinct formats of 1 to 32 characters.");
+  }
   const ctx: DownloadContext = {
     http: options.http ?? fetchHttp(),
     sleep: options.sleep ?? timerSleep,

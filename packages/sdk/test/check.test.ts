@@ -37,6 +37,16 @@ describe("the check request", () => {
     ]);
   });
 
+  it("refuses patch decoders whose formats the service would refuse", () => {
+    const decoder = (format: string) => ({ format, apply: (b: Uint8Array) => b });
+    for (const formats of [[""], ["x".repeat(33)], ["a", "a"], Array.from({ length: 9 }, (_, i) => `f${i}`)]) {
+      expect(() => setup({ patchDecoders: formats.map(decoder) }), formats.join(",")).toThrow(
+        expect.objectContaining({ code: "INVALID_OPTIONS" }),
+      );
+    }
+    expect(() => setup({ patchDecoders: [decoder("zstd-segments-v1")] })).not.toThrow();
+  });
+
   it("sends no patch formats by default, and refuses duplicate or no ids", async () => {
     const t = setup();
     await t.client.check(["a"]);
