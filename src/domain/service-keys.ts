@@ -1,4 +1,5 @@
 import { parseKeysetPayload, parseSignedKeyset, type ServiceKey, type SignedKeyset } from "@updraft/sdk/canonical";
+import { fromBase64url } from "./publisher";
 
 /**
  * The service's verification keys as `GET /v1/keys` publishes them, and the key set version every
@@ -76,6 +77,7 @@ export function serviceKeysFrom(
 }
 
 function decodeBase64Url(text: string): string {
-  const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
-  return new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+  const bytes = fromBase64url(text);
+  if (bytes === null) throw new SyntaxError("not base64url");
+  return new TextDecoder().decode(bytes);
 }

@@ -1,6 +1,6 @@
 import { AppError } from "../domain/errors";
 import type { ManifestFile } from "../domain/package";
-import { KEY_ID_LENGTH, manifestText, statementText } from "../domain/publisher";
+import { fromBase64url, KEY_ID_LENGTH, manifestText, statementText } from "../domain/publisher";
 import type { Context, Deps, MiniProgramRecord, PublisherKeyRecord } from "./ports";
 import { auditEntry, notFound, requirePermission } from "./support";
 
@@ -12,12 +12,13 @@ const BASE64URL_32_BYTES = /^[A-Za-z0-9_-]{43}$/;
  */
 export async function addPublisherKey(deps: Deps, ctx: Context, input: { name: string; publicKey: string }) {
   requirePermission(ctx, "workspace:write");
-  if (!BASE64URL_32_BYTES.test(input.publicKey)) {
+  // Canonical base64url only (the decoder refuses stray low bits), so one key has one spelling.
+  const raw = BASE64URL_32_BYTES.test(input.publicKey) ? fromBase64url(input.publicKey) : null;
+  if (raw === null) {
     throw new AppError("VALIDATION_FAILED", "The request body is not valid.", [
       { pointer: "/publicKey", message: "Must be a raw 32-byte Ed25519 public key, base64url without padding." },
     ]);
   }
-  const raw = Uint8Array.from(atob(input.publicKey.replaceAll("-", "+").replaceAll("_", "/")), (c) => c.charCodeAt(0));
   const key: PublisherKeyRecord = {
     id: deps.ids.id("pub"),
     workspaceId: ctx.actor.workspaceId,

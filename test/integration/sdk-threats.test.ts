@@ -92,7 +92,7 @@ async function uploadSigned(token: string, mp: string, version: string, files: R
       headers: {
         "content-type": "application/zip",
         "updraft-publisher-signature": signature,
-        "updraft-publisher-key-id": await rawKeyId(publicKeyOf(PUBLISHER)),
+        "updraft-publisher-key-id": rawKeyId(publicKeyOf(PUBLISHER)),
       },
       body: zip,
     }),

@@ -2,10 +2,8 @@
 // an offline root key signs a key set listing the current signing key ("test-key", the binding
 // SIGNING_KEY_SEED) and a retired one ("test-key-old") whose overlap ended on 2026-01-01. Tests hold
 // every private key, so they can forge what an attacker with a stolen or retired key could send.
-import { createPrivateKey, createPublicKey, sign } from "node:crypto";
+import { keyIdOf, privateKeyFromSeed, rawPublicKeyOf, signText } from "../../packages/cli/src/ed25519.ts";
 import { keysetSigningText, type SignedKeyset } from "../../packages/sdk/src/canonical.ts";
-
-const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 
 /** Test-only seeds (base64url, 32 bytes). Production root keys never leave an offline machine. */
 export const TEST_SEEDS = {
@@ -22,30 +20,15 @@ export const TEST_SEEDS = {
 export const OLD_KEY_NOT_AFTER = Date.UTC(2026, 0, 1);
 export const TEST_KEYSET_VERSION = 2;
 
-function privateKey(seedB64: string) {
-  return createPrivateKey({
-    key: Buffer.concat([PKCS8_ED25519_PREFIX, Buffer.from(seedB64, "base64url")]),
-    format: "der",
-    type: "pkcs8",
-  });
-}
-
 /** base64url raw public key of a seed. */
-export function publicKeyOf(seedB64: string): string {
-  return createPublicKey(privateKey(seedB64)).export({ format: "jwk" }).x as string;
-}
+export const publicKeyOf = (seedB64: string): string => rawPublicKeyOf(privateKeyFromSeed(seedB64));
 
 /** base64url Ed25519 signature of `bytes` with a seed. */
-export function signWith(seedB64: string, bytes: Uint8Array | string): string {
-  const data = typeof bytes === "string" ? Buffer.from(bytes, "utf8") : Buffer.from(bytes);
-  return sign(null, data, privateKey(seedB64)).toString("base64url");
-}
+export const signWith = (seedB64: string, bytes: Uint8Array | string): string =>
+  signText(privateKeyFromSeed(seedB64), bytes);
 
 /** Key id of a root or publisher key: first 16 hex digits of sha256 of the raw key. */
-export async function rawKeyId(publicKeyB64: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", Buffer.from(publicKeyB64, "base64url"));
-  return Buffer.from(digest).toString("hex").slice(0, 16);
-}
+export const rawKeyId = keyIdOf;
 
 /** A key set signed by `rootSeed` (the test root by default). */
 export async function signedKeyset(
@@ -55,9 +38,7 @@ export async function signedKeyset(
   const text = JSON.stringify(payload);
   return {
     payload: text,
-    signatures: [
-      { keyId: await rawKeyId(publicKeyOf(rootSeed)), signature: signWith(rootSeed, keysetSigningText(text)) },
-    ],
+    signatures: [{ keyId: rawKeyId(publicKeyOf(rootSeed)), signature: signWith(rootSeed, keysetSigningText(text)) }],
   };
 }
 

@@ -1,14 +1,13 @@
 // Test fixtures: keys (signed with node:crypto, independently of the SDK's @noble verifier), zips,
 // and a fake Updraft service behind the SDK's HttpClient interface, which tests can make misbehave.
-import { createHash, createPrivateKey, createPublicKey, sign } from "node:crypto";
+import { createHash } from "node:crypto";
 import { zipSync } from "fflate";
+import { publicKeyOf as pub, rawKeyId, signWith } from "../../../test/support/trust.ts";
 import type { HttpClient, HttpRequest, HttpResponse } from "../src/adapters.ts";
 import { keysetSigningText, manifestText, type SignedKeyset, statementText } from "../src/canonical.ts";
 import { type ClientOptions, createClient } from "../src/client.ts";
 import { isUpdraftError, type UpdraftErrorCode } from "../src/errors.ts";
 import { memoryStorage } from "../src/memory-storage.ts";
-
-const PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 
 /** 32-byte seeds (base64url) of every key the tests use. */
 export const SEEDS = {
@@ -25,26 +24,8 @@ function seed(name: string): string {
   return createHash("sha256").update(`updraft-sdk-test-${name}`).digest().toString("base64url");
 }
 
-const privateKey = (seedB64: string) =>
-  createPrivateKey({
-    key: Buffer.concat([PKCS8_PREFIX, Buffer.from(seedB64, "base64url")]),
-    format: "der",
-    type: "pkcs8",
-  });
-
-/** base64url raw public key of a seed. */
-export const pub = (seedB64: string): string =>
-  createPublicKey(privateKey(seedB64)).export({ format: "jwk" }).x as string;
-
-/** base64url Ed25519 signature. */
-export const signWith = (seedB64: string, data: Uint8Array | string): string =>
-  sign(null, typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data), privateKey(seedB64)).toString(
-    "base64url",
-  );
-
-/** Key id of a root or publisher key: first 16 hex of sha256 of the raw key. */
-export const rawKeyId = (publicKeyB64: string): string =>
-  createHash("sha256").update(Buffer.from(publicKeyB64, "base64url")).digest("hex").slice(0, 16);
+// node:crypto signing (the CLI's key helpers, through the repository's test trust fixture).
+export { pub, rawKeyId, signWith };
 
 export const sha256Hex = (data: Uint8Array | string): string => createHash("sha256").update(data).digest("hex");
 
