@@ -4,8 +4,10 @@ import { defineConfig } from "vitest/config";
 import { signedKeyset, testKeysetPayload } from "./test/support/trust.ts";
 
 export default defineConfig(async () => {
-  const migrations = await readD1Migrations(path.join(import.meta.dirname, "drizzle"));
-  const keyset = JSON.stringify(await signedKeyset(testKeysetPayload()));
+  const shared = {
+    migrations: await readD1Migrations(path.join(import.meta.dirname, "drizzle")),
+    keyset: JSON.stringify(await signedKeyset(testKeysetPayload())),
+  };
   return {
     test: {
       projects: [
@@ -18,35 +20,59 @@ export default defineConfig(async () => {
             include: ["test/unit/**/*.test.ts", "packages/*/test/**/*.test.ts"],
           },
         },
-        {
-          plugins: [
-            cloudflareTest({
-              wrangler: { configPath: "./wrangler.toml" },
-              miniflare: {
-                bindings: {
-                  TEST_MIGRATIONS: migrations,
-                  // Test-only key material; production sets these with `wrangler secret put`.
-                  SIGNING_KEY_SEED: "dGVzdC1zaWduaW5nLWtleS1zZWVkLTMyLWJ5dGVzISE",
-                  SIGNING_KEY_ID: "test-key",
-                  // Signed by the test root key (test/support/trust.ts): GET /v1/keys publishes it.
-                  SIGNING_KEYSET: keyset,
-                  BOOTSTRAP_SECRET: "test-bootstrap-secret",
-                  BUCKET_KEY: "000102030405060708090a0b0c0d0e0f",
-                  MAX_PACKAGE_BYTES: "1048576",
-                  // Small enough for snapshot-budget.test.ts to reach with a few releases of one mini program.
-                  PART_MAX_BYTES: "2097152",
-                },
-              },
-            }),
-          ],
-          test: {
-            name: "integration",
-            testTimeout: 20_000,
-            include: ["test/integration/**/*.test.ts"],
-            setupFiles: ["test/integration/apply-migrations.ts"],
-          },
-        },
+        integration(
+          shared,
+          "integration",
+          ["test/integration/**/*.test.ts"],
+          ["test/integration/patches*.test.ts"],
+          "0",
+        ),
+        // Patch builds run on the Queue in the background: only where a test waits for them.
+        integration(shared, "patches", ["test/integration/patches*.test.ts"], [], "5"),
       ],
     },
   };
 });
+
+/**
+ * A project of tests inside workerd with the real local bindings. `patchBases` is PATCH_BASE_VERSIONS:
+ * "0" turns patch builds off, so releases going out enqueue nothing that outlives the test.
+ */
+function integration(
+  shared: { migrations: Awaited<ReturnType<typeof readD1Migrations>>; keyset: string },
+  name: string,
+  include: string[],
+  exclude: string[],
+  patchBases: string,
+) {
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: shared.migrations,
+            // Test-only key material; production sets these with `wrangler secret put`.
+            SIGNING_KEY_SEED: "dGVzdC1zaWduaW5nLWtleS1zZWVkLTMyLWJ5dGVzISE",
+            SIGNING_KEY_ID: "test-key",
+            // Signed by the test root key (test/support/trust.ts): GET /v1/keys publishes it.
+            SIGNING_KEYSET: shared.keyset,
+            BOOTSTRAP_SECRET: "test-bootstrap-secret",
+            BUCKET_KEY: "000102030405060708090a0b0c0d0e0f",
+            MAX_PACKAGE_BYTES: "1048576",
+            // Small enough for snapshot-budget.test.ts to reach with a few releases of one mini program.
+            PART_MAX_BYTES: "2097152",
+            PATCH_BASE_VERSIONS: patchBases,
+          },
+        },
+      }),
+    ],
+    test: {
+      name,
+      testTimeout: 20_000,
+      include,
+      exclude,
+      setupFiles: ["test/integration/apply-migrations.ts"],
+    },
+  };
+}

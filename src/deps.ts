@@ -15,6 +15,7 @@ import { qrPng, qrSvg } from "./edge/qr-image";
 import { r2PackageStore } from "./edge/r2-packages";
 import { parseUserAgent } from "./edge/user-agent";
 import { fflateReader } from "./edge/zip-reader";
+import { zstd } from "./edge/zstd";
 import { d1Store } from "./store/d1-store";
 import { d1Throttle } from "./store/d1-throttle";
 import { reportOutages } from "./store/outage";
@@ -35,7 +36,15 @@ export type Bindings = Env & {
   PART_MAX_BYTES?: string;
   /** Public base URL of package downloads (a CDN); unset: the host of each check request. */
   PACKAGE_BASE_URL?: string;
+  /** Largest package, unpacked, a patch job takes (bytes, default 16 MiB; docs/patches.md). */
+  PATCH_MAX_INPUT_BYTES?: string;
 };
+
+/** zstd level of patches: 19 is the highest without --ultra's memory (docs/patches.md). */
+export const PATCH_ZSTD_LEVEL = 19;
+
+/** Jobs per Queue send (the Queue's batch limit is 100). */
+const SEND_BATCH = 100;
 
 const systemClock: Clock = { now: () => Date.now() };
 
@@ -102,12 +111,40 @@ function build(env: Bindings): Deps {
     parseUserAgent,
     geoFromCf,
     memory: budget,
+    patches: {
+      queue:
+        env.PATCH_JOBS === undefined
+          ? null
+          : {
+              async send(jobs) {
+                for (let i = 0; i < jobs.length; i += SEND_BATCH) {
+                  await env.PATCH_JOBS.sendBatch(jobs.slice(i, i + SEND_BATCH).map((body) => ({ body })));
+                }
+              },
+            },
+      bases: nonNegativeOr(env.PATCH_BASE_VERSIONS ? Number(env.PATCH_BASE_VERSIONS) : Number.NaN, 5),
+      maxRatio: positiveOr(Number(env.PATCH_MAX_RATIO), 0.5),
+      maxInputBytes: positiveOr(Number(env.PATCH_MAX_INPUT_BYTES), 16 * 1024 * 1024),
+      codec: async () => {
+        const z = await zstd();
+        return {
+          compress: (data, dict) => z.compress(data, dict, PATCH_ZSTD_LEVEL),
+          decompress: (frame, dict, size) => z.decompress(frame, dict, size),
+          memoryBytes: () => z.memoryBytes(),
+        };
+      },
+    },
     limits: {
       ...DEFAULT_PACKAGE_LIMITS,
       maxPackageBytes,
       maxPartBytes: positiveOr(Number(env.PART_MAX_BYTES), DEFAULT_MAX_PART_BYTES),
     },
   };
+}
+
+/** `n` when it is a whole number of zero or more (0 turns patches off), else `fallback`. */
+function nonNegativeOr(n: number, fallback: number): number {
+  return Number.isSafeInteger(n) && n >= 0 ? n : fallback;
 }
 
 /** `n` when it is a positive number, else `fallback` (an unset, empty or nonsensical setting). */

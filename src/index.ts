@@ -1,8 +1,10 @@
 import { buildDeps } from "./deps";
 import { createFetchHandler } from "./http/app";
+import { createQueueHandler } from "./http/queue";
 
 export default {
   fetch: createFetchHandler(buildDeps),
+  queue: createQueueHandler(buildDeps),
 } satisfies ExportedHandler<Env>;
 export { AdmissionCounter } from "./edge/admission-counter";
 export { DeliveryIndex } from "./edge/delivery-index";

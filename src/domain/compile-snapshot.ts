@@ -2,7 +2,7 @@ import { type ConfigPatch, mergeConfig } from "./config";
 import { previewHash } from "./preview";
 import { LIVE_STATUSES, PREVIEW_STATUSES, type ReleaseStatus } from "./release-status";
 import { compareVersions } from "./semver";
-import type { DeliveredConfig, Snapshot, SnapshotMiniProgram, SnapshotRelease } from "./snapshot";
+import type { DeliveredConfig, Snapshot, SnapshotMiniProgram, SnapshotPatch, SnapshotRelease } from "./snapshot";
 import { listRegexCost } from "./targeting/allowlist";
 import { compileTargeting } from "./targeting/evaluate";
 import type { MiniProgramOrigin, MiniProgramType, UpdateMode } from "./update-mode";
@@ -50,6 +50,15 @@ export interface SourceRelease {
   previewTestersOnly?: boolean;
 }
 
+/** A ready incremental patch between two versions of the source (docs/patches.md). */
+export interface SourcePatch {
+  baseVersionId: string;
+  targetVersionId: string;
+  format: string;
+  sha256: string;
+  size: number;
+}
+
 export interface SourceList {
   id: string;
   /** The list's content version (grows with every upload). */
@@ -73,6 +82,8 @@ export interface SnapshotSource {
   lists: SourceList[];
   /** Test QR codes of the releases (ids by release id); absent: none. */
   qrCodes?: { id: string; releaseId: string }[];
+  /** Ready patches to the versions of live releases; absent: none. */
+  patches?: SourcePatch[];
 }
 
 function byVersion(a: string, b: string): number {
@@ -152,13 +163,37 @@ export function compileMiniPrograms(source: SnapshotSource): Record<string, Snap
       });
     }
     if (!LIVE_STATUSES.includes(r.status)) continue;
-    mp.releases.push(snapshotRelease(r, version, deliveredConfig(sources.get(mp.id), r.config)));
+    const release = snapshotRelease(r, version, deliveredConfig(sources.get(mp.id), r.config));
+    const patches = patchesTo(version, versions, source.patches);
+    if (patches.length > 0) release.patches = patches;
+    mp.releases.push(release);
   }
   for (const mp of byId.values()) {
     mp.syncMilestones.sort(byVersion);
     if (removed.has(mp.id)) mp.removed = true;
   }
   return miniPrograms;
+}
+
+/**
+ * The ready patches to `target`'s package from versions that are not deleted, ordered by base and
+ * format (deterministic); a base with the target's own bytes needs none.
+ */
+function patchesTo(
+  target: SourceVersion,
+  versions: ReadonlyMap<string, SourceVersion>,
+  patches: readonly SourcePatch[] | undefined,
+): SnapshotPatch[] {
+  const out: SnapshotPatch[] = [];
+  for (const p of patches ?? []) {
+    if (p.targetVersionId !== target.id) continue;
+    const base = versions.get(p.baseVersionId);
+    if (base === undefined || base.deleted || base.sha256 === target.sha256) continue;
+    out.push({ base: base.sha256, baseVersion: base.version, format: p.format, sha256: p.sha256, size: p.size });
+  }
+  return out.sort((a, b) =>
+    a.base < b.base ? -1 : a.base > b.base ? 1 : a.format < b.format ? -1 : a.format > b.format ? 1 : 0,
+  );
 }
 
 /** The part of a snapshot release every status shares. */

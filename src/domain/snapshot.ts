@@ -30,6 +30,19 @@ export interface SnapshotRelease {
   config: DeliveredConfig;
   /** Canary targeting as validated at save time (compileTargeting input); null for none. */
   targeting: Record<string, unknown> | null;
+  /** Ready incremental patches to this release's package, by base (absent: none; docs/patches.md). */
+  patches?: SnapshotPatch[];
+}
+
+/** An incremental patch a device on `baseVersion` with package `base` may download instead of the package. */
+export interface SnapshotPatch {
+  /** sha256 of the base package (what the device reports as installed). */
+  base: string;
+  baseVersion: string;
+  format: string;
+  /** sha256 and size of the patch bytes (served at the package URL base like packages). */
+  sha256: string;
+  size: number;
 }
 
 /** What the check path needs to look a device up in one allowlist (contents are sharded in KV). */

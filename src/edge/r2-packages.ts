@@ -37,6 +37,13 @@ export function r2PackageStore(bucket: R2Bucket): PackageStore {
         httpMetadata: { contentType: "text/plain; charset=utf-8" },
       });
     },
+    async putPatch(sha256, bytes) {
+      await bucket.put(packageKey(sha256), bytes, {
+        sha256,
+        onlyIf: { etagDoesNotMatch: "*" },
+        httpMetadata: { contentType: "application/vnd.updraft.patch" },
+      });
+    },
     async head(sha256) {
       const obj = await bucket.head(packageKey(sha256));
       return obj === null ? null : { size: obj.size, contentType: obj.httpMetadata?.contentType ?? "application/zip" };

@@ -3,6 +3,7 @@ import { AppError } from "../domain/errors";
 import {
   isDirectoryEntry,
   type ManifestFile,
+  type PackageLimits,
   pathConflictReason,
   sortManifest,
   unsafePathReason,
@@ -415,46 +416,57 @@ export function crc32(data: Uint8Array): number {
  * declared size and must match its declared CRC-32, so a corrupt or truncated entry is refused
  * instead of being stored with a wrong hash.
  */
+async function extract(
+  bytes: Uint8Array,
+  limits: PackageLimits,
+  keep: boolean,
+): Promise<{ manifest: ManifestFile[]; files: { path: string; bytes: Uint8Array }[] }> {
+  const zip = new Bytes(bytes);
+  const { entries, offset } = centralDirectory(zip, limits.maxEntries);
+  let declared = 0;
+  for (const entry of entries) {
+    const unsafe = unsafePathReason(entry.name, limits.maxPathLength);
+    if (unsafe !== null) {
+      throw new AppError("INVALID_PACKAGE", `The package has an unsafe entry: entry ${entry.number}: ${unsafe}.`);
+    }
+    if (entry.method !== 0 && entry.method !== 8) throw invalid("an entry uses an unsupported compression method");
+    if (isDirectoryEntry(entry.name) && entry.size !== 0) throw invalid("a directory entry carries data");
+    declared += entry.size;
+  }
+  const conflict = pathConflictReason(entries.map((entry) => entry.name));
+  if (conflict !== null) throw new AppError("INVALID_PACKAGE", `The package has an unsafe entry: ${conflict}.`);
+  // Extractors that read unflagged names as code page 437 see other names: they must not collide either.
+  if (entries.some((entry) => entry.legacyName !== entry.name)) {
+    const legacy = pathConflictReason(entries.map((entry) => entry.legacyName));
+    if (legacy !== null) {
+      throw new AppError(
+        "INVALID_PACKAGE",
+        `The package has an unsafe entry: ${legacy} (as extractors that read names without the UTF-8 flag as code page 437 see them).`,
+      );
+    }
+  }
+  if (declared > limits.maxUncompressedBytes) {
+    throw new AppError("PAYLOAD_TOO_LARGE", "The package expands past the uncompressed size limit.");
+  }
+  checkLayout(zip, entries, offset);
+  const manifest: ManifestFile[] = [];
+  const files: { path: string; bytes: Uint8Array }[] = [];
+  for (const entry of entries) {
+    const stored = bytes.subarray(entry.dataStart, entry.dataEnd);
+    const data = entry.method === 0 ? stored : inflateExactly(stored, entry.size);
+    if (data.length !== entry.size) throw invalid("an entry inflates to other than its declared size");
+    if (crc32(data) !== entry.crc) throw invalid("an entry fails its CRC-32 check");
+    if (isDirectoryEntry(entry.name)) continue;
+    manifest.push({ path: entry.name, size: data.length, sha256: await webCryptoHasher.sha256Hex(data) });
+    if (keep) files.push({ path: entry.name, bytes: data });
+  }
+  if (manifest.length === 0) throw new AppError("INVALID_PACKAGE", "The package contains no files.");
+  // Manifest order: by path, in UTF-16 code units (sortManifest).
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { manifest: sortManifest(manifest), files };
+}
+
 export const fflateReader: PackageReader = {
-  async manifest(bytes, limits) {
-    const zip = new Bytes(bytes);
-    const { entries, offset } = centralDirectory(zip, limits.maxEntries);
-    let declared = 0;
-    for (const entry of entries) {
-      const unsafe = unsafePathReason(entry.name, limits.maxPathLength);
-      if (unsafe !== null) {
-        throw new AppError("INVALID_PACKAGE", `The package has an unsafe entry: entry ${entry.number}: ${unsafe}.`);
-      }
-      if (entry.method !== 0 && entry.method !== 8) throw invalid("an entry uses an unsupported compression method");
-      if (isDirectoryEntry(entry.name) && entry.size !== 0) throw invalid("a directory entry carries data");
-      declared += entry.size;
-    }
-    const conflict = pathConflictReason(entries.map((entry) => entry.name));
-    if (conflict !== null) throw new AppError("INVALID_PACKAGE", `The package has an unsafe entry: ${conflict}.`);
-    // Extractors that read unflagged names as code page 437 see other names: they must not collide either.
-    if (entries.some((entry) => entry.legacyName !== entry.name)) {
-      const legacy = pathConflictReason(entries.map((entry) => entry.legacyName));
-      if (legacy !== null) {
-        throw new AppError(
-          "INVALID_PACKAGE",
-          `The package has an unsafe entry: ${legacy} (as extractors that read names without the UTF-8 flag as code page 437 see them).`,
-        );
-      }
-    }
-    if (declared > limits.maxUncompressedBytes) {
-      throw new AppError("PAYLOAD_TOO_LARGE", "The package expands past the uncompressed size limit.");
-    }
-    checkLayout(zip, entries, offset);
-    const manifest: ManifestFile[] = [];
-    for (const entry of entries) {
-      const stored = bytes.subarray(entry.dataStart, entry.dataEnd);
-      const data = entry.method === 0 ? stored : inflateExactly(stored, entry.size);
-      if (data.length !== entry.size) throw invalid("an entry inflates to other than its declared size");
-      if (crc32(data) !== entry.crc) throw invalid("an entry fails its CRC-32 check");
-      if (isDirectoryEntry(entry.name)) continue;
-      manifest.push({ path: entry.name, size: data.length, sha256: await webCryptoHasher.sha256Hex(data) });
-    }
-    if (manifest.length === 0) throw new AppError("INVALID_PACKAGE", "The package contains no files.");
-    return sortManifest(manifest);
-  },
+  manifest: async (bytes, limits) => (await extract(bytes, limits, false)).manifest,
+  files: async (bytes, limits) => (await extract(bytes, limits, true)).files,
 };

@@ -48,6 +48,8 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission | readonly Pe
   "POST /v1/admin/mini-programs/{miniProgramId}/versions": "version:upload",
   "GET /v1/admin/mini-programs/{miniProgramId}/versions/{version}": "mini_program:read",
   "DELETE /v1/admin/mini-programs/{miniProgramId}/versions/{version}": "version:delete",
+  "GET /v1/admin/mini-programs/{miniProgramId}/patches": "mini_program:read",
+  "POST /v1/admin/mini-programs/{miniProgramId}/patches/{patchId}/retry": "version:upload",
   "GET /v1/admin/mini-programs/{miniProgramId}/features": "mini_program:read",
   "PUT /v1/admin/mini-programs/{miniProgramId}/features/{featureId}": "mini_program:write",
   "DELETE /v1/admin/mini-programs/{miniProgramId}/features/{featureId}": "mini_program:write",

@@ -15,6 +15,7 @@ import {
   isUniqueViolation,
   uniqueOrConflict,
 } from "./d1-helpers";
+import { patchMethods } from "./d1-patches";
 import { previewMethods } from "./d1-previews";
 import { publisherMethods } from "./d1-publishers";
 import { tokenMethods } from "./d1-tokens";
@@ -55,6 +56,7 @@ export function d1Store(d1: D1Database): Store {
     ...accessMethods(db),
     ...tokenMethods(db),
     ...previewMethods(db),
+    ...patchMethods(db),
     ...catalogueMethods(db),
     ...publisherMethods(db),
 

@@ -342,6 +342,50 @@ export const releases = sqliteTable(
   ],
 );
 
+/**
+ * Incremental patches between two versions of a mini program (docs/patches.md): one row per
+ * (base, target, format), made `pending` when the target goes out, `ready` once the bytes are stored
+ * (content-addressed under `sha256`, beside the packages), `failed` after the job's last retry (its
+ * dead letter), `skipped` when a package is too large to patch within a job's memory.
+ */
+export const patches = sqliteTable(
+  "patches",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    miniProgramId: text("mini_program_id")
+      .notNull()
+      .references(() => miniPrograms.id),
+    baseVersionId: text("base_version_id")
+      .notNull()
+      .references(() => versions.id),
+    targetVersionId: text("target_version_id")
+      .notNull()
+      .references(() => versions.id),
+    format: text("format").notNull(),
+    status: text("status", { enum: ["pending", "ready", "failed", "skipped"] }).notNull(),
+    /** Hex sha256 of the patch bytes (their R2 key and download URL); null until ready. */
+    sha256: text("sha256"),
+    size: integer("size"),
+    /** Delivery attempts the job has had (Queue attempts, counted by the consumer). */
+    attempts: integer("attempts").notNull().default(0),
+    /** Why the last attempt failed or the patch was skipped; null otherwise. */
+    error: text("error"),
+    /** Measured by the job that built it: wall time (ms) and the zstd module's linear memory (bytes). */
+    buildMs: integer("build_ms"),
+    memoryBytes: integer("memory_bytes"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("patches_pair").on(t.baseVersionId, t.targetVersionId, t.format),
+    index("patches_target").on(t.targetVersionId),
+    index("patches_mini_program").on(t.miniProgramId),
+  ],
+);
+
 /** Test QR codes of a release (docs/preview.md): each carries a signed, expiring preview link. */
 export const qrCodes = sqliteTable(
   "qr_codes",

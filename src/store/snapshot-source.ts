@@ -5,7 +5,7 @@ import { approvalContent } from "../domain/approval";
 import type { SnapshotSource } from "../domain/compile-snapshot";
 import type { ConfigPatch } from "../domain/config";
 import type { RegexSummary } from "../domain/delivery";
-import { PREVIEW_STATUSES } from "../domain/release-status";
+import { LIVE_STATUSES, PREVIEW_STATUSES } from "../domain/release-status";
 import * as t from "./schema";
 
 /**
@@ -60,7 +60,7 @@ async function readSource(
     .from(t.environments)
     .where(eq(t.environments.id, environmentId));
   const [ruleQuery, listQuery] = regexQueries(db, environmentId, regex?.except ?? null, regex !== null);
-  const [envRows, appRows, releaseRows, mps, versions, lists, ruleRows, listRows, codeRows, featureRows] =
+  const [envRows, appRows, releaseRows, mps, versions, lists, ruleRows, listRows, codeRows, featureRows, patchRows] =
     await db.batch([
       db.select().from(t.environments).where(eq(t.environments.id, environmentId)),
       db.select().from(t.apps).where(inArray(t.apps.id, appOfEnv)),
@@ -87,6 +87,27 @@ async function readSource(
         .from(t.miniProgramFeatures)
         .innerJoin(t.features, eq(t.features.id, t.miniProgramFeatures.featureId))
         .where(inArray(t.miniProgramFeatures.miniProgramId, released)),
+      db
+        .select({
+          baseVersionId: t.patches.baseVersionId,
+          targetVersionId: t.patches.targetVersionId,
+          format: t.patches.format,
+          sha256: t.patches.sha256,
+          size: t.patches.size,
+        })
+        .from(t.patches)
+        .where(
+          and(
+            eq(t.patches.status, "ready"),
+            inArray(
+              t.patches.targetVersionId,
+              db
+                .select({ id: t.releases.versionId })
+                .from(t.releases)
+                .where(and(releasesWhere, inArray(t.releases.status, [...LIVE_STATUSES]))),
+            ),
+          ),
+        ),
     ]);
   const featuresOf = new Map<string, string[]>();
   for (const f of featureRows) featuresOf.set(f.miniProgramId, [...(featuresOf.get(f.miniProgramId) ?? []), f.name]);
@@ -144,6 +165,9 @@ async function readSource(
       regexEntries: l.regexEntries,
     })),
     qrCodes: codeRows,
+    patches: patchRows.flatMap((p) =>
+      p.sha256 === null || p.size === null ? [] : [{ ...p, sha256: p.sha256, size: p.size }],
+    ),
   };
   return { source, others };
 }

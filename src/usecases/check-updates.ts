@@ -2,9 +2,10 @@ import { type Decision, decide } from "../domain/decide";
 import { buildDeviceProfile, type SdkDeviceFields, userAgentCanFill } from "../domain/device-profile";
 import { AppError } from "../domain/errors";
 import { couldBeTarget } from "../domain/keys";
+import { choosePatch } from "../domain/patch-offer";
 import { decidePreview, type PreviewRefusal } from "../domain/preview";
 import { signingRefusal } from "../domain/service-keys";
-import type { SnapshotMiniProgram, SnapshotRelease } from "../domain/snapshot";
+import type { SnapshotMiniProgram, SnapshotPatch, SnapshotRelease } from "../domain/snapshot";
 import { canaryContext, settleAdmission } from "./canary-context";
 import type { DeliveryView, Deps } from "./ports";
 
@@ -60,6 +61,8 @@ export type CheckResult =
         manifestUrl: string | null;
         manifestSha256: string | null;
       };
+      /** An incremental patch from the installed package (docs/patches.md); absent: download `package`. */
+      patch?: { url: string; sha256: string; size: number; baseSha256: string; format: string };
       signature: string | null;
       publisherKeyId: string | null;
       config: unknown;
@@ -139,18 +142,18 @@ export async function decideAll(
   return { view, decisions, previews };
 }
 
-// Per release, the JSON every device offered it shares: `"version":…,"releaseId":…,"sequence":…` and
-// `"package":…,"signature":…,"config":…` (with the package URL of `base`). Serialized once per
+// Per release, the JSON every device offered it shares: `"version":…,"releaseId":…,"sequence":…`,
+// `"package":…` and `"signature":…,"config":…` (with the package URL of `base`). Serialized once per
 // release object (a snapshot's releases live as long as the snapshot) instead of once per answer.
-const fragments = new WeakMap<SnapshotRelease, { base: string; head: string; tail: string }>();
+const fragments = new WeakMap<SnapshotRelease, { base: string; head: string; pkg: string; tail: string }>();
 
-function fragmentsOf(release: SnapshotRelease, base: string): { head: string; tail: string } {
+function fragmentsOf(release: SnapshotRelease, base: string): { head: string; pkg: string; tail: string } {
   let f = fragments.get(release);
   if (f === undefined || f.base !== base) {
     const head = JSON.stringify({ version: release.version, releaseId: release.releaseId, sequence: release.seq });
     const { sha256, size } = release.package;
     const manifestSha256 = release.package.manifestSha256 ?? null;
-    const tail = JSON.stringify({
+    const pkg = JSON.stringify({
       package: {
         url: `${base}/${sha256}`,
         sha256,
@@ -158,14 +161,37 @@ function fragmentsOf(release: SnapshotRelease, base: string): { head: string; ta
         manifestUrl: manifestSha256 === null ? null : `${base}/${manifestSha256}`,
         manifestSha256,
       },
+    });
+    const tail = JSON.stringify({
       signature: release.publisherSignature,
       publisherKeyId: release.publisherKeyId ?? null,
       config: release.config,
     });
-    f = { base, head: head.slice(1, -1), tail: tail.slice(1, -1) };
+    f = { base, head: head.slice(1, -1), pkg: pkg.slice(1, -1), tail: tail.slice(1, -1) };
     fragments.set(release, f);
   }
   return f;
+}
+
+// A patch's `"patch":{…}` member, serialized once per patch object, like the release fragments.
+const patchFragments = new WeakMap<SnapshotPatch, { base: string; json: string }>();
+
+function patchFragmentOf(patch: SnapshotPatch, base: string): string {
+  let f = patchFragments.get(patch);
+  if (f === undefined || f.base !== base) {
+    const json = JSON.stringify({
+      patch: {
+        url: `${base}/${patch.sha256}`,
+        sha256: patch.sha256,
+        size: patch.size,
+        baseSha256: patch.base,
+        format: patch.format,
+      },
+    });
+    f = { base, json: json.slice(1, -1) };
+    patchFragments.set(patch, f);
+  }
+  return f.json;
 }
 
 /**
@@ -185,12 +211,24 @@ export function jsonString(s: string): string {
  * One result of the answer as JSON: exactly `JSON.stringify` of the CheckResult (same keys, same
  * order), built from the release's cached fragments. (`updateMode` is one of three plain words.)
  */
-export function resultJson(id: string, decision: Decision, base: string): string {
+export function resultJson(id: string, decision: Decision, base: string, patch: SnapshotPatch | null = null): string {
   if (decision.action === "none" || decision.action === "removed") {
     return `{"id":${jsonString(id)},"action":"${decision.action}"}`;
   }
-  const { head, tail } = fragmentsOf(decision.release, base);
-  return `{"id":${jsonString(id)},"action":"${decision.action}",${head},"updateMode":"${decision.updateMode}",${tail}}`;
+  const { head, pkg, tail } = fragmentsOf(decision.release, base);
+  const p = patch === null ? "" : `,${patchFragmentOf(patch, base)}`;
+  return `{"id":${jsonString(id)},"action":"${decision.action}",${head},"updateMode":"${decision.updateMode}",${pkg}${p},${tail}}`;
+}
+
+/**
+ * The patch an offered result carries for the device (choosePatch), or null. Costs nothing unless
+ * the device declared patch formats and the release has patches.
+ */
+function patchFor(decision: Decision, m: CheckedMiniProgram, formats: readonly string[], maxRatio: number) {
+  if (formats.length === 0 || (decision.action !== "update" && decision.action !== "rollback")) return null;
+  if (decision.release.patches === undefined) return null;
+  const offer = choosePatch(decision.release, m, formats, maxRatio);
+  return offer.choice === "PATCH" ? offer.patch : null;
 }
 
 /**
@@ -211,9 +249,13 @@ export async function checkUpdates(deps: Deps, input: CheckInput, origin: Reques
   }
   const { decisions } = await decideAll(deps, input, origin, "admit");
   let results = "";
+  const formats = input.patchFormats ?? [];
+  const maxRatio = deps.patches.maxRatio;
   for (let i = 0; i < decisions.length; i++) {
     const decision = decisions[i] as Decision;
-    results += `${i === 0 ? "" : ","}${resultJson(input.miniPrograms[i]?.id ?? "", decision, packageBaseUrl)}`;
+    const m = input.miniPrograms[i] as CheckedMiniProgram;
+    const offer = patchFor(decision, m, formats, maxRatio);
+    results += `${i === 0 ? "" : ","}${resultJson(m.id, decision, packageBaseUrl, offer)}`;
   }
   const issuedAt = deps.clock.now();
   const nonce = input.nonce === null ? "null" : jsonString(input.nonce);

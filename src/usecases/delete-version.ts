@@ -7,7 +7,8 @@ import { auditEntry, notFound, requirePermission } from "./support";
  * Deletes a version, irreversibly: refused (VERSION_IN_USE) while any release of it is canary, full
  * or paused. The version stays known (devices that have it are still recognised) but nothing can
  * release it again, and its number cannot be uploaded again. Its package bytes and manifest are
- * removed from storage unless another version still refers to the same bytes; copies a CDN cached
+ * removed from storage unless another version still refers to the same bytes, and so are the
+ * incremental patches from and to it (rows and bytes); copies a CDN cached
  * may outlive the deletion until they expire there.
  */
 export async function deleteVersion(deps: Deps, ctx: Context, miniProgramId: string, versionNumber: string) {
@@ -33,6 +34,10 @@ export async function deleteVersion(deps: Deps, ctx: Context, miniProgramId: str
   }
   if (result === "conflict") throw notFound("The version");
   await removeBytesIfUnused(deps, version.sha256);
+  // Its patches (from it and to it) go with it: rows first, then bytes no other row names.
+  for (const sha256 of await deps.store.deletePatchesOf(version.id)) {
+    if (!(await deps.store.patchReferenced(sha256))) await deps.packages.remove(sha256);
+  }
   await publishMiniProgram(deps, mp.id, await deps.store.environmentIdsReleasing(mp.id));
   return { ...version, deletedAt: now };
 }

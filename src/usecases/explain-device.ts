@@ -1,6 +1,8 @@
 import { AppError } from "../domain/errors";
+import { choosePatch } from "../domain/patch-offer";
 import { visibleMiniPrograms } from "../domain/permissions";
-import { type CheckInput, decideAll, type RequestOrigin } from "./check-updates";
+import type { SnapshotRelease } from "../domain/snapshot";
+import { type CheckedMiniProgram, type CheckInput, decideAll, type RequestOrigin } from "./check-updates";
 import type { Context, Deps } from "./ports";
 import { notFound, requirePermission } from "./support";
 
@@ -34,9 +36,45 @@ export async function explainDevice(deps: Deps, ctx: Context, input: CheckInput,
       reason: d.reason,
       ...(d.action === "none" || d.action === "removed"
         ? {}
-        : { version: d.release.version, releaseId: d.release.releaseId, updateMode: d.updateMode }),
+        : {
+            version: d.release.version,
+            releaseId: d.release.releaseId,
+            updateMode: d.updateMode,
+            delivery: deliveryOf(d.release, input.miniPrograms[i], input.patchFormats ?? [], deps.patches.maxRatio),
+          }),
       releases: d.trace,
       ...(previews?.[i] ? { preview: previews[i] } : {}),
+    })),
+  };
+}
+
+/** Whether the device would download a patch or the full package, and why (choosePatch). */
+function deliveryOf(
+  release: SnapshotRelease,
+  m: CheckedMiniProgram | undefined,
+  formats: readonly string[],
+  maxRatio: number,
+) {
+  const offer = choosePatch(release, { version: m?.version ?? null, sha256: m?.sha256 ?? null }, formats, maxRatio);
+  return {
+    download: offer.choice === "PATCH" ? ("patch" as const) : ("package" as const),
+    reason: offer.choice,
+    packageSize: release.package.size,
+    ...(offer.patch === null
+      ? {}
+      : {
+          patch: {
+            sha256: offer.patch.sha256,
+            size: offer.patch.size,
+            baseSha256: offer.patch.base,
+            baseVersion: offer.patch.baseVersion,
+            format: offer.patch.format,
+          },
+        }),
+    availablePatches: (release.patches ?? []).map((p) => ({
+      baseVersion: p.baseVersion,
+      format: p.format,
+      size: p.size,
     })),
   };
 }

@@ -18,6 +18,7 @@ import type { BucketKey } from "../domain/targeting/bucket";
 import type { Admission } from "../domain/targeting/evaluate";
 import type { MiniProgramOrigin, MiniProgramType, UpdateMode } from "../domain/update-mode";
 import type { AccessStore, AuthThrottle, MiniProgramMemberRecord } from "./access-ports";
+import type { PatchQueue, PatchStore } from "./patch-ports";
 
 export interface Clock {
   /** Milliseconds since the epoch. */
@@ -40,6 +41,8 @@ export interface Hasher {
 /** Reads a zip into its file manifest; throws AppError INVALID_PACKAGE / PAYLOAD_TOO_LARGE. */
 export interface PackageReader {
   manifest(bytes: Uint8Array, limits: PackageLimits): Promise<ManifestFile[]>;
+  /** The package's files with their bytes, in manifest order, after the same checks as `manifest`. */
+  files(bytes: Uint8Array, limits: PackageLimits): Promise<{ path: string; bytes: Uint8Array }[]>;
 }
 
 export interface StoredObject {
@@ -63,6 +66,8 @@ export interface PackageStore {
   getManifest(sha256: string): Promise<ManifestFile[] | null>;
   /** Stores a text document under the sha256 of its UTF-8 bytes, create-only, served like package bytes. */
   putText(sha256: string, text: string): Promise<void>;
+  /** Stores patch bytes under their sha256, create-only, served like package bytes. */
+  putPatch(sha256: string, bytes: Uint8Array): Promise<void>;
   /** The object's size and media type, or null when absent. */
   head(sha256: string): Promise<{ size: number; contentType: string } | null>;
   /** The bytes, or a range of them; null when absent. */
@@ -351,7 +356,7 @@ export interface MeasuredEnvironment {
   snapshotVersion: number;
 }
 
-export interface Store extends AccessStore {
+export interface Store extends AccessStore, PatchStore {
   createApp(app: AppRecord, envs: EnvironmentRecord[], audit: AuditEntry): Promise<WriteResult>;
   listApps(workspaceId: string): Promise<AppRecord[]>;
   getApp(workspaceId: string, appId: string): Promise<AppRecord | null>;
@@ -622,8 +627,32 @@ export interface Deps {
   packageBaseUrl: string | null;
   /** The isolate's one memory budget for caches (edge/memory-budget.ts), for reports. */
   memory: { readonly limit: number; used(): number; report(): Record<string, number> };
+  /** Incremental patches (docs/patches.md). */
+  patches: PatchSettings;
   /** `maxPartBytes`: the largest delivery part (one mini program on one target), as stored JSON. */
   limits: { maxPackageBytes: number; maxPartBytes: number } & PackageLimits;
+}
+
+/** What incremental patches need besides the store: the Queue, the codec and the settings. */
+export interface PatchSettings {
+  /** Null when the deployment has no patch Queue bound: nothing is built, devices get full packages. */
+  queue: PatchQueue | null;
+  /** How many previously delivered versions of a target get a patch to a version going out there. */
+  bases: number;
+  /** Largest patch offered, as a fraction of the package's size. */
+  maxRatio: number;
+  /** Largest package, uncompressed, a job patches from or to (bytes); larger ones are skipped. */
+  maxInputBytes: number;
+  /** The isolate's zstd (WebAssembly), instantiated on first use. */
+  codec(): Promise<PatchCodec>;
+}
+
+/** zstd with raw-content dictionaries, as the patch format uses it (edge/zstd.ts). */
+export interface PatchCodec {
+  compress(data: Uint8Array, dict: Uint8Array): Uint8Array;
+  decompress(frame: Uint8Array, dict: Uint8Array, size: number): Uint8Array;
+  /** Linear memory the codec holds (bytes): what a job's peak memory is measured by, with its inputs. */
+  memoryBytes(): number;
 }
 
 /** Who is acting and under which request id: passed to every admin use case. */

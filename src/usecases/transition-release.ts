@@ -9,6 +9,7 @@ import {
   transition,
 } from "../domain/release-status";
 import { rangeCovers } from "../domain/semver";
+import { schedulePatches } from "./patches";
 import type { Context, Deps, ReleaseRecord } from "./ports";
 import { assertDeliveryFits, publishDelivery } from "./publish-delivery";
 import { auditEntry, notFound, refuseRemoved, requirePermission } from "./support";
@@ -117,6 +118,13 @@ export async function transitionRelease(
     );
   }
   await publishDelivery(deps, release.environmentId, [release.miniProgramId]);
+  // Going out: patches to it from the versions last delivered here are built in the background. The
+  // move is done whatever becomes of them (devices get the full package until a patch is ready).
+  if (LIVE_STATUSES.includes(changes.status)) {
+    await schedulePatches(deps, ctx.actor.workspaceId, release).catch((error) => {
+      console.warn(`patches for release ${release.id} were not scheduled: ${String(error)}`);
+    });
+  }
   return { ...release, ...changes, rowVersion: release.rowVersion + 1 };
 }
 

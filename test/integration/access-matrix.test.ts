@@ -16,6 +16,7 @@ import {
   addPublisherKeyViaApi,
   auditRowsOf,
   createTokenViaApi,
+  failedPatchFixture,
   fingerprint,
   newPublisherPublicKey,
   releaseFixture,
@@ -639,6 +640,17 @@ const REQUESTS: Record<string, RouteRequest[]> = {
         method: "DELETE",
         path: `/v1/admin/mini-programs/${w.a.id}/versions/${(await versionOf(w)).version}`,
       }),
+    },
+  ],
+  "GET /v1/admin/mini-programs/{miniProgramId}/patches": [
+    { build: async (w) => GET(`/v1/admin/mini-programs/${w.a.id}/patches`)() },
+  ],
+  "POST /v1/admin/mini-programs/{miniProgramId}/patches/{patchId}/retry": [
+    {
+      build: async (w) => {
+        const patch = await failedPatchFixture(w.workspaceId, w.a.id, await versionOf(w), await versionOf(w));
+        return { method: "POST", path: `/v1/admin/mini-programs/${w.a.id}/patches/${patch}/retry` };
+      },
     },
   ],
   "GET /v1/admin/mini-programs/{miniProgramId}/features": [

@@ -109,6 +109,8 @@ interface World {
   /** A version only this workspace's mini program has (both have 1.0.0, 1.1.0 and 1.2.0). */
   onlyVersion: string;
   versionId: string;
+  /** A failed incremental patch (1.0.0 → onlyVersion): the one the retry route may reopen. */
+  failedPatch: string;
   /**
    * Besides 1.0.0 in full and 1.1.0 as a canary on prod (targeted at the lists): 1.2.0 on prod
    * (created, with targeting), 1.0.0 on test (in_review) and on onlyEnv (created).
@@ -194,6 +196,7 @@ async function makeWorld(label: string): Promise<World> {
   });
   const onlyVersion = label === "a" ? "6.0.0" : "7.0.0";
   let versionId = "";
+  let firstVersionId = "";
   for (const version of ["1.0.0", "1.1.0", "1.2.0", onlyVersion]) {
     const uploaded = await call(`/v1/admin/mini-programs/${mp.id}/versions?version=${version}`, {
       method: "POST",
@@ -202,7 +205,14 @@ async function makeWorld(label: string): Promise<World> {
       body: makeZip({ "index.js": `console.log(${JSON.stringify(`${label} ${version}`)})` }),
     });
     versionId = (await expectJson<{ id: string }>(uploaded, 201)).id;
+    firstVersionId ||= versionId;
   }
+  const failedPatch = `pat_${label}${uniqueKey("x").replace(/[^a-z0-9]/g, "")}`;
+  await env.DB.prepare(
+    "insert into patches (id, workspace_id, mini_program_id, base_version_id, target_version_id, format, status, attempts, error, created_at, updated_at) values (?, ?, ?, ?, ?, 'updraft-zstd-v1', 'failed', 4, 'Gave up after 4 attempts: a fixture', 0, 0)",
+  )
+    .bind(failedPatch, ws.workspaceId, mp.id, firstVersionId, versionId)
+    .run();
   // Never released: the version the delete route may remove in the fixture check.
   await call(`/v1/admin/mini-programs/${mp.id}/versions?version=9.9.0`, {
     method: "POST",
@@ -323,6 +333,7 @@ async function makeWorld(label: string): Promise<World> {
     mp: { id: mp.id, key: mp.key },
     onlyVersion,
     versionId,
+    failedPatch,
     created,
     inReview,
     spare,
@@ -361,6 +372,7 @@ async function makeWorld(label: string): Promise<World> {
       mp.id,
       mp.key,
       versionId,
+      failedPatch,
       canary,
       created,
       inReview,
@@ -686,6 +698,20 @@ const TABLE: Record<string, OpEntry> = {
     fields: {
       "path:miniProgramId": mp,
       "path:version": { own: () => "9.9.0", foreign: { "version of B's only": (b) => b.onlyVersion } },
+    },
+  },
+  "GET /v1/admin/mini-programs/{miniProgramId}/patches": {
+    build: (_a, v) => ({ method: "GET", path: `/v1/admin/mini-programs/${v("path:miniProgramId")}/patches` }),
+    fields: { "path:miniProgramId": mp },
+  },
+  "POST /v1/admin/mini-programs/{miniProgramId}/patches/{patchId}/retry": {
+    build: (_a, v) => ({
+      method: "POST",
+      path: `/v1/admin/mini-programs/${v("path:miniProgramId")}/patches/${v("path:patchId")}/retry`,
+    }),
+    fields: {
+      "path:miniProgramId": mp,
+      "path:patchId": { own: (a) => a.failedPatch, foreign: { "patch of B": (b) => b.failedPatch } },
     },
   },
   "GET /v1/admin/mini-programs/{miniProgramId}/features": {

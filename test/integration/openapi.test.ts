@@ -50,6 +50,8 @@ const ROUTES: [string, string[]][] = [
   ["/v1/invites/accept", ["post"]],
   ["/v1/admin/mini-programs/{miniProgramId}/versions", ["get", "post"]],
   ["/v1/admin/mini-programs/{miniProgramId}/versions/{version}", ["get", "delete"]],
+  ["/v1/admin/mini-programs/{miniProgramId}/patches", ["get"]],
+  ["/v1/admin/mini-programs/{miniProgramId}/patches/{patchId}/retry", ["post"]],
   ["/v1/admin/releases", ["get", "post"]],
   ["/v1/admin/releases/{releaseId}", ["get", "patch", "delete"]],
   ["/v1/admin/releases/{releaseId}/transitions", ["post"]],

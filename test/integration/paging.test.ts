@@ -1,5 +1,6 @@
 // Every admin list pages the same way: `limit` and `cursor` in, `{ items, nextCursor }` out, keyed so
 // that paging through returns each item once. The list routes are found in the OpenAPI document.
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { addPublisherKeyViaApi } from "../support/access-fixtures";
 import {
@@ -59,6 +60,32 @@ beforeAll(async () => {
     await call("/v1/admin/tokens", { method: "POST", token, json: { name: `t${i}` } });
     await addPublisherKeyViaApi(token, `k${i}`);
   }
+  // Three patches between the mini program's versions (rows as the Queue consumer leaves them).
+  const versions = (
+    await expectJson<{ items: { id: string }[] }>(
+      await call(`/v1/admin/mini-programs/${mp.key}/versions`, { token }),
+      200,
+    )
+  ).items.map((v) => v.id);
+  for (const [i, [base, target]] of [
+    [0, 1],
+    [0, 2],
+    [1, 2],
+  ].entries()) {
+    await env.DB.prepare(
+      "insert into patches (id, workspace_id, mini_program_id, base_version_id, target_version_id, format, status, attempts, created_at, updated_at) values (?, ?, ?, ?, ?, 'updraft-zstd-v1', 'failed', 4, ?, ?)",
+    )
+      .bind(
+        `pat_paging${i}${uniqueKey("x").replace(/[^a-z0-9]/g, "")}`,
+        ws.workspaceId,
+        mp.id,
+        versions[base as number],
+        versions[target as number],
+        i,
+        i,
+      )
+      .run();
+  }
   const [release] = (await expectJson<{ items: { id: string }[] }>(await call("/v1/admin/releases", { token }), 200))
     .items;
   const codes = `/v1/admin/releases/${release?.id}/qr-codes`;
@@ -70,6 +97,7 @@ beforeAll(async () => {
     "/v1/admin/apps": "/v1/admin/apps",
     "/v1/admin/mini-programs": "/v1/admin/mini-programs",
     "/v1/admin/mini-programs/{miniProgramId}/versions": `/v1/admin/mini-programs/${mp.key}/versions`,
+    "/v1/admin/mini-programs/{miniProgramId}/patches": `/v1/admin/mini-programs/${mp.key}/patches`,
     "/v1/admin/mini-programs/{miniProgramId}/members": `/v1/admin/mini-programs/${mp.key}/members`,
     "/v1/admin/releases": "/v1/admin/releases",
     "/v1/admin/allowlists": "/v1/admin/allowlists",
@@ -107,6 +135,7 @@ describe("admin lists", () => {
     "/v1/admin/apps",
     "/v1/admin/mini-programs",
     "/v1/admin/mini-programs/{miniProgramId}/versions",
+    "/v1/admin/mini-programs/{miniProgramId}/patches",
     "/v1/admin/mini-programs/{miniProgramId}/members",
     "/v1/admin/releases",
     "/v1/admin/allowlists",

@@ -39,6 +39,7 @@ const FINGERPRINT_QUERIES: Readonly<Record<string, string>> = {
   mini_program_features: `select * from mini_program_features where mini_program_id in (${WS_MINI_PROGRAMS}) order by mini_program_id, feature_id`,
   removal_requests: "select * from removal_requests where workspace_id = ?1 order by id",
   publisher_keys: "select * from publisher_keys where workspace_id = ?1 order by id",
+  patches: "select * from patches where workspace_id = ?1 order by id",
   audit_logs: "select * from audit_logs where workspace_id = ?1 order by id",
 };
 
@@ -255,4 +256,21 @@ export async function releaseFixture(
   );
   if (typeof created === "string") throw new Error(`could not create the release fixture: ${created}`);
   return created;
+}
+
+/** A failed incremental patch between two versions of a mini program (what the retry route reopens). */
+export async function failedPatchFixture(
+  workspaceId: string,
+  miniProgramId: string,
+  base: VersionRecord,
+  target: VersionRecord,
+): Promise<string> {
+  const id = randomIds.id("pat");
+  const now = Date.now();
+  await env.DB.prepare(
+    "insert into patches (id, workspace_id, mini_program_id, base_version_id, target_version_id, format, status, attempts, error, created_at, updated_at) values (?, ?, ?, ?, ?, 'updraft-zstd-v1', 'failed', 4, 'Gave up after 4 attempts: a fixture', ?, ?)",
+  )
+    .bind(id, workspaceId, miniProgramId, base.id, target.id, now, now)
+    .run();
+  return id;
 }

@@ -22,14 +22,17 @@ export type Inflate = (compressed: Uint8Array, size: number) => Uint8Array | Pro
 export type RandomBytes = (length: number) => Uint8Array;
 
 /**
- * Applies an incremental patch in one format to the installed package, giving the new package's
- * bytes (then verified like a full download). Incremental patches ship later: the SDK only sends the
- * formats of the decoders present (`patchFormats` of the check) and applies none yet.
+ * Decodes the compressed segments of incremental patches (docs/protocol.md, "Incremental patches").
+ * The SDK reads the patch container, builds each segment's dictionary from the installed files and
+ * checks every resulting file against the signed manifest; the decoder only decompresses. The one
+ * format is `updraft-zstd-v1`: one zstd frame of exactly `size` bytes with `dictionary` as a
+ * raw-content dictionary. It MUST throw rather than return more or fewer than `size` bytes. The
+ * default is pure JavaScript (zstdJsDecoder); an engine with WebAssembly may pass a faster one.
  */
 export interface PatchDecoder {
-  /** The format's name as the service knows it (1–32 characters). */
+  /** The format's name as the service knows it: `updraft-zstd-v1`. */
   readonly format: string;
-  apply(base: Uint8Array, patch: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  decompress(frame: Uint8Array, dictionary: Uint8Array, size: number): Uint8Array | Promise<Uint8Array>;
 }
 
 /** The local clock, in Unix ms. */

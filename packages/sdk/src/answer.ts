@@ -19,6 +19,19 @@ export interface PackageRef {
   manifestSha256: string | null;
 }
 
+/** An incremental patch from the installed package to this version's (docs/protocol.md, patches). */
+export interface PatchRef {
+  /** Absolute URL of the patch bytes. */
+  url: string;
+  sha256: string;
+  /** A download is cut off past it. */
+  size: number;
+  /** The installed package it applies to (what this client reported). */
+  baseSha256: string;
+  /** One of the formats this client declared. */
+  format: string;
+}
+
 /** A result that moves the device to a version. */
 export interface UpdateResult {
   readonly id: string;
@@ -29,6 +42,8 @@ export interface UpdateResult {
   readonly sequence: number;
   readonly updateMode: UpdateMode;
   readonly package: Readonly<PackageRef>;
+  /** Present when the service has a patch from the installed package; the package stays the fallback. */
+  readonly patch: Readonly<PatchRef> | null;
   /** The publisher's signature of the package statement (base64url), or null when uploaded unsigned. */
   readonly signature: string | null;
   /** The publisher key id the signature verifies with, or null. */
@@ -95,6 +110,18 @@ function parsePackage(v: unknown, at: string): PackageRef {
   return { url, sha256, size, manifestUrl: mUrl, manifestSha256: mSha };
 }
 
+function parsePatchRef(v: unknown, at: string): PatchRef | null {
+  if (v === undefined || v === null) return null;
+  if (!isObject(v)) throw malformed(`${at}.patch is not an object`);
+  const { url, sha256, size, baseSha256, format } = v;
+  if (!str(url) || !HTTP_URL.test(url)) throw malformed(`${at}.patch.url is not an absolute URL`);
+  if (!str(sha256) || !HEX64.test(sha256)) throw malformed(`${at}.patch.sha256 is not a hex sha256`);
+  if (!isSize(size)) throw malformed(`${at}.patch.size is not a size`);
+  if (!str(baseSha256) || !HEX64.test(baseSha256)) throw malformed(`${at}.patch.baseSha256 is not a hex sha256`);
+  if (!str(format) || format.length < 1 || format.length > 32) throw malformed(`${at}.patch.format is invalid`);
+  return { url, sha256, size, baseSha256, format };
+}
+
 function parseResult(v: unknown, at: string): CheckResult {
   if (!isObject(v)) throw malformed(`${at} is not an object`);
   const { id, action } = v;
@@ -115,6 +142,7 @@ function parseResult(v: unknown, at: string): CheckResult {
     sequence,
     updateMode: updateMode as UpdateMode,
     package: parsePackage(v.package, at),
+    patch: parsePatchRef(v.patch, at),
     signature,
     publisherKeyId,
     config: config ?? null,

@@ -8,11 +8,19 @@ import type {
   RandomBytes,
   Sha256,
   Sleep,
+  StoredFile,
   UpdraftStorage,
 } from "./adapters.ts";
 import { type CheckAnswer, type CheckResult, checkAnswer, parseAnswer, type UpdateResult } from "./answer.ts";
 import { fromBase64url, toBase64url, toHex, utf8Decode, utf8Encode } from "./bytes.ts";
-import type { KeysetPayload, ServiceKey, SignedKeyset } from "./canonical.ts";
+import {
+  type KeysetPayload,
+  type ManifestFile,
+  manifestText,
+  parseManifest,
+  type ServiceKey,
+  type SignedKeyset,
+} from "./canonical.ts";
 import {
   DEFAULT_PATCH_DECODERS,
   fetchHttp,
@@ -33,10 +41,11 @@ import {
   type VerifiedKeyset,
   verifyKeyset,
 } from "./keyset.ts";
+import { applyPatch, PATCH_FORMAT } from "./patch.ts";
 import { verifyPublisherSignature } from "./publisher.ts";
 import { DEFAULT_RETRY, type RetryPolicy, readBody, sendWithRetry } from "./retry.ts";
 import { compareVersions } from "./semver.ts";
-import { isSafePath, unpackVerified } from "./unpack.ts";
+import { isSafePath, unpackVerified, verifyFiles } from "./unpack.ts";
 
 /** Device fields sent with every check (docs/protocol.md §1.1); all optional. */
 export interface DeviceInfo {
@@ -128,6 +137,8 @@ export interface InstalledVersion {
   fileSet: string | null;
   installedAt: number | null;
   bundled: boolean;
+  /** How the files arrived: the full package, or an incremental patch; absent for bundled versions. */
+  via?: "package" | "patch";
 }
 
 /** What {@link UpdraftClient.update} did. */
@@ -177,6 +188,11 @@ export interface UpdraftClient {
 const KEYSET_RECORD = "keyset";
 const INSTALLED = "installed/";
 const FAILED = "failed/";
+/** The manifest text of a stored file set (what a patch's base stream is built from). */
+const MANIFEST = "manifest/";
+/** sha256 of patches that failed to apply here, per mini program: never tried again. */
+const FAILED_PATCHES = "failed-patches/";
+const MAX_FAILED_PATCHES = 20;
 /** The service keeps at most 50 failed versions per mini program (docs/protocol.md §1.1). */
 const MAX_FAILED = 50;
 const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
@@ -235,7 +251,8 @@ export function createClient(options: ClientOptions): UpdraftClient {
   const skewMs = options.clockSkewMs ?? 60_000;
   const refreshMs = options.keysetRefreshMs ?? 60 * 60 * 1000;
   const allowUnsigned = options.allowUnsigned ?? false;
-  const patchFormats = (options.patchDecoders ?? DEFAULT_PATCH_DECODERS).map((d) => d.format);
+  const patchDecoders = options.patchDecoders ?? DEFAULT_PATCH_DECODERS;
+  const patchFormats = patchDecoders.map((d) => d.format);
   // What the service accepts (docs/protocol.md §1.1): anything else would fail every check with a 400.
   if (
     patchFormats.length > 8 ||
@@ -243,6 +260,10 @@ export function createClient(options: ClientOptions): UpdraftClient {
     patchFormats.some((f) => typeof f !== "string" || f.length < 1 || f.length > 32)
   ) {
     throw new UpdraftError("INVALID_OPTIONS", "patchDecoders: at most 8 distinct formats of 1 to 32 characters.");
+  }
+  // The SDK reads one patch container; a decoder for another format could never be used.
+  if (patchFormats.some((f) => f !== PATCH_FORMAT)) {
+    throw new UpdraftError("INVALID_OPTIONS", `patchDecoders: this SDK applies ${PATCH_FORMAT} patches only.`);
   }
   const ctx: DownloadContext = {
     http: options.http ?? fetchHttp(),
@@ -628,6 +649,8 @@ export function createClient(options: ClientOptions): UpdraftClient {
         return current;
       }
       let files: { path: string; bytes: Uint8Array }[];
+      let manifestBody: string;
+      let via: "package" | "patch" = "package";
       try {
         refuseDowngrade(current, result);
         const { publishers } = await pins();
@@ -640,8 +663,15 @@ export function createClient(options: ClientOptions): UpdraftClient {
         if (!manifest.every((f) => isSafePath(f.path))) {
           throw new UpdraftError("PACKAGE_INVALID", "The manifest names an unsafe path.");
         }
-        const zip = await locked(result.package.sha256, () => downloadPackage(ctx, result.package), downloads);
-        files = await unpackVerified(zip, manifest, inflate, sha256);
+        manifestBody = manifestText(manifest);
+        const patched = await patchedFiles(result, manifest, current);
+        if (patched !== null) {
+          files = patched;
+          via = "patch";
+        } else {
+          const zip = await locked(result.package.sha256, () => downloadPackage(ctx, result.package), downloads);
+          files = await unpackVerified(zip, manifest, inflate, sha256);
+        }
       } catch (error) {
         if (error instanceof UpdraftError && VERSION_FAILURE_CODES.has(error.code)) {
           await reportFailure(id, result.version).catch(warn);
@@ -659,12 +689,16 @@ export function createClient(options: ClientOptions): UpdraftClient {
         fileSet,
         installedAt: now(),
         bundled: false,
+        via,
       };
       // Stage the files under a new name, then switch the one record that says what is installed.
       await fileSetsLocked(async () => {
         try {
           await storage.writeFileSet(fileSet, files);
+          // Kept for the next install's patch: its base stream is built from these paths and sizes.
+          await storage.set(MANIFEST + fileSet, manifestBody);
         } catch (error) {
+          await storage.delete(MANIFEST + fileSet).catch(() => undefined);
           await storage.deleteFileSet(fileSet).catch(() => undefined);
           throw new UpdraftError("STORAGE_ERROR", "The files could not be staged.", { cause: error });
         }
@@ -678,8 +712,79 @@ export function createClient(options: ClientOptions): UpdraftClient {
       // Installed: the failed list starts over, the partial download is done with.
       await storage.delete(FAILED + id).catch(() => undefined);
       await storage.deleteBlob(partialBlobName(result.package.sha256)).catch(() => undefined);
+      if (result.patch !== null) await storage.deleteBlob(partialBlobName(result.patch.sha256)).catch(() => undefined);
       return record;
     });
+  }
+
+  /**
+   * The target's files from the result's patch, applied to the installed version's files and checked
+   * one by one against the (signed) target manifest; null when there is no usable patch: none
+   * offered, no decoder for its format, not for the installed package, or one that already failed
+   * here. A patch that fails to download, apply or verify is reported (onWarning, PATCH_FAILED),
+   * remembered so it is not tried again, and null is returned: the caller downloads the package.
+   */
+  async function patchedFiles(
+    result: UpdateResult,
+    manifest: readonly ManifestFile[],
+    current: InstalledVersion | null,
+  ): Promise<StoredFile[] | null> {
+    const patch = result.patch;
+    if (patch === null || result.package.manifestSha256 === null) return null;
+    const decoder = patchDecoders.find((d) => d.format === patch.format);
+    if (decoder === undefined || patch.format !== PATCH_FORMAT) return null;
+    if (current === null || current.fileSet === null || current.sha256 !== patch.baseSha256) return null;
+    if (current.manifestSha256 === null) return null;
+    if ((await failedPatches(result.id)).includes(patch.sha256)) return null;
+    try {
+      const text = await storage.get(MANIFEST + current.fileSet);
+      const baseManifest = text === null ? null : parseManifest(text);
+      if (text === null || baseManifest === null || toHex(await sha256(utf8Encode(text))) !== current.manifestSha256) {
+        return null; // installed before manifests were kept: nothing to build the base from
+      }
+      const baseFiles: StoredFile[] = [];
+      for (const f of baseManifest) {
+        const bytes = await storage.readFile(current.fileSet, f.path);
+        if (bytes === null) throw new UpdraftError("PATCH_FAILED", `The installed file ${f.path} is missing.`);
+        baseFiles.push({ path: f.path, bytes });
+      }
+      const ref = { url: patch.url, sha256: patch.sha256, size: patch.size, manifestUrl: null, manifestSha256: null };
+      const bytes = await locked(patch.sha256, () => downloadPackage(ctx, ref), downloads);
+      const files = await applyPatch(
+        bytes,
+        { sha256: current.sha256, manifestSha256: current.manifestSha256, files: baseFiles },
+        { sha256: result.package.sha256, manifestSha256: result.package.manifestSha256, manifest },
+        (frame, dict, size) => decoder.decompress(frame, dict, size),
+      );
+      await verifyFiles(files, manifest, sha256);
+      return files;
+    } catch (error) {
+      const cause = error instanceof UpdraftError ? `${error.code}: ${error.message}` : String(error);
+      warn(
+        new UpdraftError(
+          "PATCH_FAILED",
+          `The patch to ${result.id} ${result.version} failed (${cause}); downloading the package.`,
+          {
+            cause: error,
+          },
+        ),
+      );
+      const list = (await failedPatches(result.id)).filter((s) => s !== patch.sha256);
+      list.push(patch.sha256);
+      await storage.set(FAILED_PATCHES + result.id, JSON.stringify(list.slice(-MAX_FAILED_PATCHES))).catch(warn);
+      await storage.deleteBlob(partialBlobName(patch.sha256)).catch(() => undefined);
+      return null;
+    }
+  }
+
+  async function failedPatches(id: string): Promise<string[]> {
+    const text = await storage.get(FAILED_PATCHES + id);
+    try {
+      const list = text === null ? [] : (JSON.parse(text) as unknown);
+      return Array.isArray(list) ? list.filter((v): v is string => typeof v === "string") : [];
+    } catch {
+      return [];
+    }
   }
 
   async function uninstall(id: string): Promise<void> {
@@ -722,7 +827,14 @@ export function createClient(options: ClientOptions): UpdraftClient {
         const record = await readInstalled(key.slice(INSTALLED.length));
         if (record !== null && !("removed" in record) && record.fileSet !== null) used.add(record.fileSet);
       }
-      for (const set of await storage.listFileSets()) if (!used.has(set)) await storage.deleteFileSet(set);
+      for (const set of await storage.listFileSets()) {
+        if (used.has(set)) continue;
+        await storage.deleteFileSet(set);
+        await storage.delete(MANIFEST + set);
+      }
+      for (const key of await storage.keys(MANIFEST)) {
+        if (!used.has(key.slice(MANIFEST.length))) await storage.delete(key);
+      }
     });
   }
 

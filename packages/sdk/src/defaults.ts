@@ -16,6 +16,8 @@ import type {
   Sleep,
 } from "./adapters.ts";
 import { UpdraftError } from "./errors.ts";
+import { PATCH_FORMAT } from "./patch.ts";
+import { zstdDecompress } from "./zstd-decode.ts";
 
 // @noble/ed25519's synchronous API needs a synchronous sha512: set once, when this module loads.
 ed.hashes.sha512 = sha512;
@@ -39,8 +41,14 @@ export const nobleSha256: Sha256 = (data) => nobleSha256Impl(data);
 /** Raw DEFLATE by fflate, into a buffer of `size + 1` bytes so an overlong stream shows (and stops). */
 export const fflateInflate: Inflate = (compressed, size) => inflateSync(compressed, { out: new Uint8Array(size + 1) });
 
-/** No patch formats yet: incremental patches ship later. */
-export const DEFAULT_PATCH_DECODERS: readonly PatchDecoder[] = [];
+/** `updraft-zstd-v1` segments decoded by a pure-JavaScript zstd (fzstd, with raw dictionaries). */
+export const zstdJsDecoder: PatchDecoder = Object.freeze({
+  format: PATCH_FORMAT,
+  decompress: (frame: Uint8Array, dictionary: Uint8Array, size: number) => zstdDecompress(frame, dictionary, size),
+});
+
+/** Patch decoders present by default: the pure-JavaScript one, which runs on every engine. */
+export const DEFAULT_PATCH_DECODERS: readonly PatchDecoder[] = [zstdJsDecoder];
 
 interface CryptoLike {
   getRandomValues(array: Uint8Array): Uint8Array;

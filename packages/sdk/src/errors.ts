@@ -44,6 +44,8 @@
  * - `NO_RANDOM_SOURCE`: no secure random source (give one in the options).
  * - `INVALID_OPTIONS`: the client options are unusable.
  * - `NOT_VERIFIED`: `install` was given a result this client did not verify.
+ * - `PATCH_FAILED`: an incremental patch could not be downloaded, applied or verified; never thrown,
+ *   only reported through `onWarning` (the install then downloads the full package).
  */
 export type UpdraftErrorCode =
   | "SIGNATURE_INVALID"
@@ -76,7 +78,8 @@ export type UpdraftErrorCode =
   | "STORAGE_ERROR"
   | "NO_RANDOM_SOURCE"
   | "INVALID_OPTIONS"
-  | "NOT_VERIFIED";
+  | "NOT_VERIFIED"
+  | "PATCH_FAILED";
 
 /**
  * Codes after which `install` records the version as failed (sent in `failed` by later checks, so

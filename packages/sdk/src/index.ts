@@ -23,6 +23,7 @@ export {
   checkAnswer,
   type NoUpdateResult,
   type PackageRef,
+  type PatchRef,
   parseAnswer,
   type UpdateMode,
   type UpdateResult,
@@ -50,6 +51,7 @@ export {
   platformRandom,
   systemClock,
   timerSleep,
+  zstdJsDecoder,
 } from "./defaults.ts";
 export { type DownloadContext, downloadManifest, downloadPackage, MAX_MANIFEST_BYTES } from "./download.ts";
 export { isUpdraftError, UpdraftError, type UpdraftErrorCode, VERSION_FAILURE_CODES } from "./errors.ts";
@@ -62,6 +64,17 @@ export {
   verifyKeyset,
 } from "./keyset.ts";
 export { type MemoryStorage, memoryStorage } from "./memory-storage.ts";
+export {
+  applyPatch,
+  createPatch,
+  PATCH_FORMAT,
+  PatchError,
+  type PatchFile,
+  type PatchHeader,
+  parsePatch,
+  type ZstdCompress,
+  type ZstdDecompress,
+} from "./patch.ts";
 export { verifyPublisherSignature } from "./publisher.ts";
 export {
   backoffDelay,
@@ -81,3 +94,4 @@ export {
   type UpdateTiming,
   updateModePolicy,
 } from "./update-mode.ts";
+export { zstdDecompress } from "./zstd-decode.ts";

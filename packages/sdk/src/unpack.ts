@@ -138,3 +138,22 @@ export async function unpackVerified(
   for (const f of manifest) if (!seen.has(f.path)) throw mismatch("a file of the manifest is missing");
   return files;
 }
+
+/**
+ * Checks files made by a patch against the manifest: exactly its paths, each of its size and sha256
+ * (MANIFEST_MISMATCH otherwise).
+ */
+export async function verifyFiles(
+  files: readonly StoredFile[],
+  manifest: readonly ManifestFile[],
+  sha256: Sha256,
+): Promise<void> {
+  if (files.length !== manifest.length) throw mismatch("the patched files are not the manifest's");
+  for (let i = 0; i < files.length; i++) {
+    const file = files[i] as StoredFile;
+    const want = manifest[i] as ManifestFile;
+    if (file.path !== want.path || file.bytes.length !== want.size)
+      throw mismatch(`${want.path} is not the manifest's`);
+    if (toHex(await sha256(file.bytes)) !== want.sha256) throw mismatch(`${want.path}'s sha256 is not the manifest's`);
+  }
+}

@@ -11,7 +11,7 @@ describe("the check request", () => {
     const t = setup({
       device: { appVersion: "8.2.0", platform: "ios", language: "en", attributes: { tier: "gold" }, userId: null },
       bundled: { shop: { version: "1.0.0", sha256: "ab".repeat(32) } },
-      patchDecoders: [{ format: "bsdiff", apply: (b) => b }],
+      patchDecoders: [{ format: "updraft-zstd-v1", decompress: (frame) => frame }],
     });
     await t.client.reportFailure("shop", "1.1.0");
     await t.client.check();
@@ -26,7 +26,7 @@ describe("the check request", () => {
       language: "en",
       attributes: { tier: "gold" },
       nonce: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
-      patchFormats: ["bsdiff"],
+      patchFormats: ["updraft-zstd-v1"],
       // A bundled version came from no release: sequence 0.
       miniPrograms: [{ id: "shop", version: "1.0.0", sha256: "ab".repeat(32), sequence: 0, failed: ["1.1.0"] }],
     });
@@ -37,20 +37,27 @@ describe("the check request", () => {
     ]);
   });
 
-  it("refuses patch decoders whose formats the service would refuse", () => {
-    const decoder = (format: string) => ({ format, apply: (b: Uint8Array) => b });
-    for (const formats of [[""], ["x".repeat(33)], ["a", "a"], Array.from({ length: 9 }, (_, i) => `f${i}`)]) {
+  it("refuses patch decoders whose formats the service would refuse, or that this SDK cannot apply", () => {
+    const decoder = (format: string) => ({ format, decompress: (b: Uint8Array) => b });
+    for (const formats of [
+      [""],
+      ["x".repeat(33)],
+      ["updraft-zstd-v1", "updraft-zstd-v1"],
+      Array.from({ length: 9 }, (_, i) => `f${i}`),
+      ["bsdiff"],
+    ]) {
       expect(() => setup({ patchDecoders: formats.map(decoder) }), formats.join(",")).toThrow(
         expect.objectContaining({ code: "INVALID_OPTIONS" }),
       );
     }
-    expect(() => setup({ patchDecoders: [decoder("zstd-segments-v1")] })).not.toThrow();
+    expect(() => setup({ patchDecoders: [decoder("updraft-zstd-v1")] })).not.toThrow();
+    expect(() => setup({ patchDecoders: [] })).not.toThrow();
   });
 
-  it("sends no patch formats by default, and refuses duplicate or no ids", async () => {
+  it("declares the pure-JavaScript patch decoder by default, and refuses duplicate or no ids", async () => {
     const t = setup();
     await t.client.check(["a"]);
-    expect((t.service.checks[0] as Json).patchFormats).toEqual([]);
+    expect((t.service.checks[0] as Json).patchFormats).toEqual(["updraft-zstd-v1"]);
     expect(await codeOf(t.client.check(["a", "a"]))).toBe("INVALID_OPTIONS");
     expect(await codeOf(t.client.check())).toBe("INVALID_OPTIONS");
   });

@@ -34,6 +34,37 @@ const ExplainResponse = z
         version: z.string().optional(),
         releaseId: z.string().optional(),
         updateMode: z.string().optional(),
+        delivery: z
+          .object({
+            download: z.enum(["patch", "package"]),
+            reason: z
+              .enum([
+                "PATCH",
+                "NO_PATCH_FORMATS",
+                "NO_INSTALLED_PACKAGE",
+                "NO_PATCH_FOR_BASE",
+                "BASE_VERSION_MISMATCH",
+                "FORMAT_NOT_DECLARED",
+                "PATCH_TOO_LARGE",
+              ])
+              .describe("Why the device downloads a patch or the full package (docs/patches.md)"),
+            packageSize: z.number().int(),
+            patch: z
+              .object({
+                sha256: z.string(),
+                size: z.number().int(),
+                baseSha256: z.string(),
+                baseVersion: z.string(),
+                format: z.string(),
+              })
+              .optional()
+              .describe("The patch offered, or the one considered and refused"),
+            availablePatches: z.array(
+              z.object({ baseVersion: z.string(), format: z.string(), size: z.number().int() }),
+            ),
+          })
+          .optional()
+          .describe("For an update or rollback: what the device would download, and why"),
         releases: z.array(Trace),
         preview: z
           .enum([

@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { AppError } from "../../domain/errors";
 import { deleteVersion } from "../../usecases/delete-version";
+import { listPatches, retryPatch } from "../../usecases/patches";
 import { getVersion, listVersions, uploadVersion } from "../../usecases/upload-version";
 import { ctxOf } from "../auth";
 import { readBodyWithLimit } from "../body";
@@ -34,6 +35,30 @@ const VersionSchema = z
     deletedAt: z.number().int().nullable(),
   })
   .openapi("Version");
+
+const PatchSchema = z
+  .object({
+    id: z.string(),
+    miniProgramId: z.string(),
+    baseVersion: z.string(),
+    targetVersion: z.string(),
+    format: z.string(),
+    status: z
+      .enum(["pending", "ready", "failed", "skipped"])
+      .describe(
+        "pending: queued or retrying; ready: offered to devices on the base; failed: the job gave up (its dead " +
+          "letter), devices get full packages; skipped: not worth a patch (see error)",
+      ),
+    sha256: z.string().nullable().describe("The patch bytes, served at /v1/packages/{sha256}; null until ready"),
+    size: z.number().int().nullable(),
+    attempts: z.number().int(),
+    error: z.string().nullable().describe("Why the last attempt failed, or why the patch was skipped"),
+    buildMs: z.number().int().nullable(),
+    memoryBytes: z.number().int().nullable(),
+    createdAt: z.number().int(),
+    updatedAt: z.number().int(),
+  })
+  .openapi("Patch");
 
 const ManifestFileSchema = z.object({ path: z.string(), size: z.number().int(), sha256: z.string() });
 
@@ -177,5 +202,57 @@ export const versionsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validation
     async (c) => {
       const p = c.req.valid("param");
       return c.json(await deleteVersion(c.var.deps, ctxOf(c), p.miniProgramId, p.version), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/{miniProgramId}/patches",
+      tags: ["versions"],
+      summary: "List the incremental patches between versions of a mini program, newest first",
+      description:
+        "Every patch built or being built (docs/patches.md), with its status: a job that kept failing is `failed` " +
+        "with its last error (its dead letter). `status` filters.",
+      security: SecurityBearer,
+      request: {
+        params: Params,
+        query: z
+          .object({ ...PageQuery, status: z.enum(["pending", "ready", "failed", "skipped"]).optional() })
+          .strict(),
+      },
+      responses: {
+        200: { description: "OK", content: { "application/json": { schema: pageSchema(PatchSchema) } } },
+        ...adminErrors,
+      },
+    }),
+    async (c) => {
+      const query = c.req.valid("query");
+      const all = await listPatches(c.var.deps, ctxOf(c), c.req.valid("param").miniProgramId);
+      const items = query.status === undefined ? all : all.filter((p) => p.status === query.status);
+      return c.json(
+        paged(items, (p) => [-p.createdAt, p.id], query),
+        200,
+      );
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/{miniProgramId}/patches/{patchId}/retry",
+      tags: ["versions"],
+      summary: "Build a failed patch again",
+      description:
+        "Puts a `failed` patch back to `pending` with no attempts and queues its job again. Any other status is " +
+        "409 CONFLICT (a ready patch needs nothing; a pending one is already queued).",
+      security: SecurityBearer,
+      request: { params: Params.extend({ patchId: z.string().min(1).max(128) }) },
+      responses: {
+        202: { description: "Queued", content: { "application/json": { schema: PatchSchema } } },
+        ...adminErrors,
+      },
+    }),
+    async (c) => {
+      const p = c.req.valid("param");
+      return c.json(await retryPatch(c.var.deps, ctxOf(c), p.miniProgramId, p.patchId), 202);
     },
   );

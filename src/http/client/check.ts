@@ -31,6 +31,19 @@ const Result = z
         manifestSha256: z.string().nullable(),
       })
       .optional(),
+    patch: z
+      .object({
+        url: z.string(),
+        sha256: z.string(),
+        size: z.number().int(),
+        baseSha256: z.string().describe("The installed package this patch applies to (the request's `sha256`)"),
+        format: z.string().describe("One of the request's `patchFormats` (docs/protocol.md, incremental patches)"),
+      })
+      .optional()
+      .describe(
+        "Present only when a ready patch exists from exactly the installed package, in a declared format, smaller " +
+          "than the configured fraction of the package; a client that cannot apply it uses `package`.",
+      ),
     signature: z.string().nullable().optional(),
     publisherKeyId: z
       .string()

@@ -1,0 +1,12 @@
+// The incremental patch format is defined once, in the SDK package (the service builds patches with
+// it, devices apply them with it), so the two can never disagree on a byte.
+export {
+  applyPatch,
+  createPatch,
+  DEFAULT_PLAN,
+  PATCH_FORMAT,
+  type PatchFile,
+  type PatchHeader,
+  parsePatch,
+  planSegments,
+} from "@updraft/sdk/patch";

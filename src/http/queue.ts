@@ -1,0 +1,40 @@
+// The Queue consumer: patch build jobs and their dead letters (docs/patches.md). Thin, like the
+// HTTP handlers: it reads the message and calls the use case.
+import type { Bindings } from "../deps";
+import type { PatchJob } from "../usecases/patch-ports";
+import { buildPatch, deadLetterPatch, notePatchFailure } from "../usecases/patches";
+import type { Deps } from "../usecases/ports";
+
+/** The dead-letter queue of patch jobs is named like the job queue with this suffix (wrangler.toml). */
+const DEAD_LETTER_SUFFIX = "-dlq";
+
+const isJob = (body: unknown): body is PatchJob =>
+  typeof body === "object" && body !== null && typeof (body as PatchJob).patchId === "string";
+
+export function createQueueHandler(buildDeps: (env: Bindings) => Deps) {
+  return async (batch: MessageBatch<unknown>, env: Bindings): Promise<void> => {
+    const deps = buildDeps(env);
+    const dead = batch.queue.endsWith(DEAD_LETTER_SUFFIX);
+    for (const message of batch.messages) {
+      // A message that is not a job can never succeed: acknowledged, so it is not retried.
+      if (!isJob(message.body)) {
+        console.warn(`patch queue: dropped a message that is not a job (${message.id})`);
+        message.ack();
+        continue;
+      }
+      const job = message.body;
+      try {
+        if (dead) await deadLetterPatch(deps, job, message.attempts);
+        else {
+          const report = await buildPatch(deps, job);
+          console.log(`patch job ${JSON.stringify(report)}`);
+        }
+        message.ack();
+      } catch (error) {
+        console.warn(`patch job ${job.patchId} attempt ${message.attempts} failed: ${String(error)}`);
+        if (!dead) await notePatchFailure(deps, job, error).catch(() => undefined);
+        message.retry();
+      }
+    }
+  };
+}
