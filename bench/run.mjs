@@ -20,7 +20,7 @@
 // Prints figures only; asserts nothing about time.
 import { Buffer } from "node:buffer";
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -91,6 +91,13 @@ const PROBE_TIMEOUT_MS = 60_000;
 const REBUILD_TIMEOUT_MS = 600_000;
 /** Cold checks timed in the scale phase (each after the probe Worker's caches are dropped). */
 const COLD_CHECKS = 5;
+/**
+ * With BENCH_PATCHES=1, every release has a ready incremental patch from each lower version (rows put
+ * in D1, then the delivery state rebuilt) and every device declares `updraft-zstd-v1` and sends its
+ * installed package's sha256: each update result then goes through the patch lookup and carries a
+ * patch. Run it against a run without to see what the lookup adds to over_floor_us.
+ */
+const PATCHES = process.env.BENCH_PATCHES === "1";
 /** With BENCH_HEAP=0, no inspector: no heap line. */
 const HEAP = process.env.BENCH_HEAP !== "0";
 // request.cf as the platform would send it (Miniflare would otherwise try to download one).
@@ -121,9 +128,14 @@ function startServer() {
         {
           name: "updraft",
           ...(DIRECT ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : {}),
-          modules: true,
           modulesRoot: join(work, "dist"),
-          scriptPath: join(work, "dist", "probe-worker.js"),
+          // The bundle, and zstd's WebAssembly (patch builds) that wrangler writes beside it.
+          modules: [
+            { type: "ESModule", path: join(work, "dist", "probe-worker.js") },
+            ...readdirSync(join(work, "dist"))
+              .filter((f) => f.endsWith(".wasm"))
+              .map((f) => ({ type: "CompiledWasm", path: join(work, "dist", f) })),
+          ],
           compatibilityDate: "2026-10-01",
           compatibilityFlags: ["nodejs_compat"],
           d1Databases: { DB: "bench-db" },
@@ -160,6 +172,7 @@ async function main() {
   }
   const seeded = await seed(url);
   const devices = deviceMix(DEVICES);
+  if (PATCHES) await withPatches(db, url, devices);
   const bodies = devices.map((d) => JSON.stringify(d));
   const pool = new Pool(url, { connections: 64, pipelining: 1 });
   try {
@@ -444,6 +457,45 @@ async function seed(url) {
   );
   result.seconds = (performance.now() - started) / 1000;
   return result;
+}
+
+/**
+ * BENCH_PATCHES=1: a ready patch (rows only; no bytes are served in the bench) from every version of
+ * each mini program to every higher one, the delivery state rebuilt to carry them, and the devices
+ * told to declare the patch format and their installed package's sha256.
+ */
+async function withPatches(db, url, devices) {
+  const { results: versions } = await db
+    .prepare(
+      "select v.id, v.version, v.sha256, v.size, m.id as mp, m.key, m.workspace_id as ws from versions v join mini_programs m on m.id = v.mini_program_id",
+    )
+    .all();
+  const shaOf = new Map(versions.map((v) => [`${v.key}@${v.version}`, v.sha256]));
+  const now = Date.now();
+  const rows = [];
+  for (const base of versions) {
+    for (const target of versions) {
+      if (base.mp !== target.mp || !(base.version < target.version)) continue;
+      const sha = createHash("sha256").update(`${base.id}>${target.id}`).digest("hex");
+      rows.push(
+        db
+          .prepare(
+            "insert into patches (id, workspace_id, mini_program_id, base_version_id, target_version_id, format, status, sha256, size, attempts, created_at, updated_at) values (?, ?, ?, ?, ?, 'updraft-zstd-v1', 'ready', ?, ?, 1, ?, ?)",
+          )
+          .bind(`pat_${sha.slice(0, 20)}`, base.ws, base.mp, base.id, target.id, sha, 1, now, now),
+      );
+    }
+  }
+  for (let i = 0; i < rows.length; i += 50) await db.batch(rows.slice(i, i + 50));
+  await db.prepare("update environments set snapshot_version = snapshot_version + 1").run();
+  await rebuild(url, async () => {
+    throw new Error("BENCH_PATCHES needs the probe Worker's rebuild route");
+  });
+  for (const d of devices) {
+    d.patchFormats = ["updraft-zstd-v1"];
+    for (const m of d.miniPrograms) m.sha256 = m.version === null ? null : (shaOf.get(`${m.id}@${m.version}`) ?? null);
+  }
+  console.log(`BENCH_PATCHES=1: ${rows.length} ready patches in the delivery state; devices declare updraft-zstd-v1`);
 }
 
 /**

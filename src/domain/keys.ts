@@ -26,6 +26,7 @@ export const ID_PREFIXES = [
   "lc",
   "mem",
   "mp",
+  "pat",
   "pub",
   "qr",
   "rel",

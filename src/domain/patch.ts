@@ -6,7 +6,8 @@ export {
   DEFAULT_PLAN,
   PATCH_FORMAT,
   type PatchFile,
-  type PatchHeader,
+  type PatchPlanOptions,
+  type PatchSegment,
   parsePatch,
   planSegments,
 } from "@updraft/sdk/patch";

@@ -1,9 +1,16 @@
 // Incremental patches (docs/patches.md): scheduled when a version goes out on a target, built by a
 // Queue job each, offered by the check once ready.
 import { AppError } from "../domain/errors";
-import { applyPatch, createPatch, PATCH_FORMAT } from "../domain/patch";
+import {
+  applyPatch,
+  createPatch,
+  DEFAULT_PLAN,
+  PATCH_FORMAT,
+  type PatchFile,
+  type PatchPlanOptions,
+} from "../domain/patch";
 import type { PatchDetails, PatchJob, PatchRecord } from "./patch-ports";
-import type { Context, Deps, VersionRecord } from "./ports";
+import type { Context, Deps, PatchCodec, VersionRecord } from "./ports";
 import { publishMiniProgram } from "./publish-delivery";
 import { auditEntry, notFound, requirePermission } from "./support";
 
@@ -115,21 +122,7 @@ export async function buildPatch(deps: Deps, job: PatchJob): Promise<PatchJobRep
     return skip(`A package unpacks to more than ${max} bytes, the most one patch job takes.`);
   }
   const codec = await deps.patches.codec();
-  const baseRef = { sha256: base.sha256, manifestSha256: base.manifestSha256, files: baseFiles };
-  const targetRef = { sha256: target.sha256, manifestSha256: target.manifestSha256, files: targetFiles };
-  const bytes = await createPatch(baseRef, targetRef, (data, dict) => codec.compress(data, dict));
-  // Decoded again before it is stored: what devices will get must give exactly the target's files.
-  const manifest = targetFiles.map((f) => ({ path: f.path, size: f.bytes.length, sha256: "" }));
-  const decoded = await applyPatch(bytes, baseRef, { ...targetRef, manifest }, (frame, dict, size) =>
-    codec.decompress(frame, dict, size),
-  );
-  for (let i = 0; i < targetFiles.length; i++) {
-    const want = (targetFiles[i] as { bytes: Uint8Array }).bytes;
-    const got = (decoded[i] as { bytes: Uint8Array }).bytes;
-    if (got.length !== want.length || !got.every((b, k) => b === want[k])) {
-      throw new Error(`the patch does not reproduce ${targetFiles[i]?.path}`);
-    }
-  }
+  const bytes = await makeVerifiedPatch(codec, baseFiles, targetFiles);
   const buildMs = Date.now() - started;
   const memoryBytes = codec.memoryBytes() + unpacked(baseFiles) + unpacked(targetFiles) + bytes.length;
   if (bytes.length >= target.size) {
@@ -145,6 +138,31 @@ export async function buildPatch(deps: Deps, job: PatchJob): Promise<PatchJobRep
   await deps.store.finishPatch(row.id, outcome, deps.clock.now());
   await republish(deps, row);
   return { patchId: row.id, outcome: "ready", size: bytes.length, buildMs, memoryBytes };
+}
+
+/**
+ * The patch from `base` to `target` (files in manifest order), decoded again and compared with every
+ * target file before it is returned: what devices get must give exactly the target's files. What the
+ * Queue job runs (and `npm run bench:delta` measures).
+ */
+export async function makeVerifiedPatch(
+  codec: PatchCodec,
+  base: readonly PatchFile[],
+  target: readonly PatchFile[],
+  plan: PatchPlanOptions = DEFAULT_PLAN,
+  onSegment?: (index: number, count: number) => void,
+): Promise<Uint8Array> {
+  const bytes = await createPatch(base, target, (data, dict) => codec.compress(data, dict), plan, onSegment);
+  const manifest = target.map((f) => ({ path: f.path, size: f.bytes.length, sha256: "" }));
+  const decoded = await applyPatch(bytes, base, manifest, (frame, dict, size) => codec.decompress(frame, dict, size));
+  for (let i = 0; i < target.length; i++) {
+    const want = (target[i] as PatchFile).bytes;
+    const got = (decoded[i] as PatchFile).bytes;
+    if (got.length !== want.length || !got.every((b, k) => b === want[k])) {
+      throw new Error(`the patch does not reproduce ${target[i]?.path}`);
+    }
+  }
+  return bytes;
 }
 
 async function republish(deps: Deps, row: PatchRecord): Promise<void> {

@@ -264,7 +264,8 @@ async function another(versions: string[]) {
       method: "POST",
       token,
       headers: { "content-type": "application/zip" },
-      body: makeZip(filesAt(version, `${created.key}-${i}`)),
+      // A build id no other upload has: no two mini programs share package or patch bytes.
+      body: makeZip({ ...filesAt(version, `${created.key}-${i}`), "build.txt": crypto.randomUUID() }),
     });
     out.sha[version] = (await expectJson<{ sha256: string }>(res, 201)).sha256;
   }
@@ -379,7 +380,7 @@ describe("patch jobs", () => {
     expect(outcome.action).toBe("rollback");
     expect(outcome.installed).toMatchObject({ version: "1.0.0", via: "patch" });
     expect(warnings).toEqual([]);
-    const want = filesAt("1.0.0", `${m.key}-0`);
+    const want = filesAt("1.0.0", `${m.key}-0`); // build.txt aside
     expect(await filesOf(rolling, m.key, want)).toEqual(want);
   });
 

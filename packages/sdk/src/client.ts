@@ -111,7 +111,7 @@ export interface ClientOptions {
   sleep?: Sleep;
   /** Backoff jitter source in [0, 1). Default Math.random (jitter needs no secrecy). */
   jitter?: () => number;
-  /** Patch decoders present; their formats are sent as `patchFormats`. Default none. */
+  /** Patch decoders present; their formats are sent as `patchFormats`. Default: the pure-JavaScript `zstdJsDecoder`. */
   patchDecoders?: readonly PatchDecoder[];
   /** Tolerated difference between the local clock and the service's. Default 60 s. */
   clockSkewMs?: number;
@@ -721,8 +721,9 @@ export function createClient(options: ClientOptions): UpdraftClient {
    * The target's files from the result's patch, applied to the installed version's files and checked
    * one by one against the (signed) target manifest; null when there is no usable patch: none
    * offered, no decoder for its format, not for the installed package, or one that already failed
-   * here. A patch that fails to download, apply or verify is reported (onWarning, PATCH_FAILED),
-   * remembered so it is not tried again, and null is returned: the caller downloads the package.
+   * here. A patch that fails to download, apply or verify is reported (onWarning, PATCH_FAILED) and
+   * null is returned: the caller downloads the package. Unless only its transfer failed (network,
+   * incomplete), it is remembered and not tried again.
    */
   async function patchedFiles(
     result: UpdateResult,
@@ -750,11 +751,10 @@ export function createClient(options: ClientOptions): UpdraftClient {
       }
       const ref = { url: patch.url, sha256: patch.sha256, size: patch.size, manifestUrl: null, manifestSha256: null };
       const bytes = await locked(patch.sha256, () => downloadPackage(ctx, ref), downloads);
-      const files = await applyPatch(
-        bytes,
-        { sha256: current.sha256, manifestSha256: current.manifestSha256, files: baseFiles },
-        { sha256: result.package.sha256, manifestSha256: result.package.manifestSha256, manifest },
-        (frame, dict, size) => decoder.decompress(frame, dict, size),
+      // The signed answer names this patch (its sha256, checked by the download) for exactly this
+      // base and target; every file is then checked against the target's signed manifest.
+      const files = await applyPatch(bytes, baseFiles, manifest, (frame, dict, size) =>
+        decoder.decompress(frame, dict, size),
       );
       await verifyFiles(files, manifest, sha256);
       return files;
@@ -769,10 +769,16 @@ export function createClient(options: ClientOptions): UpdraftClient {
           },
         ),
       );
-      const list = (await failedPatches(result.id)).filter((s) => s !== patch.sha256);
-      list.push(patch.sha256);
-      await storage.set(FAILED_PATCHES + result.id, JSON.stringify(list.slice(-MAX_FAILED_PATCHES))).catch(warn);
-      await storage.deleteBlob(partialBlobName(patch.sha256)).catch(() => undefined);
+      // A transfer that kept failing may work later (the bytes received are kept for resuming); any
+      // other failure is the patch's or the installed files' own: never tried again here.
+      const transient =
+        error instanceof UpdraftError && (error.code === "NETWORK_ERROR" || error.code === "DOWNLOAD_INCOMPLETE");
+      if (!transient) {
+        const list = (await failedPatches(result.id)).filter((s) => s !== patch.sha256);
+        list.push(patch.sha256);
+        await storage.set(FAILED_PATCHES + result.id, JSON.stringify(list.slice(-MAX_FAILED_PATCHES))).catch(warn);
+        await storage.deleteBlob(partialBlobName(patch.sha256)).catch(() => undefined);
+      }
       return null;
     }
   }

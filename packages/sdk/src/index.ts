@@ -70,7 +70,7 @@ export {
   PATCH_FORMAT,
   PatchError,
   type PatchFile,
-  type PatchHeader,
+  type PatchSegment,
   parsePatch,
   type ZstdCompress,
   type ZstdDecompress,

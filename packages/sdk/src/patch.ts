@@ -9,33 +9,27 @@
 // same path range (similar files sort near each other even when renamed or content-hashed). Applying
 // decodes every segment, joins them into T and reads T back into files with the target manifest's
 // paths and sizes; the caller then checks every file's sha256 against that signed manifest.
-import { utf8Decode, utf8Encode } from "./bytes.ts";
+//
+// The container is binary and small (a one-segment patch spends 4 bytes on it): which base and
+// target a patch joins is said by the signed check answer that offers it (`patch.baseSha256`, the
+// package and manifest hashes, and the patch's own sha256), so the patch does not repeat it.
+import { utf8Encode } from "./bytes.ts";
 import type { ManifestFile } from "./canonical.ts";
 
 /** The one patch format this module reads and writes: what clients declare in `patchFormats`. */
 export const PATCH_FORMAT = "updraft-zstd-v1";
 
-/** First line of every patch: the container's name and version. */
-export const PATCH_MAGIC = "updraft-patch-v1\n";
+/** First byte of every `updraft-zstd-v1` patch: the container's version. */
+export const PATCH_TAG = 0xd1;
 
-/** Largest header line a reader accepts (bytes). */
-export const MAX_PATCH_HEADER_BYTES = 1024 * 1024;
+/** zstd's frame magic (28 B5 2F FD): every frame starts with it, so the container leaves it out. */
+const FRAME_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
 
 /** One segment: `size` bytes of T, compressed into `frame` bytes, with B[dict[0], dict[1]) as dictionary. */
 export interface PatchSegment {
   size: number;
   dict: [number, number];
   frame: number;
-}
-
-/** The header (the container's second line, JSON): which packages the patch joins, and its segments. */
-export interface PatchHeader {
-  format: typeof PATCH_FORMAT;
-  /** The package the patch applies to: its sha256 and its manifest's sha256. */
-  base: { sha256: string; manifestSha256: string };
-  /** The package the patch gives: its sha256 and its manifest's sha256. */
-  target: { sha256: string; manifestSha256: string };
-  segments: PatchSegment[];
 }
 
 /** A file with its bytes, in a package's stream. */
@@ -203,38 +197,64 @@ export type ZstdDecompress = (frame: Uint8Array, dict: Uint8Array, size: number)
  * segment; `onSegment` is told after each (the service yields and measures between segments).
  */
 export async function createPatch(
-  base: { sha256: string; manifestSha256: string; files: readonly PatchFile[] },
-  target: { sha256: string; manifestSha256: string; files: readonly PatchFile[] },
+  base: readonly PatchFile[],
+  target: readonly PatchFile[],
   compress: ZstdCompress,
   options: PatchPlanOptions = DEFAULT_PLAN,
   onSegment?: (index: number, count: number) => void | Promise<void>,
 ): Promise<Uint8Array> {
   const sizes = (files: readonly PatchFile[]) => files.map((f) => ({ path: f.path, size: f.bytes.length }));
-  const plan = planSegments(sizes(base.files), sizes(target.files), options);
-  const b = buildStream(base.files);
-  const t = buildStream(target.files);
+  const plan = planSegments(sizes(base), sizes(target), options);
+  const b = buildStream(base);
+  const t = buildStream(target);
   const frames: Uint8Array[] = [];
   const segments: PatchSegment[] = [];
   for (let i = 0; i < plan.length; i++) {
     const p = plan[i] as (typeof plan)[number];
     const dictStart = safeDictStart(b, p.dict[0], p.dict[1]);
     const frame = compress(t.subarray(p.start, p.end), b.subarray(dictStart, p.dict[1]));
-    frames.push(frame);
-    segments.push({ size: p.end - p.start, dict: [dictStart, p.dict[1]], frame: frame.length });
+    for (let k = 0; k < FRAME_MAGIC.length; k++) {
+      if (frame[k] !== FRAME_MAGIC[k]) throw new PatchError("The compressor did not make a zstd frame.");
+    }
+    const stored = frame.subarray(FRAME_MAGIC.length);
+    frames.push(stored);
+    segments.push({ size: p.end - p.start, dict: [dictStart, p.dict[1]], frame: stored.length });
     await onSegment?.(i, plan.length);
   }
-  const header: PatchHeader = {
-    format: PATCH_FORMAT,
-    base: { sha256: base.sha256, manifestSha256: base.manifestSha256 },
-    target: { sha256: target.sha256, manifestSha256: target.manifestSha256 },
-    segments,
-  };
-  return encodePatch(header, frames);
+  return encodePatch(segments, frames, b.length);
 }
 
-/** The container: the magic line, the header as one JSON line, then the frames back to back. */
-export function encodePatch(header: PatchHeader, frames: readonly Uint8Array[]): Uint8Array {
-  const head = utf8Encode(`${PATCH_MAGIC}${JSON.stringify(header)}\n`);
+/** Unsigned LEB128, as the container writes every number. */
+function pushVarint(out: number[], n: number): void {
+  let v = n;
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+}
+
+/**
+ * The container: the tag byte, the segment count, then per segment its dictionary's start in B and
+ * its distance from B's end, and (for every segment but the last) its decoded size and its frame's
+ * length; then the frames, each without zstd's 4-byte magic, the last running to the end. The last
+ * segment's size is what T's length leaves, which the target manifest gives.
+ */
+export function encodePatch(
+  segments: readonly PatchSegment[],
+  frames: readonly Uint8Array[],
+  baseLength: number,
+): Uint8Array {
+  const head: number[] = [PATCH_TAG];
+  pushVarint(head, segments.length);
+  segments.forEach((s, i) => {
+    pushVarint(head, s.dict[0]);
+    pushVarint(head, baseLength - s.dict[1]);
+    if (i < segments.length - 1) {
+      pushVarint(head, s.size);
+      pushVarint(head, s.frame);
+    }
+  });
   let n = head.length;
   for (const f of frames) n += f.length;
   const out = new Uint8Array(n);
@@ -247,105 +267,94 @@ export function encodePatch(header: PatchHeader, frames: readonly Uint8Array[]):
   return out;
 }
 
-const SHA256 = /^[0-9a-f]{64}$/;
-const isCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
-
 /**
- * Reads a patch's container: its header, checked for shape, and its frames, which must fill the rest
- * of the bytes exactly. Throws PatchError for anything else.
+ * Reads a patch's container for a base stream of `baseLength` bytes and a target stream of
+ * `targetLength` bytes: its segments and their frames (zstd's magic put back). Every number must be
+ * in its shortest form, every dictionary inside B, the sizes must add up to T and the frames must
+ * fill the patch exactly. Throws PatchError for anything else.
  */
-export function parsePatch(bytes: Uint8Array): { header: PatchHeader; frames: Uint8Array[] } {
-  const magic = utf8Encode(PATCH_MAGIC);
-  for (let i = 0; i < magic.length; i++) {
-    if (bytes[i] !== magic[i]) throw new PatchError("The patch does not start with updraft-patch-v1.");
-  }
-  const limit = Math.min(bytes.length, magic.length + MAX_PATCH_HEADER_BYTES);
-  let nl = -1;
-  for (let i = magic.length; i < limit; i++) {
-    if (bytes[i] === 0x0a) {
-      nl = i;
-      break;
+export function parsePatch(
+  bytes: Uint8Array,
+  baseLength: number,
+  targetLength: number,
+): { segments: PatchSegment[]; frames: Uint8Array[] } {
+  let at = 0;
+  const varint = (): number => {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      if (at >= bytes.length) throw new PatchError("The patch is truncated.");
+      const byte = bytes[at++] as number;
+      value += (byte & 0x7f) * scale;
+      if ((byte & 0x80) === 0) {
+        if (i > 0 && byte === 0) throw new PatchError("The patch has a number in a longer form than needed.");
+        if (!Number.isSafeInteger(value)) break;
+        return value;
+      }
+      scale *= 0x80;
     }
+    throw new PatchError("The patch has a number out of range.");
+  };
+  if (bytes[0] !== PATCH_TAG) throw new PatchError("The patch is not an updraft-zstd-v1 patch.");
+  at = 1;
+  const count = varint();
+  // Every segment takes at least two header bytes: a count beyond what the patch holds is a lie.
+  if (count > bytes.length) throw new PatchError("The patch is truncated.");
+  if ((count === 0) !== (targetLength === 0)) throw new PatchError("The patch's segments do not add up to the target.");
+  const segments: PatchSegment[] = [];
+  let sizes = 0;
+  let frameBytes = 0;
+  for (let i = 0; i < count; i++) {
+    const dictStart = varint();
+    const fromEnd = varint();
+    if (fromEnd > baseLength || dictStart > baseLength - fromEnd) {
+      throw new PatchError("A segment's dictionary lies outside the base.");
+    }
+    const last = i === count - 1;
+    const size = last ? targetLength - sizes : varint();
+    const frame = last ? -1 : varint();
+    if (size <= 0 || sizes + size > targetLength)
+      throw new PatchError("The patch's segments do not add up to the target.");
+    sizes += size;
+    if (!last) frameBytes += frame;
+    segments.push({ size, dict: [dictStart, baseLength - fromEnd], frame });
   }
-  if (nl < 0) throw new PatchError("The patch header has no end.");
-  const text = utf8Decode(bytes.subarray(magic.length, nl));
-  let value: unknown;
-  try {
-    value = text === null ? null : JSON.parse(text);
-  } catch {
-    value = null;
-  }
-  const h = value as Partial<PatchHeader> | null;
-  const ref = (r: unknown) =>
-    typeof r === "object" &&
-    r !== null &&
-    SHA256.test(String((r as { sha256?: unknown }).sha256)) &&
-    SHA256.test(String((r as { manifestSha256?: unknown }).manifestSha256));
-  if (
-    h === null ||
-    typeof h !== "object" ||
-    h.format !== PATCH_FORMAT ||
-    !ref(h.base) ||
-    !ref(h.target) ||
-    !Array.isArray(h.segments)
-  ) {
-    throw new PatchError("The patch header is not an updraft-zstd-v1 header.");
-  }
+  if (sizes !== targetLength) throw new PatchError("The patch's segments do not add up to the target.");
+  if (at + frameBytes > bytes.length) throw new PatchError("The patch is truncated.");
   const frames: Uint8Array[] = [];
-  let at = nl + 1;
-  for (const s of h.segments as unknown[]) {
-    const seg = s as Partial<PatchSegment> | null;
-    if (
-      seg === null ||
-      typeof seg !== "object" ||
-      !isCount(seg.size) ||
-      !isCount(seg.frame) ||
-      !Array.isArray(seg.dict) ||
-      seg.dict.length !== 2 ||
-      !isCount(seg.dict[0]) ||
-      !isCount(seg.dict[1]) ||
-      seg.dict[0] > seg.dict[1]
-    ) {
-      throw new PatchError("The patch header has a malformed segment.");
-    }
-    if (at + seg.frame > bytes.length) throw new PatchError("The patch is truncated.");
-    frames.push(bytes.subarray(at, at + seg.frame));
-    at += seg.frame;
+  for (const seg of segments) {
+    const length = seg.frame < 0 ? bytes.length - at : seg.frame;
+    if (length <= 0) throw new PatchError("The patch is truncated.");
+    seg.frame = length;
+    const frame = new Uint8Array(FRAME_MAGIC.length + length);
+    frame.set(FRAME_MAGIC, 0);
+    frame.set(bytes.subarray(at, at + length), FRAME_MAGIC.length);
+    frames.push(frame);
+    at += length;
   }
-  if (at !== bytes.length) throw new PatchError("The patch has bytes after its last segment.");
-  return { header: h as PatchHeader, frames };
+  return { segments, frames };
 }
 
 /**
- * Applies a patch to the base files (in base manifest order, already verified as installed) and
- * returns the target's files in target manifest order. Checks that the patch is for exactly this base
- * and target, that its segments fill exactly the target stream the manifest describes and use only
- * bytes of the base stream, and that every record carries the manifest's path. Throws PatchError; the
+ * Applies a patch to the base files (in base manifest order: the installed version's, which the
+ * signed answer named as the patch's base) and returns the target's files in target manifest order.
+ * Checks that the segments fill exactly the target stream the manifest describes and use only bytes
+ * of the base stream, and that every record carries the manifest's path. Throws PatchError; the
  * caller still checks every file's sha256 against the target manifest.
  */
 export async function applyPatch(
   patch: Uint8Array,
-  base: { sha256: string; manifestSha256: string; files: readonly PatchFile[] },
-  target: { sha256: string; manifestSha256: string; manifest: readonly ManifestFile[] },
+  base: readonly PatchFile[],
+  target: readonly ManifestFile[],
   decompress: ZstdDecompress,
 ): Promise<PatchFile[]> {
-  const { header, frames } = parsePatch(patch);
-  if (header.base.sha256 !== base.sha256 || header.base.manifestSha256 !== base.manifestSha256) {
-    throw new PatchError("The patch is for another base package.");
-  }
-  if (header.target.sha256 !== target.sha256 || header.target.manifestSha256 !== target.manifestSha256) {
-    throw new PatchError("The patch gives another package than the one offered.");
-  }
-  const total = streamLength(target.manifest);
-  let sum = 0;
-  for (const s of header.segments) sum += s.size;
-  if (sum !== total) throw new PatchError("The patch's segments do not add up to the target's files.");
-  const b = buildStream(base.files);
+  const b = buildStream(base);
+  const total = streamLength(target);
+  const { segments, frames } = parsePatch(patch, b.length, total);
   const t = new Uint8Array(total);
   let at = 0;
   for (let i = 0; i < frames.length; i++) {
-    const seg = header.segments[i] as PatchSegment;
-    if (seg.dict[1] > b.length) throw new PatchError("A segment's dictionary lies outside the base.");
+    const seg = segments[i] as PatchSegment;
     let out: Uint8Array;
     try {
       out = await decompress(frames[i] as Uint8Array, b.subarray(seg.dict[0], seg.dict[1]), seg.size);
@@ -359,7 +368,7 @@ export async function applyPatch(
   // Read T back with the manifest's paths and sizes.
   const files: PatchFile[] = [];
   let p = 0;
-  for (const f of target.manifest) {
+  for (const f of target) {
     const path = utf8Encode(f.path);
     for (let k = 0; k < path.length; k++) {
       if (t[p + k] !== path[k]) throw new PatchError(`The patched stream does not carry ${f.path} where expected.`);

@@ -9,10 +9,13 @@
 //   streaming window, which is what the dictionary now stands in for). Repeat offsets start at 1, 4, 8
 //   and no entropy table comes from the dictionary, as the format says for raw-content dictionaries.
 // - One frame of known size only: the caller gives the decoded size, the output is allocated once at
-//   exactly that size (memory stays at dictionary + output + small tables, whatever the frame says)
-//   and anything else is an error: skippable frames, more than one frame, trailing bytes, a frame
-//   naming a dictionary id, a content-size field or decoded length other than the size given.
-//   The streaming class, multi-frame concatenation and the legacy-engine fallbacks are gone.
+//   exactly that size (the dictionary is read in place; beyond the output only small tables are
+//   allocated, whatever the frame claims) and anything else is an error: skippable frames, more than
+//   one frame, trailing bytes, a frame naming a dictionary id, a content-size field or decoded length
+//   other than the size given. The streaming class, multi-frame concatenation, the window buffer and
+//   the fallbacks for engines without slice/fill/copyWithin are gone.
+// - Speed: bit fields are read with 2-, 3- or 4-byte helpers as fzstd read them inline, repeat
+//   offsets live in locals, long literal runs and non-overlapping matches use copyWithin.
 // - Hardening, so corrupt input throws instead of returning bytes of another length, hanging or
 //   writing out of place: every block, literals section and table is bounds-checked against its
 //   block; literals and matches must fit the block's output; a match must not reach before the
@@ -86,7 +89,7 @@ function corrupt(): never {
 const b4 = (d: Uint8Array, b: number) =>
   ((d[b] as number) | ((d[b + 1] as number) << 8) | ((d[b + 2] as number) << 16) | ((d[b + 3] as number) << 24)) >>> 0;
 
-// n (0 to 25) bits of d from bit position p; bytes past either end read as 0
+// n (0 to 25) bits of d from bit position p (bit 0: the low bit of d[0]); bytes past either end read as 0
 const bits = (d: Uint8Array, p: number, n: number) => {
   const c = p >> 3;
   return (
@@ -94,6 +97,16 @@ const bits = (d: Uint8Array, p: number, n: number) => {
       (p & 7)) &
     ((1 << n) - 1)
   );
+};
+
+// the same for n up to 17 and up to 9, reading fewer bytes (the sequences loop is faster for it)
+const bits3 = (d: Uint8Array, p: number, n: number) => {
+  const c = p >> 3;
+  return (((d[c] as number) | ((d[c + 1] as number) << 8) | ((d[c + 2] as number) << 16)) >> (p & 7)) & ((1 << n) - 1);
+};
+const bits2 = (d: Uint8Array, p: number, n: number) => {
+  const c = p >> 3;
+  return (((d[c] as number) | ((d[c + 1] as number) << 8)) >> (p & 7)) & ((1 << n) - 1);
 };
 
 // most significant bit for nonzero
@@ -516,7 +529,7 @@ const rzb = (
   let ost = bits(dat, spos, oct.b);
   spos -= mlt.b;
   let mst = bits(dat, spos, mlt.b);
-  const o = st.o;
+  let [o0, o1, o2] = st.o;
   const dl = dict.length;
   // output position
   let op = y;
@@ -531,34 +544,34 @@ const rzb = (
         : (1 << ofc) + bits(dat, spos, ofc);
     const mbits = mlb[mlc] as number;
     spos -= mbits;
-    let ml = (mlbl[mlc] as number) + bits(dat, spos, mbits);
+    let ml = (mlbl[mlc] as number) + bits3(dat, spos, mbits);
     const lbits = llb[llc] as number;
     spos -= lbits;
-    const ll = (llbl[llc] as number) + bits(dat, spos, lbits);
+    const ll = (llbl[llc] as number) + bits3(dat, spos, lbits);
     if (ns > 1) {
       // state updates (none after the last sequence)
       let nb = llt.n[lst] as number;
       spos -= nb;
-      lst = (llt.t[lst] as number) + bits(dat, spos, nb);
+      lst = (llt.t[lst] as number) + bits2(dat, spos, nb);
       nb = mlt.n[mst] as number;
       spos -= nb;
-      mst = (mlt.t[mst] as number) + bits(dat, spos, nb);
+      mst = (mlt.t[mst] as number) + bits2(dat, spos, nb);
       nb = oct.n[ost] as number;
       spos -= nb;
-      ost = (oct.t[ost] as number) + bits(dat, spos, nb);
+      ost = (oct.t[ost] as number) + bits2(dat, spos, nb);
     }
     if (off > 3) {
-      o[2] = o[1];
-      o[1] = o[0];
-      o[0] = off -= 3;
+      o2 = o1;
+      o1 = o0;
+      o0 = off -= 3;
     } else {
       const idx = off - (ll !== 0 ? 1 : 0);
       if (idx) {
-        off = idx === 3 ? o[0] - 1 : (o[idx] as number);
-        if (idx > 1) o[2] = o[1];
-        o[1] = o[0];
-        o[0] = off;
-      } else off = o[0];
+        off = idx === 1 ? o1 : idx === 2 ? o2 : o0 - 1;
+        if (idx > 1) o2 = o1;
+        o1 = o0;
+        o0 = off;
+      } else off = o0;
     }
     // literals must be there, and the output must not run into the literals not yet copied
     if (ll > end - spl) corrupt();
@@ -587,14 +600,17 @@ const rzb = (
     op += ml;
   }
   if (spos !== sbt) corrupt();
+  st.o = [o0, o1, o2];
   // the literals left
   out.copyWithin(op, spl, end);
   return op + end - spl;
 };
 
-// XXH64 on 32-bit halves: operations leave their result in H (high) and L (low)
-let H = 0;
-let L = 0;
+// XXH64 on 32-bit halves: operations leave their result in r[0] (high) and r[1] (low), a typed array
+// so that storing a 32-bit value allocates nothing
+const r = new Int32Array(2);
+const hi = (): number => r[0] as number;
+const lo = (): number => r[1] as number;
 
 // (ah, al) * (bh, bl) mod 2^64
 const mul64 = (ah: number, al: number, bh: number, bl: number) => {
@@ -606,21 +622,21 @@ const mul64 = (ah: number, al: number, bh: number, bl: number) => {
   const p01 = a0 * b1;
   const p10 = a1 * b0;
   const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
-  L = ((mid << 16) | (p00 & 0xffff)) >>> 0;
-  H = (a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16) + Math.imul(al, bh) + Math.imul(ah, bl)) >>> 0;
+  r[1] = (mid << 16) | (p00 & 0xffff);
+  r[0] = a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16) + Math.imul(al, bh) + Math.imul(ah, bl);
 };
 
 // (ah, al) + (bh, bl) mod 2^64
 const add64 = (ah: number, al: number, bh: number, bl: number) => {
-  const lo = al + bl;
-  L = lo >>> 0;
-  H = (ah + bh + (lo > 0xffffffff ? 1 : 0)) >>> 0;
+  const sum = (al >>> 0) + (bl >>> 0);
+  r[1] = sum;
+  r[0] = ah + bh + (sum > 0xffffffff ? 1 : 0);
 };
 
-// (h, l) rotated left by r (1 to 31) bits
-const rotl64 = (h: number, l: number, r: number) => {
-  H = ((h << r) | (l >>> (32 - r))) >>> 0;
-  L = ((l << r) | (h >>> (32 - r))) >>> 0;
+// (h, l) rotated left by n (1 to 31) bits
+const rotl64 = (h: number, l: number, n: number) => {
+  r[0] = (h << n) | (l >>> (32 - n));
+  r[1] = (l << n) | (h >>> (32 - n));
 };
 
 const P1H = 0x9e3779b1;
@@ -637,9 +653,9 @@ const P5L = 0x165667c5;
 // XXH64 round: rotl(acc + input * P2, 31) * P1
 const round64 = (ah: number, al: number, ih: number, il: number) => {
   mul64(ih, il, P2H, P2L);
-  add64(ah, al, H, L);
-  rotl64(H, L, 31);
-  mul64(H, L, P1H, P1L);
+  add64(ah, al, hi(), lo());
+  rotl64(hi(), lo(), 31);
+  mul64(hi(), lo(), P1H, P1L);
 };
 
 // low 32 bits of XXH64 (seed 0) of d: the zstd content checksum
@@ -650,8 +666,8 @@ const xxh64lo = (d: Uint8Array) => {
   let hl: number;
   if (len >= 32) {
     add64(P1H, P1L, P2H, P2L);
-    let v1h = H;
-    let v1l = L;
+    let v1h = hi();
+    let v1l = lo();
     let v2h = P2H;
     let v2l = P2L;
     let v3h = 0;
@@ -661,33 +677,33 @@ const xxh64lo = (d: Uint8Array) => {
     let v4l = 0x7a143579;
     for (; p <= len - 32; p += 32) {
       round64(v1h, v1l, b4(d, p + 4), b4(d, p));
-      v1h = H;
-      v1l = L;
+      v1h = hi();
+      v1l = lo();
       round64(v2h, v2l, b4(d, p + 12), b4(d, p + 8));
-      v2h = H;
-      v2l = L;
+      v2h = hi();
+      v2l = lo();
       round64(v3h, v3l, b4(d, p + 20), b4(d, p + 16));
-      v3h = H;
-      v3l = L;
+      v3h = hi();
+      v3l = lo();
       round64(v4h, v4l, b4(d, p + 28), b4(d, p + 24));
-      v4h = H;
-      v4l = L;
+      v4h = hi();
+      v4l = lo();
     }
     rotl64(v1h, v1l, 1);
-    hh = H;
-    hl = L;
+    hh = hi();
+    hl = lo();
     rotl64(v2h, v2l, 7);
-    add64(hh, hl, H, L);
-    hh = H;
-    hl = L;
+    add64(hh, hl, hi(), lo());
+    hh = hi();
+    hl = lo();
     rotl64(v3h, v3l, 12);
-    add64(hh, hl, H, L);
-    hh = H;
-    hl = L;
+    add64(hh, hl, hi(), lo());
+    hh = hi();
+    hl = lo();
     rotl64(v4h, v4l, 18);
-    add64(hh, hl, H, L);
-    hh = H;
-    hl = L;
+    add64(hh, hl, hi(), lo());
+    hh = hi();
+    hl = lo();
     for (const [vh, vl] of [
       [v1h, v1l],
       [v2h, v2l],
@@ -695,48 +711,48 @@ const xxh64lo = (d: Uint8Array) => {
       [v4h, v4l],
     ] as const) {
       round64(0, 0, vh, vl);
-      mul64((hh ^ H) >>> 0, (hl ^ L) >>> 0, P1H, P1L);
-      add64(H, L, P4H, P4L);
-      hh = H;
-      hl = L;
+      mul64(hh ^ hi(), hl ^ lo(), P1H, P1L);
+      add64(hi(), lo(), P4H, P4L);
+      hh = hi();
+      hl = lo();
     }
   } else {
     hh = P5H;
     hl = P5L;
   }
   add64(hh, hl, Math.floor(len / 0x100000000), len >>> 0);
-  hh = H;
-  hl = L;
+  hh = hi();
+  hl = lo();
   for (; p <= len - 8; p += 8) {
     round64(0, 0, b4(d, p + 4), b4(d, p));
-    rotl64((hh ^ H) >>> 0, (hl ^ L) >>> 0, 27);
-    mul64(H, L, P1H, P1L);
-    add64(H, L, P4H, P4L);
-    hh = H;
-    hl = L;
+    rotl64(hh ^ hi(), hl ^ lo(), 27);
+    mul64(hi(), lo(), P1H, P1L);
+    add64(hi(), lo(), P4H, P4L);
+    hh = hi();
+    hl = lo();
   }
   if (p <= len - 4) {
     mul64(0, b4(d, p), P1H, P1L);
-    rotl64((hh ^ H) >>> 0, (hl ^ L) >>> 0, 23);
-    mul64(H, L, P2H, P2L);
-    add64(H, L, P3H, P3L);
-    hh = H;
-    hl = L;
+    rotl64(hh ^ hi(), hl ^ lo(), 23);
+    mul64(hi(), lo(), P2H, P2L);
+    add64(hi(), lo(), P3H, P3L);
+    hh = hi();
+    hl = lo();
     p += 4;
   }
   for (; p < len; ++p) {
     mul64(0, d[p] as number, P5H, P5L);
-    rotl64((hh ^ H) >>> 0, (hl ^ L) >>> 0, 11);
-    mul64(H, L, P1H, P1L);
-    hh = H;
-    hl = L;
+    rotl64(hh ^ hi(), hl ^ lo(), 11);
+    mul64(hi(), lo(), P1H, P1L);
+    hh = hi();
+    hl = lo();
   }
   // avalanche
-  mul64(hh, (hl ^ (hh >>> 1)) >>> 0, P2H, P2L);
-  hh = H;
-  hl = L;
-  mul64((hh ^ (hh >>> 29)) >>> 0, (hl ^ ((hl >>> 29) | (hh << 3))) >>> 0, P3H, P3L);
-  return (L ^ H) >>> 0;
+  mul64(hh, hl ^ (hh >>> 1), P2H, P2L);
+  hh = hi();
+  hl = lo();
+  mul64(hh ^ (hh >>> 29), hl ^ ((hl >>> 29) | (hh << 3)), P3H, P3L);
+  return (lo() ^ hi()) >>> 0;
 };
 
 /**

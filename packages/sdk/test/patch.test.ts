@@ -10,7 +10,7 @@ import {
   buildStream,
   createPatch,
   encodePatch,
-  PATCH_FORMAT,
+  PATCH_TAG,
   PatchError,
   type PatchFile,
   parsePatch,
@@ -75,19 +75,14 @@ function nextVersion(base: PatchFile[]): PatchFile[] {
   return sorted(out);
 }
 
-const ref = (files: PatchFile[], tag: string) => ({
-  sha256: tag.repeat(64).slice(0, 64),
-  manifestSha256: tag.repeat(64).slice(0, 63) + "f",
-  files,
-});
-
 async function roundTrip(base: PatchFile[], target: PatchFile[], options = { segmentBytes: 4096, dictBytes: 8192 }) {
-  const b = ref(base, "a");
-  const t = ref(target, "b");
-  const patch = await createPatch(b, t, compress, options);
-  const out = await applyPatch(patch, b, { ...t, manifest: manifestOf(target) }, zstdDecompress);
+  const patch = await createPatch(base, target, compress, options);
+  const out = await applyPatch(patch, base, manifestOf(target), zstdDecompress);
   return { patch, out };
 }
+
+const segmentsOf = (patch: Uint8Array, base: PatchFile[], target: PatchFile[]) =>
+  parsePatch(patch, streamLength(manifestOf(base)), streamLength(manifestOf(target))).segments;
 
 describe("patch format", () => {
   it("reproduces every file of the target exactly, and is much smaller than the target", async () => {
@@ -97,11 +92,11 @@ describe("patch format", () => {
     expect(out).toEqual(target);
     expect(patch.length).toBeLessThan(streamLength(manifestOf(target)) / 10);
     // Several segments, each with a dictionary range inside the base stream.
-    const { header } = parsePatch(patch);
-    expect(header.format).toBe(PATCH_FORMAT);
-    expect(header.segments.length).toBeGreaterThan(3);
+    expect(patch[0]).toBe(PATCH_TAG);
+    const segments = segmentsOf(patch, base, target);
+    expect(segments.length).toBeGreaterThan(3);
     const baseLength = streamLength(manifestOf(base));
-    for (const s of header.segments) expect(s.dict[1]).toBeLessThanOrEqual(baseLength);
+    for (const s of segments) expect(s.dict[1]).toBeLessThanOrEqual(baseLength);
   });
 
   it("is deterministic: the same inputs give the same bytes", async () => {
@@ -126,7 +121,7 @@ describe("patch format", () => {
     ]);
     const { patch, out } = await roundTrip(base, target);
     expect(out).toEqual(target);
-    expect(parsePatch(patch).header.segments.length).toBeGreaterThanOrEqual(5);
+    expect(segmentsOf(patch, base, target).length).toBeGreaterThanOrEqual(5);
     expect(patch.length).toBeLessThan(2_000);
     expect((await roundTrip([], target)).out).toEqual(target);
   });
@@ -152,17 +147,27 @@ describe("patch format", () => {
     expect(safeDictStart(stream, 8, stream.length)).toBe(8);
   });
 
-  it("refuses a patch for another base or target, a truncated one and one with bytes after it", async () => {
+  it("spends 4 bytes on the container of a one-segment patch", async () => {
+    const base = source(21, 6);
+    const target = nextVersion(base);
+    const patch = await createPatch(base, target, compress);
+    const segments = segmentsOf(patch, base, target);
+    expect(segments).toHaveLength(1);
+    const frame = compressUsingDict(cctx, buildStream(target), buildStream(base), 19);
+    // The tag, the count, the dictionary's start and distance from the end; the frame less its magic.
+    expect(patch.length).toBe(4 + frame.length - 4);
+  });
+
+  it("refuses a patch for another base, a truncated one and one with bytes after it", async () => {
     const base = source(9, 10);
     const target = nextVersion(base);
-    const b = ref(base, "a");
-    const t = ref(target, "b");
-    const patch = await createPatch(b, t, compress, { segmentBytes: 2048, dictBytes: 4096 });
-    const apply = (bytes: Uint8Array, bb = b, tt = t) =>
-      applyPatch(bytes, bb, { ...tt, manifest: manifestOf(target) }, zstdDecompress);
-    await expect(apply(patch, ref(base, "c"))).rejects.toThrow(PatchError);
-    await expect(apply(patch, b, ref(target, "c"))).rejects.toThrow(PatchError);
-    for (const cut of [1, 10, 100, patch.length - 1]) {
+    const patch = await createPatch(base, target, compress, { segmentBytes: 2048, dictBytes: 4096 });
+    const apply = (bytes: Uint8Array, b = base) => applyPatch(bytes, b, manifestOf(target), zstdDecompress);
+    expect(await apply(patch)).toEqual(target);
+    // Another base: refused, or other content (which the manifest's sha256 check then refuses).
+    const outcome = await apply(patch, source(10, 10)).catch((error: unknown) => error);
+    expect(outcome instanceof PatchError || JSON.stringify(outcome) !== JSON.stringify(target)).toBe(true);
+    for (const cut of [0, 1, 2, 10, 100, patch.length - 1]) {
       await expect(apply(patch.subarray(0, cut))).rejects.toThrow(PatchError);
     }
     const longer = new Uint8Array(patch.length + 1);
@@ -175,16 +180,14 @@ describe("patch format", () => {
     // manifest (verifyFiles) catches content that still decodes, as the SDK threat tests show.
     const base = source(13, 8);
     const target = nextVersion(base);
-    const b = ref(base, "a");
-    const t = ref(target, "b");
-    const patch = await createPatch(b, t, compress, { segmentBytes: 2048, dictBytes: 4096 });
+    const patch = await createPatch(base, target, compress, { segmentBytes: 2048, dictBytes: 4096 });
     let refused = 0;
     const shape = (files: PatchFile[]) => files.map((f) => [f.path, f.bytes.length]);
     for (let at = 0; at < patch.length; at += Math.max(1, Math.floor(patch.length / 60))) {
       const bad = Uint8Array.from(patch);
       bad[at] = (bad[at] as number) ^ 0x55;
       try {
-        const out = await applyPatch(bad, b, { ...t, manifest: manifestOf(target) }, zstdDecompress);
+        const out = await applyPatch(bad, base, manifestOf(target), zstdDecompress);
         // Decoded without error: still exactly the manifest's paths and sizes (the sha256 check is next).
         expect(shape(out)).toEqual(shape(target));
       } catch (error) {
@@ -195,25 +198,27 @@ describe("patch format", () => {
     expect(refused).toBeGreaterThan(0);
   });
 
-  it("refuses malformed headers", async () => {
-    const frames: Uint8Array[] = [];
-    const header = {
-      format: PATCH_FORMAT,
-      base: { sha256: "a".repeat(64), manifestSha256: "b".repeat(64) },
-      target: { sha256: "c".repeat(64), manifestSha256: "d".repeat(64) },
-      segments: [],
-    } as const;
-    expect(parsePatch(encodePatch({ ...header, segments: [] }, frames)).header.segments).toEqual([]);
+  it("refuses malformed containers", () => {
+    // A base stream of 100 bytes and a target stream of 50: one segment is tag, count, start, tail.
+    const frame = [0x28, 0xb5, 0x2f, 0xfd];
+    const ok = encodePatch([{ size: 50, dict: [0, 100], frame: 3 }], [Uint8Array.from([1, 2, 3])], 100);
+    expect([...ok]).toEqual([PATCH_TAG, 1, 0, 0, 1, 2, 3]);
+    expect(parsePatch(ok, 100, 50).frames.map((f) => [...f])).toEqual([[...frame, 1, 2, 3]]);
     const bad = [
-      text("not a patch"),
-      text("updraft-patch-v1\n{not json}\n"),
-      text(`updraft-patch-v1\n${JSON.stringify({ ...header, format: "other" })}\n`),
-      text(`updraft-patch-v1\n${JSON.stringify({ ...header, segments: [{ size: -1, dict: [0, 0], frame: 0 }] })}\n`),
-      text(`updraft-patch-v1\n${JSON.stringify({ ...header, segments: [{ size: 1, dict: [5, 2], frame: 0 }] })}\n`),
-      text(`updraft-patch-v1\n${JSON.stringify({ ...header, segments: [{ size: 1, dict: [0, 0], frame: 9 }] })}\n`),
-      text(`updraft-patch-v1\n${JSON.stringify(header)}`),
+      [], // empty
+      [0x00, 1, 0, 0, 1], // another tag
+      [PATCH_TAG, 1, 0, 0], // no frame
+      [PATCH_TAG, 1, 0], // truncated table
+      [PATCH_TAG, 0x81, 0x00, 0, 0, 1], // a number in a longer form than needed
+      [PATCH_TAG, 1, 101, 0, 1], // dictionary past the base
+      [PATCH_TAG, 1, 60, 50, 1], // dictionary that ends before it starts
+      [PATCH_TAG, 2, 0, 0, 50, 1, 0, 0, 1, 1], // sizes over the target (50 + more)
+      [PATCH_TAG, 2, 0, 0, 10, 9, 0, 0, 1], // a frame length past the end
+      [PATCH_TAG, 0], // no segment for a target that has bytes
+      [PATCH_TAG, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], // a count out of range
     ];
-    for (const bytes of bad) expect(() => parsePatch(bytes)).toThrow(PatchError);
+    for (const bytes of bad)
+      expect(() => parsePatch(Uint8Array.from(bytes), 100, 50), String(bytes)).toThrow(PatchError);
   });
 
   it("buildStream writes each record as path, NUL, bytes", () => {
