@@ -115,12 +115,22 @@ export async function buildPatch(deps: Deps, job: PatchJob): Promise<PatchJobRep
   }
   const max = deps.patches.maxInputBytes;
   const started = Date.now();
-  const baseFiles = await deps.reader.files(await packageBytes(deps, base.sha256), deps.limits);
-  const targetFiles = await deps.reader.files(await packageBytes(deps, target.sha256), deps.limits);
-  const unpacked = (files: { bytes: Uint8Array }[]) => files.reduce((n, f) => n + f.bytes.length, 0);
-  if (unpacked(baseFiles) > max || unpacked(targetFiles) > max) {
-    return skip(`A package unpacks to more than ${max} bytes, the most one patch job takes.`);
+  // The reader refuses a package whose entries declare more than `max` bytes before inflating any.
+  const limits = { ...deps.limits, maxUncompressedBytes: Math.min(deps.limits.maxUncompressedBytes, max) };
+  const unpack = async (sha256: string) => {
+    try {
+      return await deps.reader.files(await packageBytes(deps, sha256), limits);
+    } catch (error) {
+      if (error instanceof AppError && error.code === "PAYLOAD_TOO_LARGE") return null;
+      throw error;
+    }
+  };
+  const baseFiles = await unpack(base.sha256);
+  const targetFiles = baseFiles === null ? null : await unpack(target.sha256);
+  if (baseFiles === null || targetFiles === null) {
+    return skip(`A package unpacks to more than ${max} bytes, the most one patch job takes (PATCH_MAX_INPUT_BYTES).`);
   }
+  const unpacked = (files: { bytes: Uint8Array }[]) => files.reduce((n, f) => n + f.bytes.length, 0);
   const codec = await deps.patches.codec();
   const bytes = await makeVerifiedPatch(codec, baseFiles, targetFiles);
   const buildMs = Date.now() - started;
@@ -135,7 +145,13 @@ export async function buildPatch(deps: Deps, job: PatchJob): Promise<PatchJobRep
   const sha256 = await deps.hasher.sha256Hex(bytes);
   await deps.packages.putPatch(sha256, bytes);
   const outcome = { status: "ready" as const, sha256, size: bytes.length, buildMs, memoryBytes };
-  await deps.store.finishPatch(row.id, outcome, deps.clock.now());
+  if (!(await deps.store.finishPatch(row.id, outcome, deps.clock.now()))) {
+    // Its version was deleted meanwhile (the row with it): the bytes go too unless another row names them.
+    if ((await deps.store.getPatch(row.id)) === null && !(await deps.store.patchReferenced(sha256))) {
+      await deps.packages.remove(sha256);
+      return { patchId: row.id, outcome: "gone" };
+    }
+  }
   await republish(deps, row);
   return { patchId: row.id, outcome: "ready", size: bytes.length, buildMs, memoryBytes };
 }

@@ -384,6 +384,25 @@ describe("patch jobs", () => {
     expect(await filesOf(rolling, m.key, want)).toEqual(want);
   });
 
+  it("a package too large for one job is skipped before it is unpacked: devices get the full package", async () => {
+    const m = await another(["1.0.0"]);
+    await releaseOf(m.id, "1.0.0");
+    // 17 MiB unpacked (PATCH_MAX_INPUT_BYTES is 16 MiB by default), a few KB zipped.
+    const big = makeZip({ "app.json": "{}", "big.txt": "x".repeat(17 * 1024 * 1024) });
+    const res = await call(`/v1/admin/mini-programs/${m.id}/versions?version=2.0.0`, {
+      method: "POST",
+      token,
+      headers: { "content-type": "application/zip" },
+      body: big,
+    });
+    expect(res.status).toBe(201);
+    await releaseOf(m.id, "2.0.0");
+    const skipped = await settledOf(m.id, "1.0.0", "2.0.0");
+    expect(skipped).toMatchObject({ status: "skipped", sha256: null, attempts: 1 });
+    expect(skipped.error).toMatch(/more than 16777216 bytes/);
+    expect((await offeredTo(m.key, "1.0.0", m.sha["1.0.0"] as string)).patch).toBeUndefined();
+  });
+
   it("deleting a version takes its patches with it: rows, bytes and offers", async () => {
     const m = await another(["1.0.0", "2.0.0"]);
     await releaseOf(m.id, "1.0.0");

@@ -368,3 +368,14 @@ export const codeOf = async (p: Promise<unknown>): Promise<UpdraftErrorCode | "r
     throw error;
   }
 };
+
+/** A deterministic pseudo-random generator (xorshift32), so fixtures are the same on every run. */
+export function rng(seed: number) {
+  let x = seed || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}

@@ -19,6 +19,7 @@ import {
   streamLength,
 } from "../src/patch.ts";
 import { zstdDecompress } from "../src/zstd-decode.ts";
+import { rng } from "./fixtures.ts";
 
 let cctx = 0;
 const compress = (data: Uint8Array, dict: Uint8Array) => compressUsingDict(cctx, data, dict, 19);
@@ -28,17 +29,6 @@ beforeAll(async () => {
   cctx = createCCtx();
   return () => freeCCtx(cctx);
 });
-
-/** A deterministic pseudo-random generator (xorshift32), so fixtures are the same on every run. */
-function rng(seed: number) {
-  let x = seed || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 const text = (s: string): Uint8Array => utf8Encode(s);
 const sorted = (files: PatchFile[]) => [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

@@ -15,7 +15,9 @@ import {
 } from "@bokuweb/zstd-wasm";
 import { decompress as fzstdDecompress } from "fzstd";
 import { beforeAll, describe, expect, it } from "vitest";
+import { concatBytes } from "../src/bytes.ts";
 import { zstdDecompress } from "../src/zstd-decode.ts";
+import { rng } from "./fixtures.ts";
 
 let cctx = 0;
 let dctx = 0;
@@ -68,17 +70,6 @@ function expectBytes(actual: Uint8Array | null, expected: Uint8Array) {
   }
 }
 
-/** A deterministic pseudo-random generator (xorshift32), so fixtures are the same on every run. */
-function rng(seed: number) {
-  let x = seed || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
-
 /** Code-like text: lines of words from a vocabulary, skewed so some repeat often (compressible). */
 function text(seed: number, size: number): Uint8Array {
   const r = rng(seed);
@@ -119,15 +110,7 @@ function edited(seed: number, base: Uint8Array, count: number): Uint8Array {
   return out;
 }
 
-const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let n = 0;
-  for (const p of parts) {
-    out.set(p, n);
-    n += p.length;
-  }
-  return out;
-};
+const concat = (...parts: Uint8Array[]) => concatBytes(parts);
 
 /** Where a frame's header fields are (zstd format, section "Frame_Header"). */
 function header(frame: Uint8Array) {
