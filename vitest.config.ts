@@ -63,6 +63,8 @@ function integration(
             // Small enough for snapshot-budget.test.ts to reach with a few releases of one mini program.
             PART_MAX_BYTES: "2097152",
             PATCH_BASE_VERSIONS: patchBases,
+            // Retries at once: the dead-letter test waits for four attempts.
+            PATCH_RETRY_SECONDS: "0",
           },
         },
       }),

@@ -11,7 +11,7 @@ import { DEFAULT_PACKAGE_LIMITS } from "../src/domain/package";
 import { DEFAULT_PLAN } from "../src/domain/patch";
 import { fflateReader } from "../src/edge/zip-reader";
 import { zstd } from "../src/edge/zstd";
-import { makeVerifiedPatch } from "../src/usecases/patches";
+import { makeVerifiedPatch, packageStream } from "../src/usecases/patches";
 
 interface PackageRef {
   /** R2 key of the zip. */
@@ -76,8 +76,9 @@ async function build(env: DeltaEnv, job: DeltaJob & { base: PackageRef; target: 
   const t0 = Date.now();
   const [baseZip, targetZip] = await Promise.all([zipOf(env, job.base.key), zipOf(env, job.target.key)]);
   const t1 = Date.now();
-  const baseFiles = await fflateReader.files(baseZip, DEFAULT_PACKAGE_LIMITS);
-  const targetFiles = await fflateReader.files(targetZip, DEFAULT_PACKAGE_LIMITS);
+  // As the job does: each package becomes its stream, the unpacked files are let go.
+  const base = packageStream((await fflateReader.contents(baseZip, DEFAULT_PACKAGE_LIMITS)).files);
+  const target = packageStream((await fflateReader.contents(targetZip, DEFAULT_PACKAGE_LIMITS)).files);
   const t2 = Date.now();
   const z = await zstd();
   const codec = {
@@ -86,15 +87,13 @@ async function build(env: DeltaEnv, job: DeltaJob & { base: PackageRef; target: 
     memoryBytes: () => z.memoryBytes(),
   };
   let segments = 0;
-  // Exactly what the Queue job runs: build, decode again, compare every file.
-  const patch = await makeVerifiedPatch(codec, baseFiles, targetFiles, job.plan ?? DEFAULT_PLAN, (_, count) => {
+  // Exactly what the Queue job runs: build, decode every segment again with both decoders, compare.
+  const patch = await makeVerifiedPatch(codec, base, target, job.plan ?? DEFAULT_PLAN, (_, count) => {
     segments = count;
   });
   const t4 = Date.now();
-  const unpacked = (files: { path: string; bytes: Uint8Array }[]) =>
-    files.reduce((n, f) => n + f.bytes.length + f.path.length + 1, 0);
   const zipBytes = baseZip.length + targetZip.length;
-  const unpackedBytes = unpacked(baseFiles) + unpacked(targetFiles);
+  const unpackedBytes = base.stream.length + target.stream.length;
   await env.BUCKET.put(`patches/${job.id}`, patch);
   return {
     patchBytes: patch.length,
@@ -106,9 +105,9 @@ async function build(env: DeltaEnv, job: DeltaJob & { base: PackageRef; target: 
     verifyMs: 0,
     totalMs: t4 - t0,
     zstdMemoryBytes: z.memoryBytes(),
-    // Unpacked files and their streams (createPatch and applyPatch each build B and T: about the
-    // unpacked size again, held while the segments are compressed) plus the zips and the patch.
-    heldBytes: zipBytes + 2 * unpackedBytes + patch.length,
+    // The two streams (held while the segments are compressed and checked), the zips and the patch;
+    // while one package is unpacked its files are held beside its stream (about its size again).
+    heldBytes: zipBytes + unpackedBytes + patch.length,
     zipBytes,
     unpackedBytes,
   };

@@ -36,7 +36,7 @@ export type Bindings = Env & {
   PART_MAX_BYTES?: string;
   /** Public base URL of package downloads (a CDN); unset: the host of each check request. */
   PACKAGE_BASE_URL?: string;
-  /** Largest package, unpacked, a patch job takes (bytes, default 16 MiB; docs/patches.md). */
+  /** Largest package, unpacked, a patch job takes (bytes, default 12 MiB; docs/patches.md). */
   PATCH_MAX_INPUT_BYTES?: string;
 };
 
@@ -124,7 +124,8 @@ function build(env: Bindings): Deps {
             },
       bases: nonNegativeOr(env.PATCH_BASE_VERSIONS ? Number(env.PATCH_BASE_VERSIONS) : Number.NaN, 5),
       maxRatio: positiveOr(Number(env.PATCH_MAX_RATIO), 0.5),
-      maxInputBytes: positiveOr(Number(env.PATCH_MAX_INPUT_BYTES), 16 * 1024 * 1024),
+      maxInputBytes: positiveOr(Number(env.PATCH_MAX_INPUT_BYTES), 12 * 1024 * 1024),
+      retrySeconds: nonNegativeOr(env.PATCH_RETRY_SECONDS ? Number(env.PATCH_RETRY_SECONDS) : Number.NaN, 30),
       codec: async () => {
         const z = await zstd();
         return {

@@ -468,5 +468,5 @@ async function extract(
 
 export const fflateReader: PackageReader = {
   manifest: async (bytes, limits) => (await extract(bytes, limits, false)).manifest,
-  files: async (bytes, limits) => (await extract(bytes, limits, true)).files,
+  contents: (bytes, limits) => extract(bytes, limits, true),
 };

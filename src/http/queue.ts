@@ -33,7 +33,9 @@ export function createQueueHandler(buildDeps: (env: Bindings) => Deps) {
       } catch (error) {
         console.warn(`patch job ${job.patchId} attempt ${message.attempts} failed: ${String(error)}`);
         if (!dead) await notePatchFailure(deps, job, error).catch(() => undefined);
-        message.retry();
+        // Backoff: PATCH_RETRY_SECONDS, doubled at each attempt (an outage of a few seconds does not
+        // use up every retry).
+        message.retry({ delaySeconds: deps.patches.retrySeconds * 2 ** Math.max(0, message.attempts - 1) });
       }
     }
   };

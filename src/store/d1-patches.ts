@@ -125,7 +125,7 @@ export function patchMethods(db: Db): PatchStore {
       }));
     },
     async reopenPatch(patchId, now, audit) {
-      const failed = and(eq(t.patches.id, patchId), eq(t.patches.status, "failed"));
+      const failed = and(eq(t.patches.id, patchId), ne(t.patches.status, "ready"));
       const results = await db.batch([
         db.insert(t.auditLogs).select(db.select(auditColumns(audit)).from(t.patches).where(failed)),
         db

@@ -57,7 +57,7 @@ export interface PatchStore {
   /** Marks a job that ran out of retries failed (unless it became ready meanwhile). */
   failPatch(patchId: string, error: string, now: number): Promise<void>;
   listPatches(miniProgramId: string): Promise<PatchDetails[]>;
-  /** A failed patch back to pending with no attempts, audited; false (nothing written) for any other status. */
+  /** A patch that is not ready back to pending with no attempts, audited; false (nothing written) when ready. */
   reopenPatch(patchId: string, now: number, audit: AuditEntry): Promise<boolean>;
   /** Deletes every patch from or to the version; returns the sha256 of those that had bytes. */
   deletePatchesOf(versionId: string): Promise<string[]>;

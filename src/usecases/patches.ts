@@ -2,13 +2,16 @@
 // Queue job each, offered by the check once ready.
 import { AppError } from "../domain/errors";
 import {
-  applyPatch,
-  createPatch,
+  buildStream,
+  checkPatch,
+  createPatchFromStreams,
   DEFAULT_PLAN,
   PATCH_FORMAT,
-  type PatchFile,
   type PatchPlanOptions,
+  planSegments,
+  zstdDecompress,
 } from "../domain/patch";
+import { manifestText } from "../domain/publisher";
 import type { PatchDetails, PatchJob, PatchRecord } from "./patch-ports";
 import type { Context, Deps, PatchCodec, VersionRecord } from "./ports";
 import { publishMiniProgram } from "./publish-delivery";
@@ -99,45 +102,37 @@ export async function buildPatch(deps: Deps, job: PatchJob): Promise<PatchJobRep
     return { patchId: row.id, outcome: "already" };
   }
   if (row.status !== "pending") return { patchId: row.id, outcome: "closed" };
+  const skip = async (error: string, buildMs: number | null = null, memoryBytes: number | null = null) => {
+    await deps.store.finishPatch(row.id, { status: "skipped", error, buildMs, memoryBytes }, deps.clock.now());
+    return { patchId: row.id, outcome: "skipped" as const };
+  };
   const [base, target] = await Promise.all([
     deps.store.getVersion(row.baseVersionId),
     deps.store.getVersion(row.targetVersionId),
   ]);
   if (base === null || target === null || base.deletedAt !== null || target.deletedAt !== null) {
+    await skip("A version was deleted.");
     return { patchId: row.id, outcome: "gone" };
   }
-  const skip = async (error: string, buildMs: number | null = null, memoryBytes: number | null = null) => {
-    await deps.store.finishPatch(row.id, { status: "skipped", error, buildMs, memoryBytes }, deps.clock.now());
-    return { patchId: row.id, outcome: "skipped" as const };
-  };
   if (base.manifestSha256 === null || target.manifestSha256 === null) {
     return skip("A version was uploaded before manifests were kept: upload its bytes again to patch it.");
   }
   const max = deps.patches.maxInputBytes;
   const started = Date.now();
-  // The reader refuses a package whose entries declare more than `max` bytes before inflating any.
-  const limits = { ...deps.limits, maxUncompressedBytes: Math.min(deps.limits.maxUncompressedBytes, max) };
-  const unpack = async (sha256: string) => {
-    try {
-      return await deps.reader.files(await packageBytes(deps, sha256), limits);
-    } catch (error) {
-      if (error instanceof AppError && error.code === "PAYLOAD_TOO_LARGE") return null;
-      throw error;
-    }
-  };
-  const baseFiles = await unpack(base.sha256);
-  const targetFiles = baseFiles === null ? null : await unpack(target.sha256);
-  if (baseFiles === null || targetFiles === null) {
+  const baseStream = await streamOf(deps, base, max);
+  const targetStream = baseStream === null ? null : await streamOf(deps, target, max);
+  if (baseStream === null || targetStream === null) {
     return skip(`A package unpacks to more than ${max} bytes, the most one patch job takes (PATCH_MAX_INPUT_BYTES).`);
   }
-  const unpacked = (files: { bytes: Uint8Array }[]) => files.reduce((n, f) => n + f.bytes.length, 0);
   const codec = await deps.patches.codec();
-  const bytes = await makeVerifiedPatch(codec, baseFiles, targetFiles);
+  const bytes = await makeVerifiedPatch(codec, baseStream, targetStream);
   const buildMs = Date.now() - started;
-  const memoryBytes = codec.memoryBytes() + unpacked(baseFiles) + unpacked(targetFiles) + bytes.length;
-  if (bytes.length >= target.size) {
+  const memoryBytes = codec.memoryBytes() + baseStream.stream.length + targetStream.stream.length + bytes.length;
+  // A patch at or over the offer's bound would never be offered: not worth storing.
+  if (bytes.length >= target.size * deps.patches.maxRatio) {
     return skip(
-      `The patch (${bytes.length} bytes) is not smaller than the package (${target.size}).`,
+      `The patch (${bytes.length} bytes) is not under ${deps.patches.maxRatio} of the package (${target.size} bytes), ` +
+        "the most a device is offered (PATCH_MAX_RATIO).",
       buildMs,
       memoryBytes,
     );
@@ -152,32 +147,65 @@ export async function buildPatch(deps: Deps, job: PatchJob): Promise<PatchJobRep
       return { patchId: row.id, outcome: "gone" };
     }
   }
+  // Stored again (create-only: a no-op when present): another row's deletion may have removed these
+  // same bytes between the first write and this row becoming ready, when this row named none yet.
+  await deps.packages.putPatch(sha256, bytes);
   await republish(deps, row);
   return { patchId: row.id, outcome: "ready", size: bytes.length, buildMs, memoryBytes };
 }
 
+/** A package as a patch needs it: its stream and its files' paths and sizes (the files themselves are let go). */
+export interface PackageStream {
+  sizes: { path: string; size: number }[];
+  stream: Uint8Array;
+}
+
 /**
- * The patch from `base` to `target` (files in manifest order), decoded again and compared with every
- * target file before it is returned: what devices get must give exactly the target's files. What the
- * Queue job runs (and `npm run bench:delta` measures).
+ * A version's package from the package store as a stream (buildStream), after checking its files
+ * against the version's manifest; null when it declares more than `max` bytes unpacked (refused by
+ * the reader before anything is inflated). Throws when the bytes are missing or do not match the
+ * manifest (the Queue retries, then the dead letter says why).
+ */
+async function streamOf(deps: Deps, version: VersionRecord, max: number): Promise<PackageStream | null> {
+  const limits = { ...deps.limits, maxUncompressedBytes: Math.min(deps.limits.maxUncompressedBytes, max) };
+  let contents: Awaited<ReturnType<Deps["reader"]["contents"]>>;
+  try {
+    contents = await deps.reader.contents(await packageBytes(deps, version.sha256), limits);
+  } catch (error) {
+    if (error instanceof AppError && error.code === "PAYLOAD_TOO_LARGE") return null;
+    throw error;
+  }
+  if ((await deps.hasher.sha256Hex(manifestText(contents.manifest))) !== version.manifestSha256) {
+    throw new Error(`package ${version.sha256} does not match the manifest of version ${version.version}`);
+  }
+  return packageStream(contents.files);
+}
+
+/** Files in manifest order as a patch needs them (the bench builds its inputs with it too). */
+export function packageStream(files: readonly { path: string; bytes: Uint8Array }[]): PackageStream {
+  return { sizes: files.map((f) => ({ path: f.path, size: f.bytes.length })), stream: buildStream(files) };
+}
+
+/**
+ * The patch from `base` to `target`, then decoded again segment by segment, with the service's zstd
+ * and with the SDK's pure-JavaScript decoder that devices use, and compared with the target stream
+ * before it is returned: what devices get must give exactly the target's files. What the Queue job
+ * runs (and `npm run bench:delta` measures).
  */
 export async function makeVerifiedPatch(
   codec: PatchCodec,
-  base: readonly PatchFile[],
-  target: readonly PatchFile[],
+  base: PackageStream,
+  target: PackageStream,
   plan: PatchPlanOptions = DEFAULT_PLAN,
   onSegment?: (index: number, count: number) => void,
 ): Promise<Uint8Array> {
-  const bytes = await createPatch(base, target, (data, dict) => codec.compress(data, dict), plan, onSegment);
-  const manifest = target.map((f) => ({ path: f.path, size: f.bytes.length, sha256: "" }));
-  const decoded = await applyPatch(bytes, base, manifest, (frame, dict, size) => codec.decompress(frame, dict, size));
-  for (let i = 0; i < target.length; i++) {
-    const want = (target[i] as PatchFile).bytes;
-    const got = (decoded[i] as PatchFile).bytes;
-    if (got.length !== want.length || !got.every((b, k) => b === want[k])) {
-      throw new Error(`the patch does not reproduce ${target[i]?.path}`);
-    }
-  }
+  const segments = planSegments(base.sizes, target.sizes, plan);
+  const compress = (data: Uint8Array, dict: Uint8Array) => codec.compress(data, dict);
+  const bytes = await createPatchFromStreams(base.stream, target.stream, segments, compress, onSegment);
+  await checkPatch(bytes, base.stream, target.stream, [
+    (frame, dict, size) => codec.decompress(frame, dict, size),
+    zstdDecompress,
+  ]);
   return bytes;
 }
 
@@ -193,7 +221,7 @@ export async function notePatchFailure(deps: Deps, job: PatchJob, error: unknown
 /** A job ran out of retries (its dead letter): the patch is failed and devices keep full packages. */
 export async function deadLetterPatch(deps: Deps, job: PatchJob, attempts: number): Promise<void> {
   const row = await deps.store.getPatch(job.patchId);
-  if (row === null || row.status === "ready") return;
+  if (row === null || row.status !== "pending") return;
   const last = row.error === null ? "" : `: ${row.error}`;
   await deps.store.failPatch(
     row.id,
@@ -216,8 +244,9 @@ export async function listPatches(deps: Deps, ctx: Context, miniProgramId: strin
 }
 
 /**
- * Puts a failed patch back to pending and queues its job again (version:upload). CONFLICT for any
- * other status; SERVICE_MISCONFIGURED when the deployment has no patch Queue.
+ * Builds a patch again (version:upload): a failed one once its cause is fixed, a skipped one after a
+ * setting changed, or a pending one whose job was lost. It goes back to pending with no attempts and
+ * its job is queued. CONFLICT for a ready patch; SERVICE_MISCONFIGURED without a patch Queue.
  */
 export async function retryPatch(deps: Deps, ctx: Context, miniProgramId: string, patchId: string) {
   const mp = await deps.store.getMiniProgram(ctx.actor.workspaceId, miniProgramId);
@@ -235,7 +264,7 @@ export async function retryPatch(deps: Deps, ctx: Context, miniProgramId: string
     after: { status: "pending" },
   });
   if (!(await deps.store.reopenPatch(row.id, deps.clock.now(), audit))) {
-    throw new AppError("CONFLICT", `The patch is ${row.status}: only a failed patch is built again.`);
+    throw new AppError("CONFLICT", "The patch is ready: it needs no build.");
   }
   await queue.send([{ patchId: row.id }]);
   const details = (await deps.store.listPatches(mp.id)).find((p) => p.id === row.id);

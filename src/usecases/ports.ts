@@ -41,8 +41,11 @@ export interface Hasher {
 /** Reads a zip into its file manifest; throws AppError INVALID_PACKAGE / PAYLOAD_TOO_LARGE. */
 export interface PackageReader {
   manifest(bytes: Uint8Array, limits: PackageLimits): Promise<ManifestFile[]>;
-  /** The package's files with their bytes, in manifest order, after the same checks as `manifest`. */
-  files(bytes: Uint8Array, limits: PackageLimits): Promise<{ path: string; bytes: Uint8Array }[]>;
+  /** The manifest and the files with their bytes, in manifest order, after the same checks as `manifest`. */
+  contents(
+    bytes: Uint8Array,
+    limits: PackageLimits,
+  ): Promise<{ manifest: ManifestFile[]; files: { path: string; bytes: Uint8Array }[] }>;
 }
 
 export interface StoredObject {
@@ -643,6 +646,8 @@ export interface PatchSettings {
   maxRatio: number;
   /** Largest package, uncompressed, a job patches from or to (bytes); larger ones are skipped. */
   maxInputBytes: number;
+  /** Delay before a failed job's first retry (seconds), doubled at each further one. */
+  retrySeconds: number;
   /** The isolate's zstd (WebAssembly), instantiated on first use. */
   codec(): Promise<PatchCodec>;
 }

@@ -193,6 +193,13 @@ const MANIFEST = "manifest/";
 /** sha256 of patches that failed to apply here, per mini program: never tried again. */
 const FAILED_PATCHES = "failed-patches/";
 const MAX_FAILED_PATCHES = 20;
+/** Patch failures after which the same patch is tried again at a later install. */
+const TRANSIENT_PATCH_FAILURES: ReadonlySet<string> = new Set([
+  "NETWORK_ERROR",
+  "DOWNLOAD_INCOMPLETE",
+  "HTTP_ERROR",
+  "STORAGE_ERROR",
+]);
 /** The service keeps at most 50 failed versions per mini program (docs/protocol.md §1.1). */
 const MAX_FAILED = 50;
 const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
@@ -695,16 +702,17 @@ export function createClient(options: ClientOptions): UpdraftClient {
       await fileSetsLocked(async () => {
         try {
           await storage.writeFileSet(fileSet, files);
-          // Kept for the next install's patch: its base stream is built from these paths and sizes.
-          await storage.set(MANIFEST + fileSet, manifestBody);
         } catch (error) {
-          await storage.delete(MANIFEST + fileSet).catch(() => undefined);
           await storage.deleteFileSet(fileSet).catch(() => undefined);
           throw new UpdraftError("STORAGE_ERROR", "The files could not be staged.", { cause: error });
         }
+        // Kept for the next install's patch (its base stream is built from these paths and sizes):
+        // best effort, since without it the next update only downloads the full package.
+        await storage.set(MANIFEST + fileSet, manifestBody).catch(warn);
         try {
           await storage.set(INSTALLED + id, JSON.stringify(record));
         } catch (error) {
+          await storage.delete(MANIFEST + fileSet).catch(() => undefined);
           await storage.deleteFileSet(fileSet).catch(() => undefined);
           throw new UpdraftError("STORAGE_ERROR", "The installed version could not be switched.", { cause: error });
         }
@@ -722,8 +730,8 @@ export function createClient(options: ClientOptions): UpdraftClient {
    * one by one against the (signed) target manifest; null when there is no usable patch: none
    * offered, no decoder for its format, not for the installed package, or one that already failed
    * here. A patch that fails to download, apply or verify is reported (onWarning, PATCH_FAILED) and
-   * null is returned: the caller downloads the package. Unless only its transfer failed (network,
-   * incomplete), it is remembered and not tried again.
+   * null is returned: the caller downloads the package. Unless it could not be fetched or stored
+   * (TRANSIENT_PATCH_FAILURES), it is remembered and not tried again.
    */
   async function patchedFiles(
     result: UpdateResult,
@@ -736,8 +744,8 @@ export function createClient(options: ClientOptions): UpdraftClient {
     if (decoder === undefined || patch.format !== PATCH_FORMAT) return null;
     if (current === null || current.fileSet === null || current.sha256 !== patch.baseSha256) return null;
     if (current.manifestSha256 === null) return null;
-    if ((await failedPatches(result.id)).includes(patch.sha256)) return null;
     try {
+      if ((await failedPatches(result.id)).includes(patch.sha256)) return null;
       const text = await storage.get(MANIFEST + current.fileSet);
       const baseManifest = text === null ? null : parseManifest(text);
       if (text === null || baseManifest === null || toHex(await sha256(utf8Encode(text))) !== current.manifestSha256) {
@@ -769,10 +777,9 @@ export function createClient(options: ClientOptions): UpdraftClient {
           },
         ),
       );
-      // A transfer that kept failing may work later (the bytes received are kept for resuming); any
-      // other failure is the patch's or the installed files' own: never tried again here.
-      const transient =
-        error instanceof UpdraftError && (error.code === "NETWORK_ERROR" || error.code === "DOWNLOAD_INCOMPLETE");
+      // A patch that could not be fetched or stored (network, HTTP, storage) may work at a later
+      // install; any other failure is the patch's or the installed files' own: never tried again here.
+      const transient = error instanceof UpdraftError && TRANSIENT_PATCH_FAILURES.has(error.code);
       if (!transient) {
         const list = (await failedPatches(result.id)).filter((s) => s !== patch.sha256);
         list.push(patch.sha256);

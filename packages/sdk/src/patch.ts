@@ -205,8 +205,20 @@ export async function createPatch(
 ): Promise<Uint8Array> {
   const sizes = (files: readonly PatchFile[]) => files.map((f) => ({ path: f.path, size: f.bytes.length }));
   const plan = planSegments(sizes(base), sizes(target), options);
-  const b = buildStream(base);
-  const t = buildStream(target);
+  return createPatchFromStreams(buildStream(base), buildStream(target), plan, compress, onSegment);
+}
+
+/**
+ * createPatch over streams already built (buildStream) and a plan (planSegments of the same files):
+ * what a caller holding only the streams uses, so the files need not stay in memory beside them.
+ */
+export async function createPatchFromStreams(
+  b: Uint8Array,
+  t: Uint8Array,
+  plan: readonly { start: number; end: number; dict: [number, number] }[],
+  compress: ZstdCompress,
+  onSegment?: (index: number, count: number) => void | Promise<void>,
+): Promise<Uint8Array> {
   const frames: Uint8Array[] = [];
   const segments: PatchSegment[] = [];
   for (let i = 0; i < plan.length; i++) {
@@ -222,6 +234,32 @@ export async function createPatch(
     await onSegment?.(i, plan.length);
   }
   return encodePatch(segments, frames, b.length);
+}
+
+/**
+ * Decodes every segment of `patch` with each of `decoders` and compares it with the target stream:
+ * PatchError unless each gives exactly T. One segment is decoded at a time (no second copy of T).
+ */
+export async function checkPatch(
+  patch: Uint8Array,
+  b: Uint8Array,
+  t: Uint8Array,
+  decoders: readonly ZstdDecompress[],
+): Promise<void> {
+  const { segments, frames } = parsePatch(patch, b.length, t.length);
+  let at = 0;
+  for (let i = 0; i < frames.length; i++) {
+    const seg = segments[i] as PatchSegment;
+    const want = t.subarray(at, at + seg.size);
+    for (const decompress of decoders) {
+      const got = await decompress(frames[i] as Uint8Array, b.subarray(seg.dict[0], seg.dict[1]), seg.size);
+      if (got.length !== want.length) throw new PatchError(`Segment ${i} does not decode to the target.`);
+      for (let k = 0; k < want.length; k++) {
+        if (got[k] !== want[k]) throw new PatchError(`Segment ${i} does not decode to the target.`);
+      }
+    }
+    at += seg.size;
+  }
 }
 
 /** Unsigned LEB128, as the container writes every number. */
@@ -375,7 +413,8 @@ export async function applyPatch(
     }
     if (t[p + path.length] !== 0) throw new PatchError(`The patched stream does not carry ${f.path} where expected.`);
     p += path.length + 1;
-    files.push({ path: f.path, bytes: t.slice(p, p + f.size) });
+    // Views of T: the files share its one buffer rather than copying it.
+    files.push({ path: f.path, bytes: t.subarray(p, p + f.size) });
     p += f.size;
   }
   return files;

@@ -240,10 +240,11 @@ export const versionsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validation
       method: "post",
       path: "/{miniProgramId}/patches/{patchId}/retry",
       tags: ["versions"],
-      summary: "Build a failed patch again",
+      summary: "Build a patch again",
       description:
-        "Puts a `failed` patch back to `pending` with no attempts and queues its job again. Any other status is " +
-        "409 CONFLICT (a ready patch needs nothing; a pending one is already queued).",
+        "Puts a `failed`, `skipped` or `pending` patch back to `pending` with no attempts and queues its job again: " +
+        "a failed one once its cause is fixed, a skipped one after a setting changed, a pending one whose job was " +
+        "lost. A `ready` patch is 409 CONFLICT.",
       security: SecurityBearer,
       request: { params: Params.extend({ patchId: z.string().min(1).max(128) }) },
       responses: {
