@@ -8,6 +8,9 @@ import type { Deps } from "../usecases/ports";
 /** The dead-letter queue of patch jobs is named like the job queue with this suffix (wrangler.toml). */
 const DEAD_LETTER_SUFFIX = "-dlq";
 
+/** The longest delay a Queue message may be retried after (12 hours). */
+const MAX_RETRY_DELAY_SECONDS = 43_200;
+
 const isJob = (body: unknown): body is PatchJob =>
   typeof body === "object" && body !== null && typeof (body as PatchJob).patchId === "string";
 
@@ -35,7 +38,8 @@ export function createQueueHandler(buildDeps: (env: Bindings) => Deps) {
         if (!dead) await notePatchFailure(deps, job, error).catch(() => undefined);
         // Backoff: PATCH_RETRY_SECONDS, doubled at each attempt (an outage of a few seconds does not
         // use up every retry).
-        message.retry({ delaySeconds: deps.patches.retrySeconds * 2 ** Math.max(0, message.attempts - 1) });
+        const delay = deps.patches.retrySeconds * 2 ** Math.max(0, message.attempts - 1);
+        message.retry({ delaySeconds: Math.min(delay, MAX_RETRY_DELAY_SECONDS) });
       }
     }
   };

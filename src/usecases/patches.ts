@@ -84,13 +84,13 @@ export interface PatchJobReport {
 }
 
 /**
- * Builds one patch (a Queue job): both packages are read from the package store and unpacked, the
- * patch is made with zstd, then decoded again and compared with the target's files before it is
- * stored (create-only, content-addressed) and recorded; the mini program's delivery is republished so
- * checks offer it. A patch not smaller than the package, or a package larger than
- * deps.patches.maxInputBytes unpacked, is recorded as skipped. Throws on anything transient (the
- * Queue retries; the dead letter marks it failed): a patch is never offered unless it was built and
- * verified whole.
+ * Builds one patch (a Queue job): each package is read from the package store, checked against its
+ * version's manifest and kept as its stream; the patch is made with zstd and every segment decoded
+ * again (makeVerifiedPatch) before it is stored (create-only, content-addressed) and recorded; the
+ * mini program's delivery is republished so checks offer it. A package over
+ * deps.patches.maxInputBytes unpacked, a patch not under deps.patches.maxRatio of the package, or a
+ * deleted version is recorded as skipped. Throws on anything else (the Queue retries; the dead letter
+ * marks it failed): a patch is never offered unless it was built and verified whole.
  */
 export async function buildPatch(deps: Deps, job: PatchJob): Promise<PatchJobReport> {
   // PATCH_BASE_VERSIONS=0 turns building off: a job still queued is dropped (its patch stays pending).

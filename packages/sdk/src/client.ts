@@ -781,7 +781,7 @@ export function createClient(options: ClientOptions): UpdraftClient {
       // install; any other failure is the patch's or the installed files' own: never tried again here.
       const transient = error instanceof UpdraftError && TRANSIENT_PATCH_FAILURES.has(error.code);
       if (!transient) {
-        const list = (await failedPatches(result.id)).filter((s) => s !== patch.sha256);
+        const list = (await failedPatches(result.id).catch(() => [] as string[])).filter((s) => s !== patch.sha256);
         list.push(patch.sha256);
         await storage.set(FAILED_PATCHES + result.id, JSON.stringify(list.slice(-MAX_FAILED_PATCHES))).catch(warn);
         await storage.deleteBlob(partialBlobName(patch.sha256)).catch(() => undefined);
