@@ -86,8 +86,12 @@ describe("install", () => {
     expect(await t.client.readFile("shop", "../x")).toBeNull();
     // The replaced version's files stay until cleanup (an async update may have it open).
     expect(await t.storage.listFileSets()).toHaveLength(2);
+    // Each installed file set keeps its manifest text (a later patch's base is built from it).
+    expect(await t.storage.keys("manifest/")).toHaveLength(2);
+    expect(await t.storage.get(`manifest/${now?.fileSet}`)).toBe(offer.manifest);
     await t.client.cleanup();
     expect(await t.storage.listFileSets()).toEqual([now?.fileSet]);
+    expect(await t.storage.keys("manifest/")).toEqual([`manifest/${now?.fileSet}`]);
     // The check after it reports the new version and its hash.
     await t.client.check(["shop"]);
     expect(t.service.checks.at(-1)?.miniPrograms).toEqual([
