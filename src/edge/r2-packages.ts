@@ -6,17 +6,16 @@ const manifestKey = (sha256: string) => `manifests/${sha256}.json`;
 
 /** Package bytes in R2 under their sha256; every write is create-only. */
 export function r2PackageStore(bucket: R2Bucket): PackageStore {
+  // onlyIf etagDoesNotMatch "*" makes the put conditional on absence (R2 answers null when the
+  // object exists); R2 also verifies the sha256. True when this call created the object.
+  const create = async (sha256: string, body: Uint8Array | string, contentType: string) =>
+    (await bucket.put(packageKey(sha256), body, {
+      sha256,
+      onlyIf: { etagDoesNotMatch: "*" },
+      httpMetadata: { contentType },
+    })) !== null;
   return {
-    async putIfAbsent(sha256, bytes) {
-      // onlyIf etagDoesNotMatch "*" makes the put conditional on absence (R2 answers null when the
-      // object exists); R2 also verifies the sha256.
-      const created = await bucket.put(packageKey(sha256), bytes, {
-        sha256,
-        onlyIf: { etagDoesNotMatch: "*" },
-        httpMetadata: { contentType: "application/zip" },
-      });
-      return created !== null;
-    },
+    putIfAbsent: (sha256, bytes) => create(sha256, bytes, "application/zip"),
     async remove(sha256) {
       await bucket.delete([packageKey(sha256), manifestKey(sha256)]);
     },
@@ -31,18 +30,10 @@ export function r2PackageStore(bucket: R2Bucket): PackageStore {
       return obj === null ? null : ((await obj.json()) as ManifestFile[]);
     },
     async putText(sha256, text) {
-      await bucket.put(packageKey(sha256), text, {
-        sha256,
-        onlyIf: { etagDoesNotMatch: "*" },
-        httpMetadata: { contentType: "text/plain; charset=utf-8" },
-      });
+      await create(sha256, text, "text/plain; charset=utf-8");
     },
     async putPatch(sha256, bytes) {
-      await bucket.put(packageKey(sha256), bytes, {
-        sha256,
-        onlyIf: { etagDoesNotMatch: "*" },
-        httpMetadata: { contentType: "application/vnd.updraft.patch" },
-      });
+      await create(sha256, bytes, "application/vnd.updraft.patch");
     },
     async head(sha256) {
       const obj = await bucket.head(packageKey(sha256));
