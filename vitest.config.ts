@@ -24,26 +24,33 @@ export default defineConfig(async () => {
           shared,
           "integration",
           ["test/integration/**/*.test.ts"],
-          ["test/integration/patches*.test.ts"],
-          "0",
+          ["test/integration/patches*.test.ts", "test/integration/stats*.test.ts"],
+          { PATCH_BASE_VERSIONS: "0", STATS: "off" },
         ),
-        // Patch builds run on the Queue in the background: only where a test waits for them.
-        integration(shared, "patches", ["test/integration/patches*.test.ts"], [], "5"),
+        // Patch builds and event counting run on Queues in the background: only where a test waits for them.
+        integration(shared, "patches", ["test/integration/patches*.test.ts"], [], { PATCH_BASE_VERSIONS: "5", STATS: "off" }),
+        integration(shared, "stats", ["test/integration/stats*.test.ts"], [], {
+          PATCH_BASE_VERSIONS: "0",
+          STATS: "on",
+          // Accepted events are sent to the Queue almost at once (tests wait for counts).
+          STATS_FLUSH_MS: "20",
+        }),
       ],
     },
   };
 });
 
 /**
- * A project of tests inside workerd with the real local bindings. `patchBases` is PATCH_BASE_VERSIONS:
- * "0" turns patch builds off, so releases going out enqueue nothing that outlives the test.
+ * A project of tests inside workerd with the real local bindings. `vars` set the background work:
+ * PATCH_BASE_VERSIONS "0" turns patch builds off and STATS "off" turns statistics off, so nothing
+ * enqueued outlives a test of a project that does not wait for it.
  */
 function integration(
   shared: { migrations: Awaited<ReturnType<typeof readD1Migrations>>; keyset: string },
   name: string,
   include: string[],
   exclude: string[],
-  patchBases: string,
+  vars: Record<string, string>,
 ) {
   return {
     plugins: [
@@ -62,7 +69,7 @@ function integration(
             MAX_PACKAGE_BYTES: "1048576",
             // Small enough for snapshot-budget.test.ts to reach with a few releases of one mini program.
             PART_MAX_BYTES: "2097152",
-            PATCH_BASE_VERSIONS: patchBases,
+            ...vars,
             // Retries at once: the dead-letter test waits for four attempts.
             PATCH_RETRY_SECONDS: "0",
           },

@@ -1,8 +1,11 @@
+import { createHmac } from "node:crypto";
 import { DEFAULT_MAX_PART_BYTES } from "./domain/delivery";
 import { packageBaseFrom } from "./domain/deployment";
+import { AppError } from "./domain/errors";
 import { DEFAULT_PACKAGE_LIMITS } from "./domain/package";
 import { type ServiceKeys, serviceKeysFrom } from "./domain/service-keys";
-import { bucketKeyFromHex } from "./domain/targeting/bucket";
+import { TokenBuckets } from "./domain/stats/token-bucket";
+import { type BucketKey, bucketKeyFromBytes, bucketKeyFromHex, createKeyedHash } from "./domain/targeting/bucket";
 import { cachedAdmissionGate, durableObjectAdmissionGate } from "./edge/admissions";
 import { ed25519Signer, randomIds, verifyEd25519, webCryptoHasher } from "./edge/crypto";
 import { DEFAULT_DELIVERY_CACHE, deliveryCache } from "./edge/delivery-cache";
@@ -13,13 +16,17 @@ import { ISOLATE_CACHE_BUDGET_BYTES, MemoryBudget, RESERVED_CACHE_BYTES } from "
 import { hmacPreviewTokens } from "./edge/preview-tokens";
 import { qrPng, qrSvg } from "./edge/qr-image";
 import { r2PackageStore } from "./edge/r2-packages";
+import { durableObjectMonitors } from "./edge/release-monitors";
+import { DEFAULT_RECORDER, StatsRecorder } from "./edge/stats-recorder";
 import { parseUserAgent } from "./edge/user-agent";
 import { fflateReader } from "./edge/zip-reader";
 import { zstd } from "./edge/zstd";
 import { d1Store } from "./store/d1-store";
 import { d1Throttle } from "./store/d1-throttle";
 import { reportOutages } from "./store/outage";
+import { ReleaseAddresses } from "./usecases/ingest-stats";
 import type { Clock, Deps } from "./usecases/ports";
+import type { StatsHashes } from "./usecases/record-events";
 
 /** Bindings and secrets. Secrets are set with `wrangler secret put` (docs/deploy.md) and are optional here. */
 export type Bindings = Env & {
@@ -38,7 +45,17 @@ export type Bindings = Env & {
   PACKAGE_BASE_URL?: string;
   /** Largest package, unpacked, a patch job takes (bytes, default 12 MiB; docs/patches.md). */
   PATCH_MAX_INPUT_BYTES?: string;
+  /**
+   * 32 hex digits: the key of the keyed hashes statistics keep instead of device ids
+   * (docs/statistics.md). Unset: derived from SIGNING_KEY_SEED.
+   */
+  STATS_KEY?: string;
+  /** How long accepted events wait in an isolate before they are sent to the stats Queue (ms, default 1000). */
+  STATS_FLUSH_MS?: string;
 };
+
+/** Per-device limit of POST /v1/events: a burst of two full batches, then 2 events a second. */
+export const EVENTS_PER_DEVICE = { burst: 200, refillPerSecond: 2 } as const;
 
 /** zstd level of patches: 19 is the highest without --ultra's memory (docs/patches.md). */
 export const PATCH_ZSTD_LEVEL = 19;
@@ -64,6 +81,7 @@ export function buildDeps(env: Bindings): Deps {
 }
 
 function build(env: Bindings): Deps {
+  const store = reportOutages(d1Store(env.DB));
   const pollMs = positiveOr(Number(env.SNAPSHOT_CACHE_MS), DEFAULT_DELIVERY_CACHE.pollMs);
   const budget = isolateMemoryBudget();
   const maxPackageBytes = Number(env.MAX_PACKAGE_BYTES) || 20 * 1024 * 1024;
@@ -78,7 +96,7 @@ function build(env: Bindings): Deps {
     ids: randomIds,
     hasher: webCryptoHasher,
     // drizzle builds its schema metadata on construction: once per isolate, not per request.
-    store: reportOutages(d1Store(env.DB)),
+    store,
     throttle: reportOutages(d1Throttle(env.DB)),
     packages: r2PackageStore(env.PACKAGES),
     reader: fflateReader,
@@ -135,12 +153,47 @@ function build(env: Bindings): Deps {
         };
       },
     },
+    events: {
+      sink:
+        (env.STATS as string) === "off" || env.STATS_QUEUE === undefined
+          ? null
+          : new StatsRecorder(env.STATS_QUEUE, {
+              ...DEFAULT_RECORDER,
+              flushMs: positiveOr(Number(env.STATS_FLUSH_MS), DEFAULT_RECORDER.flushMs),
+            }),
+      hashes: statsHashes(statsKey(env)),
+      limiter: new TokenBuckets(EVENTS_PER_DEVICE),
+    },
+    stats: { addresses: new ReleaseAddresses(store), monitors: durableObjectMonitors(env.MONITORS) },
     limits: {
       ...DEFAULT_PACKAGE_LIMITS,
       maxPackageBytes,
       maxPartBytes: positiveOr(Number(env.PART_MAX_BYTES), DEFAULT_MAX_PART_BYTES),
     },
   };
+}
+
+/**
+ * The statistics key: STATS_KEY, else HMAC-SHA256(SIGNING_KEY_SEED, "updraft statistics key v1") cut
+ * to 16 bytes, so a deployment with a signing key needs no other secret; null without either.
+ * Throws SERVICE_MISCONFIGURED on an invalid STATS_KEY (like any invalid setting, before caching).
+ */
+function statsKey(env: Bindings): BucketKey | null {
+  if (env.STATS_KEY) {
+    const key = bucketKeyFromHex(env.STATS_KEY);
+    if (key === null) throw new AppError("SERVICE_MISCONFIGURED", "STATS_KEY must be 32 hex digits.");
+    return key;
+  }
+  if (!env.SIGNING_KEY_SEED) return null;
+  const mac = createHmac("sha256", env.SIGNING_KEY_SEED).update("updraft statistics key v1").digest();
+  return bucketKeyFromBytes(new Uint8Array(mac.subarray(0, 16)));
+}
+
+function statsHashes(key: BucketKey | null): StatsHashes | null {
+  if (key === null) return null;
+  const device = createKeyedHash(key, "updraft:device");
+  const event = createKeyedHash(key, "updraft:event");
+  return { device, event: (deviceId, eventId) => event(`${deviceId}\u0000${eventId}`) };
 }
 
 /** `n` when it is a whole number of zero or more (0 turns patches off), else `fallback`. */

@@ -8,3 +8,4 @@ export default {
 } satisfies ExportedHandler<Env>;
 export { AdmissionCounter } from "./edge/admission-counter";
 export { DeliveryIndex } from "./edge/delivery-index";
+export { ReleaseMonitor } from "./monitor";

@@ -79,6 +79,7 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission | readonly Pe
   "PUT /v1/admin/releases/{releaseId}/targeting": "release:write",
   "PUT /v1/admin/releases/{releaseId}/rollout": "release:write",
   "GET /v1/admin/releases/{releaseId}/features": "mini_program:read",
+  "GET /v1/admin/releases/{releaseId}/stats": "mini_program:read",
   "GET /v1/admin/releases/{releaseId}/qr-codes": "release:write",
   "POST /v1/admin/releases/{releaseId}/qr-codes": "release:write",
   "GET /v1/admin/releases/{releaseId}/qr-codes/{codeId}": "release:write",

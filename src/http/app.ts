@@ -12,12 +12,14 @@ import { miniProgramsRouter } from "./admin/mini-programs";
 import { publisherKeysRouter } from "./admin/publisher-keys";
 import { qrCodesRouter } from "./admin/qr-codes";
 import { releasesRouter } from "./admin/releases";
+import { statsRouter } from "./admin/stats";
 import { tokensRouter } from "./admin/tokens";
 import { versionsRouter } from "./admin/versions";
 import { workspaceRouter } from "./admin/workspace";
 import { requireToken } from "./auth";
 import { bootstrapRouter } from "./bootstrap";
 import { answerCheck, checkRouter, pathStart } from "./client/check";
+import { answerEvents, eventsRouter } from "./client/events";
 import { keysRouter } from "./client/keys";
 import { packagesRouter } from "./client/packages";
 import { errorResponse, newRequestId, problem } from "./problem";
@@ -50,6 +52,7 @@ function createHttpApp(depsFor: (bindings: never) => Deps) {
   app.route("/v1/admin/mini-programs", versionsRouter);
   app.route("/v1/admin/releases", releasesRouter);
   app.route("/v1/admin/releases", qrCodesRouter);
+  app.route("/v1/admin/releases", statsRouter);
   app.route("/v1/admin", catalogueRouter);
   app.route("/v1/admin/publisher-keys", publisherKeysRouter);
   app.route("/v1/admin/audit-logs", auditRouter);
@@ -57,6 +60,7 @@ function createHttpApp(depsFor: (bindings: never) => Deps) {
   app.route("/v1/admin/explain", explainRouter);
   app.route("/v1", bootstrapRouter);
   app.route("/v1", checkRouter);
+  app.route("/v1", eventsRouter);
   app.route("/v1", packagesRouter);
   app.route("/v1", keysRouter);
 
@@ -82,27 +86,33 @@ function createHttpApp(depsFor: (bindings: never) => Deps) {
 }
 
 /**
- * The Worker's fetch handler. `POST /v1/check`, the hot path every device polls, is answered before
- * the router: Hono's dispatch measured about 140 µs of workerd CPU per check (docs/performance.md).
- * It gets the same request id and problem responses as routed requests; the router only documents
- * it (checkRouter). Every other request goes through Hono.
+ * The Worker's fetch handler. `POST /v1/check`, the hot path every device polls, and `POST
+ * /v1/events`, which devices send as often, are answered before the router: Hono's dispatch measured
+ * about 140 µs of workerd CPU per check (docs/performance.md). They get the same request id and
+ * problem responses as routed requests; the router only documents them. Every other request goes
+ * through Hono.
  */
 export function createFetchHandler<E>(depsFor: (bindings: E) => Deps) {
   const app = createHttpApp(depsFor as (bindings: never) => Deps);
   return async (request: Request, env: E, ctx: ExecutionContext): Promise<Response> => {
     const url = request.url;
-    if (request.method !== "POST" || !isCheckPath(url)) return app.fetch(request, env as never, ctx);
+    const device = request.method === "POST" ? devicePath(url) : null;
+    if (device === null) return app.fetch(request, env as never, ctx);
     const requestId = newRequestId();
     try {
-      return await answerCheck(request, url, depsFor(env), requestId, ctx);
+      return device === "/v1/check"
+        ? await answerCheck(request, url, depsFor(env), requestId, ctx)
+        : await answerEvents(request, depsFor(env), requestId, ctx);
     } catch (error) {
       return errorResponse(error, requestId);
     }
   };
 }
 
-function isCheckPath(url: string): boolean {
+/** The path when it is one of the device routes answered before the router, else null. */
+function devicePath(url: string): "/v1/check" | "/v1/events" | null {
   const start = pathStart(url);
   const end = url.indexOf("?", start);
-  return (end === -1 ? url.slice(start) : url.slice(start, end)) === "/v1/check";
+  const path = end === -1 ? url.slice(start) : url.slice(start, end);
+  return path === "/v1/check" || path === "/v1/events" ? path : null;
 }

@@ -19,13 +19,13 @@ const JSON_TYPE = /^application\/([a-z.-]+\+)?json(;\s*[a-z0-9-]+=[^;]+)*$/i;
  * is JSON, PAYLOAD_TOO_LARGE past the limit (enforced while reading), MALFORMED_JSON unless it is
  * valid UTF-8.
  */
-export async function readJsonText(request: Request): Promise<string> {
+export async function readJsonText(request: Request, limit: number = JSON_BODY_LIMIT): Promise<string> {
   const type = request.headers.get("content-type");
   // The header every SDK sends needs no parsing (the device check reads a body on every request).
   if (type !== "application/json" && !JSON_TYPE.test(type ?? "")) {
     throw new AppError("UNSUPPORTED_MEDIA_TYPE", "The request body must be application/json.");
   }
-  const bytes = await readBodyWithLimit(request, JSON_BODY_LIMIT);
+  const bytes = await readBodyWithLimit(request, limit);
   try {
     return utf8.decode(bytes);
   } catch {

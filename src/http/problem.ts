@@ -36,7 +36,7 @@ export const PROBLEMS: Readonly<Record<ErrorCode, { status: ContentfulStatusCode
   SCOPE_TOO_WIDE: { status: 422, title: "Scope wider than its owner" },
   UPDATE_MODE_NOT_ALLOWED: { status: 422, title: "Update mode not allowed" },
   INVALID_EXPIRY: { status: 422, title: "Invalid expiry" },
-  RATE_LIMITED: { status: 429, title: "Too many failed attempts" },
+  RATE_LIMITED: { status: 429, title: "Too many requests" },
   RANGE_NOT_SATISFIABLE: { status: 416, title: "Range not satisfiable" },
   SERVICE_MISCONFIGURED: { status: 503, title: "Service misconfigured" },
   SERVICE_UNAVAILABLE: { status: 503, title: "Service unavailable" },

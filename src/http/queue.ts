@@ -1,6 +1,7 @@
-// The Queue consumer: patch build jobs and their dead letters (docs/patches.md). Thin, like the
-// HTTP handlers: it reads the message and calls the use case.
+// The Queue consumer: patch build jobs and their dead letters (docs/patches.md), and device events
+// (docs/statistics.md). Thin, like the HTTP handlers: it reads the messages and calls the use case.
 import type { Bindings } from "../deps";
+import { ingestStats, isStatsMessage } from "../usecases/ingest-stats";
 import type { PatchJob } from "../usecases/patch-ports";
 import { buildPatch, deadLetterPatch, notePatchFailure } from "../usecases/patches";
 import type { Deps } from "../usecases/ports";
@@ -17,6 +18,7 @@ const isJob = (body: unknown): body is PatchJob =>
 export function createQueueHandler(buildDeps: (env: Bindings) => Deps) {
   return async (batch: MessageBatch<unknown>, env: Bindings): Promise<void> => {
     const deps = buildDeps(env);
+    if (batch.messages.some((m) => isStatsMessage(m.body))) return countStats(deps, batch);
     const dead = batch.queue.endsWith(DEAD_LETTER_SUFFIX);
     for (const message of batch.messages) {
       // A message that is not a job can never succeed: acknowledged, so it is not retried.
@@ -43,4 +45,23 @@ export function createQueueHandler(buildDeps: (env: Bindings) => Deps) {
       }
     }
   };
+}
+
+/**
+ * A batch of the stats Queue: counted as a whole (one monitor call per release). On failure the whole
+ * batch is retried; monitors count each event key once, so nothing is counted twice.
+ */
+async function countStats(deps: Deps, batch: MessageBatch<unknown>): Promise<void> {
+  const messages = batch.messages.filter((m) => isStatsMessage(m.body));
+  try {
+    const report = await ingestStats(
+      { clock: deps.clock, ...deps.stats },
+      messages.map((m) => m.body as never),
+    );
+    console.log(`stats batch ${JSON.stringify(report)}`);
+    batch.ackAll();
+  } catch (error) {
+    console.warn(`stats batch of ${messages.length} messages failed, retried: ${String(error)}`);
+    batch.retryAll({ delaySeconds: Math.min(60, 2 ** (batch.messages[0]?.attempts ?? 1)) });
+  }
 }

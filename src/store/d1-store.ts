@@ -18,6 +18,7 @@ import {
 import { patchMethods } from "./d1-patches";
 import { previewMethods } from "./d1-previews";
 import { publisherMethods } from "./d1-publishers";
+import { statsMethods } from "./d1-stats";
 import { tokenMethods } from "./d1-tokens";
 import * as t from "./schema";
 import { measureSource, snapshotSource, targetsUsingList } from "./snapshot-source";
@@ -57,6 +58,7 @@ export function d1Store(d1: D1Database): Store {
     ...tokenMethods(db),
     ...previewMethods(db),
     ...patchMethods(db),
+    ...statsMethods(db),
     ...catalogueMethods(db),
     ...publisherMethods(db),
 

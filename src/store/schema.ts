@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { RELEASE_STATUSES } from "../domain/release-status";
 import { UPDATE_MODES } from "../domain/update-mode";
 
@@ -326,6 +326,13 @@ export const releases = sqliteTable(
     approvedHash: text("approved_hash"),
     /** Whether preview (test QR codes) is limited to the configuration's internal testers' user ids. */
     previewTestersOnly: integer("preview_testers_only", { mode: "boolean" }).notNull().default(false),
+    /** The canary's health gate (docs/statistics.md), or null: none. */
+    healthPolicy: text("health_policy", { mode: "json" }).$type<Record<string, unknown>>(),
+    /**
+     * With a health gate, how many steps of the phased ramp its monitor has committed (a step takes
+     * effect only once committed, after the gate was judged healthy); unused without a gate.
+     */
+    rampCommitted: integer("ramp_committed").notNull().default(0),
     createdBy: text("created_by").notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
@@ -457,4 +464,55 @@ export const allowlists = sqliteTable(
     rowVersion: integer("row_version").notNull().default(1),
   },
   (t) => [uniqueIndex("allowlists_workspace_name").on(t.workspaceId, t.name)],
+);
+
+/**
+ * Hourly statistics of a release (docs/statistics.md), rolled up by its monitor (a Durable Object that
+ * holds the live counts): one row per hour and metric, with the hour's distinct devices as a
+ * serialized HyperLogLog. No foreign key: deleting a release deletes its rows.
+ */
+export const releaseStatsHourly = sqliteTable(
+  "release_stats_hourly",
+  {
+    releaseId: text("release_id").notNull(),
+    hour: integer("hour").notNull(),
+    metric: text("metric").notNull(),
+    count: integer("count").notNull(),
+    devices: blob("devices", { mode: "buffer" }),
+  },
+  (t) => [primaryKey({ columns: [t.releaseId, t.hour, t.metric] })],
+);
+
+/** A workspace's webhook (docs/statistics.md): where health-gate notices are posted, signed with its secret. */
+export const webhooks = sqliteTable("webhooks", {
+  workspaceId: text("workspace_id")
+    .primaryKey()
+    .references(() => workspaces.id),
+  url: text("url").notNull(),
+  /** HMAC-SHA256 key of the signature header (shown once, at creation). */
+  secret: text("secret").notNull(),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** Each notice sent (or being sent) to a workspace's webhook, with its attempts. */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    event: text("event").notNull(),
+    /** The exact JSON body posted (signed as sent). */
+    payload: text("payload").notNull(),
+    status: text("status", { enum: ["pending", "delivered", "failed"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    /** The last attempt's HTTP status, or null (no answer). */
+    lastStatus: integer("last_status"),
+    lastError: text("last_error"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("webhook_deliveries_workspace").on(t.workspaceId, t.createdAt)],
 );

@@ -18,7 +18,10 @@ import type { BucketKey } from "../domain/targeting/bucket";
 import type { Admission } from "../domain/targeting/evaluate";
 import type { MiniProgramOrigin, MiniProgramType, UpdateMode } from "../domain/update-mode";
 import type { AccessStore, AuthThrottle, MiniProgramMemberRecord } from "./access-ports";
+import type { ReleaseAddresses, ReleaseMonitors } from "./ingest-stats";
 import type { PatchQueue, PatchStore } from "./patch-ports";
+import type { EventsPorts } from "./record-events";
+import type { StatsStore } from "./stats-ports";
 
 export interface Clock {
   /** Milliseconds since the epoch. */
@@ -359,7 +362,7 @@ export interface MeasuredEnvironment {
   snapshotVersion: number;
 }
 
-export interface Store extends AccessStore, PatchStore {
+export interface Store extends AccessStore, PatchStore, StatsStore {
   createApp(app: AppRecord, envs: EnvironmentRecord[], audit: AuditEntry): Promise<WriteResult>;
   listApps(workspaceId: string): Promise<AppRecord[]>;
   getApp(workspaceId: string, appId: string): Promise<AppRecord | null>;
@@ -632,6 +635,10 @@ export interface Deps {
   memory: { readonly limit: number; used(): number; report(): Record<string, number> };
   /** Incremental patches (docs/patches.md). */
   patches: PatchSettings;
+  /** Device events (POST /v1/events, docs/statistics.md). */
+  events: EventsPorts;
+  /** Release statistics: where releases are delivered (cached) and their monitors. */
+  stats: { addresses: ReleaseAddresses; monitors: ReleaseMonitors };
   /** `maxPartBytes`: the largest delivery part (one mini program on one target), as stored JSON. */
   limits: { maxPackageBytes: number; maxPartBytes: number } & PackageLimits;
 }

@@ -919,6 +919,9 @@ const REQUESTS: Record<string, RouteRequest[]> = {
   "GET /v1/admin/releases/{releaseId}/qr-codes": [
     { build: async (w) => GET(`/v1/admin/releases/${(await releaseOf(w)).id}/qr-codes`)() },
   ],
+  "GET /v1/admin/releases/{releaseId}/stats": [
+    { build: async (w) => GET(`/v1/admin/releases/${(await releaseOf(w)).id}/stats`)() },
+  ],
   "POST /v1/admin/releases/{releaseId}/qr-codes": [
     {
       build: async (w) => ({

@@ -885,6 +885,10 @@ const TABLE: Record<string, OpEntry> = {
     build: (_a, v) => ({ method: "GET", path: `/v1/admin/releases/${v("path:releaseId")}/features` }),
     fields: { "path:releaseId": release((a) => a.created) },
   },
+  "GET /v1/admin/releases/{releaseId}/stats": {
+    build: (_a, v) => ({ method: "GET", path: `/v1/admin/releases/${v("path:releaseId")}/stats` }),
+    fields: { "path:releaseId": release((a) => a.created) },
+  },
   "GET /v1/admin/releases/{releaseId}/qr-codes": {
     build: (_a, v) => ({ method: "GET", path: `/v1/admin/releases/${v("path:releaseId")}/qr-codes` }),
     fields: { "path:releaseId": release((a) => a.created) },

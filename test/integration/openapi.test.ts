@@ -56,6 +56,7 @@ const ROUTES: [string, string[]][] = [
   ["/v1/admin/releases/{releaseId}", ["get", "patch", "delete"]],
   ["/v1/admin/releases/{releaseId}/transitions", ["post"]],
   ["/v1/admin/releases/{releaseId}/features", ["get"]],
+  ["/v1/admin/releases/{releaseId}/stats", ["get"]],
   ["/v1/admin/releases/{releaseId}/qr-codes", ["get", "post"]],
   ["/v1/admin/releases/{releaseId}/qr-codes/{codeId}", ["get", "delete"]],
   ["/v1/admin/releases/{releaseId}/qr-codes/{codeId}/svg", ["get"]],
@@ -64,6 +65,7 @@ const ROUTES: [string, string[]][] = [
   ["/v1/admin/allowlists/{allowlistId}", ["get", "delete"]],
   ["/v1/bootstrap", ["post"]],
   ["/v1/check", ["post"]],
+  ["/v1/events", ["post"]],
   ["/v1/packages/{sha256}", ["get", "head"]],
   ["/v1/keys", ["get"]],
 ];
@@ -154,6 +156,7 @@ describe("GET /openapi.json", () => {
   it("documents request bodies: JSON for JSON routes, zip for uploads", () => {
     const body = (path: string, method: string) => Object.keys(doc.paths[path]?.[method]?.requestBody?.content ?? {});
     expect(body("/v1/check", "post")).toEqual(["application/json"]);
+    expect(body("/v1/events", "post")).toEqual(["application/json"]);
     expect(body("/v1/admin/apps", "post")).toEqual(["application/json"]);
     expect(body("/v1/admin/releases/{releaseId}/transitions", "post")).toEqual(["application/json"]);
     expect(body("/v1/admin/features", "post")).toEqual(["application/json"]);

@@ -210,6 +210,22 @@ export function bucketFor(key: BucketKey, salt: string, stickyKey: string): numb
   return createBucketer(key, salt)(stickyKey);
 }
 
+/**
+ * A keyed 64-bit hash of strings, as 16 hex digits: the bucketer's SipHash with `purpose` in place of
+ * a release salt, so hashes for different purposes (devices, events) are unrelated. For statistics,
+ * under a key that is not the bucketing key (docs/statistics.md). Synchronous.
+ */
+export function createKeyedHash(key: BucketKey, purpose: string): (text: string) => string {
+  const bucket = createBucketer(key, purpose);
+  return (text) => {
+    bucket(text);
+    return (
+      ((lastHash[0] ?? 0) >>> 0).toString(16).padStart(8, "0") +
+      ((lastHash[1] ?? 0) >>> 0).toString(16).padStart(8, "0")
+    );
+  };
+}
+
 /** Plain SipHash-2-4 of `message` under a 16-byte key, as 16 hex digits (the reference output order). */
 export function sipHash24Hex(key: Uint8Array, message: Uint8Array): string | null {
   const k = bucketKeyFromBytes(key);
