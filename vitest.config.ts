@@ -28,7 +28,10 @@ export default defineConfig(async () => {
           { PATCH_BASE_VERSIONS: "0", STATS: "off" },
         ),
         // Patch builds and event counting run on Queues in the background: only where a test waits for them.
-        integration(shared, "patches", ["test/integration/patches*.test.ts"], [], { PATCH_BASE_VERSIONS: "5", STATS: "off" }),
+        integration(shared, "patches", ["test/integration/patches*.test.ts"], [], {
+          PATCH_BASE_VERSIONS: "5",
+          STATS: "off",
+        }),
         integration(shared, "stats", ["test/integration/stats*.test.ts"], [], {
           PATCH_BASE_VERSIONS: "0",
           STATS: "on",

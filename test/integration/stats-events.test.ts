@@ -70,7 +70,9 @@ describe("POST /v1/events", () => {
     expect((await send("device-a", a)).status).toBe(202);
     expect((await send("device-b", [...b, b[0] as Json])).status).toBe(202);
     // Unknown release, another version, another mini program, another app: accepted, never counted.
-    expect((await send("device-c", [event("download_ok", { releaseId: "rel_doesnotexist000000000" })])).status).toBe(202);
+    expect((await send("device-c", [event("download_ok", { releaseId: "rel_doesnotexist000000000" })])).status).toBe(
+      202,
+    );
     expect((await send("device-c", [event("download_ok", { version: "9.9.9" })])).status).toBe(202);
     expect((await send("device-c", [event("download_ok", { miniProgram: "someone-else" })])).status).toBe(202);
     expect((await send("device-c", [event("download_ok")], { appId: "other-app" })).status).toBe(202);
@@ -122,7 +124,10 @@ describe("POST /v1/events", () => {
     expect(p.errors?.map((e) => e.pointer).sort()).toEqual(["/events/0/type", "/events/1/at", "/events/1/extra"]);
     await expectProblem(await send("device-d", []), 400, "VALIDATION_FAILED");
     await expectProblem(
-      await send("device-d", Array.from({ length: 101 }, () => event("download_ok"))),
+      await send(
+        "device-d",
+        Array.from({ length: 101 }, () => event("download_ok")),
+      ),
       400,
       "VALIDATION_FAILED",
     );
@@ -132,7 +137,11 @@ describe("POST /v1/events", () => {
       "MALFORMED_JSON",
     );
     await expectProblem(
-      await call("/v1/events", { method: "POST", body: "x".repeat(70_000), headers: { "content-type": "application/json" } }),
+      await call("/v1/events", {
+        method: "POST",
+        body: "x".repeat(70_000),
+        headers: { "content-type": "application/json" },
+      }),
       413,
       "PAYLOAD_TOO_LARGE",
     );
