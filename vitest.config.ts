@@ -2,6 +2,7 @@ import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { signedKeyset, testKeysetPayload } from "./test/support/trust.ts";
+import { webhookReceiver } from "./test/support/webhook-receiver.ts";
 
 export default defineConfig(async () => {
   const shared = {
@@ -32,12 +33,22 @@ export default defineConfig(async () => {
           PATCH_BASE_VERSIONS: "5",
           STATS: "off",
         }),
-        integration(shared, "stats", ["test/integration/stats*.test.ts"], [], {
-          PATCH_BASE_VERSIONS: "0",
-          STATS: "on",
-          // Accepted events are sent to the Queue almost at once (tests wait for counts).
-          STATS_FLUSH_MS: "20",
-        }),
+        integration(
+          shared,
+          "stats",
+          ["test/integration/stats*.test.ts"],
+          [],
+          {
+            PATCH_BASE_VERSIONS: "0",
+            STATS: "on",
+            // Accepted events are sent to the Queue almost at once (tests wait for counts).
+            STATS_FLUSH_MS: "20",
+            // Failed webhook deliveries are retried at once (stats-webhooks.test.ts waits for eight attempts).
+            WEBHOOK_RETRY_SECONDS: "0",
+          },
+          // Outbound requests go to a scripted webhook receiver in this process (test/support/webhook-receiver.ts).
+          { outboundService: webhookReceiver },
+        ),
       ],
     },
   };
@@ -54,6 +65,7 @@ function integration(
   include: string[],
   exclude: string[],
   vars: Record<string, string>,
+  options: { outboundService?: (request: Request) => Promise<Response> } = {},
 ) {
   return {
     plugins: [
@@ -76,6 +88,7 @@ function integration(
             // Retries at once: the dead-letter test waits for four attempts.
             PATCH_RETRY_SECONDS: "0",
           },
+          ...options,
         },
       }),
     ],

@@ -13,12 +13,14 @@
 //                  with the check's headers.
 // And the scale phase's routes (`BENCH_MINI_PROGRAMS=10000 npm run bench`), see deliveryProbe below.
 import { buildDeps } from "../src/deps";
+import { parseEventBatch } from "../src/domain/stats/event-batch";
 import { deliveryCache } from "../src/edge/delivery-cache";
 import { deliveryStore } from "../src/edge/delivery-store";
 import { MemoryBudget } from "../src/edge/memory-budget";
 import { requestOrigin } from "../src/http/client/check";
 import { parseCheckRequest } from "../src/http/client/check-request";
-import { readJsonText } from "../src/http/json-body";
+import { EVENTS_BODY_LIMIT } from "../src/http/client/events";
+import { parseJson, readJsonText } from "../src/http/json-body";
 import { newRequestId } from "../src/http/problem";
 import worker from "../src/index";
 import { CHECK_TTL_MS, type CheckInput, checkUpdates, decideAll } from "../src/usecases/check-updates";
@@ -27,13 +29,18 @@ import { publishDelivery } from "../src/usecases/publish-delivery";
 
 export { AdmissionCounter } from "../src/edge/admission-counter";
 export { DeliveryIndex } from "../src/edge/delivery-index";
+export { ReleaseMonitor } from "../src/monitor";
+
+/** The events floor's Queue: bench/run.mjs binds it; its messages are only acknowledged. */
+type ProbeEnv = Env & { FLOOR_QUEUE: Queue<unknown> };
 
 const ok = () => new Response("ok");
 
 export default {
-  async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+  async fetch(request: Request, env: ProbeEnv, ctx: ExecutionContext): Promise<Response> {
     const path = new URL(request.url).pathname;
     if (path.startsWith("/probe/delivery/")) return deliveryProbe(path, request, env);
+    if (path === "/probe/events-floor") return eventsFloor(request, env);
     if (request.method !== "POST" || !path.startsWith("/probe/")) return worker.fetch(request, env, ctx);
     const text = await readJsonText(request);
     if (path === "/probe/body") return ok();
@@ -60,7 +67,26 @@ export default {
       headers: { "content-type": "application/json", "cache-control": "private, no-store" },
     });
   },
-} satisfies ExportedHandler<Env>;
+  async queue(batch: MessageBatch<unknown>, env: ProbeEnv): Promise<void> {
+    if (batch.queue === "bench-events-floor") return batch.ackAll();
+    return worker.queue(batch, env);
+  },
+} satisfies ExportedHandler<ProbeEnv>;
+
+/**
+ * /probe/events-floor: the floor of POST /v1/events (`npm run bench`'s events line): the batch read,
+ * parsed and validated exactly as the route does, then enqueued as one message, with no limiting,
+ * hashing or aggregation.
+ */
+async function eventsFloor(request: Request, env: ProbeEnv): Promise<Response> {
+  const parsed = parseEventBatch(parseJson(await readJsonText(request, EVENTS_BODY_LIMIT)), Date.now());
+  if ("problems" in parsed) return new Response("invalid", { status: 400 });
+  await env.FLOOR_QUEUE.send(parsed.batch);
+  return new Response(JSON.stringify({ accepted: parsed.batch.events.length }), {
+    status: 202,
+    headers: { "content-type": "application/json" },
+  });
+}
 
 /** /probe/floor: what every signed answer costs whatever the decisions (see the top of this file). */
 async function floor(deps: Deps, input: CheckInput): Promise<Response> {

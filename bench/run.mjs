@@ -98,6 +98,12 @@ const COLD_CHECKS = 5;
  * patch. Run it against a run without to see what the lookup adds to over_floor_us.
  */
 const PATCHES = process.env.BENCH_PATCHES === "1";
+/** With BENCH_EVENTS=0, no events line. */
+const EVENTS = process.env.BENCH_EVENTS !== "0";
+const EVENTS_PER_REQUEST = 20;
+/** Requests per stage of the events line (split over ROUNDS). */
+const EVENTS_REQUESTS = Number(process.env.BENCH_EVENTS_REQUESTS ?? 8000);
+const EVENT_CYCLE = ["download_ok", "install_ok", "launch_ok", "launch_ok", "launch_ok"];
 /** With BENCH_HEAP=0, no inspector: no heap line. */
 const HEAP = process.env.BENCH_HEAP !== "0";
 // request.cf as the platform would send it (Miniflare would otherwise try to download one).
@@ -145,6 +151,13 @@ function startServer() {
           durableObjects: {
             ADMISSIONS: { className: "AdmissionCounter", useSQLite: true },
             DELIVERY: { className: "DeliveryIndex", useSQLite: true },
+            MONITORS: { className: "ReleaseMonitor", useSQLite: true },
+          },
+          // Device events (wrangler.toml's updraft-stats), and the events floor's own Queue.
+          queueProducers: { STATS_QUEUE: "updraft-stats", FLOOR_QUEUE: "bench-events-floor" },
+          queueConsumers: {
+            "updraft-stats": { maxBatchSize: 100, maxBatchTimeout: 1 },
+            "bench-events-floor": { maxBatchSize: 100, maxBatchTimeout: 1 },
           },
           bindings: {
             MAX_PACKAGE_BYTES: "20971520",
@@ -152,6 +165,8 @@ function startServer() {
             SIGNING_KEY_ID: "bench",
             BOOTSTRAP_SECRET: bootstrapSecret,
             BUCKET_KEY,
+            // BENCH_STATS=0: statistics off, for the A/B of what recording checks costs (over_floor_us).
+            STATS: process.env.BENCH_STATS === "0" ? "off" : "on",
           },
         },
       ],
@@ -233,12 +248,63 @@ async function main() {
     }
     if (HEAP && LEVELS.length === 0) await printHeap(url);
     console.log(`  CPU in cores (load client / workerd) while measuring: ${cpu.join("; ")}`);
+    if (EVENTS && process.env.BENCH_STATS !== "0") await eventsBench(pool, url, seeded.token);
     if (BREAKDOWN) await breakdown(pool, bodies);
     // Last: its release change and cache drops would otherwise touch the measurements above.
     await scale(pool, url, seeded, bodies);
   } finally {
     await pool.close();
   }
+}
+
+/**
+ * POST /v1/events at c=8, 20 events per request, against its floor (/probe/events-floor: the same
+ * read and validation, then one Queue send per request, no aggregation) and the trivial route, in
+ * alternating rounds. Every request comes from a new device (the per-device limit would otherwise
+ * refuse them) and names a real release, so the Queue consumer counts them in its monitor meanwhile.
+ */
+async function eventsBench(pool, url, token) {
+  const res = await fetch(`${url}/v1/admin/releases?limit=1&status=full`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const [release] = (await res.json()).items;
+  const now = Date.now();
+  const bodyFor = (prefix) => (i) => {
+    const deviceId = `${prefix}-${i}`;
+    const events = Array.from({ length: EVENTS_PER_REQUEST }, (_, k) => ({
+      id: `e${k}`,
+      type: EVENT_CYCLE[k % EVENT_CYCLE.length],
+      miniProgram: release.miniProgramKey,
+      version: release.version,
+      releaseId: release.id,
+      at: now,
+      errorCode: null,
+    }));
+    return JSON.stringify({ appId: release.appKey, env: release.env, deviceId, events });
+  };
+  const body = { events: bodyFor("ev"), floor: bodyFor("fl") };
+  let n = 0;
+  const events = () => ({ path: "/v1/events", body: body.events(n++) });
+  const floor = () => ({ path: "/probe/events-floor", body: body.floor(n++) });
+  const trivial = () => ({ path: "/healthz" });
+  const c = 8;
+  await load(pool, c, 300, trivial);
+  await load(pool, c, 300, events);
+  await load(pool, c, 300, floor);
+  const t = [];
+  const e = [];
+  const f = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    t.push(await load(pool, c, EVENTS_REQUESTS / ROUNDS, trivial));
+    e.push(await load(pool, c, EVENTS_REQUESTS / ROUNDS, events));
+    f.push(await load(pool, c, EVENTS_REQUESTS / ROUNDS, floor));
+  }
+  const [tr, ev, fl] = [merge(t), merge(e), merge(f)];
+  const errors = tr.errors + ev.errors + fl.errors;
+  console.log(
+    `c=${c} events=${ev.rps.toFixed(0)} floor=${fl.rps.toFixed(0)} trivial=${tr.rps.toFixed(0)} floor_ratio=${(ev.rps / fl.rps).toFixed(2)} ` +
+      `(${EVENTS_PER_REQUEST} events per request; p50=${ev.p50.toFixed(2)}ms p99=${ev.p99.toFixed(2)}ms${errors ? ` errors=${errors}` : ""})`,
+  );
 }
 
 /**
@@ -794,7 +860,7 @@ async function load(pool, concurrency, total, next) {
       );
       const text = await res.body.text();
       latencies.push(performance.now() - t0);
-      if (res.statusCode !== 200 && errors++ === 0) {
+      if ((res.statusCode < 200 || res.statusCode > 299) && errors++ === 0) {
         console.error(`first error: ${path} ${res.statusCode} ${text.slice(0, 300)}`);
       }
     }

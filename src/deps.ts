@@ -6,7 +6,9 @@ import { DEFAULT_PACKAGE_LIMITS } from "./domain/package";
 import { type ServiceKeys, serviceKeysFrom } from "./domain/service-keys";
 import { TokenBuckets } from "./domain/stats/token-bucket";
 import { type BucketKey, bucketKeyFromBytes, bucketKeyFromHex, createKeyedHash } from "./domain/targeting/bucket";
+import { DEFAULT_WEBHOOK_RETRY_SECONDS } from "./domain/webhooks";
 import { cachedAdmissionGate, durableObjectAdmissionGate } from "./edge/admissions";
+import { thresholdKey } from "./edge/audience-monitor";
 import { ed25519Signer, randomIds, verifyEd25519, webCryptoHasher } from "./edge/crypto";
 import { DEFAULT_DELIVERY_CACHE, deliveryCache } from "./edge/delivery-cache";
 import { deliveryStore } from "./edge/delivery-store";
@@ -16,9 +18,10 @@ import { ISOLATE_CACHE_BUDGET_BYTES, MemoryBudget, RESERVED_CACHE_BYTES } from "
 import { hmacPreviewTokens } from "./edge/preview-tokens";
 import { qrPng, qrSvg } from "./edge/qr-image";
 import { r2PackageStore } from "./edge/r2-packages";
-import { durableObjectMonitors } from "./edge/release-monitors";
-import { DEFAULT_RECORDER, StatsRecorder } from "./edge/stats-recorder";
+import { durableObjectAudiences, durableObjectMonitors } from "./edge/release-monitors";
+import { CheckRecorder, DEFAULT_RECORDER, StatsRecorder, type ThresholdSource } from "./edge/stats-recorder";
 import { parseUserAgent } from "./edge/user-agent";
+import { hmacSha256Hex, newWebhookSecret, webhookSender } from "./edge/webhooks";
 import { fflateReader } from "./edge/zip-reader";
 import { zstd } from "./edge/zstd";
 import { d1Store } from "./store/d1-store";
@@ -82,6 +85,9 @@ export function buildDeps(env: Bindings): Deps {
 
 function build(env: Bindings): Deps {
   const store = reportOutages(d1Store(env.DB));
+  const statsOn = (env.STATS as string) !== "off" && env.STATS_QUEUE !== undefined;
+  const statsFlushMs = positiveOr(Number(env.STATS_FLUSH_MS), DEFAULT_RECORDER.flushMs);
+  const hashes = statsHashes(statsKey(env));
   const pollMs = positiveOr(Number(env.SNAPSHOT_CACHE_MS), DEFAULT_DELIVERY_CACHE.pollMs);
   const budget = isolateMemoryBudget();
   const maxPackageBytes = Number(env.MAX_PACKAGE_BYTES) || 20 * 1024 * 1024;
@@ -154,17 +160,36 @@ function build(env: Bindings): Deps {
       },
     },
     events: {
-      sink:
-        (env.STATS as string) === "off" || env.STATS_QUEUE === undefined
-          ? null
-          : new StatsRecorder(env.STATS_QUEUE, {
-              ...DEFAULT_RECORDER,
-              flushMs: positiveOr(Number(env.STATS_FLUSH_MS), DEFAULT_RECORDER.flushMs),
-            }),
-      hashes: statsHashes(statsKey(env)),
+      sink: statsOn ? new StatsRecorder(env.STATS_QUEUE, { ...DEFAULT_RECORDER, flushMs: statsFlushMs }) : null,
+      hashes,
       limiter: new TokenBuckets(EVENTS_PER_DEVICE),
     },
-    stats: { addresses: new ReleaseAddresses(store), monitors: durableObjectMonitors(env.MONITORS) },
+    checks:
+      statsOn && hashes !== null
+        ? new CheckRecorder(env.STATS_QUEUE, hashes, kvThresholds(env.SNAPSHOTS), statsFlushMs)
+        : null,
+    stats: {
+      addresses: new ReleaseAddresses(store),
+      monitors: durableObjectMonitors(env.MONITORS),
+      audiences: durableObjectAudiences(env.AUDIENCES),
+    },
+    webhooks: {
+      queue:
+        env.WEBHOOK_QUEUE === undefined
+          ? null
+          : {
+              async send(message) {
+                await env.WEBHOOK_QUEUE.send(message);
+              },
+            },
+      fetch: webhookSender(),
+      sign: hmacSha256Hex,
+      newSecret: newWebhookSecret,
+      retrySeconds: nonNegativeOr(
+        env.WEBHOOK_RETRY_SECONDS ? Number(env.WEBHOOK_RETRY_SECONDS) : Number.NaN,
+        DEFAULT_WEBHOOK_RETRY_SECONDS,
+      ),
+    },
     limits: {
       ...DEFAULT_PACKAGE_LIMITS,
       maxPackageBytes,
@@ -189,11 +214,24 @@ function statsKey(env: Bindings): BucketKey | null {
   return bucketKeyFromBytes(new Uint8Array(mac.subarray(0, 16)));
 }
 
+/** A target's sample threshold of a day, as its audience monitor published it in KV (2^32: none yet). */
+function kvThresholds(kv: KVNamespace): ThresholdSource {
+  return async (appKey, env, day) => {
+    const text = await kv.get(thresholdKey(appKey, env, day), { cacheTtl: 60 });
+    const value = text === null ? Number.NaN : Number(text);
+    return Number.isFinite(value) && value > 0 ? value : 2 ** 32;
+  };
+}
+
 function statsHashes(key: BucketKey | null): StatsHashes | null {
   if (key === null) return null;
   const device = createKeyedHash(key, "updraft:device");
   const event = createKeyedHash(key, "updraft:event");
-  return { device, event: (deviceId, eventId) => event(`${deviceId}\u0000${eventId}`) };
+  return {
+    device,
+    user: createKeyedHash(key, "updraft:user"),
+    event: (deviceId, eventId) => event(`${deviceId}\u0000${eventId}`),
+  };
 }
 
 /** `n` when it is a whole number of zero or more (0 turns patches off), else `fallback`. */

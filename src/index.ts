@@ -7,5 +7,6 @@ export default {
   queue: createQueueHandler(buildDeps),
 } satisfies ExportedHandler<Env>;
 export { AdmissionCounter } from "./edge/admission-counter";
+export { AudienceMonitor } from "./edge/audience-monitor";
 export { DeliveryIndex } from "./edge/delivery-index";
 export { ReleaseMonitor } from "./monitor";

@@ -33,6 +33,7 @@ export const ID_PREFIXES = [
   "rmv",
   "tok",
   "ver",
+  "whd",
   "ws",
 ] as const;
 

@@ -8,6 +8,7 @@ import {
   MINUTE_MS,
   MINUTE_RETENTION_MS,
 } from "../domain/stats/release-stats";
+import type { GateRecord } from "../usecases/health-gates";
 import type { EventRecord, HourlyRow, StatsBucket, StatsStore } from "../usecases/stats-ports";
 
 /** Precision of the hourly distinct-device sketches: 4,096 registers, 1.63 % standard error, ≤ 3 KiB. */
@@ -31,9 +32,22 @@ type HourRow = { h: number; metric: string; n: number };
  * Its alarm rolls dirty hours up into D1 (`release_stats_hourly`) about once a minute while events
  * arrive, and forgets event keys past their retention.
  */
+/** How often an armed health gate is judged: a threshold crossed is acted on within a minute. */
+export const GATE_EVERY_MS = 30_000;
+
+/** What the monitor asks of the composition root about its gate (usecases/health-gates.ts judgeHealth). */
+export type GateJudge = (
+  releaseId: string,
+  workspaceId: string,
+  windowCounts: (windowMs: number) => Counts,
+  lastActionAt: number | null,
+) => Promise<{ disarm: boolean; record: GateRecord["last"]; actedAt: number | null }>;
+
 export abstract class ReleaseMonitorBase extends DurableObject<Env> {
   /** Where hours are rolled up (the composition root gives D1: this layer does not know the store). */
   protected abstract history(): Pick<StatsStore, "putHourlyStats">;
+  /** Judges the health gate (the composition root gives the use case and its ports). */
+  protected abstract judge(): GateJudge;
 
   private readonly sketches = new Map<string, HyperLogLog>();
 
@@ -76,6 +90,24 @@ export abstract class ReleaseMonitorBase extends DurableObject<Env> {
     return { counted, duplicates: events.length - counted };
   }
 
+  /**
+   * Counts checks that offered this release (one isolate's flush): applied once per message id. The
+   * devices sketch is merged into the hour's `offered` sketch.
+   */
+  offered(releaseId: string, messageId: string, count: number, at: number, devices: Uint8Array, now: number): boolean {
+    this.remember(releaseId);
+    const sql = this.ctx.storage.sql;
+    if (sql.exec("insert or ignore into seen (k, at) values (?, ?)", `m:${messageId}`, now).rowsWritten === 0)
+      return false;
+    const when = Math.min(at, now);
+    this.count("offered", when, count);
+    const touched = new Set<string>();
+    this.sketch(Math.floor(when / HOUR_MS) * HOUR_MS, "offered", touched).merge(HyperLogLog.deserialize(devices));
+    this.saveSketches(touched);
+    this.armRollup();
+    return true;
+  }
+
   /** Minute buckets with `from <= start < to` (only the last 24 hours are kept). */
   minutes(from: number, to: number): StatsBucket[] {
     const rows = this.ctx.storage.sql
@@ -106,16 +138,83 @@ export abstract class ReleaseMonitorBase extends DurableObject<Env> {
     return { buckets: buckets(rows), devices };
   }
 
-  /** Rolls dirty hours up into D1 and forgets what is past retention; re-arms while work remains. */
+  /** Arms (or disarms) the health gate: an armed gate is judged every GATE_EVERY_MS by the alarm. */
+  async arm(releaseId: string, workspaceId: string, armed: boolean): Promise<void> {
+    this.remember(releaseId);
+    const gate = this.gateRecord() ?? { workspaceId, lastActionAt: null, last: null, armed };
+    this.saveGate({ ...gate, workspaceId, armed });
+    if (armed) await this.ctx.storage.setAlarm(Date.now() + GATE_EVERY_MS);
+  }
+
+  /** The gate as last judged (null: never armed). */
+  gate(): (GateRecord & { armed: boolean }) | null {
+    return this.gateRecord();
+  }
+
+  /** Counts of the last `windowMs` before `now`: minute buckets within 24 hours, hour buckets beyond. */
+  windowCounts(windowMs: number, now: number): Counts {
+    const sql = this.ctx.storage.sql;
+    const from = now - windowMs;
+    const rows =
+      windowMs <= MINUTE_RETENTION_MS
+        ? sql.exec<HourRow>(
+            "select m as h, metric, sum(n) as n from minutes where m >= ? group by metric",
+            Math.floor(from / MINUTE_MS) * MINUTE_MS,
+          )
+        : sql.exec<HourRow>(
+            "select h, metric, sum(n) as n from hours where h >= ? group by metric",
+            Math.floor(from / HOUR_MS) * HOUR_MS,
+          );
+    const counts: Counts = {};
+    for (const r of rows) if (isMetric(r.metric)) counts[r.metric] = r.n;
+    return counts;
+  }
+
+  /**
+   * Rolls dirty hours up into D1, forgets what is past retention, judges an armed gate; re-arms while
+   * work remains (every GATE_EVERY_MS while armed). A throw retries the alarm (the platform's backoff).
+   */
   override async alarm(): Promise<void> {
     const now = Date.now();
     await this.rollup();
     const sql = this.ctx.storage.sql;
     sql.exec("delete from seen where at < ?", now - EVENT_KEY_RETENTION_MS);
     sql.exec("delete from minutes where m < ?", now - MINUTE_RETENTION_MS - MINUTE_MS);
+    const gate = this.gateRecord();
+    const releaseId = this.releaseId();
+    if (gate?.armed && releaseId !== null) {
+      const judged = await this.judge()(
+        releaseId,
+        gate.workspaceId,
+        (w) => this.windowCounts(w, now),
+        gate.lastActionAt,
+      );
+      this.saveGate({
+        ...gate,
+        armed: !judged.disarm,
+        last: judged.record ?? gate.last,
+        lastActionAt: judged.actedAt ?? gate.lastActionAt,
+      });
+      if (!judged.disarm) {
+        await this.ctx.storage.setAlarm(now + GATE_EVERY_MS);
+        return;
+      }
+    }
     if (sql.exec("select 1 from hours where dirty = 1 limit 1").toArray().length > 0) {
       await this.ctx.storage.setAlarm(now + ROLLUP_EVERY_MS);
     }
+  }
+
+  private gateRecord(): (GateRecord & { armed: boolean }) | null {
+    const v = this.ctx.storage.sql.exec<{ v: string }>("select v from meta where k = 'gate'").toArray()[0]?.v;
+    return v === undefined ? null : (JSON.parse(v) as GateRecord & { armed: boolean });
+  }
+
+  private saveGate(gate: GateRecord & { armed: boolean }): void {
+    this.ctx.storage.sql.exec(
+      "insert into meta (k, v) values ('gate', ?) on conflict (k) do update set v = excluded.v",
+      JSON.stringify(gate),
+    );
   }
 
   /** Writes every dirty hour (counts and sketches) to D1, then marks them clean. */
@@ -196,9 +295,12 @@ export abstract class ReleaseMonitorBase extends DurableObject<Env> {
     return this.ctx.storage.sql.exec<{ v: string }>("select v from meta where k = 'release'").toArray()[0]?.v ?? null;
   }
 
+  /** An alarm soon enough: the rollup's, or the gate's (sooner) while it is armed. */
   private armRollup(): void {
+    const every = this.gateRecord()?.armed ? GATE_EVERY_MS : ROLLUP_EVERY_MS;
     void this.ctx.storage.getAlarm().then((at) => {
-      if (at === null) return this.ctx.storage.setAlarm(Date.now() + ROLLUP_EVERY_MS);
+      const due = Date.now() + every;
+      if (at === null || at > due) return this.ctx.storage.setAlarm(due);
     });
   }
 }

@@ -1,5 +1,7 @@
-import type { ReleaseMonitors } from "../usecases/ingest-stats";
-import type { StatsBucket } from "../usecases/stats-ports";
+import type { SerializedSample } from "../domain/stats/audience-sample";
+import type { AudienceMonitors, ReleaseMonitors } from "../usecases/ingest-stats";
+import type { SampledProfile, StatsBucket } from "../usecases/stats-ports";
+import type { AudienceMonitor } from "./audience-monitor";
 import { within } from "./deadline";
 import type { ReleaseMonitorBase as ReleaseMonitor } from "./release-monitor";
 
@@ -19,12 +21,56 @@ export function durableObjectMonitors<M extends ReleaseMonitor>(ns: DurableObjec
       );
       return { counted: r.counted, duplicates: r.duplicates };
     },
+    async offered(releaseId, messageId, count, at, devices, now) {
+      await within(
+        MONITOR_TIME_LIMIT,
+        "a release monitor",
+        monitor(releaseId).offered(releaseId, messageId, count, at, devices, now),
+      );
+    },
+    async arm(releaseId, workspaceId, armed) {
+      await within(MONITOR_TIME_LIMIT, "a release monitor", monitor(releaseId).arm(releaseId, workspaceId, armed));
+    },
+    async gate(releaseId) {
+      const g = await within(MONITOR_TIME_LIMIT, "a release monitor", monitor(releaseId).gate());
+      return g === null ? null : (JSON.parse(JSON.stringify(g)) as NonNullable<typeof g>);
+    },
     async minutes(releaseId, from, to) {
       return plain(await within(MONITOR_TIME_LIMIT, "a release monitor", monitor(releaseId).minutes(from, to)));
     },
     async hours(releaseId, from, to) {
       const r = await within(MONITOR_TIME_LIMIT, "a release monitor", monitor(releaseId).hours(from, to));
       return { buckets: plain(r.buckets), devices: { ...r.devices } };
+    },
+  };
+}
+
+/** The per-target audience monitors as Durable Objects, named `${appKey}\n${env}`. */
+export function durableObjectAudiences(ns: DurableObjectNamespace<AudienceMonitor>): AudienceMonitors {
+  const monitor = (appKey: string, env: string) => ns.get(ns.idFromName(`${appKey}\n${env}`));
+  return {
+    async record(group, messageId, now) {
+      await within(
+        MONITOR_TIME_LIMIT,
+        "an audience monitor",
+        monitor(group.appKey, group.env).record(group, messageId, now),
+      );
+    },
+    async sample(appKey, env, fromDay, toDay) {
+      const s = await within(MONITOR_TIME_LIMIT, "an audience monitor", monitor(appKey, env).sample(fromDay, toDay));
+      return {
+        v: s.v,
+        capacity: s.capacity,
+        entries: s.entries.map((e) => [e[0], e[1], e[2]]),
+      } as SerializedSample<SampledProfile>;
+    },
+    async installed(appKey, env, miniProgram, from, to) {
+      const rows = await within(
+        MONITOR_TIME_LIMIT,
+        "an audience monitor",
+        monitor(appKey, env).installed(miniProgram, from, to),
+      );
+      return rows.map((r) => ({ at: r.at, version: r.version, checks: r.checks, devices: r.devices }));
     },
   };
 }

@@ -3,7 +3,18 @@
 // request. A flush happens FLUSH_MS after the first record of an empty buffer, or at once when the
 // buffer holds `maxRecords`; the caller hands the returned promise to waitUntil so the runtime keeps
 // the isolate's work alive until it is sent.
-import type { EventGroup, EventRecord, StatsMessage } from "../usecases/stats-ports";
+import { HyperLogLog } from "../domain/stats/hll";
+import type { DeviceProfile } from "../domain/targeting/rules";
+import type { StatsHashes } from "../usecases/record-events";
+import type {
+  AudienceGroup,
+  EventGroup,
+  EventRecord,
+  InstalledGroup,
+  OfferGroup,
+  SampledProfile,
+  StatsMessage,
+} from "../usecases/stats-ports";
 
 /** Largest Queue message body we build (the Queue's limit is 128 KB). */
 export const MAX_MESSAGE_BYTES = 100_000;
@@ -141,4 +152,179 @@ function sendBatches(messages: readonly StatsMessage[]): { body: StatsMessage }[
   }
   if (batch.length > 0) batches.push(batch);
   return batches;
+}
+
+// ---- what checks add: offers, installed versions, the audience sample ------------------------------
+
+/** Precision of the per-flush sketches of checks (offers, installed versions): ≤ 3 KiB serialized. */
+export const CHECK_SKETCH_PRECISION = 12;
+/** Mini programs a sampled device keeps (the first asked). */
+export const SAMPLE_MINI_PROGRAMS = 32;
+/** How long an isolate uses a target's sample threshold before reading it again (ms). */
+const THRESHOLD_TTL_MS = 60_000;
+const DAY_MS = 86_400_000;
+
+/** The day's sample threshold of a target: the upper 32 bits of its k-th smallest device hash (2^32: not full). */
+export type ThresholdSource = (appKey: string, env: string, day: number) => Promise<number>;
+
+interface TargetBuffer {
+  appKey: string;
+  env: string;
+  sample: Map<string, [string, number, SampledProfile]>;
+  installed: Map<string, { miniProgram: string; version: string; count: number; sketch: HyperLogLog }>;
+}
+
+export class CheckRecorder {
+  private offers = new Map<string, { count: number; sketch: HyperLogLog }>();
+  private targets = new Map<string, TargetBuffer>();
+  private windowStart = 0;
+  private scheduled: Promise<void> | null = null;
+  private readonly thresholds = new Map<string, { value: number; at: number; loading: boolean }>();
+
+  constructor(
+    private readonly queue: StatsQueue,
+    private readonly hashes: StatsHashes,
+    private readonly threshold: ThresholdSource,
+    private readonly flushMs: number,
+  ) {}
+
+  /**
+   * Records one answered check: the releases it offered, the versions it reported installed, and the
+   * device's profile if its hash is under the target's sample threshold. Synchronous and small (a
+   * keyed hash, a few map updates); returns the flush to keep alive, or null.
+   */
+  observe(
+    appKey: string,
+    env: string,
+    deviceId: string,
+    userId: string | null,
+    profile: DeviceProfile,
+    asked: readonly { id: string; version: string | null }[],
+    offered: readonly string[],
+    now: number,
+  ): Promise<void> | null {
+    const hash = this.hashes.device(deviceId);
+    const hi = Number.parseInt(hash.slice(0, 8), 16);
+    const lo = Number.parseInt(hash.slice(8), 16);
+    if (this.windowStart === 0) this.windowStart = now;
+    for (let i = 0; i < offered.length; i++) {
+      const id = offered[i] as string;
+      let o = this.offers.get(id);
+      if (o === undefined) {
+        o = { count: 0, sketch: new HyperLogLog(CHECK_SKETCH_PRECISION) };
+        this.offers.set(id, o);
+      }
+      o.count++;
+      o.sketch.add(hi, lo);
+    }
+    const key = `${appKey}\n${env}`;
+    let t = this.targets.get(key);
+    if (t === undefined) {
+      t = { appKey, env, sample: new Map(), installed: new Map() };
+      this.targets.set(key, t);
+    }
+    for (let i = 0; i < asked.length; i++) {
+      const m = asked[i] as { id: string; version: string | null };
+      if (m.version === null) continue;
+      const k = `${m.id}\n${m.version}`;
+      let v = t.installed.get(k);
+      if (v === undefined) {
+        v = { miniProgram: m.id, version: m.version, count: 0, sketch: new HyperLogLog(CHECK_SKETCH_PRECISION) };
+        t.installed.set(k, v);
+      }
+      v.count++;
+      v.sketch.add(hi, lo);
+    }
+    if (hi < this.thresholdOf(appKey, env, now)) {
+      const miniPrograms: string[] = [];
+      for (let i = 0; i < asked.length && i < SAMPLE_MINI_PROGRAMS; i++)
+        miniPrograms.push((asked[i] as { id: string }).id);
+      const user = userId === null || userId === "" ? null : this.hashes.user(userId);
+      t.sample.set(hash, [hash, now, { profile, user, miniPrograms }]);
+    }
+    if (this.scheduled) return null;
+    this.scheduled = new Promise<void>((resolve) => setTimeout(resolve, this.flushMs)).then(() => this.flush());
+    return this.scheduled;
+  }
+
+  /** The cached threshold, refreshed in the background; 2^32 (sample everyone) until known. */
+  private thresholdOf(appKey: string, env: string, now: number): number {
+    const day = Math.floor(now / DAY_MS);
+    const key = `${appKey}\n${env}\n${day}`;
+    const held = this.thresholds.get(key);
+    if (held !== undefined && (held.loading || now - held.at < THRESHOLD_TTL_MS)) return held.value;
+    const entry = { value: held?.value ?? 2 ** 32, at: now, loading: true };
+    if (this.thresholds.size > 1000) this.thresholds.clear();
+    this.thresholds.set(key, entry);
+    this.threshold(appKey, env, day).then(
+      (value) => {
+        entry.value = value;
+        entry.loading = false;
+      },
+      () => {
+        entry.loading = false;
+      },
+    );
+    return entry.value;
+  }
+
+  /** Sends what was recorded since the last flush (offers, installed versions, sampled profiles). */
+  async flush(): Promise<void> {
+    this.scheduled = null;
+    const at = this.windowStart;
+    const offers = this.offers;
+    const targets = this.targets;
+    this.offers = new Map();
+    this.targets = new Map();
+    this.windowStart = 0;
+    const messages: StatsMessage[] = [];
+    const id = () => crypto.randomUUID();
+    const offerList: OfferGroup[] = [];
+    for (const [releaseId, o] of offers) {
+      offerList.push({ releaseId, count: o.count, at, devices: toBase64(o.sketch.serialize()) });
+    }
+    for (const part of chunks(offerList, 15)) messages.push({ kind: "stats", id: id(), groups: [], offers: part });
+    for (const t of targets.values()) {
+      const installed: InstalledGroup[] = [...t.installed.values()].map((v) => ({
+        miniProgram: v.miniProgram,
+        version: v.version,
+        count: v.count,
+        devices: toBase64(v.sketch.serialize()),
+      }));
+      const sample = [...t.sample.values()];
+      const parts = Math.max(Math.ceil(installed.length / 15), Math.ceil(sample.length / 150), 1);
+      for (let i = 0; i < parts; i++) {
+        const group: AudienceGroup = {
+          appKey: t.appKey,
+          env: t.env,
+          at,
+          sample: sample.slice(i * 150, (i + 1) * 150),
+          installed: installed.slice(i * 15, (i + 1) * 15),
+        };
+        messages.push({ kind: "stats", id: id(), groups: [], audience: [group] });
+      }
+    }
+    try {
+      for (const batch of sendBatches(messages)) await this.queue.sendBatch(batch);
+    } catch (error) {
+      // Offers and installed versions are estimates of activity: a lost flush is reported, not replayed.
+      console.warn(`stats: sending what ${messages.length} checks messages held failed: ${String(error)}`);
+    }
+  }
+}
+
+function chunks<T>(list: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}
+
+export function toBase64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i] as number);
+  return btoa(s);
+}
+
+export function fromBase64(text: string): Uint8Array {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }

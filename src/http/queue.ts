@@ -1,10 +1,12 @@
-// The Queue consumer: patch build jobs and their dead letters (docs/patches.md), and device events
-// (docs/statistics.md). Thin, like the HTTP handlers: it reads the messages and calls the use case.
+// The Queue consumer: patch build jobs and their dead letters (docs/patches.md), device events
+// (docs/statistics.md) and webhook deliveries (docs/webhooks.md, http/webhook-queue.ts). Thin, like
+// the HTTP handlers: it reads the messages and calls the use case.
 import type { Bindings } from "../deps";
 import { ingestStats, isStatsMessage } from "../usecases/ingest-stats";
 import type { PatchJob } from "../usecases/patch-ports";
 import { buildPatch, deadLetterPatch, notePatchFailure } from "../usecases/patches";
 import type { Deps } from "../usecases/ports";
+import { consumeWebhooks, isWebhookMessage } from "./webhook-queue";
 
 /** The dead-letter queue of patch jobs is named like the job queue with this suffix (wrangler.toml). */
 const DEAD_LETTER_SUFFIX = "-dlq";
@@ -19,6 +21,7 @@ export function createQueueHandler(buildDeps: (env: Bindings) => Deps) {
   return async (batch: MessageBatch<unknown>, env: Bindings): Promise<void> => {
     const deps = buildDeps(env);
     if (batch.messages.some((m) => isStatsMessage(m.body))) return countStats(deps, batch);
+    if (batch.messages.some((m) => isWebhookMessage(m.body))) return consumeWebhooks(deps, batch);
     const dead = batch.queue.endsWith(DEAD_LETTER_SUFFIX);
     for (const message of batch.messages) {
       // A message that is not a job can never succeed: acknowledged, so it is not retried.
@@ -58,7 +61,7 @@ async function countStats(deps: Deps, batch: MessageBatch<unknown>): Promise<voi
       { clock: deps.clock, ...deps.stats },
       messages.map((m) => m.body as never),
     );
-    console.log(`stats batch ${JSON.stringify(report)}`);
+    if (report.dropped > 0) console.log(`stats batch ${JSON.stringify(report)}`);
     batch.ackAll();
   } catch (error) {
     console.warn(`stats batch of ${messages.length} messages failed, retried: ${String(error)}`);

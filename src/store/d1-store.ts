@@ -1,7 +1,7 @@
 import { and, desc, eq, gte, inArray, isNull, lt, or, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { IN_USE_STATUSES } from "../domain/release-status";
-import type { ReleaseDetails, ReleaseRecord, Store } from "../usecases/ports";
+import type { AuditEntry, ReleaseDetails, ReleaseRecord, Store } from "../usecases/ports";
 import { accessMethods } from "./d1-access";
 import { allowlistMethods } from "./d1-allowlists";
 import { catalogueMethods } from "./d1-catalogue";
@@ -20,6 +20,7 @@ import { previewMethods } from "./d1-previews";
 import { publisherMethods } from "./d1-publishers";
 import { statsMethods } from "./d1-stats";
 import { tokenMethods } from "./d1-tokens";
+import { webhookMethods } from "./d1-webhooks";
 import * as t from "./schema";
 import { measureSource, snapshotSource, targetsUsingList } from "./snapshot-source";
 
@@ -53,6 +54,26 @@ export function d1Store(d1: D1Database): Store {
       .selectDistinct({ id: t.releases.environmentId })
       .from(t.releases)
       .where(eq(t.releases.miniProgramId, miniProgramId));
+  /** A change of a release's health gate: its row (compare-and-swap), the audit and a snapshot bump. */
+  async function gateWrite(
+    release: ReleaseRecord,
+    set: { healthPolicy?: Record<string, unknown> | null; rampCommitted: number },
+    updatedAt: number,
+    audit: AuditEntry,
+  ): Promise<boolean> {
+    const results = await db.batch([
+      auditIfUnchanged(db, t.releases, release, audit),
+      db
+        .update(t.releases)
+        .set({ ...set, updatedAt, rowVersion: release.rowVersion + 1 })
+        .where(and(eq(t.releases.id, release.id), eq(t.releases.rowVersion, release.rowVersion), guard(audit.id))),
+      db
+        .update(t.environments)
+        .set({ snapshotVersion: sql`${t.environments.snapshotVersion} + 1` })
+        .where(and(eq(t.environments.id, release.environmentId), guard(audit.id))),
+    ]);
+    return (results[1] as unknown as D1Result).meta.changes === 1;
+  }
   return {
     ...accessMethods(db),
     ...tokenMethods(db),
@@ -61,6 +82,7 @@ export function d1Store(d1: D1Database): Store {
     ...statsMethods(db),
     ...catalogueMethods(db),
     ...publisherMethods(db),
+    ...webhookMethods(db),
 
     createApp: (app, envs, audit) =>
       uniqueOrConflict(() =>
@@ -359,6 +381,11 @@ export function d1Store(d1: D1Database): Store {
       ]);
       return (results[1] as unknown as D1Result).meta.changes === 1 ? "ok" : "conflict";
     },
+
+    setHealthPolicy: (release, policy, updatedAt, audit) =>
+      gateWrite(release, { healthPolicy: policy, rampCommitted: 0 }, updatedAt, audit),
+    commitRampStep: (release, updatedAt, audit) =>
+      gateWrite(release, { rampCommitted: (release.rampCommitted ?? 0) + 1 }, updatedAt, audit),
 
     async updateReleaseTargeting(release, targeting, updatedAt, audit, measured = null, resetApproval = false) {
       const results = await db.batch([

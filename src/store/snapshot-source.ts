@@ -6,6 +6,7 @@ import type { SnapshotSource } from "../domain/compile-snapshot";
 import type { ConfigPatch } from "../domain/config";
 import type { RegexSummary } from "../domain/delivery";
 import { LIVE_STATUSES, PREVIEW_STATUSES } from "../domain/release-status";
+import { gatedTargeting } from "../domain/stats/gated-ramp";
 import * as t from "./schema";
 
 /**
@@ -151,7 +152,8 @@ async function readSource(
       rollback: r.rollback,
       updateMode: r.updateMode,
       config: r.config as ConfigPatch,
-      targeting: r.targeting,
+      // Under a health gate, a ramp's steps take effect only once committed (domain/stats/gated-ramp.ts).
+      targeting: r.healthPolicy === null ? r.targeting : gatedTargeting(r.targeting, r.rampCommitted),
       previewTestersOnly: r.previewTestersOnly,
       // Only what a test QR code can preview needs it (hashing is synchronous here: node:crypto).
       ...(PREVIEW_STATUSES.includes(r.status) ? { contentHash: contentHashOf(r) } : {}),

@@ -6,6 +6,7 @@ import { choosePatch } from "../domain/patch-offer";
 import { decidePreview, type PreviewRefusal } from "../domain/preview";
 import { signingRefusal } from "../domain/service-keys";
 import type { SnapshotMiniProgram, SnapshotPatch, SnapshotRelease } from "../domain/snapshot";
+import type { DeviceProfile } from "../domain/targeting/rules";
 import { canaryContext, settleAdmission } from "./canary-context";
 import type { DeliveryView, Deps } from "./ports";
 
@@ -69,6 +70,7 @@ export type CheckResult =
     };
 
 const utf8 = new TextEncoder();
+const NONE: readonly string[] = [];
 
 /** How long a signed check answer may be trusted by the client. */
 export const CHECK_TTL_MS = 5 * 60 * 1000;
@@ -90,6 +92,8 @@ export async function decideAll(
   decisions: Decision[];
   /** Per asked mini program that carried a preview token, what became of it (null: none carried one). */
   previews: (PreviewRefusal | "APPLIED" | undefined)[] | null;
+  /** The device's profile as targeting saw it. */
+  profile: DeviceProfile;
 }> {
   // Plain loops on this path: a cold request pays for every builtin it touches (map, forEach, join).
   const asked = input.miniPrograms;
@@ -139,7 +143,7 @@ export async function decideAll(
     }
   }
   if (settling !== null) await Promise.all(settling);
-  return { view, decisions, previews };
+  return { view, decisions, previews, profile: device.profile };
 }
 
 // Per release, the JSON every device offered it shares: `"version":…,"releaseId":…,"sequence":…`,
@@ -247,15 +251,35 @@ export async function checkUpdates(deps: Deps, input: CheckInput, origin: Reques
     const refusal = signingRefusal(keys, deps.clock.now());
     if (refusal !== null) throw new AppError("SERVICE_MISCONFIGURED", refusal);
   }
-  const { decisions } = await decideAll(deps, input, origin, "admit");
+  const { decisions, profile, view } = await decideAll(deps, input, origin, "admit");
   let results = "";
   const formats = input.patchFormats ?? [];
   const maxRatio = deps.patches.maxRatio;
+  let offered: string[] | null = null;
   for (let i = 0; i < decisions.length; i++) {
     const decision = decisions[i] as Decision;
     const m = input.miniPrograms[i] as CheckedMiniProgram;
     const offer = patchFor(decision, m, formats, maxRatio);
     results += `${i === 0 ? "" : ","}${resultJson(m.id, decision, packageBaseUrl, offer)}`;
+    if (decision.action === "update" || decision.action === "rollback") {
+      offered ??= [];
+      offered.push(decision.release.releaseId);
+    }
+  }
+  // Statistics (docs/statistics.md): what this check offered and reported, recorded in the isolate.
+  const recorder = deps.checks;
+  if (recorder !== null && view !== null) {
+    const flush = recorder.observe(
+      input.appId,
+      input.env,
+      input.deviceId,
+      input.userId,
+      profile,
+      input.miniPrograms,
+      offered ?? NONE,
+      deps.clock.now(),
+    );
+    if (flush !== null) origin.defer?.(flush);
   }
   const issuedAt = deps.clock.now();
   const nonce = input.nonce === null ? "null" : jsonString(input.nonce);

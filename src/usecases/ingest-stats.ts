@@ -3,12 +3,35 @@
 // delivered (app, environment, mini program, version: an event naming another is not about this
 // release and is dropped, like one naming an unknown release) and handed to the release's monitor in
 // one call per release per batch.
+
+import type { SerializedSample } from "../domain/stats/audience-sample";
+import type { GateRecord } from "./health-gates";
 import type { Clock } from "./ports";
-import type { EventRecord, ReleaseAddress, StatsBucket, StatsMessage, StatsStore } from "./stats-ports";
+import type {
+  AudienceGroup,
+  EventRecord,
+  ReleaseAddress,
+  SampledProfile,
+  StatsBucket,
+  StatsMessage,
+  StatsStore,
+} from "./stats-ports";
 
 /** The per-release monitors (edge/release-monitor.ts), one Durable Object each. */
 export interface ReleaseMonitors {
   ingest(releaseId: string, events: EventRecord[], now: number): Promise<{ counted: number; duplicates: number }>;
+  offered(
+    releaseId: string,
+    messageId: string,
+    count: number,
+    at: number,
+    devices: Uint8Array,
+    now: number,
+  ): Promise<void>;
+  /** Arms or disarms a release's health gate. */
+  arm(releaseId: string, workspaceId: string, armed: boolean): Promise<void>;
+  /** The gate as last judged, or null. */
+  gate(releaseId: string): Promise<(GateRecord & { armed: boolean }) | null>;
   /** Minute buckets with `from <= start < to` (the last 24 hours are kept). */
   minutes(releaseId: string, from: number, to: number): Promise<StatsBucket[]>;
   /** Hour buckets with `from <= start < to`, and the serialized distinct-device sketch of each metric over them. */
@@ -51,10 +74,24 @@ export class ReleaseAddresses {
   }
 }
 
+/** The per-target audience monitors (edge/audience-monitor.ts), one Durable Object per (app, environment). */
+export interface AudienceMonitors {
+  record(group: AudienceGroup, messageId: string, now: number): Promise<void>;
+  sample(appKey: string, env: string, fromDay: number, toDay: number): Promise<SerializedSample<SampledProfile>>;
+  installed(
+    appKey: string,
+    env: string,
+    miniProgram: string,
+    from: number,
+    to: number,
+  ): Promise<{ at: number; version: string; checks: number; devices: number }[]>;
+}
+
 export interface IngestPorts {
   clock: Clock;
   addresses: ReleaseAddresses;
   monitors: ReleaseMonitors;
+  audiences: AudienceMonitors;
 }
 
 export interface IngestReport {
@@ -82,6 +119,25 @@ export async function ingestStats(ports: IngestPorts, messages: readonly StatsMe
   let counted = 0;
   let duplicates = 0;
   let dropped = 0;
+  // What checks recorded: offers per release (unknown releases dropped), audiences per target.
+  const offers = messages.flatMap((m) => (m.offers ?? []).map((o) => ({ o, id: m.id ?? "" })));
+  const audiences = messages.flatMap((m) => (m.audience ?? []).map((a) => ({ a, id: m.id ?? "" })));
+  const offerAddresses = await ports.addresses.resolve([...new Set(offers.map((x) => x.o.releaseId))], now);
+  await Promise.all([
+    ...offers
+      .filter((x) => x.id !== "" && offerAddresses.has(x.o.releaseId))
+      .map((x) =>
+        ports.monitors.offered(
+          x.o.releaseId,
+          `${x.id}:${x.o.releaseId}`,
+          x.o.count,
+          x.o.at,
+          fromBase64(x.o.devices),
+          now,
+        ),
+      ),
+    ...audiences.filter((x) => x.id !== "").map((x) => ports.audiences.record(x.a, `${x.id}:${x.a.appKey}`, now)),
+  ]);
   await Promise.all(
     [...byRelease].map(async ([releaseId, groups]) => {
       const a = addresses.get(releaseId);
@@ -110,4 +166,8 @@ export function isStatsMessage(body: unknown): body is StatsMessage {
     (body as StatsMessage).kind === "stats" &&
     Array.isArray((body as StatsMessage).groups)
   );
+}
+
+function fromBase64(text: string): Uint8Array {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }

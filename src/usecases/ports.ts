@@ -16,12 +16,14 @@ import type { ServiceKeys } from "../domain/service-keys";
 import type { SnapshotList, SnapshotMiniProgram } from "../domain/snapshot";
 import type { BucketKey } from "../domain/targeting/bucket";
 import type { Admission } from "../domain/targeting/evaluate";
+import type { DeviceProfile } from "../domain/targeting/rules";
 import type { MiniProgramOrigin, MiniProgramType, UpdateMode } from "../domain/update-mode";
 import type { AccessStore, AuthThrottle, MiniProgramMemberRecord } from "./access-ports";
-import type { ReleaseAddresses, ReleaseMonitors } from "./ingest-stats";
+import type { AudienceMonitors, ReleaseAddresses, ReleaseMonitors } from "./ingest-stats";
 import type { PatchQueue, PatchStore } from "./patch-ports";
 import type { EventsPorts } from "./record-events";
 import type { StatsStore } from "./stats-ports";
+import type { WebhookPorts, WebhookStore } from "./webhook-ports";
 
 export interface Clock {
   /** Milliseconds since the epoch. */
@@ -270,6 +272,10 @@ export interface ReleaseRecord {
   approvedHash: string | null;
   /** Preview (test QR codes) limited to the configuration's internal testers' user ids. */
   previewTestersOnly: boolean;
+  /** The canary's health gate (docs/statistics.md), or null. */
+  healthPolicy?: Record<string, unknown> | null;
+  /** With a health gate: the ramp steps its monitor has committed. */
+  rampCommitted?: number;
   createdBy: string;
   createdAt: number;
   updatedAt: number;
@@ -362,7 +368,7 @@ export interface MeasuredEnvironment {
   snapshotVersion: number;
 }
 
-export interface Store extends AccessStore, PatchStore, StatsStore {
+export interface Store extends AccessStore, PatchStore, StatsStore, WebhookStore {
   createApp(app: AppRecord, envs: EnvironmentRecord[], audit: AuditEntry): Promise<WriteResult>;
   listApps(workspaceId: string): Promise<AppRecord[]>;
   getApp(workspaceId: string, appId: string): Promise<AppRecord | null>;
@@ -536,6 +542,15 @@ export interface Store extends AccessStore, PatchStore, StatsStore {
    * Replaces the release's targeting (compare-and-swap, also on `measured` when given), bumps its
    * target's snapshot version, audits.
    */
+  /** Sets or removes a release's health policy (resets its committed ramp steps), audited; false on a lost race. */
+  setHealthPolicy(
+    release: ReleaseRecord,
+    policy: Record<string, unknown> | null,
+    updatedAt: number,
+    audit: AuditEntry,
+  ): Promise<boolean>;
+  /** Commits one more ramp step (from `release.rampCommitted`), audited; false when it changed meanwhile. */
+  commitRampStep(release: ReleaseRecord, updatedAt: number, audit: AuditEntry): Promise<boolean>;
   updateReleaseTargeting(
     release: ReleaseRecord,
     targeting: Record<string, unknown> | null,
@@ -637,10 +652,28 @@ export interface Deps {
   patches: PatchSettings;
   /** Device events (POST /v1/events, docs/statistics.md). */
   events: EventsPorts;
+  /** Records what checks offer and report (docs/statistics.md); null when statistics are off. */
+  checks: CheckObserver | null;
   /** Release statistics: where releases are delivered (cached) and their monitors. */
-  stats: { addresses: ReleaseAddresses; monitors: ReleaseMonitors };
+  stats: { addresses: ReleaseAddresses; monitors: ReleaseMonitors; audiences: AudienceMonitors };
+  /** Workspace webhooks (docs/webhooks.md): their Queue, the signed POST and the retry base. */
+  webhooks: WebhookPorts;
   /** `maxPartBytes`: the largest delivery part (one mini program on one target), as stored JSON. */
   limits: { maxPackageBytes: number; maxPartBytes: number } & PackageLimits;
+}
+
+/** The isolate's recorder of checks (edge/stats-recorder.ts CheckRecorder). */
+export interface CheckObserver {
+  observe(
+    appKey: string,
+    env: string,
+    deviceId: string,
+    userId: string | null,
+    profile: DeviceProfile,
+    asked: readonly { id: string; version: string | null }[],
+    offered: readonly string[],
+    now: number,
+  ): Promise<void> | null;
 }
 
 /** What incremental patches need besides the store: the Queue, the codec and the settings. */

@@ -10,6 +10,7 @@ import type { EventRecord } from "./stats-ports";
 /** Keyed hashes of ids (under the statistics key, not the bucketing key). */
 export interface StatsHashes {
   device(deviceId: string): string;
+  user(userId: string): string;
   event(deviceId: string, eventId: string): string;
 }
 

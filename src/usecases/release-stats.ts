@@ -118,3 +118,39 @@ export async function releaseStats(deps: Deps, ctx: Context, releaseId: string, 
 function invalid(pointer: string, message: string): AppError {
   return new AppError("VALIDATION_FAILED", "The query is not valid.", [{ pointer, message }]);
 }
+
+/** Most hours one installed-versions answer covers (30 days, what the audience monitor keeps). */
+export const MAX_INSTALLED_HOURS = 30 * 24;
+
+/**
+ * The installed versions of a mini program on a target over time, from checks (docs/statistics.md):
+ * per hour and version, the checks that reported it and the distinct devices (HyperLogLog, ±1.6 %).
+ */
+export async function installedVersions(
+  deps: Deps,
+  ctx: Context,
+  miniProgramId: string,
+  query: { appId: string; env: string; from?: number; to?: number },
+) {
+  const mp = await deps.store.getMiniProgram(ctx.actor.workspaceId, miniProgramId);
+  if (mp === null) throw notFound("The mini program");
+  requirePermission(ctx, "mini_program:read", mp.id);
+  const app = await deps.store.getApp(ctx.actor.workspaceId, query.appId);
+  if (app === null) throw notFound("The app");
+  const now = deps.clock.now();
+  const to = Math.ceil((query.to ?? now) / HOUR_MS) * HOUR_MS;
+  const from = Math.floor((query.from ?? to - 24 * HOUR_MS) / HOUR_MS) * HOUR_MS;
+  if (from >= to) throw invalid("/from", "Must be before `to`.");
+  if ((to - from) / HOUR_MS > MAX_INSTALLED_HOURS) throw invalid("/from", "At most 30 days: narrow the range.");
+  const rows = await deps.stats.audiences.installed(app.key, query.env, mp.key, from, to);
+  const buckets: { at: number; versions: Record<string, { checks: number; devices: number }> }[] = [];
+  for (const r of rows) {
+    let last = buckets[buckets.length - 1];
+    if (last?.at !== r.at) {
+      last = { at: r.at, versions: {} };
+      buckets.push(last);
+    }
+    last.versions[r.version] = { checks: r.checks, devices: r.devices };
+  }
+  return { miniProgramId: mp.id, appId: app.key, env: query.env, from, to, buckets };
+}

@@ -1,6 +1,7 @@
 // Ports of device events and release statistics (docs/statistics.md): what travels on the stats
 // Queue, the per-release monitor that counts it, and what the relational store keeps for history.
 import type { HealthGateResult, HealthPolicy } from "../domain/stats/health-gate";
+import type { DeviceProfile } from "../domain/targeting/rules";
 
 /** One device event as it travels to its release's monitor: keyed hashes, never an id in the clear. */
 export interface EventRecord {
@@ -27,10 +28,56 @@ export interface EventGroup {
   events: EventRecord[];
 }
 
-/** What one Queue message carries: events grouped by release. */
+/** Checks that offered a release, in one isolate over one flush. */
+export interface OfferGroup {
+  releaseId: string;
+  /** Checks whose answer offered it. */
+  count: number;
+  /** When the flush window started (ms): where the count lands. */
+  at: number;
+  /** Serialized HyperLogLog (base64) of the devices offered it. */
+  devices: string;
+}
+
+/** What a sampled device looks like to targeting (docs/statistics.md): keyed hashes, never ids. */
+export interface SampledProfile {
+  profile: DeviceProfile;
+  /** Keyed hash of the user id, or null without one. */
+  user: string | null;
+  /** The mini programs it asked about (keys), at most SAMPLE_MINI_PROGRAMS. */
+  miniPrograms: string[];
+}
+
+/** Installed versions seen in checks of one target, per mini program and version. */
+export interface InstalledGroup {
+  miniProgram: string;
+  version: string;
+  /** Checks that reported it. */
+  count: number;
+  /** Serialized HyperLogLog (base64) of the devices that reported it. */
+  devices: string;
+}
+
+/** What checks of one target (app, environment) add to its audience monitor. */
+export interface AudienceGroup {
+  appKey: string;
+  env: string;
+  at: number;
+  /** Sampled devices: [device hash, seen at, profile]. */
+  sample: [string, number, SampledProfile][];
+  installed: InstalledGroup[];
+}
+
+/**
+ * What one Queue message carries. `id` is random per message: what is not deduplicated by event key
+ * (offer counts, installed counts) is applied once per message id, so a redelivered message counts once.
+ */
 export interface StatsMessage {
   kind: "stats";
+  id?: string;
   groups: EventGroup[];
+  offers?: OfferGroup[];
+  audience?: AudienceGroup[];
 }
 
 /** Where a release is delivered, as devices name it: what its events must match to be counted. */

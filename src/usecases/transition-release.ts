@@ -118,6 +118,10 @@ export async function transitionRelease(
     );
   }
   await publishDelivery(deps, release.environmentId, [release.miniProgramId]);
+  // A gated canary (again a canary, or continued) is watched by its monitor again (docs/statistics.md).
+  if (changes.status === "canary" && release.healthPolicy) {
+    await deps.stats.monitors.arm(release.id, ctx.actor.workspaceId, true).catch(() => undefined);
+  }
   // Going out: patches to it from the versions last delivered here are built in the background. The
   // move is done whatever becomes of them (devices get the full package until a patch is ready).
   if (LIVE_STATUSES.includes(changes.status)) {

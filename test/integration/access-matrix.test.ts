@@ -327,6 +327,31 @@ const publisherKeyOf = (w: World) => addPublisherKeyViaApi(w.owner.token);
 const catalogue = (w: World) => () => ownerRead(w, "/v1/admin/features?limit=500");
 const featuresOfA = (w: World) => () => ownerRead(w, `/v1/admin/mini-programs/${w.a.id}/features?limit=500`);
 
+/**
+ * The workspace's webhook, made or moved by the owner to a URL of its own. Nothing answers there
+ * (deliveries fail at once, in the background, and change nothing fingerprint() reads).
+ */
+async function webhookOf(w: World) {
+  const res = await call("/v1/admin/webhook", {
+    method: "PUT",
+    token: w.owner.token,
+    json: { url: `http://127.0.0.1:9/hook-${next()}` },
+  });
+  expect([200, 201], await res.clone().text()).toContain(res.status);
+}
+
+/** The webhook as the owner reads it (its status too: 404 once deleted). */
+const webhookState = (w: World) => async () => {
+  const res = await call("/v1/admin/webhook", { token: w.owner.token });
+  return { status: res.status, body: await res.text() };
+};
+
+/** The ids of the webhook's deliveries (their attempts go on in the background, so only the ids). */
+const webhookDeliveryIds = (w: World) => async () =>
+  ((await ownerRead(w, "/v1/admin/webhook/deliveries?limit=500")) as { items: { id: string }[] }).items.map(
+    (d) => d.id,
+  );
+
 /** The pending removal request of a mini program: the one there is, or a new one the owner asks for. */
 async function pendingRemovalOf(w: World, miniProgramId: string): Promise<string> {
   const pending = (await ownerRead(w, `/v1/admin/removal-requests?miniProgramId=${miniProgramId}&status=pending`)) as {
@@ -645,6 +670,9 @@ const REQUESTS: Record<string, RouteRequest[]> = {
   "GET /v1/admin/mini-programs/{miniProgramId}/patches": [
     { build: async (w) => GET(`/v1/admin/mini-programs/${w.a.id}/patches`)() },
   ],
+  "GET /v1/admin/mini-programs/{miniProgramId}/installed-versions": [
+    { build: async (w) => GET(`/v1/admin/mini-programs/${w.a.id}/installed-versions?appId=${w.app.key}&env=prod`)() },
+  ],
   "POST /v1/admin/mini-programs/{miniProgramId}/patches/{patchId}/retry": [
     {
       build: async (w) => {
@@ -922,6 +950,31 @@ const REQUESTS: Record<string, RouteRequest[]> = {
   "GET /v1/admin/releases/{releaseId}/stats": [
     { build: async (w) => GET(`/v1/admin/releases/${(await releaseOf(w)).id}/stats`)() },
   ],
+  "GET /v1/admin/releases/{releaseId}/health": [
+    { build: async (w) => GET(`/v1/admin/releases/${(await releaseOf(w)).id}/health`)() },
+  ],
+  "PUT /v1/admin/releases/{releaseId}/health-policy": [
+    {
+      build: async (w) => ({
+        method: "PUT",
+        path: `/v1/admin/releases/${(await releaseOf(w)).id}/health-policy`,
+        json: { failureRateBasisPoints: 100 },
+      }),
+    },
+  ],
+  "DELETE /v1/admin/releases/{releaseId}/health-policy": [
+    { build: async (w) => ({ method: "DELETE", path: `/v1/admin/releases/${(await releaseOf(w)).id}/health-policy` }) },
+  ],
+  "POST /v1/admin/releases/{releaseId}/estimate": [
+    {
+      read: true,
+      build: async (w) => ({
+        method: "POST",
+        path: `/v1/admin/releases/${(await releaseOf(w)).id}/estimate`,
+        json: { percentage: 500 },
+      }),
+    },
+  ],
   "POST /v1/admin/releases/{releaseId}/qr-codes": [
     {
       build: async (w) => ({
@@ -979,6 +1032,45 @@ const REQUESTS: Record<string, RouteRequest[]> = {
         body: "u-3",
         type: "text/plain",
       }),
+    },
+  ],
+
+  "GET /v1/admin/webhook": [
+    {
+      build: async (w) => {
+        await webhookOf(w);
+        return GET("/v1/admin/webhook")();
+      },
+    },
+  ],
+  "PUT /v1/admin/webhook": [
+    {
+      build: async (w) => {
+        await webhookOf(w);
+        return {
+          method: "PUT",
+          path: "/v1/admin/webhook",
+          json: { url: `http://127.0.0.1:9/moved-${next()}` },
+          observe: webhookState(w),
+        };
+      },
+    },
+  ],
+  "DELETE /v1/admin/webhook": [
+    {
+      build: async (w) => {
+        await webhookOf(w);
+        return { method: "DELETE", path: "/v1/admin/webhook", observe: webhookState(w) };
+      },
+    },
+  ],
+  "GET /v1/admin/webhook/deliveries": [{ build: GET("/v1/admin/webhook/deliveries") }],
+  "POST /v1/admin/webhook/test": [
+    {
+      build: async (w) => {
+        await webhookOf(w);
+        return { method: "POST", path: "/v1/admin/webhook/test", observe: webhookDeliveryIds(w) };
+      },
     },
   ],
 

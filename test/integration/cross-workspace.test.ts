@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { addPublisherKeyViaApi } from "../support/access-fixtures";
-import { expectJson } from "../support/admin-factories";
+import { expectJson, expectProblem } from "../support/admin-factories";
 import { call, uniqueKey } from "../support/workspace";
 import { makeZip } from "../support/zip";
 
@@ -145,6 +145,8 @@ interface World {
   /** A publisher key, and a second one the revoke route may revoke in the fixture check. */
   publisherKey: { id: string; keyId: string };
   sparePublisherKey: { id: string; keyId: string };
+  /** The workspace's webhook (a URL nothing answers on) and a ping delivery of it. */
+  webhook: { url: string; secret: string; delivery: string };
   /** A person with a developer role on the mini program. */
   person: string;
   /** A service account with a developer role on the mini program. */
@@ -320,6 +322,13 @@ async function makeWorld(label: string): Promise<World> {
   // Each its own key: keyIds are derived from the key, so B's never name one of A's.
   const publisherKey = await addPublisherKeyViaApi(token, `Publisher ${label}`);
   const sparePublisherKey = await addPublisherKeyViaApi(token, `Spare publisher ${label}`);
+  const hook = await post<{ url: string; secret: string }>(
+    "/v1/admin/webhook",
+    { url: `http://127.0.0.1:9/${uniqueKey(`hook-${label}`)}` },
+    201,
+    "PUT",
+  );
+  const ping = await post<{ id: string }>("/v1/admin/webhook/test", undefined, 202);
   const prod = app.environments.find((e) => e.name === "prod")?.id ?? "";
   const spareEnvId = app.environments.find((e) => e.name === SPARE_ENV)?.id ?? "";
   return {
@@ -355,6 +364,7 @@ async function makeWorld(label: string): Promise<World> {
     withdrawable: withdrawable.id,
     publisherKey: { id: publisherKey.id, keyId: publisherKey.keyId },
     sparePublisherKey: { id: sparePublisherKey.id, keyId: sparePublisherKey.keyId },
+    webhook: { url: hook.url, secret: hook.secret, delivery: ping.id },
     person: person.id,
     service: service.id,
     serviceToken: serviceToken.id,
@@ -412,6 +422,9 @@ async function makeWorld(label: string): Promise<World> {
       sparePublisherKey.id,
       sparePublisherKey.keyId,
       sparePublisherKey.publicKey,
+      hook.url,
+      hook.secret,
+      ping.id,
     ],
   };
 }
@@ -700,6 +713,14 @@ const TABLE: Record<string, OpEntry> = {
       "path:version": { own: () => "9.9.0", foreign: { "version of B's only": (b) => b.onlyVersion } },
     },
   },
+  "GET /v1/admin/mini-programs/{miniProgramId}/installed-versions": {
+    build: (_a, v) => ({
+      method: "GET",
+      path: `/v1/admin/mini-programs/${v("path:miniProgramId")}/installed-versions`,
+      query: { appId: v("query:appId"), env: "prod" },
+    }),
+    fields: { "path:miniProgramId": mp, "query:appId": app },
+  },
   "GET /v1/admin/mini-programs/{miniProgramId}/patches": {
     build: (_a, v) => ({ method: "GET", path: `/v1/admin/mini-programs/${v("path:miniProgramId")}/patches` }),
     fields: { "path:miniProgramId": mp },
@@ -883,6 +904,30 @@ const TABLE: Record<string, OpEntry> = {
   },
   "GET /v1/admin/releases/{releaseId}/features": {
     build: (_a, v) => ({ method: "GET", path: `/v1/admin/releases/${v("path:releaseId")}/features` }),
+    fields: { "path:releaseId": release((a) => a.created) },
+  },
+  "GET /v1/admin/releases/{releaseId}/health": {
+    build: (_a, v) => ({ method: "GET", path: `/v1/admin/releases/${v("path:releaseId")}/health` }),
+    fields: { "path:releaseId": release((a) => a.created) },
+  },
+  "PUT /v1/admin/releases/{releaseId}/health-policy": {
+    build: (_a, v) => ({
+      method: "PUT",
+      path: `/v1/admin/releases/${v("path:releaseId")}/health-policy`,
+      json: { failureRateBasisPoints: 100 },
+    }),
+    fields: { "path:releaseId": release((a) => a.created) },
+  },
+  "DELETE /v1/admin/releases/{releaseId}/health-policy": {
+    build: (_a, v) => ({ method: "DELETE", path: `/v1/admin/releases/${v("path:releaseId")}/health-policy` }),
+    fields: { "path:releaseId": release((a) => a.created) },
+  },
+  "POST /v1/admin/releases/{releaseId}/estimate": {
+    build: (_a, v) => ({
+      method: "POST",
+      path: `/v1/admin/releases/${v("path:releaseId")}/estimate`,
+      json: { percentage: 500 },
+    }),
     fields: { "path:releaseId": release((a) => a.created) },
   },
   "GET /v1/admin/releases/{releaseId}/stats": {
@@ -1200,4 +1245,50 @@ describe("after the probes", () => {
       expect(res.status, text).toBeLessThan(300);
     });
   }
+});
+
+// The webhook routes name no id: each acts on the token's own workspace. A's admin sees and changes
+// A's webhook only (after the probes above, which must leave A unchanged).
+describe("the workspace's webhook", () => {
+  const own = (w: World, path: string, method = "GET") => call(path, { method, token: w.token });
+  const deliveryIds = async (w: World) =>
+    (await expectJson<{ items: { id: string }[] }>(await own(w, "/v1/admin/webhook/deliveries?limit=500"), 200)).items
+      .map((d) => d.id)
+      .sort();
+  const leaks = (text: string) => B.own.filter((s) => text.includes(s));
+
+  it("GET /v1/admin/webhook and GET …/deliveries answer A's own, nothing of B's", async () => {
+    const hook = await own(A, "/v1/admin/webhook");
+    const hookText = await hook.text();
+    expect(hook.status, hookText).toBe(200);
+    expect(JSON.parse(hookText).url).toBe(A.webhook.url);
+    expect(leaks(hookText)).toEqual([]);
+    const list = await own(A, "/v1/admin/webhook/deliveries?limit=500");
+    const listText = await list.text();
+    expect(list.status, listText).toBe(200);
+    expect(listText).toContain(A.webhook.delivery);
+    expect(leaks(listText)).toEqual([]);
+  });
+
+  it("PUT, POST …/test and DELETE /v1/admin/webhook change A's webhook only", async () => {
+    const stateOfB = async () => ({
+      hook: await (await own(B, "/v1/admin/webhook")).text(),
+      deliveries: await deliveryIds(B),
+    });
+    const before = await stateOfB();
+    const moved = await call("/v1/admin/webhook", {
+      method: "PUT",
+      token: A.token,
+      json: { url: `${A.webhook.url}-moved`, rotateSecret: true },
+    });
+    const movedText = await moved.text();
+    expect(moved.status, movedText).toBe(200);
+    expect(leaks(movedText)).toEqual([]);
+    const ping = await expectJson<{ id: string }>(await own(A, "/v1/admin/webhook/test", "POST"), 202);
+    expect(await deliveryIds(A)).toContain(ping.id);
+    await expectJson(await own(A, "/v1/admin/webhook", "DELETE"), 200);
+    await expectProblem(await own(A, "/v1/admin/webhook"), 404, "NOT_FOUND");
+    expect(await stateOfB()).toEqual(before);
+    expect(JSON.parse(before.hook).url).toBe(B.webhook.url);
+  });
 });

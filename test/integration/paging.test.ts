@@ -28,6 +28,11 @@ beforeAll(async () => {
   token = ws.token;
   const app = await createApp(token);
   const mp = await createMiniProgram(token);
+  // A webhook nothing answers on: three pings are three deliveries (their attempts fail in the background).
+  await expectJson(
+    await call("/v1/admin/webhook", { method: "PUT", token, json: { url: `http://127.0.0.1:9/${uniqueKey("hook")}` } }),
+    201,
+  );
   for (let i = 0; i < 3; i++) {
     await createApp(token);
     // One removal request per mini program may be pending: each goes to a mini program of its own.
@@ -59,6 +64,7 @@ beforeAll(async () => {
     });
     await call("/v1/admin/tokens", { method: "POST", token, json: { name: `t${i}` } });
     await addPublisherKeyViaApi(token, `k${i}`);
+    await expectJson(await call("/v1/admin/webhook/test", { method: "POST", token }), 202);
   }
   // Three patches between the mini program's versions (rows as the Queue consumer leaves them).
   const versions = (
@@ -107,6 +113,7 @@ beforeAll(async () => {
     "/v1/admin/mini-programs/{miniProgramId}/features": `/v1/admin/mini-programs/${mp.key}/features`,
     "/v1/admin/removal-requests": "/v1/admin/removal-requests",
     "/v1/admin/publisher-keys": "/v1/admin/publisher-keys",
+    "/v1/admin/webhook/deliveries": "/v1/admin/webhook/deliveries",
   });
 });
 
@@ -146,6 +153,7 @@ describe("admin lists", () => {
     "/v1/admin/mini-programs/{miniProgramId}/features",
     "/v1/admin/removal-requests",
     "/v1/admin/publisher-keys",
+    "/v1/admin/webhook/deliveries",
   ])("%s pages through every item once", async (route) => {
     const path = paths[route] ?? "";
     const sep = path.includes("?") ? "&" : "?";

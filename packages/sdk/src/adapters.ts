@@ -41,6 +41,13 @@ export type Clock = () => number;
 /** Waits `ms` milliseconds (retry backoff). */
 export type Sleep = (ms: number) => Promise<void>;
 
+/**
+ * Calls `callback` once, `ms` milliseconds from now, unless the returned function cancels it first
+ * (device events are sent on a timer). It should not keep a process alive by itself: a command-line
+ * host must be able to exit with events still queued (they stay in storage for the next run).
+ */
+export type Timer = (callback: () => void, ms: number) => () => void;
+
 /** An HTTP request as the SDK sends it. Header names are lower-case. */
 export interface HttpRequest {
   method: "GET" | "POST";

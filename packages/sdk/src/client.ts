@@ -9,6 +9,7 @@ import type {
   Sha256,
   Sleep,
   StoredFile,
+  Timer,
   UpdraftStorage,
 } from "./adapters.ts";
 import { type CheckAnswer, type CheckResult, checkAnswer, parseAnswer, type UpdateResult } from "./answer.ts";
@@ -28,11 +29,20 @@ import {
   nobleEd25519Verify,
   nobleSha256,
   platformRandom,
+  platformTimer,
   systemClock,
   timerSleep,
 } from "./defaults.ts";
 import { type DownloadContext, downloadManifest, downloadPackage, httpError, partialBlobName } from "./download.ts";
 import { UpdraftError, VERSION_FAILURE_CODES } from "./errors.ts";
+import {
+  createEventQueue,
+  type EventOptions,
+  type EventStats,
+  type EventType,
+  eventErrorCode,
+  eventOptions,
+} from "./events.ts";
 import {
   keysetSuccession,
   type PinnedKey,
@@ -109,6 +119,8 @@ export interface ClientOptions {
   clock?: Clock;
   /** Default: setTimeout. */
   sleep?: Sleep;
+  /** Schedules event sends. Default: setTimeout, unref'd on Node ({@link platformTimer}). */
+  timer?: Timer;
   /** Backoff jitter source in [0, 1). Default Math.random (jitter needs no secrecy). */
   jitter?: () => number;
   /** Patch decoders present; their formats are sent as `patchFormats`. Default: the pure-JavaScript `zstdJsDecoder`. */
@@ -120,6 +132,15 @@ export interface ClientOptions {
   retry?: Partial<RetryPolicy>;
   /** Told about failures the client worked around (a key set refresh that failed while the trusted one is still valid). */
   onWarning?: (error: UpdraftError) => void;
+  /** Device events sent to `POST /v1/events` (docs/sdk.md, "Device events"). On by default. */
+  events?: EventOptions;
+}
+
+/** How a launch of the installed version went, for {@link UpdraftClient.reportLaunch}. */
+export interface LaunchOutcome {
+  ok: boolean;
+  /** For a failed launch: a short code, sent upper-cased with anything but `[A-Z0-9_]` as `_` (64 at most). */
+  errorCode?: string | null;
 }
 
 /** The installed version of a mini program. */
@@ -176,6 +197,21 @@ export interface UpdraftClient {
   failedVersions(id: string): Promise<string[]>;
   /** Records that `version` failed (e.g. to launch); later checks send it in `failed`. */
   reportFailure(id: string, version: string): Promise<void>;
+  /**
+   * Queues a `launch_ok` or `launch_failed` event for the version of `id` the SDK installed (its
+   * version and releaseId). Resolves false, queuing nothing, when events are off or no SDK-installed
+   * version is there (none, or a bundled one: it has no releaseId). Never throws. It records no
+   * failed version: call {@link reportFailure} too for a version that must not be offered again.
+   */
+  reportLaunch(id: string, outcome: LaunchOutcome): Promise<boolean>;
+  /**
+   * Sends the queued device events now, in batches of at most 100; resolves once all are sent, or
+   * when a send failed and the queue backed off (the events stay queued; a timer tries again). While
+   * backed off (after a 429's Retry-After, or a 5xx or network failure) it sends nothing. Never throws.
+   */
+  flushEvents(): Promise<void>;
+  /** The event queue: events queued, dropped unsent so far, and when a backed-off send is tried again. */
+  eventStats(): Promise<EventStats>;
   /** Fetches `GET /v1/keys` now and returns the trusted key set (throws the `KEYSET_*` reason). */
   refreshKeys(): Promise<KeysetPayload>;
   /**
@@ -186,6 +222,7 @@ export interface UpdraftClient {
 }
 
 const KEYSET_RECORD = "keyset";
+// Device events are kept in the record "events" (events.ts).
 const INSTALLED = "installed/";
 const FAILED = "failed/";
 /** The manifest text of a stored file set (what a patch's base stream is built from). */
@@ -284,6 +321,24 @@ export function createClient(options: ClientOptions): UpdraftClient {
   const warn = (error: unknown) => {
     if (error instanceof UpdraftError) options.onWarning?.(error);
   };
+  const events = createEventQueue({
+    url: `${base}/v1/events`,
+    header: { appId: options.appId, env: options.env, deviceId: options.deviceId },
+    options: eventOptions(options.events),
+    storage,
+    http: ctx.http,
+    random,
+    now,
+    jitter: ctx.jitter,
+    timer: options.timer ?? platformTimer,
+    skewMs,
+    warn,
+  });
+  /** Queues an event about the version a result offers (best effort: never throws). */
+  const emit = (type: EventType, result: UpdateResult, errorCode: string | null = null) =>
+    events.add({ type, miniProgram: result.id, version: result.version, releaseId: result.releaseId, errorCode });
+  /** The event error code of a failure: its UpdraftError code, else `UNKNOWN`. */
+  const failureCode = (error: unknown) => eventErrorCode(error instanceof UpdraftError ? error.code : "UNKNOWN");
   /** Results this client verified (and froze): the only ones `install` accepts. */
   /** Results of this client's verified answers, with their answer's expiry. */
   const verifiedResults = new WeakMap<object, number>();
@@ -658,6 +713,10 @@ export function createClient(options: ClientOptions): UpdraftClient {
       let files: { path: string; bytes: Uint8Array }[];
       let manifestBody: string;
       let via: "package" | "patch" = "package";
+      // Every attempt reports one download event, then (once downloaded) one install event: a
+      // failure before the bytes are in and match what was signed (a refusal before any transfer
+      // included) is download_failed, the attempt the service's failure rate counts.
+      let downloaded = false;
       try {
         refuseDowngrade(current, result);
         const { publishers } = await pins();
@@ -675,14 +734,19 @@ export function createClient(options: ClientOptions): UpdraftClient {
         if (patched !== null) {
           files = patched;
           via = "patch";
+          downloaded = true;
+          await emit("download_ok", result);
         } else {
           const zip = await locked(result.package.sha256, () => downloadPackage(ctx, result.package), downloads);
+          downloaded = true;
+          await emit("download_ok", result);
           files = await unpackVerified(zip, manifest, inflate, sha256);
         }
       } catch (error) {
         if (error instanceof UpdraftError && VERSION_FAILURE_CODES.has(error.code)) {
           await reportFailure(id, result.version).catch(warn);
         }
+        await emit(downloaded ? "install_failed" : "download_failed", result, failureCode(error));
         throw error;
       }
       const fileSet = `v-${toHex(random(12))}`;
@@ -716,7 +780,13 @@ export function createClient(options: ClientOptions): UpdraftClient {
           await storage.deleteFileSet(fileSet).catch(() => undefined);
           throw new UpdraftError("STORAGE_ERROR", "The installed version could not be switched.", { cause: error });
         }
+      }).catch(async (error: unknown) => {
+        await emit("install_failed", result, failureCode(error));
+        throw error;
       });
+      await emit("install_ok", result);
+      // A rollback result moved the device back to this version (the rollback release's releaseId).
+      if (result.action === "rollback") await emit("rolled_back", result);
       // Installed: the failed list starts over, the partial download is done with.
       await storage.delete(FAILED + id).catch(() => undefined);
       await storage.deleteBlob(partialBlobName(result.package.sha256)).catch(() => undefined);
@@ -851,7 +921,38 @@ export function createClient(options: ClientOptions): UpdraftClient {
     });
   }
 
-  return { check, install, update, installed, readFile, failedVersions, reportFailure, refreshKeys, cleanup };
+  async function reportLaunch(id: string, outcome: LaunchOutcome): Promise<boolean> {
+    try {
+      const inst = await installed(id);
+      if (inst === null || inst.bundled || typeof inst.releaseId !== "string") return false;
+      const ok = outcome?.ok === true;
+      return await events.add({
+        type: ok ? "launch_ok" : "launch_failed",
+        miniProgram: id,
+        version: inst.version,
+        releaseId: inst.releaseId,
+        errorCode: ok ? null : eventErrorCode(outcome?.errorCode),
+      });
+    } catch (error) {
+      warn(error);
+      return false;
+    }
+  }
+
+  return {
+    check,
+    install,
+    update,
+    installed,
+    readFile,
+    failedVersions,
+    reportFailure,
+    reportLaunch,
+    flushEvents: events.flush,
+    eventStats: events.stats,
+    refreshKeys,
+    cleanup,
+  };
 }
 
 /**

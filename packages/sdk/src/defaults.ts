@@ -14,6 +14,7 @@ import type {
   RandomBytes,
   Sha256,
   Sleep,
+  Timer,
 } from "./adapters.ts";
 import { UpdraftError } from "./errors.ts";
 import { PATCH_FORMAT } from "./patch.ts";
@@ -83,6 +84,27 @@ export const timerSleep: Sleep = (ms) => {
   return new Promise((resolve) => {
     setTimeout(resolve, ms);
   });
+};
+
+type SetTimeoutLike = (callback: () => void, ms: number) => unknown;
+type ClearTimeoutLike = (handle: unknown) => void;
+
+/**
+ * setTimeout of the platform, unref'd where the handle can be (Node), so a pending event flush never
+ * keeps a process alive. Without setTimeout the callback is never called (events go out only when the
+ * host calls `flushEvents()`).
+ */
+export const platformTimer: Timer = (callback, ms) => {
+  const g = globalThis as { setTimeout?: SetTimeoutLike; clearTimeout?: ClearTimeoutLike };
+  const setTimeout = g.setTimeout;
+  const clearTimeout = g.clearTimeout;
+  if (typeof setTimeout !== "function") return () => undefined;
+  const handle = setTimeout(callback, ms);
+  const unref = (handle as { unref?: unknown } | null)?.unref;
+  if (typeof unref === "function") unref.call(handle);
+  return () => {
+    if (typeof clearTimeout === "function") clearTimeout(handle);
+  };
 };
 
 /** The part of a fetch Response the SDK reads. */

@@ -46,6 +46,9 @@
  * - `NOT_VERIFIED`: `install` was given a result this client did not verify.
  * - `PATCH_FAILED`: an incremental patch could not be downloaded, applied or verified; never thrown,
  *   only reported through `onWarning` (the install then downloads the full package).
+ * - `EVENTS_DROPPED`: device events were discarded unsent: the service refused their batch as
+ *   invalid (`cause` is its `HTTP_ERROR`), the queue was full, they were too old to be accepted, or
+ *   one could never be valid. Never thrown, only reported through `onWarning`.
  */
 export type UpdraftErrorCode =
   | "SIGNATURE_INVALID"
@@ -79,7 +82,8 @@ export type UpdraftErrorCode =
   | "NO_RANDOM_SOURCE"
   | "INVALID_OPTIONS"
   | "NOT_VERIFIED"
-  | "PATCH_FAILED";
+  | "PATCH_FAILED"
+  | "EVENTS_DROPPED";
 
 /**
  * Codes after which `install` records the version as failed (sent in `failed` by later checks, so

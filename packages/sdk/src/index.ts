@@ -14,6 +14,7 @@ export type {
   Sha256,
   Sleep,
   StoredFile,
+  Timer,
   UpdraftStorage,
 } from "./adapters.ts";
 export {
@@ -36,6 +37,7 @@ export {
   createClient,
   type DeviceInfo,
   type InstalledVersion,
+  type LaunchOutcome,
   refuseDowngrade,
   type UpdateOutcome,
   type UpdraftClient,
@@ -49,12 +51,25 @@ export {
   nobleEd25519Verify,
   nobleSha256,
   platformRandom,
+  platformTimer,
   systemClock,
   timerSleep,
   zstdJsDecoder,
 } from "./defaults.ts";
 export { type DownloadContext, downloadManifest, downloadPackage, MAX_MANIFEST_BYTES } from "./download.ts";
 export { isUpdraftError, UpdraftError, type UpdraftErrorCode, VERSION_FAILURE_CODES } from "./errors.ts";
+export {
+  batchBody,
+  DEFAULT_EVENT_OPTIONS,
+  type DeviceEvent,
+  EVENT_LIMITS,
+  EVENT_RETRY,
+  EVENT_TYPES,
+  type EventOptions,
+  type EventStats,
+  type EventType,
+  eventErrorCode,
+} from "./events.ts";
 export {
   keysetSuccession,
   type PinnedKey,

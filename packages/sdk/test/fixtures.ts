@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { zipSync } from "fflate";
 import { publicKeyOf as pub, rawKeyId, signWith } from "../../../test/support/trust.ts";
-import type { HttpClient, HttpRequest, HttpResponse } from "../src/adapters.ts";
+import type { HttpClient, HttpRequest, HttpResponse, Timer } from "../src/adapters.ts";
 import { keysetSigningText, manifestText, type SignedKeyset, statementText } from "../src/canonical.ts";
 import { type ClientOptions, createClient } from "../src/client.ts";
 import { isUpdraftError, type UpdraftErrorCode } from "../src/errors.ts";
@@ -163,13 +163,16 @@ type Json = Record<string, unknown>;
 
 /**
  * A fake service: GET /v1/keys, POST /v1/check (answers signed like the real one), GET packages and
- * manifests by sha256 with `Range: bytes=N-`. Every part can be replaced to misbehave.
+ * manifests by sha256 with `Range: bytes=N-`, POST /v1/events (202, every body kept in `events`).
+ * Every part can be replaced to misbehave.
  */
 export function fakeService(clock: () => number) {
   const blobs = new Map<string, Uint8Array>();
   const offers = new Map<string, Offer>();
   const requests: HttpRequest[] = [];
   const checks: Json[] = [];
+  /** Bodies of every POST /v1/events, parsed, whatever the answer. */
+  const events: Json[] = [];
   const state = {
     keyset: signedKeyset(keysetPayload(1, [{ keyId: "svc-1", seed: SEEDS.service }])) as SignedKeyset | null,
     signer: { keyId: "svc-1", seed: SEEDS.service },
@@ -183,6 +186,8 @@ export function fakeService(clock: () => number) {
     /** Answers a package/manifest request instead of the store (return undefined to serve normally). */
     onPackage: null as ((req: HttpRequest, bytes: Uint8Array) => HttpResponse | undefined) | null,
     checkStatus: [] as { status: number; headers?: Record<string, string> }[],
+    /** Answers of the next POST /v1/events, in turn (then 202); `throw` fails like a network. */
+    eventAnswers: [] as ({ status: number; body?: string; headers?: Record<string, string> } | "throw")[],
   };
 
   function serveBlob(req: HttpRequest, sha: string): HttpResponse {
@@ -266,6 +271,15 @@ export function fakeService(clock: () => number) {
         checks.push(request);
         return answer(request);
       }
+      if (req.method === "POST" && path === "/v1/events") {
+        const batch = JSON.parse(Buffer.from(req.body ?? new Uint8Array()).toString("utf8")) as Json;
+        events.push(batch);
+        const forced = state.eventAnswers.shift();
+        if (forced === "throw") throw new TypeError("fetch failed");
+        if (forced) return response(forced.status, forced.body ?? "", forced.headers ?? {});
+        const n = (batch.events as unknown[]).length;
+        return response(202, JSON.stringify({ accepted: n }), { "content-type": "application/json" });
+      }
       const pkg = /^\/v1\/packages\/([0-9a-f]{64})$/.exec(path);
       if (req.method === "GET" && pkg) return serveBlob(req, pkg[1] as string);
       return response(404, '{"code":"ROUTE_NOT_FOUND"}');
@@ -311,7 +325,7 @@ export function fakeService(clock: () => number) {
     return o;
   }
 
-  return { http, state, blobs, offers, requests, checks, offer, withdraw: (mp: string) => offers.delete(mp) };
+  return { http, state, blobs, offers, requests, checks, events, offer, withdraw: (mp: string) => offers.delete(mp) };
 }
 
 export type FakeService = ReturnType<typeof fakeService>;
@@ -329,11 +343,41 @@ export function manualClock(start = T0) {
   return clock;
 }
 
-/** A client on a fake service, with memory storage, no real sleeping and deterministic jitter. */
+/** A timer the test fires by hand: `pending()` lists what is scheduled, `fire()` runs what is due by `clock`. */
+export function manualTimer(clock: () => number) {
+  const scheduled: { at: number; ms: number; callback: () => void; cancelled: boolean; fired: boolean }[] = [];
+  const timer: Timer = (callback, ms) => {
+    const entry = { at: clock() + ms, ms, callback, cancelled: false, fired: false };
+    scheduled.push(entry);
+    return () => {
+      entry.cancelled = true;
+    };
+  };
+  const live = () => scheduled.filter((e) => !e.cancelled && !e.fired);
+  return {
+    timer,
+    /** Delays (ms) of the timers set and neither cancelled nor fired. */
+    pending: () => live().map((e) => e.ms),
+    /** Every delay ever set, in order. */
+    all: () => scheduled.map((e) => e.ms),
+    /** Runs the timers due by the clock; returns how many ran. */
+    fire() {
+      const due = live().filter((e) => e.at <= clock());
+      for (const e of due) {
+        e.fired = true;
+        e.callback();
+      }
+      return due.length;
+    },
+  };
+}
+
+/** A client on a fake service, with memory storage, no real sleeping, deterministic jitter and a hand-fired timer. */
 export function setup(overrides: Partial<ClientOptions> = {}) {
   const clock = manualClock();
   const service = fakeService(clock);
   const storage = memoryStorage();
+  const timers = manualTimer(clock);
   const sleeps: number[] = [];
   const options: ClientOptions = {
     baseUrl: BASE,
@@ -349,10 +393,11 @@ export function setup(overrides: Partial<ClientOptions> = {}) {
       sleeps.push(ms);
     },
     jitter: () => 0.5,
+    timer: timers.timer,
     ...overrides,
   };
   const client = createClient(options);
-  return { client, service, storage, clock, sleeps, options };
+  return { client, service, storage, clock, sleeps, timers, options };
 }
 
 export const FILES_V1 = { "index.js": "console.log('v1')", "app.json": '{"pages":["index"]}' };

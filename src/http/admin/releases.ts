@@ -44,6 +44,16 @@ const ReleaseSchema = z
     previewTestersOnly: z
       .boolean()
       .describe("Preview (test QR codes) only for the user ids in the configuration's internalTesters."),
+    healthPolicy: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .optional()
+      .describe("The canary's health gate (PUT …/health-policy, docs/statistics.md), or null"),
+    rampCommitted: z
+      .number()
+      .int()
+      .optional()
+      .describe("With a health gate: the phased ramp's steps committed so far (the rest hold)"),
     createdBy: z.string(),
     createdAt: z.number().int(),
     updatedAt: z.number().int(),
