@@ -29,6 +29,7 @@ import { publishDelivery } from "../src/usecases/publish-delivery";
 
 export { AdmissionCounter } from "../src/edge/admission-counter";
 export { DeliveryIndex } from "../src/edge/delivery-index";
+export { AudienceMonitor } from "../src/edge/audience-monitor";
 export { ReleaseMonitor } from "../src/monitor";
 
 /** The events floor's Queue: bench/run.mjs binds it; its messages are only acknowledged. */

@@ -152,6 +152,7 @@ function startServer() {
             ADMISSIONS: { className: "AdmissionCounter", useSQLite: true },
             DELIVERY: { className: "DeliveryIndex", useSQLite: true },
             MONITORS: { className: "ReleaseMonitor", useSQLite: true },
+            AUDIENCES: { className: "AudienceMonitor", useSQLite: true },
           },
           // Device events (wrangler.toml's updraft-stats), and the events floor's own Queue.
           queueProducers: { STATS_QUEUE: "updraft-stats", FLOOR_QUEUE: "bench-events-floor" },

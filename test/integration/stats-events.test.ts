@@ -118,6 +118,19 @@ describe("POST /v1/events", () => {
     expect(s.totals.download_ok).toBe(2);
   });
 
+  it("resolves more releases in one Queue batch than D1 binds parameters in one statement", async () => {
+    const unknown = (n: number) =>
+      Array.from({ length: 99 }, (_, i) => event("download_ok", { releaseId: `rel_unknown${n}x${i}` }));
+    const before = (await stats()).totals.launch_failed ?? 0;
+    // Two batches sent together: ~200 release ids for the consumer to look up, the known one among them.
+    const [a, b] = await Promise.all([
+      send("many-releases-a", [...unknown(1), event("launch_failed")]),
+      send("many-releases-b", [...unknown(2), event("launch_failed")]),
+    ]);
+    expect([a.status, b.status]).toEqual([202, 202]);
+    await until((t) => t.launch_failed === before + 2);
+  });
+
   it("refuses a bad batch whole, as problem+json with a pointer per field", async () => {
     const bad = await send("device-d", [event("downloaded"), event("install_ok", { at: 5, extra: 1 })]);
     const { body: p } = await expectProblem(bad, 400, "VALIDATION_FAILED");
