@@ -43,6 +43,7 @@ export default defineConfig(async () => {
             STATS: "on",
             // Accepted events are sent to the Queue almost at once (tests wait for counts).
             STATS_FLUSH_MS: "20",
+            STATS_CHECKS_FLUSH_MS: "20",
             // Failed webhook deliveries are retried at once (stats-webhooks.test.ts waits for eight attempts).
             WEBHOOK_RETRY_SECONDS: "0",
           },

@@ -54,6 +54,8 @@ try {
         'export { compileTargeting } from "./src/domain/targeting/evaluate";',
         'export * from "./src/domain/targeting/rules";',
         'export { MAX_LIST_REGEX_COST, MAX_REGEX_ENTRIES } from "./src/domain/targeting/allowlist";',
+        'export { CheckRecorder } from "./src/edge/stats-recorder";',
+        'export { createKeyedHash } from "./src/domain/targeting/bucket";',
       ].join("\n"),
       resolveDir: process.cwd(),
       loader: "ts",
@@ -189,6 +191,40 @@ async function run(core) {
     );
   };
   report("core decide", median(passes.decide) / DEVICES, passes.decide);
+  // 4. What statistics add to a check (docs/statistics.md): CheckRecorder.observe, as the Worker calls
+  //    it after answering: the device hash, the offered releases, the installed version of every asked
+  //    mini program, and a sample entry (worst case: every device under the sample threshold).
+  const offeredOf = devices.map((d) => {
+    const offered = [];
+    for (let i = 0; i < d.mps.length; i++) {
+      const decision = core.decide(d.mps[i], d.queries[i], d.canary.ctx);
+      if (decision.action === "update" || decision.action === "rollback") offered.push(decision.release.releaseId);
+    }
+    return offered;
+  });
+  const key = core.bucketKeyFromHex("0f0e0d0c0b0a09080706050403020100");
+  const device = core.createKeyedHash(key, "updraft:device");
+  const user = core.createKeyedHash(key, "updraft:user");
+  const hashes = { device, user, event: (a, b) => device(`${a}\u0000${b}`) };
+  const queue = { sendBatch: async () => undefined };
+  // Its flush timer (0 ms) fires only between measurements: a pass never yields to timers.
+  const recorder = new core.CheckRecorder(queue, hashes, async () => 2 ** 32, 0);
+  const observePass = () => {
+    let sink = 0;
+    for (let j = 0; j < devices.length; j++) {
+      const d = devices[j];
+      const b = d.body;
+      recorder.observe(b.appId, b.env, b.deviceId, b.userId, d.identity.profile, b.miniPrograms, offeredOf[j], now);
+      sink++;
+    }
+    return sink;
+  };
+  const observed = [];
+  for (let round = 0; round < 2; round++) {
+    observed.push(...(await measure(observePass)));
+    await recorder.flush();
+  }
+  report("stats: CheckRecorder.observe per check", median(observed) / DEVICES, observed);
   report("core check (profile + canaryContext + decide)", median(passes.check) / DEVICES, passes.check);
   if (POLLUTE_BYTES > 0 && walked > 0) {
     const label = `core check, caches cold (${POLLUTE_BYTES / 1024} KiB walked before each check, not timed)`;

@@ -28,8 +28,8 @@ import type { Delivery, Deps, PublishStats } from "../src/usecases/ports";
 import { publishDelivery } from "../src/usecases/publish-delivery";
 
 export { AdmissionCounter } from "../src/edge/admission-counter";
-export { DeliveryIndex } from "../src/edge/delivery-index";
 export { AudienceMonitor } from "../src/edge/audience-monitor";
+export { DeliveryIndex } from "../src/edge/delivery-index";
 export { ReleaseMonitor } from "../src/monitor";
 
 /** The events floor's Queue: bench/run.mjs binds it; its messages are only acknowledged. */

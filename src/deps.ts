@@ -55,7 +55,15 @@ export type Bindings = Env & {
   STATS_KEY?: string;
   /** How long accepted events wait in an isolate before they are sent to the stats Queue (ms, default 1000). */
   STATS_FLUSH_MS?: string;
+  /** How long what checks record waits in an isolate before it is sent (ms, default 10000). */
+  STATS_CHECKS_FLUSH_MS?: string;
 };
+
+/**
+ * What checks record (offers, installed versions, sampled devices) is sent every 10 s per isolate:
+ * its flush serializes sketches, so a longer window makes it cheaper per check (docs/statistics.md).
+ */
+export const CHECKS_FLUSH_MS = 10_000;
 
 /** Per-device limit of POST /v1/events: a burst of two full batches, then 2 events a second. */
 export const EVENTS_PER_DEVICE = { burst: 200, refillPerSecond: 2 } as const;
@@ -166,7 +174,12 @@ function build(env: Bindings): Deps {
     },
     checks:
       statsOn && hashes !== null
-        ? new CheckRecorder(env.STATS_QUEUE, hashes, kvThresholds(env.SNAPSHOTS), statsFlushMs)
+        ? new CheckRecorder(
+            env.STATS_QUEUE,
+            hashes,
+            kvThresholds(env.SNAPSHOTS),
+            positiveOr(Number(env.STATS_CHECKS_FLUSH_MS), CHECKS_FLUSH_MS),
+          )
         : null,
     stats: {
       addresses: new ReleaseAddresses(store),

@@ -3,6 +3,7 @@
 // request. A flush happens FLUSH_MS after the first record of an empty buffer, or at once when the
 // buffer holds `maxRecords`; the caller hands the returned promise to waitUntil so the runtime keeps
 // the isolate's work alive until it is sent.
+import { Buffer } from "node:buffer";
 import { HyperLogLog } from "../domain/stats/hll";
 import type { DeviceProfile } from "../domain/targeting/rules";
 import type { StatsHashes } from "../usecases/record-events";
@@ -99,8 +100,15 @@ export class StatsRecorder {
       for (const batch of sendBatches(toMessages(groups))) await this.queue.sendBatch(batch);
     } catch (error) {
       console.warn(`stats: sending ${count} event records failed, kept for the next flush: ${String(error)}`);
-      // Not rescheduled here: the next request's add schedules the flush (and keeps it alive).
       for (const g of groups) this.put(g);
+      // Tried again a little later, within the work the runtime keeps alive for this flush (waitUntil
+      // lasts up to 30 s after the response); past that, the next request's add schedules it.
+      if (this.scheduled === null) {
+        this.scheduled = new Promise<void>((resolve) => setTimeout(resolve, this.options.flushMs * 4)).then(() =>
+          this.flush(),
+        );
+        await this.scheduled;
+      }
     } finally {
       this.sending -= count;
     }
@@ -136,12 +144,15 @@ export function toMessages(groups: readonly EventGroup[]): StatsMessage[] {
 }
 
 /** Groups messages into sendBatch calls within the Queue's limits. */
-function sendBatches(messages: readonly StatsMessage[]): { body: StatsMessage }[][] {
+function sendBatches(
+  messages: readonly StatsMessage[],
+  sizeOf: (m: StatsMessage) => number = (m) => JSON.stringify(m).length,
+): { body: StatsMessage }[][] {
   const batches: { body: StatsMessage }[][] = [];
   let batch: { body: StatsMessage }[] = [];
   let bytes = 0;
   for (const body of messages) {
-    const size = JSON.stringify(body).length;
+    const size = sizeOf(body);
     if (batch.length > 0 && (bytes + size > MAX_SEND_BYTES || batch.length >= MAX_SEND_MESSAGES)) {
       batches.push(batch);
       batch = [];
@@ -160,6 +171,8 @@ function sendBatches(messages: readonly StatsMessage[]): { body: StatsMessage }[
 export const CHECK_SKETCH_PRECISION = 12;
 /** Mini programs a sampled device keeps (the first asked). */
 export const SAMPLE_MINI_PROGRAMS = 32;
+/** Devices an isolate remembers having sampled per target and day (≈ 100 B each: ≤ 1 MB per target, 16 targets). */
+export const SAMPLED_PER_DAY = 10_000;
 /** How long an isolate uses a target's sample threshold before reading it again (ms). */
 const THRESHOLD_TTL_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -171,7 +184,8 @@ interface TargetBuffer {
   appKey: string;
   env: string;
   sample: Map<string, [string, number, SampledProfile]>;
-  installed: Map<string, { miniProgram: string; version: string; count: number; sketch: HyperLogLog }>;
+  /** mini program → version → what checks reported. */
+  installed: Map<string, Map<string, { miniProgram: string; version: string; count: number; sketch: HyperLogLog }>>;
 }
 
 export class CheckRecorder {
@@ -180,6 +194,7 @@ export class CheckRecorder {
   private windowStart = 0;
   private scheduled: Promise<void> | null = null;
   private readonly thresholds = new Map<string, { value: number; at: number; loading: boolean }>();
+  private readonly sampled = new Map<string, { day: number; hashes: Set<string> }>();
 
   constructor(
     private readonly queue: StatsQueue,
@@ -226,16 +241,20 @@ export class CheckRecorder {
     for (let i = 0; i < asked.length; i++) {
       const m = asked[i] as { id: string; version: string | null };
       if (m.version === null) continue;
-      const k = `${m.id}\n${m.version}`;
-      let v = t.installed.get(k);
+      let versions = t.installed.get(m.id);
+      if (versions === undefined) {
+        versions = new Map();
+        t.installed.set(m.id, versions);
+      }
+      let v = versions.get(m.version);
       if (v === undefined) {
         v = { miniProgram: m.id, version: m.version, count: 0, sketch: new HyperLogLog(CHECK_SKETCH_PRECISION) };
-        t.installed.set(k, v);
+        versions.set(m.version, v);
       }
       v.count++;
       v.sketch.add(hi, lo);
     }
-    if (hi < this.thresholdOf(appKey, env, now)) {
+    if (hi < this.thresholdOf(appKey, env, now) && this.firstToday(key, hash, now)) {
       const miniPrograms: string[] = [];
       for (let i = 0; i < asked.length && i < SAMPLE_MINI_PROGRAMS; i++)
         miniPrograms.push((asked[i] as { id: string }).id);
@@ -245,6 +264,24 @@ export class CheckRecorder {
     if (this.scheduled) return null;
     this.scheduled = new Promise<void>((resolve) => setTimeout(resolve, this.flushMs)).then(() => this.flush());
     return this.scheduled;
+  }
+
+  /**
+   * Whether this isolate has not sampled the device on the target today (then remembers it): a device
+   * that checks every minute is sent once a day per isolate, not once per flush. Bounded: past
+   * SAMPLED_PER_DAY devices of a target, the memory starts over (some devices are sent again).
+   */
+  private firstToday(target: string, hash: string, now: number): boolean {
+    const day = Math.floor(now / DAY_MS);
+    let seen = this.sampled.get(target);
+    if (seen === undefined || seen.day !== day || seen.hashes.size >= SAMPLED_PER_DAY) {
+      if (seen === undefined && this.sampled.size >= 16) this.sampled.clear();
+      seen = { day, hashes: new Set() };
+      this.sampled.set(target, seen);
+    }
+    if (seen.hashes.has(hash)) return false;
+    seen.hashes.add(hash);
+    return true;
   }
 
   /** The cached threshold, refreshed in the background; 2^32 (sample everyone) until known. */
@@ -283,34 +320,61 @@ export class CheckRecorder {
     for (const [releaseId, o] of offers) {
       offerList.push({ releaseId, count: o.count, at, devices: toBase64(o.sketch.serialize()) });
     }
-    for (const part of chunks(offerList, 15)) messages.push({ kind: "stats", id: id(), groups: [], offers: part });
+    for (const part of chunks(offerList, INSTALLED_PER_MESSAGE)) {
+      messages.push({ kind: "stats", id: id(), groups: [], offers: part });
+    }
     for (const t of targets.values()) {
-      const installed: InstalledGroup[] = [...t.installed.values()].map((v) => ({
-        miniProgram: v.miniProgram,
-        version: v.version,
-        count: v.count,
-        devices: toBase64(v.sketch.serialize()),
-      }));
+      const installed: InstalledGroup[] = [...t.installed.values()]
+        .flatMap((versions) => [...versions.values()])
+        .map((v) => ({
+          miniProgram: v.miniProgram,
+          version: v.version,
+          count: v.count,
+          devices: toBase64(v.sketch.serialize()),
+        }));
       const sample = [...t.sample.values()];
-      const parts = Math.max(Math.ceil(installed.length / 15), Math.ceil(sample.length / 150), 1);
+      const parts = Math.max(
+        Math.ceil(installed.length / INSTALLED_PER_MESSAGE),
+        Math.ceil(sample.length / SAMPLE_PER_MESSAGE),
+        1,
+      );
       for (let i = 0; i < parts; i++) {
         const group: AudienceGroup = {
           appKey: t.appKey,
           env: t.env,
           at,
-          sample: sample.slice(i * 150, (i + 1) * 150),
-          installed: installed.slice(i * 15, (i + 1) * 15),
+          sample: sample.slice(i * SAMPLE_PER_MESSAGE, (i + 1) * SAMPLE_PER_MESSAGE),
+          installed: installed.slice(i * INSTALLED_PER_MESSAGE, (i + 1) * INSTALLED_PER_MESSAGE),
         };
         messages.push({ kind: "stats", id: id(), groups: [], audience: [group] });
       }
     }
     try {
-      for (const batch of sendBatches(messages)) await this.queue.sendBatch(batch);
+      for (const batch of sendBatches(messages, estimatedSize)) await this.queue.sendBatch(batch);
     } catch (error) {
       // Offers and installed versions are estimates of activity: a lost flush is reported, not replayed.
       console.warn(`stats: sending what ${messages.length} checks messages held failed: ${String(error)}`);
     }
   }
+}
+
+/**
+ * Parts of a checks message: a sketch serializes to at most 3,074 bytes (≈ 4.1 KB in base64) and a
+ * sampled device to about 1 KB of JSON (bounded fields, 32 mini program keys), so a message stays
+ * under MAX_MESSAGE_BYTES without serializing it to measure.
+ */
+const INSTALLED_PER_MESSAGE = 10;
+const SAMPLE_PER_MESSAGE = 40;
+
+/** An upper estimate of a checks message's JSON size, without building it. */
+function estimatedSize(m: StatsMessage): number {
+  let n = 200;
+  for (const o of m.offers ?? []) n += o.devices.length + o.releaseId.length + 100;
+  for (const a of m.audience ?? []) {
+    for (const v of a.installed) n += v.devices.length + v.miniProgram.length + v.version.length + 100;
+    n += a.sample.length * 1500;
+  }
+  return n;
 }
 
 function chunks<T>(list: readonly T[], size: number): T[][] {
@@ -320,11 +384,9 @@ function chunks<T>(list: readonly T[], size: number): T[][] {
 }
 
 export function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i] as number);
-  return btoa(s);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
 }
 
 export function fromBase64(text: string): Uint8Array {
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  return new Uint8Array(Buffer.from(text, "base64"));
 }

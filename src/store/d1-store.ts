@@ -382,8 +382,8 @@ export function d1Store(d1: D1Database): Store {
       return (results[1] as unknown as D1Result).meta.changes === 1 ? "ok" : "conflict";
     },
 
-    setHealthPolicy: (release, policy, updatedAt, audit) =>
-      gateWrite(release, { healthPolicy: policy, rampCommitted: 0 }, updatedAt, audit),
+    setHealthPolicy: (release, policy, rampCommitted, updatedAt, audit) =>
+      gateWrite(release, { healthPolicy: policy, rampCommitted }, updatedAt, audit),
     commitRampStep: (release, updatedAt, audit) =>
       gateWrite(release, { rampCommitted: (release.rampCommitted ?? 0) + 1 }, updatedAt, audit),
 

@@ -4,6 +4,7 @@
 import { AppError, type FieldError } from "../domain/errors";
 import { type Audience, reachOf, type SampledDevice } from "../domain/stats/audience-reach";
 import { AudienceSample } from "../domain/stats/audience-sample";
+import { gatedTargeting } from "../domain/stats/gated-ramp";
 import { compileTargeting, type Targeting } from "../domain/targeting/evaluate";
 import type { Context, Deps, ReleaseDetails } from "./ports";
 import { notFound, requirePermission } from "./support";
@@ -27,11 +28,15 @@ export interface EstimateInput {
 const invalid = (errors: FieldError[]) =>
   new AppError("VALIDATION_FAILED", "The estimate request is not valid.", errors);
 
-/** Today's audience of the release: a canary's targeting, everyone when full, nobody otherwise. */
+/** Today's audience of the release: a canary's delivered targeting, everyone when full, nobody otherwise. */
 function currentAudience(release: ReleaseDetails): Audience {
   if (release.status === "full") return { kind: "full" };
   if (release.status !== "canary" || release.targeting === null) return { kind: "none" };
-  const compiled = compileTargeting(release.targeting);
+  // Under a health gate, only the committed ramp steps are delivered.
+  const delivered = release.healthPolicy
+    ? gatedTargeting(release.targeting, release.rampCommitted ?? 0)
+    : release.targeting;
+  const compiled = compileTargeting(delivered);
   return compiled.ok ? { kind: "canary", targeting: compiled.targeting } : { kind: "none" };
 }
 

@@ -4,7 +4,7 @@
 // phased ramp's next due step only while the gate is healthy.
 import { AppError } from "../domain/errors";
 import { FULL_SCOPE } from "../domain/permissions";
-import { nextStepDue, pendingSteps } from "../domain/stats/gated-ramp";
+import { dueSteps, nextStepDue, pendingSteps } from "../domain/stats/gated-ramp";
 import {
   evaluateHealthGate,
   type HealthGateResult,
@@ -65,7 +65,10 @@ export async function setHealthPolicy(deps: Deps, ctx: Context, releaseId: strin
   });
   const now = deps.clock.now();
   const stored = policy === null ? null : { ...policy };
-  if (!(await deps.store.setHealthPolicy(release, stored, now, audit))) {
+  // A gate added to a canary keeps the ramp where the clock has taken it (the steps already due stay
+  // committed); a changed policy keeps what its monitor committed.
+  const committed = release.healthPolicy ? (release.rampCommitted ?? 0) : dueSteps(release.targeting, now);
+  if (!(await deps.store.setHealthPolicy(release, stored, committed, now, audit))) {
     throw new AppError("CONFLICT", "The release changed meanwhile; read it again and retry.");
   }
   await publishDelivery(deps, release.environmentId, [release.miniProgramId]);
@@ -82,8 +85,9 @@ export async function releaseHealth(deps: Deps, ctx: Context, releaseId: string)
   const committed = release.rampCommitted ?? 0;
   const pending = release.healthPolicy ? pendingSteps(release.targeting, committed) : [];
   const last = gate?.last ?? null;
+  const due = release.healthPolicy ? nextStepDue(release.targeting, committed, deps.clock.now()) : null;
   const holding =
-    pending.length === 0
+    due === null
       ? null
       : last === null || last.verdict !== "healthy"
         ? `Holding at step ${committed} of the ramp: ${last?.reason ?? "the gate has not judged the canary yet."}`
@@ -124,6 +128,11 @@ export async function judgeHealth(
   if (result.verdict === "breached") {
     record.action = policy.action;
     const reason = `Health gate: ${result.reason}`;
+    // The transition first: if anything after it fails, the alarm's retry finds the release no
+    // longer a canary and stops, so the breach is never acted on twice.
+    if (policy.action !== "notify") {
+      await transitionRelease(deps, ctx, { releaseId, to: policy.action === "pause" ? "paused" : "ended", reason });
+    }
     await deps.store.recordAudit(
       auditEntry(deps, ctx, {
         action: "release.health_gate_breached",
@@ -133,9 +142,6 @@ export async function judgeHealth(
         after: { action: policy.action, reason, ...observed, lowerBoundBasisPoints: result.lowerBoundBasisPoints },
       }),
     );
-    if (policy.action !== "notify") {
-      await transitionRelease(deps, ctx, { releaseId, to: policy.action === "pause" ? "paused" : "ended", reason });
-    }
     await notifyWorkspace(deps, workspaceId, "release.health_gate_breached", {
       releaseId: release.id,
       miniProgramId: release.miniProgramId,

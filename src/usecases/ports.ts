@@ -542,10 +542,11 @@ export interface Store extends AccessStore, PatchStore, StatsStore, WebhookStore
    * Replaces the release's targeting (compare-and-swap, also on `measured` when given), bumps its
    * target's snapshot version, audits.
    */
-  /** Sets or removes a release's health policy (resets its committed ramp steps), audited; false on a lost race. */
+  /** Sets or removes a release's health policy with its committed ramp steps, audited; false on a lost race. */
   setHealthPolicy(
     release: ReleaseRecord,
     policy: Record<string, unknown> | null,
+    rampCommitted: number,
     updatedAt: number,
     audit: AuditEntry,
   ): Promise<boolean>;

@@ -101,8 +101,9 @@ describe("health gates", () => {
     )
       .bind(workspaceId, c.releaseId)
       .all<{ action: string; actor: string; after: string }>();
-    expect(audit.results.map((r) => r.action)).toEqual(["release.health_gate_breached", "release.transition"]);
-    expect(JSON.parse(audit.results[1]?.after ?? "{}").reason).toMatch(
+    expect(audit.results.map((r) => r.action).sort()).toEqual(["release.health_gate_breached", "release.transition"]);
+    const moved = audit.results.find((r) => r.action === "release.transition");
+    expect(JSON.parse(moved?.after ?? "{}").reason).toMatch(
       /^Health gate: Failure rate lower bound .* is over the 1 % threshold\.$/,
     );
     // The paused release is not offered any more.
@@ -117,16 +118,19 @@ describe("health gates", () => {
   });
 
   it("let a healthy canary's ramp advance one committed step per judgement, and hold without enough data", async () => {
+    // Two steps due a few seconds after the gate is set (a gate keeps the steps already due), a third tomorrow.
     const now = Date.now();
     const ramp = [
-      { at: now - 120_000, basisPoints: 2000 },
-      { at: now - 60_000, basisPoints: 5000 },
+      { at: now + 4000, basisPoints: 2000 },
+      { at: now + 5000, basisPoints: 5000 },
       { at: now + 86_400_000, basisPoints: 10_000 },
     ];
     const c = await gatedCanary(
       { percentage: { basisPoints: 100, ramp } },
       { failureRateBasisPoints: 100, minAttempts: 50 },
     );
+    expect((await health(c.releaseId)).ramp).toMatchObject({ committedSteps: 0, holding: null });
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, now + 5100 - Date.now())));
     // Before any data the gate holds the ramp at its base percentage, and says why.
     expect(await runDurableObjectAlarm(monitor(c.releaseId))).toBe(true);
     let h = await health(c.releaseId);
@@ -149,6 +153,17 @@ describe("health gates", () => {
       .bind(c.releaseId)
       .first<{ n: number }>();
     expect(commits?.n).toBe(2);
+  });
+
+  it("keeps the ramp steps the clock already applied when a gate is added to a live canary", async () => {
+    const now = Date.now();
+    const ramp = [
+      { at: now - 60_000, basisPoints: 2000 },
+      { at: now + 86_400_000, basisPoints: 5000 },
+    ];
+    const c = await gatedCanary({ percentage: { basisPoints: 100, ramp } }, { failureRateBasisPoints: 100 });
+    expect((await health(c.releaseId)).ramp.committedSteps).toBe(1);
+    expect((await getRelease(token, c.releaseId)) as unknown as { rampCommitted: number }).toMatchObject({ rampCommitted: 1 });
   });
 
   it("refuses an invalid policy, and removing one disarms the gate", async () => {

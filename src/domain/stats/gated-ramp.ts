@@ -33,3 +33,8 @@ export function nextStepDue(targeting: Json | null, committed: number, now: numb
 export function pendingSteps(targeting: Json | null, committed: number): Step[] {
   return (rampOf(targeting) ?? []).slice(Math.max(0, committed));
 }
+
+/** How many of the ramp's steps are due at `now` (those the clock would have applied). */
+export function dueSteps(targeting: Json | null, now: number): number {
+  return (rampOf(targeting) ?? []).filter((s) => s.at <= now).length;
+}
