@@ -163,7 +163,9 @@ describe("health gates", () => {
     ];
     const c = await gatedCanary({ percentage: { basisPoints: 100, ramp } }, { failureRateBasisPoints: 100 });
     expect((await health(c.releaseId)).ramp.committedSteps).toBe(1);
-    expect((await getRelease(token, c.releaseId)) as unknown as { rampCommitted: number }).toMatchObject({ rampCommitted: 1 });
+    expect((await getRelease(token, c.releaseId)) as unknown as { rampCommitted: number }).toMatchObject({
+      rampCommitted: 1,
+    });
   });
 
   it("refuses an invalid policy, and removing one disarms the gate", async () => {
