@@ -70,11 +70,15 @@ try {
     say(`installed ${installed.version} from release ${installed.releaseId} (sequence ${installed.sequence})`);
     const index = await client.readFile(mp, "index.js");
     if (index) say(`index.js: ${new TextDecoder().decode(index).trim()}`);
+    // The host opened it: the launch is reported with the download and install events.
+    await client.reportLaunch(mp, { ok: true });
   } else if (result.action === "removed") {
     await client.update(mp);
     installed = null;
     say(`${mp} was removed: its files are deleted`);
   }
+  // Device events (docs/statistics.md) are sent in batches; send what is queued before exiting.
+  await client.flushEvents();
   if (args.json) console.log(JSON.stringify({ action: result.action, installed }));
 } catch (error) {
   if (!isUpdraftError(error)) throw error;
