@@ -2,21 +2,7 @@ import { describe, expect, it } from "vitest";
 import { reachOf, type SampledDevice } from "../../src/domain/stats/audience-reach";
 import { AudienceSample } from "../../src/domain/stats/audience-sample";
 import { compileTargeting, type Targeting } from "../../src/domain/targeting/evaluate";
-import type { DeviceProfile } from "../../src/domain/targeting/rules";
-
-const blank: DeviceProfile = {
-  city: null,
-  region: null,
-  country: null,
-  brand: null,
-  model: null,
-  network: null,
-  osName: null,
-  osVersion: null,
-  appVersion: null,
-  language: null,
-  custom: {},
-};
+import { EMPTY_PROFILE } from "../support/profiles";
 
 function compiled(json: unknown): Targeting {
   const c = compileTargeting(json);
@@ -25,7 +11,7 @@ function compiled(json: unknown): Targeting {
 }
 
 const device = (brand: string, user: string | null, miniPrograms = ["shop"]): SampledDevice => ({
-  profile: { ...blank, brand },
+  profile: { ...EMPTY_PROFILE, brand },
   user,
   miniPrograms,
 });
