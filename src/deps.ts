@@ -1,4 +1,5 @@
-import { createHmac } from "node:crypto";
+import { Buffer } from "node:buffer";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { DEFAULT_MAX_PART_BYTES } from "./domain/delivery";
 import { packageBaseFrom } from "./domain/deployment";
 import { AppError } from "./domain/errors";
@@ -172,6 +173,7 @@ function build(env: Bindings): Deps {
       hashes,
       limiter: new TokenBuckets(EVENTS_PER_DEVICE),
     },
+    consoleKeys: consoleKeys(env.SIGNING_KEY_SEED ?? env.BOOTSTRAP_SECRET ?? null),
     checks:
       statsOn && hashes !== null
         ? new CheckRecorder(
@@ -225,6 +227,24 @@ function statsKey(env: Bindings): BucketKey | null {
   if (!env.SIGNING_KEY_SEED) return null;
   const mac = createHmac("sha256", env.SIGNING_KEY_SEED).update("updraft statistics key v1").digest();
   return bucketKeyFromBytes(new Uint8Array(mac.subarray(0, 16)));
+}
+
+/**
+ * CSRF tokens of console sessions: HMAC-SHA256 of the session under a key derived from a deployment
+ * secret (the same in every isolate); without one, a random key per isolate (a single local process).
+ */
+function consoleKeys(secret: string | null) {
+  const key =
+    secret === null ? randomBytes(32) : createHmac("sha256", secret).update("updraft console csrf v1").digest();
+  const csrf = (session: string) => createHmac("sha256", key).update(session).digest("base64url");
+  return {
+    csrf,
+    verify: (session: string, given: string) => {
+      const want = Buffer.from(csrf(session));
+      const got = Buffer.from(given);
+      return want.length === got.length && timingSafeEqual(want, got);
+    },
+  };
 }
 
 /** A target's sample threshold of a day, as its audience monitor published it in KV (2^32: none yet). */

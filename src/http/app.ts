@@ -23,6 +23,7 @@ import { answerCheck, checkRouter, pathStart } from "./client/check";
 import { answerEvents, eventsRouter } from "./client/events";
 import { keysRouter } from "./client/keys";
 import { packagesRouter } from "./client/packages";
+import { consoleRouter } from "./console/router";
 import { errorResponse, newRequestId, problem } from "./problem";
 import type { HttpEnv } from "./types";
 
@@ -67,6 +68,7 @@ function createHttpApp(depsFor: (bindings: never) => Deps) {
   app.route("/v1", eventsRouter);
   app.route("/v1", packagesRouter);
   app.route("/v1", keysRouter);
+  app.route("/console", consoleRouter as never);
 
   for (const d of app.openAPIRegistry.definitions) {
     if (d.type === "route" && d.route.request?.query) takesQuery.add(`${d.route.method.toUpperCase()} ${d.route.path}`);

@@ -653,6 +653,8 @@ export interface Deps {
   patches: PatchSettings;
   /** Device events (POST /v1/events, docs/statistics.md). */
   events: EventsPorts;
+  /** CSRF tokens of console sessions (docs/console.md), keyed by a deployment secret. */
+  consoleKeys: { csrf(session: string): string; verify(session: string, given: string): boolean };
   /** Records what checks offer and report (docs/statistics.md); null when statistics are off. */
   checks: CheckObserver | null;
   /** Release statistics: where releases are delivered (cached) and their monitors. */

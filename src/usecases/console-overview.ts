@@ -1,0 +1,84 @@
+// The console's overview (docs/console.md): what is live where — per app and environment, each mini
+// program's live releases (full, canary with its percentage and ramp step, paused) and the health of
+// gated canaries. Only what the actor may see.
+import { dueSteps } from "../domain/stats/gated-ramp";
+import { listApps } from "./list-apps";
+import { listReleases } from "./list-releases";
+import type { Context, Deps } from "./ports";
+
+export interface LiveRelease {
+  id: string;
+  version: string;
+  status: "full" | "canary" | "paused";
+  /** A canary's percentage now, in basis points (the delivered ramp step under a gate); null: none. */
+  basisPoints: number | null;
+  /** Ramp steps in effect / in the schedule; null without a ramp. */
+  ramp: { step: number; of: number } | null;
+  gated: boolean;
+}
+
+export interface OverviewTarget {
+  appKey: string;
+  appName: string;
+  env: string;
+  miniPrograms: { key: string; id: string; releases: LiveRelease[] }[];
+}
+
+const LIVE = new Set(["full", "canary", "paused"]);
+
+export async function consoleOverview(deps: Deps, ctx: Context): Promise<OverviewTarget[]> {
+  const [apps, releases] = await Promise.all([listApps(deps, ctx), listReleases(deps, ctx, {})]);
+  const now = deps.clock.now();
+  const targets: OverviewTarget[] = [];
+  for (const app of apps) {
+    for (const env of app.environments) {
+      const live = releases.filter((r) => r.appId === app.id && r.environmentId === env.id && LIVE.has(r.status));
+      const byMp = new Map<string, { key: string; id: string; releases: LiveRelease[] }>();
+      for (const r of live) {
+        const entry = byMp.get(r.miniProgramId) ?? { key: r.miniProgramKey, id: r.miniProgramId, releases: [] };
+        entry.releases.push(liveRelease(r, now));
+        byMp.set(r.miniProgramId, entry);
+      }
+      targets.push({
+        appKey: app.key,
+        appName: app.name,
+        env: env.name,
+        miniPrograms: [...byMp.values()].sort((a, b) => a.key.localeCompare(b.key)),
+      });
+    }
+  }
+  return targets;
+}
+
+function liveRelease(
+  r: {
+    id: string;
+    version: string;
+    status: string;
+    targeting: Record<string, unknown> | null;
+    healthPolicy?: Record<string, unknown> | null;
+    rampCommitted?: number;
+  },
+  now: number,
+): LiveRelease {
+  const p = r.targeting?.percentage as
+    | { basisPoints?: number; ramp?: { at: number; basisPoints: number }[] }
+    | undefined;
+  const gated = Boolean(r.healthPolicy);
+  const ramp = Array.isArray(p?.ramp) ? p.ramp : null;
+  const step = ramp === null ? 0 : gated ? Math.min(r.rampCommitted ?? 0, ramp.length) : dueSteps(r.targeting, now);
+  const basisPoints =
+    p?.basisPoints === undefined
+      ? null
+      : ramp !== null && step > 0
+        ? (ramp[step - 1]?.basisPoints ?? null)
+        : p.basisPoints;
+  return {
+    id: r.id,
+    version: r.version,
+    status: r.status as LiveRelease["status"],
+    basisPoints: r.status === "full" ? null : basisPoints,
+    ramp: ramp === null ? null : { step, of: ramp.length },
+    gated,
+  };
+}

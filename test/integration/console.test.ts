@@ -1,0 +1,125 @@
+// The SRE console's sign-in and overview (docs/console.md), through the Worker with its real local
+// bindings: a token is exchanged for an HttpOnly, Secure, SameSite=Strict cookie scoped to /console
+// that stops working on the next request once the token is revoked; forms carry a CSRF token; every
+// page is served under a Content-Security-Policy without 'unsafe-inline'.
+import { beforeAll, describe, expect, it } from "vitest";
+import { createApp, createMiniProgram, createRelease, goFull, uploadVersion } from "../support/admin-factories";
+import { BASE, call, makeWorkspace } from "../support/workspace";
+
+let token: string;
+let appKey: string;
+let mpKey: string;
+
+beforeAll(async () => {
+  token = (await makeWorkspace()).token;
+  appKey = (await createApp(token)).key;
+  const mp = await createMiniProgram(token);
+  mpKey = mp.key;
+  await uploadVersion(token, mp.id, "1.0.0");
+  const r = await createRelease(token, { miniProgramId: mp.id, version: "1.0.0", appId: appKey, env: "prod" });
+  await goFull(token, r.id);
+});
+
+// Redirects are looked at, not followed.
+const page = (path: string, cookie?: string) =>
+  call(path, { redirect: "manual", ...(cookie ? { headers: { cookie } } : {}) });
+
+const form = (fields: Record<string, string>) => ({
+  method: "POST",
+  redirect: "manual" as const,
+  headers: { "content-type": "application/x-www-form-urlencoded" },
+  body: new URLSearchParams(fields).toString(),
+});
+
+async function signIn(t: string) {
+  return call("/console/sign-in", form({ token: t }));
+}
+
+function cookieOf(res: Response): string {
+  const set = res.headers.get("set-cookie") ?? "";
+  return set.split(";")[0] ?? "";
+}
+
+describe("console sign-in", () => {
+  it("serves the sign-in page under a strict CSP, with a labelled field and no script", async () => {
+    const res = await call("/console/sign-in");
+    expect(res.status).toBe(200);
+    const csp = res.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain("unsafe-inline");
+    expect(csp).toContain("frame-ancestors 'none'");
+    const html = await res.text();
+    expect(html.startsWith("<!DOCTYPE html>")).toBe(true);
+    expect(html).toContain('<label for="token">');
+    expect(html).not.toContain("<script");
+    expect(html).not.toContain("style=");
+  });
+
+  it("exchanges a valid token for an HttpOnly, Secure, SameSite=Strict cookie scoped to /console", async () => {
+    const res = await signIn(token);
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe("/console");
+    const set = res.headers.get("set-cookie") ?? "";
+    expect(set).toMatch(/^updraft_console=upd_/);
+    for (const attribute of ["HttpOnly", "Secure", "SameSite=Strict", "Path=/console", "Max-Age=43200"]) {
+      expect(set).toContain(attribute);
+    }
+  });
+
+  it("refuses a wrong token with the page and 401, setting no cookie", async () => {
+    const res = await signIn("upd_00000000000000000000000000000000");
+    expect(res.status).toBe(401);
+    expect(res.headers.get("set-cookie")).toBeNull();
+    expect(await res.text()).toContain("That token is not valid");
+  });
+
+  it("sends a visitor without a session to the sign-in page", async () => {
+    const res = await page("/console");
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe("/console/sign-in");
+  });
+});
+
+describe("console overview", () => {
+  it("shows what is live where, and a sign-out form with the session's CSRF token", async () => {
+    const cookie = cookieOf(await signIn(token));
+    const res = await page("/console", cookie);
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain(`${appKey} · prod`);
+    expect(html).toContain(mpKey);
+    expect(html).toContain("1.0.0 full");
+    expect(html).toMatch(/name="_csrf" value="[A-Za-z0-9_-]{43}"/);
+  });
+
+  it("stops working on the next request once the token is revoked", async () => {
+    const issued = await call("/v1/admin/tokens", { method: "POST", token, json: { name: "console-test" } });
+    const body = (await issued.json()) as Record<string, unknown>;
+    const second = String(body.token ?? body.secret);
+    const id = String((body.token as { id?: string } | undefined)?.id ?? body.id);
+    expect(second, JSON.stringify(body)).toMatch(/^upd_/);
+    const cookie = cookieOf(await signIn(second));
+    expect((await page("/console", cookie)).status).toBe(200);
+    expect((await call(`/v1/admin/tokens/${id}`, { method: "DELETE", token })).status).toBe(200);
+    const after = await page("/console", cookie);
+    expect(after.status).toBe(303);
+    expect(after.headers.get("location")).toBe("/console/sign-in?expired=1");
+  });
+
+  it("refuses a form POST without the session's CSRF token", async () => {
+    const cookie = cookieOf(await signIn(token));
+    const forged = await call("/console/sign-out", {
+      ...form({ _csrf: "forged" }),
+      headers: { ...form({}).headers, cookie },
+    });
+    expect(forged.status).toBe(403);
+    const html = await (await page("/console", cookie)).text();
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
+    const out = await call("/console/sign-out", { ...form({ _csrf: csrf }), headers: { ...form({}).headers, cookie } });
+    expect(out.status).toBe(303);
+    expect(out.headers.get("set-cookie")).toMatch(/^updraft_console=;/);
+  });
+});
+
+// BASE is not a loopback host: the cookie is Secure there (on 127.0.0.1 it is not, for `npm start`).
+expect(new URL(BASE).hostname).not.toBe("127.0.0.1");
