@@ -3,21 +3,39 @@
 // that stops working on the next request once the token is revoked; forms carry a CSRF token; every
 // page is served under a Content-Security-Policy without 'unsafe-inline'.
 import { beforeAll, describe, expect, it } from "vitest";
-import { createApp, createMiniProgram, createRelease, goFull, uploadVersion } from "../support/admin-factories";
-import { BASE, call, makeWorkspace } from "../support/workspace";
+import {
+  createApp,
+  createMiniProgram,
+  createRelease,
+  getRelease,
+  goFull,
+  transition,
+  uploadVersion,
+} from "../support/admin-factories";
+import { addMember, BASE, call, makeWorkspace } from "../support/workspace";
 
 let token: string;
+let workspaceId: string;
 let appKey: string;
 let mpKey: string;
+let canaryId: string;
 
 beforeAll(async () => {
-  token = (await makeWorkspace()).token;
+  const w = await makeWorkspace();
+  token = w.token;
+  workspaceId = w.workspaceId;
   appKey = (await createApp(token)).key;
   const mp = await createMiniProgram(token);
   mpKey = mp.key;
   await uploadVersion(token, mp.id, "1.0.0");
   const r = await createRelease(token, { miniProgramId: mp.id, version: "1.0.0", appId: appKey, env: "prod" });
   await goFull(token, r.id);
+  await uploadVersion(token, mp.id, "1.1.0");
+  const c = await createRelease(token, { miniProgramId: mp.id, version: "1.1.0", appId: appKey, env: "prod" });
+  const t = await call(`/v1/admin/releases/${c.id}/rollout`, { method: "PUT", token, json: { basisPoints: 500 } });
+  expect(t.status, await t.text()).toBe(200);
+  for (const to of ["in_review", "approved", "canary"]) await transition(token, c.id, to);
+  canaryId = c.id;
 });
 
 // Redirects are looked at, not followed.
@@ -118,6 +136,77 @@ describe("console overview", () => {
     const out = await call("/console/sign-out", { ...form({ _csrf: csrf }), headers: { ...form({}).headers, cookie } });
     expect(out.status).toBe(303);
     expect(out.headers.get("set-cookie")).toMatch(/^updraft_console=;/);
+  });
+});
+
+describe("console release page", () => {
+  const post = (path: string, cookie: string, fields: Record<string, string>) =>
+    call(path, { ...form(fields), headers: { "content-type": "application/x-www-form-urlencoded", cookie } });
+  const csrfOf = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
+
+  it("shows the canary, estimates a proposed percentage before saving, and saves it", async () => {
+    const cookie = cookieOf(await signIn(token));
+    const overview = await (await page("/console", cookie)).text();
+    expect(overview).toContain(`href="/console/releases/${canaryId}"`);
+    expect(overview).toContain("1.1.0 canary 5 %");
+    const shown = await page(`/console/releases/${canaryId}?basisPoints=2000`, cookie);
+    expect(shown.status).toBe(200);
+    const html = await shown.text();
+    expect(html).toContain("Percentage now: 5 %");
+    expect(html).toMatch(/At 20 %: about \d+ devices/);
+    expect(html).toContain('<label for="basisPoints">');
+    // The timeline from the audit log shows the release's moves.
+    expect(html).toContain("release.transition → canary");
+    const saved = await post(`/console/releases/${canaryId}/rollout`, cookie, {
+      _csrf: csrfOf(html),
+      basisPoints: "2000",
+    });
+    expect(saved.status).toBe(303);
+    const after = (await getRelease(token, canaryId)) as unknown as {
+      targeting: { percentage: { basisPoints: number } };
+    };
+    expect(after.targeting.percentage.basisPoints).toBe(2000);
+  });
+
+  it("pauses only after confirmation, with the reason in the audit log", async () => {
+    const cookie = cookieOf(await signIn(token));
+    const html = await (await page(`/console/releases/${canaryId}`, cookie)).text();
+    const asked = await post(`/console/releases/${canaryId}/transition`, cookie, { _csrf: csrfOf(html), to: "paused" });
+    expect(asked.status).toBe(200);
+    const confirm = await asked.text();
+    expect(confirm).toContain("Pause: ");
+    expect((await getRelease(token, canaryId)).status).toBe("canary");
+    const done = await post(`/console/releases/${canaryId}/transition`, cookie, {
+      _csrf: csrfOf(confirm),
+      to: "paused",
+      confirmed: "yes",
+      reason: "Crash reports",
+    });
+    expect(done.status).toBe(303);
+    expect((await getRelease(token, canaryId)).status).toBe("paused");
+    const again = await (await page(`/console/releases/${canaryId}`, cookie)).text();
+    expect(again).toContain("release.transition → paused (Crash reports)");
+    // Continue it again for the tests that follow.
+    expect(again).toContain(">Continue</button>");
+    await transition(token, canaryId, "canary");
+  });
+
+  it("refuses an action the role lacks, with a page and 403", async () => {
+    const reviewer = await addMember(workspaceId, "reviewer");
+    const cookie = cookieOf(await signIn(reviewer.token));
+    const html = await (await page(`/console/releases/${canaryId}`, cookie)).text();
+    // The page offers the reviewer no action; a forged form is refused all the same.
+    expect(html).toContain("Your role cannot change this release.");
+    expect(html).not.toContain(">Pause</button>");
+    const refused = await post(`/console/releases/${canaryId}/transition`, cookie, {
+      _csrf: csrfOf(html),
+      to: "paused",
+      confirmed: "yes",
+    });
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(await refused.text()).toContain("Forbidden");
+    expect((await getRelease(token, canaryId)).status).toBe("canary");
   });
 });
 

@@ -91,12 +91,12 @@ export function OverviewPage(props: { targets: OverviewTarget[]; csrf: string })
                     <td>{mp.key}</td>
                     <td>
                       {mp.releases.map((r) => (
-                        <span class={`pill ${r.status}`}>
+                        <a class={`pill ${r.status}`} href={`/console/releases/${r.id}`}>
                           {`${r.version} ${r.status}`}
                           {r.basisPoints !== null && ` ${percent(r.basisPoints)}`}
                           {r.ramp !== null && ` · step ${r.ramp.step}/${r.ramp.of}`}
                           {r.gated && " · gated"}
-                        </span>
+                        </a>
                       ))}
                     </td>
                   </tr>

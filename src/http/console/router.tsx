@@ -3,11 +3,21 @@
 // style) and a CSRF token in every form.
 import { Hono } from "hono";
 import { AppError } from "../../domain/errors";
+import { can } from "../../domain/permissions";
+import { REQUESTABLE_STATUSES, type RequestableStatus } from "../../domain/release-status";
 import { authenticate } from "../../usecases/authenticate";
 import { consoleOverview } from "../../usecases/console-overview";
+import { estimateAudience } from "../../usecases/estimate-audience";
+import { releaseHealth } from "../../usecases/health-gates";
+import { listAudit } from "../../usecases/list-audit";
+import { getRelease } from "../../usecases/list-releases";
+import { setReleaseRollout } from "../../usecases/set-release-targeting";
+import { transitionRelease } from "../../usecases/transition-release";
 import { ctxOf } from "../auth";
 import { clientOf } from "../operator";
+import { errorResponse, PROBLEMS } from "../problem";
 import { OverviewPage, SignInPage } from "./pages";
+import { actionsFor, ConfirmPage, ErrorPage, ReleasePage, type ReleaseView } from "./release-page";
 import { type ConsoleEnv, checkCsrf, consoleAuth, csrfToken, endSession, startSession } from "./session";
 import { CONSOLE_CSS } from "./style";
 
@@ -68,4 +78,83 @@ consoleRouter.post("/sign-out", async (c) => {
 consoleRouter.get("/", async (c) => {
   const targets = await consoleOverview(c.var.deps, ctxOf(c));
   return c.html(<OverviewPage targets={targets} csrf={csrfToken(c)} />);
+});
+
+consoleRouter.get("/releases/:releaseId", async (c) => {
+  const deps = c.var.deps;
+  const ctx = ctxOf(c);
+  const id = c.req.param("releaseId");
+  const release = (await getRelease(deps, ctx, id)) as ReleaseView;
+  const asked = c.req.query("basisPoints");
+  const basisPoints = asked !== undefined && /^\d{1,5}$/.test(asked) && Number(asked) <= 10_000 ? Number(asked) : null;
+  const [estimate, health, timeline] = await Promise.all([
+    basisPoints === null
+      ? null
+      : estimateAudience(deps, ctx, id, { percentage: basisPoints }).then(
+          (e) => ({
+            basisPoints,
+            sampled: e.sampled,
+            exact: e.exact,
+            current: e.current.devices,
+            proposed: e.proposed.devices,
+            more: e.more.devices,
+            standardError: e.more.standardError,
+          }),
+          () => null,
+        ),
+    release.healthPolicy ? releaseHealth(deps, ctx, id).catch(() => null) : null,
+    listAudit(deps, ctx, { resourceId: id }, null, 50).then(
+      (page) => page.items,
+      () => null,
+    ),
+  ]);
+  const notice = c.req.query("saved") ? "Saved." : c.req.query("moved") ? "Done." : undefined;
+  return c.html(
+    <ReleasePage
+      release={release}
+      csrf={csrfToken(c)}
+      estimate={estimate}
+      health={health}
+      timeline={timeline}
+      notice={notice}
+      mayWrite={can(c.var.actor, "release:write", release.miniProgramId)}
+    />,
+  );
+});
+
+consoleRouter.post("/releases/:releaseId/rollout", async (c) => {
+  const form = await checkCsrf(c);
+  const id = c.req.param("releaseId");
+  const basisPoints = Number(form.basisPoints);
+  if (!Number.isInteger(basisPoints) || basisPoints < 0 || basisPoints > 10_000) {
+    throw new AppError("VALIDATION_FAILED", "The percentage must be 0 to 10,000 basis points.");
+  }
+  const release = await getRelease(c.var.deps, ctxOf(c), id);
+  const current = (release.targeting?.percentage ?? {}) as { ramp?: { at: number; basisPoints: number }[] };
+  await setReleaseRollout(c.var.deps, ctxOf(c), id, { ...current, basisPoints });
+  return c.redirect(`/console/releases/${id}?saved=1`, 303);
+});
+
+consoleRouter.post("/releases/:releaseId/transition", async (c) => {
+  const form = await checkCsrf(c);
+  const id = c.req.param("releaseId");
+  const to = form.to ?? "";
+  if (!(REQUESTABLE_STATUSES as readonly string[]).includes(to)) {
+    throw new AppError("VALIDATION_FAILED", "That is not a status a release can be moved to.");
+  }
+  if (form.confirmed !== "yes") {
+    const release = (await getRelease(c.var.deps, ctxOf(c), id)) as ReleaseView;
+    const label = actionsFor(release).find((a) => a.to === to)?.label ?? to;
+    return c.html(<ConfirmPage release={release} csrf={csrfToken(c)} to={to} label={label} />);
+  }
+  const reason = (form.reason ?? "").trim().slice(0, 500);
+  await transitionRelease(c.var.deps, ctxOf(c), { releaseId: id, to: to as RequestableStatus, reason: reason || null });
+  return c.redirect(`/console/releases/${id}?moved=1`, 303);
+});
+
+consoleRouter.onError((error, c) => {
+  if (!(error instanceof AppError)) return errorResponse(error, c.var.requestId ?? "unknown");
+  const { status, title } = PROBLEMS[error.code];
+  c.header("content-security-policy", CONSOLE_CSP);
+  return c.html(<ErrorPage status={status} title={title} detail={error.message} signedIn={true} />, status);
 });

@@ -1,0 +1,215 @@
+// The console's release page (docs/console.md): status and timeline, targeting, the rollout with its
+// audience estimate before saving, lifecycle actions with confirmation, and the health gate.
+import type { AuditEntry } from "../../usecases/ports";
+import { Layout } from "./pages";
+
+export interface ReleaseView {
+  id: string;
+  miniProgramId: string;
+  version: string;
+  status: string;
+  appKey: string;
+  env: string;
+  miniProgramKey: string;
+  targeting: Record<string, unknown> | null;
+  healthPolicy?: Record<string, unknown> | null;
+  pausedFrom?: string | null;
+}
+
+export interface EstimateView {
+  basisPoints: number;
+  sampled: number;
+  exact: boolean;
+  current: number;
+  proposed: number;
+  more: number;
+  standardError: number;
+}
+
+export interface HealthView {
+  last: { verdict: string; reason: string } | null;
+  ramp: { committedSteps: number; holding: string | null };
+}
+
+/** Lifecycle moves the console offers from each status (the API refuses any other); see actionsFor. */
+export const ACTIONS: Record<string, { to: string; label: string }[]> = {
+  canary: [
+    { to: "paused", label: "Pause" },
+    { to: "full", label: "Release to everyone" },
+    { to: "ended", label: "End" },
+  ],
+  full: [
+    { to: "paused", label: "Pause" },
+    { to: "ended", label: "End" },
+  ],
+  paused: [{ to: "ended", label: "End" }],
+  approved: [
+    { to: "canary", label: "Start canary" },
+    { to: "full", label: "Release to everyone" },
+  ],
+};
+
+/** The moves offered for a release: a paused one continues to the status it was paused from. */
+export function actionsFor(r: ReleaseView): { to: string; label: string }[] {
+  const moves = ACTIONS[r.status] ?? [];
+  return r.status === "paused" && r.pausedFrom ? [{ to: r.pausedFrom, label: "Continue" }, ...moves] : moves;
+}
+
+const bp = (n: number) => `${n / 100} %`;
+
+function percentageOf(r: ReleaseView): number {
+  return (r.targeting?.percentage as { basisPoints?: number } | undefined)?.basisPoints ?? 0;
+}
+
+export function ReleasePage(props: {
+  release: ReleaseView;
+  csrf: string;
+  estimate: EstimateView | null;
+  health: HealthView | null;
+  timeline: AuditEntry[] | null;
+  notice?: string | undefined;
+  /** Whether the actor may change the release (release:write on its mini program): else no forms. */
+  mayWrite: boolean;
+}) {
+  const r = props.release;
+  const actions = props.mayWrite ? actionsFor(r) : [];
+  const proposed = props.estimate?.basisPoints ?? percentageOf(r);
+  return (
+    <Layout title={`${r.miniProgramKey} ${r.version}`} signedIn={true} csrf={props.csrf}>
+      <h1>
+        {`${r.miniProgramKey} ${r.version} `}
+        <span class={`pill ${r.status}`}>{r.status}</span>
+      </h1>
+      <p class="muted">{`${r.appKey} · ${r.env} · ${r.id}`}</p>
+      {props.notice && <p role="status">{props.notice}</p>}
+
+      <h2>Rollout</h2>
+      <p>{`Percentage now: ${bp(percentageOf(r))}`}</p>
+      <form method="get" action={`/console/releases/${r.id}`}>
+        <label for="basisPoints">Proposed percentage, in basis points (100 = 1 %)</label>
+        <input
+          id="basisPoints"
+          name="basisPoints"
+          type="range"
+          min="0"
+          max="10000"
+          step="10"
+          value={String(proposed)}
+        />
+        <p>
+          <button type="submit">Estimate the audience</button>
+        </p>
+      </form>
+      {props.estimate && (
+        <div role="status">
+          <p>
+            {`At ${bp(props.estimate.basisPoints)}: about ${props.estimate.proposed} devices (today ${props.estimate.current}, ` +
+              `${props.estimate.more >= 0 ? "+" : ""}${props.estimate.more}; ±${props.estimate.standardError}) ` +
+              `of ${props.estimate.sampled} devices ${props.estimate.exact ? "seen" : "sampled"} in the last 7 days.`}
+          </p>
+          {props.mayWrite && (
+            <form method="post" action={`/console/releases/${r.id}/rollout`}>
+              <input type="hidden" name="_csrf" value={props.csrf} />
+              <input type="hidden" name="basisPoints" value={String(props.estimate.basisPoints)} />
+              <button type="submit">{`Save ${bp(props.estimate.basisPoints)}`}</button>
+            </form>
+          )}
+        </div>
+      )}
+
+      <h2>Actions</h2>
+      {actions.length === 0 ? (
+        <p class="muted">
+          {props.mayWrite ? "No lifecycle action from this status here." : "Your role cannot change this release."}
+        </p>
+      ) : (
+        actions.map((a) => (
+          <form method="post" action={`/console/releases/${r.id}/transition`}>
+            <input type="hidden" name="_csrf" value={props.csrf} />
+            <input type="hidden" name="to" value={a.to} />
+            <button type="submit">{a.label}</button>
+          </form>
+        ))
+      )}
+
+      <h2>Health gate</h2>
+      {props.health === null || !r.healthPolicy ? (
+        <p class="muted">No health gate.</p>
+      ) : (
+        <div>
+          <p>{props.health.last ? `${props.health.last.verdict}: ${props.health.last.reason}` : "Not judged yet."}</p>
+          <p>{`Ramp steps committed: ${props.health.ramp.committedSteps}`}</p>
+          {props.health.ramp.holding && <p class="error">{props.health.ramp.holding}</p>}
+        </div>
+      )}
+
+      <h2>Targeting</h2>
+      <pre>{JSON.stringify(r.targeting ?? {}, null, 2)}</pre>
+
+      <h2>Timeline</h2>
+      {props.timeline === null ? (
+        <p class="muted">Reading the audit log needs the audit:read permission.</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">When (UTC)</th>
+              <th scope="col">What</th>
+              <th scope="col">Who</th>
+            </tr>
+          </thead>
+          <tbody>
+            {props.timeline.map((e) => (
+              <tr>
+                <td>{new Date(e.createdAt).toISOString().replace("T", " ").slice(0, 19)}</td>
+                <td>{`${e.action}${reasonOf(e)}`}</td>
+                <td>{e.actorMemberId}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Layout>
+  );
+}
+
+function reasonOf(e: AuditEntry): string {
+  const reason = (e.after as { reason?: unknown } | null)?.reason;
+  const to = (e.after as { status?: unknown } | null)?.status;
+  return `${typeof to === "string" ? ` → ${to}` : ""}${typeof reason === "string" && reason ? ` (${reason})` : ""}`;
+}
+
+export function ConfirmPage(props: { release: ReleaseView; csrf: string; to: string; label: string }) {
+  const r = props.release;
+  return (
+    <Layout title="Confirm" signedIn={true} csrf={props.csrf}>
+      <h1>{`${props.label}: ${r.miniProgramKey} ${r.version}?`}</h1>
+      <p>{`${r.appKey} · ${r.env}. Devices see the change within seconds.`}</p>
+      <form method="post" action={`/console/releases/${r.id}/transition`}>
+        <input type="hidden" name="_csrf" value={props.csrf} />
+        <input type="hidden" name="to" value={props.to} />
+        <input type="hidden" name="confirmed" value="yes" />
+        <label for="reason">Reason (kept in the audit log)</label>
+        <input id="reason" name="reason" type="text" maxlength={500} />
+        <p>
+          <button type="submit">{`Yes, ${props.label.toLowerCase()}`}</button>{" "}
+          <a href={`/console/releases/${r.id}`}>Cancel</a>
+        </p>
+      </form>
+    </Layout>
+  );
+}
+
+export function ErrorPage(props: { status: number; title: string; detail: string; signedIn: boolean }) {
+  return (
+    <Layout title={props.title} signedIn={props.signedIn}>
+      <h1>{props.title}</h1>
+      <p class="error" role="alert">
+        {props.detail}
+      </p>
+      <p>
+        <a href="/console">Back to the overview</a>
+      </p>
+    </Layout>
+  );
+}
