@@ -210,5 +210,32 @@ describe("console release page", () => {
   });
 });
 
+describe("console review queue", () => {
+  it("lets a reviewer approve, and shows a developer no review forms", async () => {
+    const mp = await createMiniProgram(token);
+    await uploadVersion(token, mp.id, "2.0.0");
+    const r = await createRelease(token, { miniProgramId: mp.id, version: "2.0.0", appId: appKey, env: "prod" });
+    await transition(token, r.id, "in_review");
+    const developer = await addMember(workspaceId, "developer", { [mp.id]: "developer" });
+    const devCookie = cookieOf(await signIn(developer.token));
+    const devPage = await (await page("/console/reviews", devCookie)).text();
+    expect(devPage).toContain(`${mp.key} 2.0.0`);
+    expect(devPage).toContain("Your role cannot review this release.");
+    const reviewer = await addMember(workspaceId, "reviewer");
+    const cookie = cookieOf(await signIn(reviewer.token));
+    const html = await (await page("/console/reviews", cookie)).text();
+    expect(html).toContain('<label for="reason-');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
+    const approved = await call(`/console/releases/${r.id}/transition`, {
+      ...form({ _csrf: csrf, to: "approved", confirmed: "yes", back: "reviews" }),
+      headers: { "content-type": "application/x-www-form-urlencoded", cookie },
+    });
+    expect(approved.status).toBe(303);
+    expect(approved.headers.get("location")).toBe("/console/reviews?done=1");
+    expect((await getRelease(token, r.id)).status).toBe("approved");
+    expect(await (await page("/console/reviews", cookie)).text()).not.toContain(`${mp.key} 2.0.0`);
+  });
+});
+
 // BASE is not a loopback host: the cookie is Secure there (on 127.0.0.1 it is not, for `npm start`).
 expect(new URL(BASE).hostname).not.toBe("127.0.0.1");

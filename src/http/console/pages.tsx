@@ -20,6 +20,7 @@ export function Layout(props: { title: string; signedIn: boolean; csrf?: string;
             {props.signedIn && (
               <nav aria-label="Console">
                 <a href="/console">Overview</a>
+                <a href="/console/reviews">Review queue</a>
               </nav>
             )}
             {props.signedIn && props.csrf && (

@@ -213,3 +213,54 @@ export function ErrorPage(props: { status: number; title: string; detail: string
     </Layout>
   );
 }
+
+export interface ReviewItem {
+  id: string;
+  miniProgramKey: string;
+  version: string;
+  appKey: string;
+  env: string;
+  submittedBy: string | null;
+  mayReview: boolean;
+}
+
+/** Releases waiting for review, each with approve and reject (a rejection needs a reason). */
+export function ReviewPage(props: { items: ReviewItem[]; csrf: string; notice?: string | undefined }) {
+  return (
+    <Layout title="Review queue" signedIn={true} csrf={props.csrf}>
+      <h1>Review queue</h1>
+      {props.notice && <p role="status">{props.notice}</p>}
+      {props.items.length === 0 && <p class="muted">Nothing is waiting for review.</p>}
+      {props.items.map((r) => (
+        <section>
+          <h2>
+            <a href={`/console/releases/${r.id}`}>{`${r.miniProgramKey} ${r.version}`}</a>{" "}
+            <span class="muted">{`${r.appKey} · ${r.env}, submitted by ${r.submittedBy ?? "unknown"}`}</span>
+          </h2>
+          {r.mayReview ? (
+            <div>
+              <form method="post" action={`/console/releases/${r.id}/transition`}>
+                <input type="hidden" name="_csrf" value={props.csrf} />
+                <input type="hidden" name="to" value="approved" />
+                <input type="hidden" name="confirmed" value="yes" />
+                <input type="hidden" name="back" value="reviews" />
+                <button type="submit">Approve</button>
+              </form>
+              <form method="post" action={`/console/releases/${r.id}/transition`}>
+                <input type="hidden" name="_csrf" value={props.csrf} />
+                <input type="hidden" name="to" value="rejected" />
+                <input type="hidden" name="confirmed" value="yes" />
+                <input type="hidden" name="back" value="reviews" />
+                <label for={`reason-${r.id}`}>Reason for rejecting</label>
+                <input id={`reason-${r.id}`} name="reason" type="text" maxlength={500} required />
+                <button type="submit">Reject</button>
+              </form>
+            </div>
+          ) : (
+            <p class="muted">Your role cannot review this release.</p>
+          )}
+        </section>
+      ))}
+    </Layout>
+  );
+}

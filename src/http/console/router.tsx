@@ -10,14 +10,14 @@ import { consoleOverview } from "../../usecases/console-overview";
 import { estimateAudience } from "../../usecases/estimate-audience";
 import { releaseHealth } from "../../usecases/health-gates";
 import { listAudit } from "../../usecases/list-audit";
-import { getRelease } from "../../usecases/list-releases";
+import { getRelease, listReleases } from "../../usecases/list-releases";
 import { setReleaseRollout } from "../../usecases/set-release-targeting";
 import { transitionRelease } from "../../usecases/transition-release";
 import { ctxOf } from "../auth";
 import { clientOf } from "../operator";
 import { errorResponse, PROBLEMS } from "../problem";
 import { OverviewPage, SignInPage } from "./pages";
-import { actionsFor, ConfirmPage, ErrorPage, ReleasePage, type ReleaseView } from "./release-page";
+import { actionsFor, ConfirmPage, ErrorPage, ReleasePage, type ReleaseView, ReviewPage } from "./release-page";
 import { type ConsoleEnv, checkCsrf, consoleAuth, csrfToken, endSession, startSession } from "./session";
 import { CONSOLE_CSS } from "./style";
 
@@ -149,7 +149,22 @@ consoleRouter.post("/releases/:releaseId/transition", async (c) => {
   }
   const reason = (form.reason ?? "").trim().slice(0, 500);
   await transitionRelease(c.var.deps, ctxOf(c), { releaseId: id, to: to as RequestableStatus, reason: reason || null });
-  return c.redirect(`/console/releases/${id}?moved=1`, 303);
+  return c.redirect(form.back === "reviews" ? "/console/reviews?done=1" : `/console/releases/${id}?moved=1`, 303);
+});
+
+consoleRouter.get("/reviews", async (c) => {
+  const actor = c.var.actor;
+  const waiting = await listReleases(c.var.deps, ctxOf(c), { status: "in_review" });
+  const items = waiting.map((r) => ({
+    id: r.id,
+    miniProgramKey: r.miniProgramKey,
+    version: r.version,
+    appKey: r.appKey,
+    env: r.env,
+    submittedBy: r.submittedBy,
+    mayReview: can(actor, "release:review", r.miniProgramId),
+  }));
+  return c.html(<ReviewPage items={items} csrf={csrfToken(c)} notice={c.req.query("done") ? "Done." : undefined} />);
 });
 
 consoleRouter.onError((error, c) => {
