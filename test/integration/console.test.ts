@@ -210,6 +210,31 @@ describe("console release page", () => {
   });
 });
 
+describe("console explain", () => {
+  it("explains per mini program what a built device profile gets, and why", async () => {
+    const cookie = cookieOf(await signIn(token));
+    const empty = await page("/console/explain", cookie);
+    expect(empty.status).toBe(200);
+    expect(await empty.text()).toContain('<label for="explain-deviceId">');
+    const query = new URLSearchParams({
+      appId: appKey,
+      env: "prod",
+      deviceId: "console-device",
+      miniPrograms: `${mpKey}`,
+    });
+    const html = await (await page(`/console/explain?${query}`, cookie)).text();
+    // Nothing installed: the full release 1.0.0 applies (the canary's percentage may or may not admit the device).
+    expect(html).toMatch(new RegExp(`${mpKey}: update 1\\.[01]\\.0 \\(`));
+    expect(html).toContain(`href="/console/releases/${canaryId}"`);
+    const bad = await page(
+      `/console/explain?${new URLSearchParams({ appId: appKey, deviceId: "d", miniPrograms: "@" })}`,
+      cookie,
+    );
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get("content-type")).toMatch(/^text\/html/);
+  });
+});
+
 describe("console review queue", () => {
   it("lets a reviewer approve, and shows a developer no review forms", async () => {
     const mp = await createMiniProgram(token);

@@ -21,6 +21,7 @@ export function Layout(props: { title: string; signedIn: boolean; csrf?: string;
               <nav aria-label="Console">
                 <a href="/console">Overview</a>
                 <a href="/console/reviews">Review queue</a>
+                <a href="/console/explain">Explain</a>
               </nav>
             )}
             {props.signedIn && props.csrf && (

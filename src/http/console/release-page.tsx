@@ -264,3 +264,97 @@ export function ReviewPage(props: { items: ReviewItem[]; csrf: string; notice?: 
     </Layout>
   );
 }
+
+export interface ExplainFields {
+  appId: string;
+  env: string;
+  deviceId: string;
+  userId: string;
+  platform: string;
+  appVersion: string;
+  osVersion: string;
+  brand: string;
+  miniPrograms: string;
+}
+
+export interface ExplainResult {
+  id: string;
+  action: string;
+  reason: string;
+  version?: string;
+  releases: {
+    releaseId: string;
+    version: string;
+    status: string;
+    reason: string;
+    targeting?: { step: string; reason: string; failedRule?: { index: number; attribute: string; reason: string } };
+  }[];
+}
+
+const EXPLAIN_LABELS: [keyof ExplainFields, string][] = [
+  ["appId", "App (key or id)"],
+  ["env", "Environment"],
+  ["deviceId", "Device id"],
+  ["userId", "User id (optional)"],
+  ["platform", "Platform (ios, android, harmony)"],
+  ["appVersion", "Host app version"],
+  ["osVersion", "OS version"],
+  ["brand", "Brand"],
+  ["miniPrograms", "Mini programs: keys, each optionally key@installed-version, separated by commas"],
+];
+
+/** Build a device profile and see, per mini program, what it would get and why (nothing is admitted). */
+export function ExplainPage(props: { fields: ExplainFields; csrf: string; results: ExplainResult[] | null }) {
+  return (
+    <Layout title="Explain a device" signedIn={true} csrf={props.csrf}>
+      <h1>Explain a device</h1>
+      <form method="get" action="/console/explain">
+        {EXPLAIN_LABELS.map(([name, label]) => (
+          <div>
+            <label for={`explain-${name}`}>{label}</label>
+            <input id={`explain-${name}`} name={name} type="text" value={props.fields[name]} />
+          </div>
+        ))}
+        <p>
+          <button type="submit">Explain</button>
+        </p>
+      </form>
+      {props.results?.map((r) => (
+        <section>
+          <h2>{`${r.id}: ${r.action}${r.version ? ` ${r.version}` : ""} (${r.reason})`}</h2>
+          {r.releases.length > 0 && (
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Release</th>
+                  <th scope="col">Version</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Why</th>
+                </tr>
+              </thead>
+              <tbody>
+                {r.releases.map((t) => (
+                  <tr>
+                    <td>
+                      <a href={`/console/releases/${t.releaseId}`}>{t.releaseId}</a>
+                    </td>
+                    <td>{t.version}</td>
+                    <td>{t.status}</td>
+                    <td>
+                      {t.reason}
+                      {t.targeting &&
+                        ` · ${t.targeting.step}: ${t.targeting.reason}` +
+                          (t.targeting.failedRule
+                            ? ` (rule ${t.targeting.failedRule.index + 1}, ${t.targeting.failedRule.attribute}: ${t.targeting.failedRule.reason})`
+                            : "")}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </section>
+      ))}
+    </Layout>
+  );
+}

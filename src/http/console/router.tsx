@@ -8,16 +8,28 @@ import { REQUESTABLE_STATUSES, type RequestableStatus } from "../../domain/relea
 import { authenticate } from "../../usecases/authenticate";
 import { consoleOverview } from "../../usecases/console-overview";
 import { estimateAudience } from "../../usecases/estimate-audience";
+import { explainDevice } from "../../usecases/explain-device";
 import { releaseHealth } from "../../usecases/health-gates";
 import { listAudit } from "../../usecases/list-audit";
 import { getRelease, listReleases } from "../../usecases/list-releases";
 import { setReleaseRollout } from "../../usecases/set-release-targeting";
 import { transitionRelease } from "../../usecases/transition-release";
 import { ctxOf } from "../auth";
+import { requestOrigin } from "../client/check";
+import { parseCheckRequest } from "../client/check-request";
 import { clientOf } from "../operator";
 import { errorResponse, PROBLEMS } from "../problem";
 import { OverviewPage, SignInPage } from "./pages";
-import { actionsFor, ConfirmPage, ErrorPage, ReleasePage, type ReleaseView, ReviewPage } from "./release-page";
+import {
+  actionsFor,
+  ConfirmPage,
+  ErrorPage,
+  ExplainPage,
+  type ExplainResult,
+  ReleasePage,
+  type ReleaseView,
+  ReviewPage,
+} from "./release-page";
 import { type ConsoleEnv, checkCsrf, consoleAuth, csrfToken, endSession, startSession } from "./session";
 import { CONSOLE_CSS } from "./style";
 
@@ -165,6 +177,49 @@ consoleRouter.get("/reviews", async (c) => {
     mayReview: can(actor, "release:review", r.miniProgramId),
   }));
   return c.html(<ReviewPage items={items} csrf={csrfToken(c)} notice={c.req.query("done") ? "Done." : undefined} />);
+});
+
+consoleRouter.get("/explain", async (c) => {
+  const q = (name: string) => (c.req.query(name) ?? "").trim();
+  const fields = {
+    appId: q("appId"),
+    env: q("env") || "prod",
+    deviceId: q("deviceId"),
+    userId: q("userId"),
+    platform: q("platform"),
+    appVersion: q("appVersion"),
+    osVersion: q("osVersion"),
+    brand: q("brand"),
+    miniPrograms: q("miniPrograms"),
+  };
+  let results: ExplainResult[] | null = null;
+  if (fields.appId && fields.deviceId && fields.miniPrograms) {
+    // Validated exactly as a device check is (the same parser), then explained without admitting.
+    const orNull = (v: string) => (v === "" ? null : v);
+    const input = parseCheckRequest(
+      JSON.stringify({
+        appId: fields.appId,
+        env: fields.env,
+        deviceId: fields.deviceId,
+        userId: orNull(fields.userId),
+        platform: orNull(fields.platform),
+        appVersion: orNull(fields.appVersion),
+        osVersion: orNull(fields.osVersion),
+        brand: orNull(fields.brand),
+        miniPrograms: fields.miniPrograms
+          .split(",")
+          .map((m) => m.trim())
+          .filter((m) => m !== "")
+          .map((m) => {
+            const [id, version] = m.split("@");
+            return { id, version: version ?? null };
+          }),
+      }),
+    );
+    const explained = await explainDevice(c.var.deps, ctxOf(c), input, requestOrigin(c.req.raw));
+    results = explained.results as ExplainResult[];
+  }
+  return c.html(<ExplainPage fields={fields} csrf={csrfToken(c)} results={results} />);
 });
 
 consoleRouter.onError((error, c) => {
