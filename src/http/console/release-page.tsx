@@ -1,6 +1,7 @@
 // The console's release page (docs/console.md): status and timeline, targeting, the rollout with its
 // audience estimate before saving, lifecycle actions with confirmation, and the health gate.
 import type { AuditEntry } from "../../usecases/ports";
+import { LineChart, type Series } from "./chart";
 import { Layout } from "./pages";
 
 export interface ReleaseView {
@@ -70,6 +71,8 @@ export function ReleasePage(props: {
   notice?: string | undefined;
   /** Whether the actor may change the release (release:write on its mini program): else no forms. */
   mayWrite: boolean;
+  /** Hourly statistics of the last 24 hours (null: not readable now). */
+  chart: { from: number; to: number; series: Series[] } | null;
 }) {
   const r = props.release;
   const actions = props.mayWrite ? actionsFor(r) : [];
@@ -130,6 +133,19 @@ export function ReleasePage(props: {
             <button type="submit">{a.label}</button>
           </form>
         ))
+      )}
+
+      <h2>Adoption and failures, last 24 hours</h2>
+      {props.chart === null ? (
+        <p class="muted">Statistics cannot be read right now.</p>
+      ) : (
+        <LineChart
+          title="Offers, installs and failures per hour, with changes marked"
+          from={props.chart.from}
+          to={props.chart.to}
+          series={props.chart.series}
+          markers={(props.timeline ?? []).map((e) => ({ at: e.createdAt, label: `${e.action}${reasonOf(e)}` }))}
+        />
       )}
 
       <h2>Health gate</h2>

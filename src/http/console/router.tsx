@@ -12,6 +12,7 @@ import { explainDevice } from "../../usecases/explain-device";
 import { releaseHealth } from "../../usecases/health-gates";
 import { listAudit } from "../../usecases/list-audit";
 import { getRelease, listReleases } from "../../usecases/list-releases";
+import { releaseStats } from "../../usecases/release-stats";
 import { setReleaseRollout } from "../../usecases/set-release-targeting";
 import { transitionRelease } from "../../usecases/transition-release";
 import { ctxOf } from "../auth";
@@ -99,7 +100,7 @@ consoleRouter.get("/releases/:releaseId", async (c) => {
   const release = (await getRelease(deps, ctx, id)) as ReleaseView;
   const asked = c.req.query("basisPoints");
   const basisPoints = asked !== undefined && /^\d{1,5}$/.test(asked) && Number(asked) <= 10_000 ? Number(asked) : null;
-  const [estimate, health, timeline] = await Promise.all([
+  const [estimate, health, timeline, stats] = await Promise.all([
     basisPoints === null
       ? null
       : estimateAudience(deps, ctx, id, { percentage: basisPoints }).then(
@@ -119,7 +120,29 @@ consoleRouter.get("/releases/:releaseId", async (c) => {
       (page) => page.items,
       () => null,
     ),
+    releaseStats(deps, ctx, id, { step: "hour" }).catch(() => null),
   ]);
+  const series = (name: string, className: string, value: (counts: Record<string, number>) => number) => ({
+    name,
+    className,
+    points: (stats?.buckets ?? []).map((b) => ({ at: b.at, value: value(b.counts) })),
+  });
+  const chart =
+    stats === null
+      ? null
+      : {
+          from: stats.from,
+          to: stats.to,
+          series: [
+            series("offered", "offers", (n) => n.offered ?? 0),
+            series("installed", "installs", (n) => n.install_ok ?? 0),
+            series(
+              "failed",
+              "failures",
+              (n) => (n.download_failed ?? 0) + (n.install_failed ?? 0) + (n.launch_failed ?? 0),
+            ),
+          ],
+        };
   const notice = c.req.query("saved") ? "Saved." : c.req.query("moved") ? "Done." : undefined;
   return c.html(
     <ReleasePage
@@ -130,6 +153,7 @@ consoleRouter.get("/releases/:releaseId", async (c) => {
       timeline={timeline}
       notice={notice}
       mayWrite={can(c.var.actor, "release:write", release.miniProgramId)}
+      chart={chart}
     />,
   );
 });

@@ -21,4 +21,13 @@ label { display: block; margin: .6rem 0 .2rem; font-weight: 600; }
 input[type=password], input[type=text] { width: 28rem; max-width: 100%; padding: .35rem; font: inherit; }
 button { font: inherit; padding: .3rem .9rem; cursor: pointer; }
 :focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
+.chart { max-width: 44rem; display: block; }
+.chart .axis { stroke: var(--line); }
+.chart .marker { stroke: var(--muted); stroke-dasharray: 3 3; }
+.chart .tick { fill: var(--muted); font-size: 11px; }
+.chart .series { fill: none; stroke-width: 2; }
+.chart .installs { stroke: var(--ok); } .chart .failures { stroke: var(--bad); } .chart .offers { stroke: var(--accent); }
+.legend.installs { color: var(--ok); } .legend.failures { color: var(--bad); } .legend.offers { color: var(--accent); }
+figure { margin: .5rem 0 1.5rem; }
+pre { overflow-x: auto; }
 `;
