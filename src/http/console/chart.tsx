@@ -23,7 +23,7 @@ export function LineChart(props: {
   const max = Math.max(1, ...props.series.flatMap((s) => s.points.map((p) => p.value)));
   const x = (at: number) => PAD.left + ((at - from) / Math.max(1, to - from)) * (W - PAD.left - PAD.right);
   const y = (v: number) => H - PAD.bottom - (v / max) * (H - PAD.top - PAD.bottom);
-  const hour = (at: number) => new Date(at).toISOString().slice(11, 16);
+  const hour = (at: number) => new Date(at).toISOString().slice(5, 16).replace("T", " ");
   return (
     <figure>
       <svg viewBox={`0 0 ${W} ${H}`} width="100%" role="img" aria-label={props.title} class="chart">

@@ -56,6 +56,9 @@ export function actionsFor(r: ReleaseView): { to: string; label: string }[] {
   return r.status === "paused" && r.pausedFrom ? [{ to: r.pausedFrom, label: "Continue" }, ...moves] : moves;
 }
 
+/** Where a percentage means something: a canary, or a release not live yet. */
+const ROLLOUT_STATUSES = ["created", "in_review", "approved", "canary", "paused"];
+
 const bp = (n: number) => `${n / 100} %`;
 
 function percentageOf(r: ReleaseView): number {
@@ -86,38 +89,42 @@ export function ReleasePage(props: {
       <p class="muted">{`${r.appKey} · ${r.env} · ${r.id}`}</p>
       {props.notice && <p role="status">{props.notice}</p>}
 
-      <h2>Rollout</h2>
-      <p>{`Percentage now: ${bp(percentageOf(r))}`}</p>
-      <form method="get" action={`/console/releases/${r.id}`}>
-        <label for="basisPoints">Proposed percentage, in basis points (100 = 1 %)</label>
-        <input
-          id="basisPoints"
-          name="basisPoints"
-          type="range"
-          min="0"
-          max="10000"
-          step="10"
-          value={String(proposed)}
-        />
-        <p>
-          <button type="submit">Estimate the audience</button>
-        </p>
-      </form>
-      {props.estimate && (
-        <div role="status">
-          <p>
-            {`At ${bp(props.estimate.basisPoints)}: about ${props.estimate.proposed} devices (today ${props.estimate.current}, ` +
-              `${props.estimate.more >= 0 ? "+" : ""}${props.estimate.more}; ±${props.estimate.standardError}) ` +
-              `of ${props.estimate.sampled} devices ${props.estimate.exact ? "seen" : "sampled"} in the last 7 days.`}
-          </p>
-          {props.mayWrite && (
-            <form method="post" action={`/console/releases/${r.id}/rollout`}>
-              <input type="hidden" name="_csrf" value={props.csrf} />
-              <input type="hidden" name="basisPoints" value={String(props.estimate.basisPoints)} />
-              <button type="submit">{`Save ${bp(props.estimate.basisPoints)}`}</button>
-            </form>
+      {ROLLOUT_STATUSES.includes(r.status) && (
+        <section>
+          <h2>Rollout</h2>
+          <p>{`Percentage now: ${bp(percentageOf(r))}`}</p>
+          <form method="get" action={`/console/releases/${r.id}`}>
+            <label for="basisPoints">Proposed percentage, in basis points (100 = 1 %)</label>
+            <input
+              id="basisPoints"
+              name="basisPoints"
+              type="range"
+              min="0"
+              max="10000"
+              step="10"
+              value={String(proposed)}
+            />
+            <p>
+              <button type="submit">Estimate the audience</button>
+            </p>
+          </form>
+          {props.estimate && (
+            <div role="status">
+              <p>
+                {`At ${bp(props.estimate.basisPoints)}: about ${props.estimate.proposed} devices (today ${props.estimate.current}, ` +
+                  `${props.estimate.more >= 0 ? "+" : ""}${props.estimate.more}; ±${props.estimate.standardError}) ` +
+                  `of ${props.estimate.sampled} devices ${props.estimate.exact ? "seen" : "sampled"} in the last 7 days.`}
+              </p>
+              {props.mayWrite && (
+                <form method="post" action={`/console/releases/${r.id}/rollout`}>
+                  <input type="hidden" name="_csrf" value={props.csrf} />
+                  <input type="hidden" name="basisPoints" value={String(props.estimate.basisPoints)} />
+                  <button type="submit">{`Save ${bp(props.estimate.basisPoints)}`}</button>
+                </form>
+              )}
+            </div>
           )}
-        </div>
+        </section>
       )}
 
       <h2>Actions</h2>

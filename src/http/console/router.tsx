@@ -122,10 +122,14 @@ consoleRouter.get("/releases/:releaseId", async (c) => {
     ),
     releaseStats(deps, ctx, id, { step: "hour" }).catch(() => null),
   ]);
+  // Every hour of the range, an hour without counts at zero (buckets list only hours with counts).
+  const byHour = new Map((stats?.buckets ?? []).map((b) => [b.at, b.counts as Record<string, number>]));
+  const hours: number[] = [];
+  for (let at = stats?.from ?? 0; stats !== null && at < stats.to; at += 3_600_000) hours.push(at);
   const series = (name: string, className: string, value: (counts: Record<string, number>) => number) => ({
     name,
     className,
-    points: (stats?.buckets ?? []).map((b) => ({ at: b.at, value: value(b.counts) })),
+    points: hours.map((at) => ({ at, value: value(byHour.get(at) ?? {}) })),
   });
   const chart =
     stats === null

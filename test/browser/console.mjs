@@ -1,0 +1,265 @@
+// `npm run test:browser` (called by .ci/run after `npm test`): the console in a real browser.
+// Starts `npm start`'s server on a scratch state (127.0.0.1, a free port), drives Debian's headless
+// Chromium with puppeteer-core (never a downloaded browser), and checks what an SRE does: sign in,
+// move the rollout slider and see the estimate, save, pause and see the release paused, see a chart
+// with data, approve as a reviewer, and be refused an action the role lacks. A screenshot of each
+// page goes to test/browser/screenshots/ (git-ignored).
+//   CHROMIUM  the browser binary (default: Debian's chromium-headless-shell, else chromium)
+// With CI=true a missing browser fails the run; elsewhere it is skipped with a note.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { zipSync } from "fflate";
+import puppeteer from "puppeteer-core";
+
+const CANDIDATES = [
+  process.env.CHROMIUM,
+  "/usr/lib/chromium/chromium-headless-shell",
+  "/usr/bin/chromium-headless-shell",
+  "/usr/bin/chromium",
+].filter(Boolean);
+const SHOTS = join(import.meta.dirname, "screenshots");
+/** The whole run stops by itself after this long. */
+const DEADLINE_MS = 180_000;
+
+const browserPath = CANDIDATES.find((p) => existsSync(p));
+if (!browserPath) {
+  const message = `no Chromium found (tried ${CANDIDATES.join(", ")}); .ci/run installs chromium-headless-shell`;
+  if (process.env.CI === "true") {
+    console.error(`test:browser: ${message}`);
+    process.exit(1);
+  }
+  console.log(`test:browser: skipped: ${message}`);
+  process.exit(0);
+}
+
+const deadline = setTimeout(() => {
+  console.error(`test:browser: did not finish within ${DEADLINE_MS / 1000} s`);
+  process.exit(1);
+}, DEADLINE_MS);
+
+const port = await new Promise((resolve) => {
+  const probe = createServer().listen(0, "127.0.0.1", () => {
+    const { port } = probe.address();
+    probe.close(() => resolve(port));
+  });
+});
+const base = `http://127.0.0.1:${port}`;
+const state = mkdtempSync(join(tmpdir(), "updraft-browser-"));
+const server = spawn(process.execPath, ["scripts/start.mjs"], {
+  env: { ...process.env, PORT: String(port), UPDRAFT_STATE_DIR: state, STATS_FLUSH_MS: "200" },
+  stdio: ["ignore", "pipe", "pipe"],
+});
+let serverLog = "";
+server.stdout.on("data", (d) => {
+  serverLog += d;
+});
+server.stderr.on("data", (d) => {
+  serverLog += d;
+});
+
+let browser;
+let failed = false;
+try {
+  await waitForDemo();
+  const { token } = JSON.parse(readFileSync(join(state, "demo.json"), "utf8"));
+  const fixture = await makeFixture(token);
+  mkdirSync(SHOTS, { recursive: true });
+  browser = await puppeteer.launch({ executablePath: browserPath, args: ["--no-sandbox"] });
+  const page = await browser.newPage();
+  const cspViolations = [];
+  page.on("console", (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
+
+  // Sign in.
+  await page.goto(`${base}/console/sign-in`);
+  await shot(page, "sign-in");
+  await page.type("#token", token);
+  await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
+  assert.equal(new URL(page.url()).pathname, "/console");
+  assert.match(await page.content(), /What is live where/);
+  await shot(page, "overview");
+
+  // The canary: move the slider with the keyboard, estimate, save.
+  await page.goto(`${base}/console/releases/${fixture.canary}`);
+  await page.focus("#basisPoints");
+  for (let i = 0; i < 10; i++) await page.keyboard.press("ArrowRight");
+  const moved = await page.$eval("#basisPoints", (el) => el.value);
+  assert.equal(moved, "600");
+  await Promise.all([page.waitForNavigation(), page.click("form[method=get] button[type=submit]")]);
+  assert.match(await page.content(), /At 6 %: about \d+ devices/);
+  await shot(page, "release-estimate");
+  await Promise.all([page.waitForNavigation(), page.click(`form[action$="/rollout"] button`)]);
+  assert.match(await page.content(), /Percentage now: 6 %/);
+
+  // Pause, with confirmation.
+  await Promise.all([page.waitForNavigation(), page.click(`form[action$="/transition"] button`)]);
+  assert.match(await page.content(), /Pause: /);
+  await shot(page, "confirm-pause");
+  await page.type("#reason", "Browser test");
+  await Promise.all([page.waitForNavigation(), page.click(`form[action$="/transition"] button[type=submit]`)]);
+  const paused = await page.content();
+  assert.match(paused, /class="pill paused">paused/);
+  assert.match(paused, /release\.transition → paused \(Browser test\)/);
+
+  // A chart with data: events reported for the full release, counted by the Queue and its monitor.
+  await page.goto(`${base}/console/releases/${fixture.full}`);
+  let points = "";
+  for (let i = 0; i < 50 && points.trim() === ""; i++) {
+    await page.reload();
+    points = await page.$eval("polyline.installs", (el) => el.getAttribute("points") ?? "");
+    if (points.trim() === "") await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.notEqual(points.trim(), "", "the installs line has no points");
+  const box = await page.$eval("svg.chart", (el) => el.getBoundingClientRect().width);
+  assert.ok(box > 100, "the chart is drawn");
+  await shot(page, "release-chart");
+
+  // A reviewer approves from the review queue, and is refused a pause.
+  const reviewer = await browser.createBrowserContext();
+  const rp = await reviewer.newPage();
+  await rp.goto(`${base}/console/sign-in`);
+  await rp.type("#token", fixture.reviewerToken);
+  await Promise.all([rp.waitForNavigation(), rp.click("button[type=submit]")]);
+  await rp.goto(`${base}/console/reviews`);
+  await shot(rp, "review-queue");
+  await Promise.all([rp.waitForNavigation(), rp.click(`form input[value="approved"] ~ button`)]);
+  assert.match(await rp.content(), /Nothing is waiting for review/);
+  assert.equal(await statusOf(token, fixture.inReview), "approved");
+  await rp.goto(`${base}/console/releases/${fixture.full}`);
+  assert.match(await rp.content(), /Your role cannot change this release/);
+  await shot(rp, "reviewer-release");
+  // A forged pause (the form the page does not offer) is refused.
+  const refused = await rp.evaluate(async (id) => {
+    const csrf = document.querySelector('input[name="_csrf"]')?.value ?? "";
+    const res = await fetch(`/console/releases/${id}/transition`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ _csrf: csrf, to: "paused", confirmed: "yes" }),
+    });
+    return res.status;
+  }, fixture.full);
+  assert.equal(refused, 403);
+
+  await page.goto(
+    `${base}/console/explain?appId=demo-wallet&env=prod&deviceId=browser&miniPrograms=${fixture.miniProgram}`,
+  );
+  assert.match(await page.content(), /update|none/);
+  await shot(page, "explain");
+  assert.deepEqual(cspViolations, [], "pages broke their Content-Security-Policy");
+  console.log(`test:browser: passed (${browserPath}); screenshots in ${SHOTS}`);
+} catch (error) {
+  failed = true;
+  console.error("test:browser: FAILED", error);
+  console.error(serverLog.slice(-3000));
+} finally {
+  clearTimeout(deadline);
+  await browser?.close();
+  server.kill("SIGINT");
+  await new Promise((r) => setTimeout(r, 1500));
+  if (server.exitCode === null) server.kill("SIGKILL");
+  rmSync(state, { recursive: true, force: true });
+  process.exit(failed ? 1 : 0);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Until `npm start` has seeded the demo: its token answers and its release is full. */
+async function waitForDemo() {
+  for (let i = 0; i < 600; i++) {
+    if (server.exitCode !== null) throw new Error(`npm start exited (${server.exitCode})`);
+    if (existsSync(join(state, "demo.json"))) {
+      const { token } = JSON.parse(readFileSync(join(state, "demo.json"), "utf8"));
+      const res = await fetch(`${base}/v1/admin/releases?status=full&limit=1`, {
+        headers: { authorization: `Bearer ${token}` },
+      }).catch(() => null);
+      if (res?.ok && (await res.json()).items.length > 0) return;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error("npm start did not seed the demo in time");
+}
+
+async function api(token, method, path, body, type = "application/json") {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": type }) },
+    body: body === undefined ? undefined : type === "application/json" ? JSON.stringify(body) : body,
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${text.slice(0, 300)}`);
+  return text ? JSON.parse(text) : null;
+}
+
+async function statusOf(token, releaseId) {
+  return (await api(token, "GET", `/v1/admin/releases/${releaseId}`)).status;
+}
+
+/** A canary at 5 %, a release waiting for review, events for the full release, and a reviewer. */
+async function makeFixture(token) {
+  const { items } = await api(token, "GET", "/v1/admin/releases?status=full&limit=1");
+  const full = items[0];
+  assert.ok(full, "the demo has a full release");
+  await api(token, "PATCH", "/v1/admin/workspace", { requireSignedUploads: false });
+  const mp = full.miniProgramId;
+  const upload = (version) =>
+    api(
+      token,
+      "POST",
+      `/v1/admin/mini-programs/${mp}/versions?version=${version}`,
+      zipSync({ "index.js": new TextEncoder().encode(`// ${version}`) }),
+      "application/zip",
+    );
+  await upload("9.0.0");
+  await upload("9.1.0");
+  const release = (version) =>
+    api(token, "POST", "/v1/admin/releases", { miniProgramId: mp, version, appId: full.appKey, env: full.env });
+  const canary = await release("9.0.0");
+  await api(token, "PUT", `/v1/admin/releases/${canary.id}/rollout`, { basisPoints: 500 });
+  for (const to of ["in_review", "approved", "canary"])
+    await api(token, "POST", `/v1/admin/releases/${canary.id}/transitions`, { to });
+  const inReview = await release("9.1.0");
+  await api(token, "POST", `/v1/admin/releases/${inReview.id}/transitions`, { to: "in_review" });
+  for (let i = 0; i < 4; i++) {
+    const at = Date.now();
+    const event = (id, type) => ({
+      id,
+      type,
+      miniProgram: full.miniProgramKey,
+      version: full.version,
+      releaseId: full.id,
+      at,
+    });
+    const res = await fetch(`${base}/v1/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        appId: full.appKey,
+        env: full.env,
+        deviceId: `browser-${i}`,
+        events: [event("d", "download_ok"), event("i", "install_ok")],
+      }),
+    });
+    assert.equal(res.status, 202);
+  }
+  const member = await api(token, "POST", "/v1/admin/members", {
+    kind: "service",
+    name: "Browser reviewer",
+    handle: "browser-reviewer",
+    role: "reviewer",
+  });
+  const issued = await api(token, "POST", "/v1/admin/tokens", { name: "browser", memberId: member.id });
+  return {
+    canary: canary.id,
+    inReview: inReview.id,
+    full: full.id,
+    miniProgram: full.miniProgramKey,
+    reviewerToken: issued.token ?? issued.secret,
+  };
+}
