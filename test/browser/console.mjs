@@ -2,7 +2,7 @@
 // Starts `npm start`'s server on a scratch state (127.0.0.1, a free port), drives Debian's headless
 // Chromium with puppeteer-core (never a downloaded browser), and checks what an SRE does: sign in,
 // move the rollout slider and see the estimate, save, pause and see the release paused, see a chart
-// with data, approve as a reviewer, and be refused an action the role lacks. A screenshot of each
+// with data, see test QR codes drawn, approve as a reviewer, and be refused an action the role lacks. A screenshot of each
 // page goes to test/browser/screenshots/ (git-ignored).
 //   CHROMIUM  the browser binary (default: Debian's chromium-headless-shell, else chromium)
 // With CI=true a missing browser fails the run; elsewhere it is skipped with a note.
@@ -118,6 +118,13 @@ try {
   const box = await page.$eval("svg.chart", (el) => el.getBoundingClientRect().width);
   assert.ok(box > 100, "the chart is drawn");
   await shot(page, "release-chart");
+
+  // Test QR codes of the release in review: drawn as images (loaded under the CSP).
+  await page.goto(`${base}/console/releases/${fixture.inReview}/qr-codes`);
+  await page.waitForFunction(() => [...document.images].every((i) => i.complete));
+  const drawn = await page.$$eval("img", (imgs) => imgs.map((i) => i.naturalWidth));
+  assert.ok(drawn.length > 0 && drawn.every((w) => w > 0), `QR images not drawn: ${drawn}`);
+  await shot(page, "qr-codes");
 
   // A reviewer approves from the review queue, and is refused a pause.
   const reviewer = await browser.createBrowserContext();

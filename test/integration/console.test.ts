@@ -235,6 +235,31 @@ describe("console explain", () => {
   });
 });
 
+describe("console test QR codes", () => {
+  it("shows a previewable release's codes as images with their links, and adds one", async () => {
+    const mp = await createMiniProgram(token);
+    await uploadVersion(token, mp.id, "3.0.0");
+    const r = await createRelease(token, { miniProgramId: mp.id, version: "3.0.0", appId: appKey, env: "prod" });
+    const cookie = cookieOf(await signIn(token));
+    const html = await (await page(`/console/releases/${r.id}/qr-codes`, cookie)).text();
+    const img = /<img src="(\/console\/releases\/[^"]+\/image\.svg)"/.exec(html)?.[1];
+    expect(img, html).toBeDefined();
+    const image = await page(img as string, cookie);
+    expect(image.status).toBe(200);
+    expect(image.headers.get("content-type")).toBe("image/svg+xml");
+    expect(await image.text()).toMatch(/^<svg /);
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
+    const added = await call(`/console/releases/${r.id}/qr-codes`, {
+      ...form({ _csrf: csrf, pagePath: "pages/cart", query: "item=42" }),
+      headers: { "content-type": "application/x-www-form-urlencoded", cookie },
+    });
+    expect(added.status).toBe(303);
+    const after = await (await page(`/console/releases/${r.id}/qr-codes`, cookie)).text();
+    expect(after).toContain("Custom: pages/cart");
+    expect(after.match(/image\.svg/g)?.length).toBe(2);
+  });
+});
+
 describe("console review queue", () => {
   it("lets a reviewer approve, and shows a developer no review forms", async () => {
     const mp = await createMiniProgram(token);

@@ -87,6 +87,9 @@ export function ReleasePage(props: {
         <span class={`pill ${r.status}`}>{r.status}</span>
       </h1>
       <p class="muted">{`${r.appKey} · ${r.env} · ${r.id}`}</p>
+      <p>
+        <a href={`/console/releases/${r.id}/qr-codes`}>Test QR codes</a>
+      </p>
       {props.notice && <p role="status">{props.notice}</p>}
 
       {ROLLOUT_STATUSES.includes(r.status) && (
@@ -378,6 +381,72 @@ export function ExplainPage(props: { fields: ExplainFields; csrf: string; result
           )}
         </section>
       ))}
+    </Layout>
+  );
+}
+
+export interface QrCodeItem {
+  id: string;
+  kind: string;
+  pagePath: string;
+  query: Record<string, string>;
+  link: string | null;
+  expiresAt: number | null;
+}
+
+/** A release's test QR codes (docs/preview.md): each drawn as an image, with its link. */
+export function QrCodesPage(props: {
+  release: ReleaseView;
+  codes: QrCodeItem[];
+  csrf: string;
+  mayWrite: boolean;
+  notice?: string | undefined;
+}) {
+  const r = props.release;
+  return (
+    <Layout title={`Test QR codes · ${r.miniProgramKey} ${r.version}`} signedIn={true} csrf={props.csrf}>
+      <h1>
+        {"Test QR codes of "}
+        <a href={`/console/releases/${r.id}`}>{`${r.miniProgramKey} ${r.version}`}</a>
+      </h1>
+      {props.notice && <p role="status">{props.notice}</p>}
+      {props.codes.length === 0 && <p class="muted">This release has no test QR code.</p>}
+      {props.codes.map((code) => (
+        <section>
+          <h2>{`${code.kind === "default" ? "Default" : "Custom"}: ${code.pagePath}`}</h2>
+          {code.link === null ? (
+            <p class="muted">{`A ${r.status} release cannot be previewed: codes work while it is created, in review or approved.`}</p>
+          ) : (
+            <div>
+              <img
+                src={`/console/releases/${r.id}/qr-codes/${code.id}/image.svg`}
+                alt={`QR code opening ${code.pagePath}`}
+                width="200"
+                height="200"
+              />
+              <p>
+                <a href={code.link}>{code.link}</a>
+              </p>
+              {code.expiresAt !== null && (
+                <p class="muted">{`The link works until ${new Date(code.expiresAt).toISOString().slice(0, 16).replace("T", " ")} UTC.`}</p>
+              )}
+            </div>
+          )}
+        </section>
+      ))}
+      {props.mayWrite && (
+        <form method="post" action={`/console/releases/${r.id}/qr-codes`}>
+          <input type="hidden" name="_csrf" value={props.csrf} />
+          <h2>Add a code for a page</h2>
+          <label for="pagePath">Page path</label>
+          <input id="pagePath" name="pagePath" type="text" required maxlength={256} />
+          <label for="query">Query (optional, as a=1&amp;b=2)</label>
+          <input id="query" name="query" type="text" maxlength={1000} />
+          <p>
+            <button type="submit">Add</button>
+          </p>
+        </form>
+      )}
     </Layout>
   );
 }

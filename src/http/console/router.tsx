@@ -12,6 +12,7 @@ import { explainDevice } from "../../usecases/explain-device";
 import { releaseHealth } from "../../usecases/health-gates";
 import { listAudit } from "../../usecases/list-audit";
 import { getRelease, listReleases } from "../../usecases/list-releases";
+import { createQrCode, getQrCode, listQrCodes, qrCodeImage } from "../../usecases/manage-qr-codes";
 import { releaseStats } from "../../usecases/release-stats";
 import { setReleaseRollout } from "../../usecases/set-release-targeting";
 import { transitionRelease } from "../../usecases/transition-release";
@@ -27,6 +28,7 @@ import {
   ErrorPage,
   ExplainPage,
   type ExplainResult,
+  QrCodesPage,
   ReleasePage,
   type ReleaseView,
   ReviewPage,
@@ -248,6 +250,37 @@ consoleRouter.get("/explain", async (c) => {
     results = explained.results as ExplainResult[];
   }
   return c.html(<ExplainPage fields={fields} csrf={csrfToken(c)} results={results} />);
+});
+
+consoleRouter.get("/releases/:releaseId/qr-codes", async (c) => {
+  const deps = c.var.deps;
+  const ctx = ctxOf(c);
+  const id = c.req.param("releaseId");
+  const release = (await getRelease(deps, ctx, id)) as ReleaseView;
+  const records = await listQrCodes(deps, ctx, id);
+  const codes = await Promise.all(records.map((r) => getQrCode(deps, ctx, id, r.id)));
+  return c.html(
+    <QrCodesPage
+      release={release}
+      codes={codes}
+      csrf={csrfToken(c)}
+      mayWrite={can(c.var.actor, "release:write", release.miniProgramId)}
+      notice={c.req.query("added") ? "Added." : undefined}
+    />,
+  );
+});
+
+consoleRouter.get("/releases/:releaseId/qr-codes/:codeId/image.svg", async (c) => {
+  const svg = await qrCodeImage(c.var.deps, ctxOf(c), c.req.param("releaseId"), c.req.param("codeId"), "svg", 4);
+  return c.body(svg as string, 200, { "content-type": "image/svg+xml", "cache-control": "private, no-store" });
+});
+
+consoleRouter.post("/releases/:releaseId/qr-codes", async (c) => {
+  const form = await checkCsrf(c);
+  const id = c.req.param("releaseId");
+  const query = Object.fromEntries(new URLSearchParams(form.query ?? ""));
+  await createQrCode(c.var.deps, ctxOf(c), id, { kind: "custom", pagePath: (form.pagePath ?? "").trim(), query });
+  return c.redirect(`/console/releases/${id}/qr-codes?added=1`, 303);
 });
 
 consoleRouter.onError((error, c) => {
