@@ -98,6 +98,9 @@ const COLD_CHECKS = 5;
  * patch. Run it against a run without to see what the lookup adds to over_floor_us.
  */
 const PATCHES = process.env.BENCH_PATCHES === "1";
+/** With BENCH_CONSOLE=0, no console line. */
+const CONSOLE = process.env.BENCH_CONSOLE !== "0";
+const CONSOLE_REQUESTS = Number(process.env.BENCH_CONSOLE_REQUESTS ?? 200);
 /** With BENCH_EVENTS=0, no events line. */
 const EVENTS = process.env.BENCH_EVENTS !== "0";
 const EVENTS_PER_REQUEST = 20;
@@ -254,12 +257,47 @@ async function main() {
     if (HEAP && LEVELS.length === 0) await printHeap(url);
     console.log(`  CPU in cores (load client / workerd) while measuring: ${cpu.join("; ")}`);
     if (EVENTS && process.env.BENCH_STATS !== "0") await eventsBench(pool, url, seeded.token);
+    if (CONSOLE) await consoleBench(pool, url, seeded.token);
     if (BREAKDOWN) await breakdown(pool, bodies);
     // Last: its release change and cache drops would otherwise touch the measurements above.
     await scale(pool, url, seeded, bodies);
   } finally {
     await pool.close();
   }
+}
+
+/**
+ * The console's pages (docs/console.md): workerd CPU per page at c=1, the overview and a canary's
+ * release page (estimate, health, timeline and chart included), interleaved with the trivial route,
+ * signed in with the bench token's session cookie. Target: under 50 ms a page.
+ */
+async function consoleBench(pool, url, token) {
+  const signIn = await fetch(`${url}/console/sign-in`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ token }).toString(),
+  });
+  const cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0];
+  const res = await fetch(`${url}/v1/admin/releases?status=canary&limit=1`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const [canary] = (await res.json()).items;
+  const headers = { cookie };
+  const [trivial, overview, release] = await perRequest(
+    pool,
+    [
+      ["trivial GET /healthz", () => ({ path: "/healthz" })],
+      ["GET /console", () => ({ path: "/console", headers })],
+      ["GET /console/releases/{id}", () => ({ path: `/console/releases/${canary.id}?basisPoints=2000`, headers })],
+    ],
+    CONSOLE_REQUESTS,
+  );
+  console.log(
+    `console page_cpu_ms overview=${(overview.mean / 1000).toFixed(1)} release=${(release.mean / 1000).toFixed(1)} ` +
+      `(trivial ${(trivial.mean / 1000).toFixed(2)} ms; trimmed means of ${CONSOLE_REQUESTS} requests per page; ` +
+      `${MINI_PROGRAMS} mini programs × 4 releases on the bench target; release page with an estimate)`,
+  );
 }
 
 /**
@@ -364,11 +402,13 @@ async function breakdown(pool, bodies) {
  * and the machine's drift hits them all alike. Prints the trimmed mean (10 % off each end) and the
  * median per stage, each less the trivial route's.
  */
-async function perRequest(pool, stages) {
+async function perRequest(pool, stages, count = PER_REQUEST_DEVICES) {
   const threads = workerdThreads();
-  const one = async ({ path, body }) => {
+  const one = async ({ path, body, headers = {} }) => {
     const res = await pool.request(
-      body ? { path, method: "POST", headers: { "content-type": "application/json" }, body } : { path, method: "GET" },
+      body
+        ? { path, method: "POST", headers: { "content-type": "application/json", ...headers }, body }
+        : { path, method: "GET", headers },
     );
     await res.body.text();
     if (res.statusCode !== 200) throw new Error(`${path} → ${res.statusCode}`);
@@ -380,7 +420,7 @@ async function perRequest(pool, stages) {
     seed = (seed * 48271) % 2147483647;
     return seed / 2147483647;
   };
-  for (let d = 0; d < PER_REQUEST_DEVICES; d++) {
+  for (let d = 0; d < count; d++) {
     for (let k = order.length - 1; k > 0; k--) {
       const j = Math.floor(random() * (k + 1));
       [order[k], order[j]] = [order[j], order[k]];
