@@ -84,6 +84,15 @@ describe("console sign-in", () => {
     }
   });
 
+  it("refuses a sign-in form posted from another site (login CSRF)", async () => {
+    const res = await call("/console/sign-in", {
+      ...form({ token }),
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: "https://evil.example" },
+    });
+    expect(res.status).toBe(403);
+    expect(res.headers.get("set-cookie")).toBeNull();
+  });
+
   it("refuses a wrong token with the page and 401, setting no cookie", async () => {
     const res = await signIn("upd_00000000000000000000000000000000");
     expect(res.status).toBe(401);

@@ -51,6 +51,19 @@ consoleRouter.use("*", async (c, next) => {
   if (!c.res.headers.has("cache-control")) c.header("cache-control", "no-store");
 });
 
+// Form posts from another origin are refused (403) before anything else, sign-in included (login
+// CSRF); on top of that every form after sign-in carries the session's CSRF token.
+consoleRouter.use("*", async (c, next) => {
+  if (c.req.method === "POST") {
+    const origin = c.req.header("origin");
+    const site = c.req.header("sec-fetch-site");
+    if ((origin !== undefined && origin !== new URL(c.req.url).origin) || site === "cross-site") {
+      return c.text("Cross-site form posts are refused.", 403);
+    }
+  }
+  await next();
+});
+
 consoleRouter.get("/assets/console.css", (c) =>
   c.body(CONSOLE_CSS, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "public, max-age=3600" }),
 );
