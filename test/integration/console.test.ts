@@ -93,6 +93,11 @@ describe("console sign-in", () => {
     expect(res.headers.get("set-cookie")).toBeNull();
   });
 
+  it("refuses a form over 64 KiB without reading it", async () => {
+    const res = await call("/console/sign-in", { ...form({ token: "x".repeat(70_000) }) });
+    expect(res.status).toBe(413);
+  });
+
   it("refuses a wrong token with the page and 401, setting no cookie", async () => {
     const res = await signIn("upd_00000000000000000000000000000000");
     expect(res.status).toBe(401);

@@ -41,6 +41,9 @@ export const CONSOLE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
   "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/** Largest console form body (bytes). */
+const FORM_LIMIT = 64 * 1024;
+
 export const consoleRouter = new Hono<ConsoleEnv>();
 
 consoleRouter.use("*", async (c, next) => {
@@ -60,6 +63,9 @@ consoleRouter.use("*", async (c, next) => {
     if ((origin !== undefined && origin !== new URL(c.req.url).origin) || site === "cross-site") {
       return c.text("Cross-site form posts are refused.", 403);
     }
+    // Console forms are a few fields: a body without a length, or over 64 KiB, is not read.
+    const length = Number(c.req.header("content-length") ?? Number.NaN);
+    if (!(length <= FORM_LIMIT)) return c.text("The form is too large.", 413);
   }
   await next();
 });
