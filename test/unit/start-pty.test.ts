@@ -143,6 +143,9 @@ function startServer() {
 async function expectReadyWithWorkingCurl({ migrations = true } = {}) {
   const ready = await out.waitFor(/Updraft is running on (\S+)/, 120_000, child);
   expect(ready[1]).toBe(base);
+  // The ready block is several writes: the terminal may pass them on in separate reads, so its last
+  // line (the curl check, or what replaces it) is waited for too before the text is looked at.
+  await out.waitFor(/^(curl -sS -X POST .* -d '\{.*\}'|The demo's update check .*)$/m, 30_000, child);
   const text = out.plain;
   if (migrations) {
     // wrangler met a terminal and still did not wait: it logged its question and went on.
