@@ -15,6 +15,8 @@ export interface LiveRelease {
   /** Ramp steps in effect / in the schedule; null without a ramp. */
   ramp: { step: number; of: number } | null;
   gated: boolean;
+  /** A gated canary's last verdict (healthy, breached, …); null: not judged yet, or not read. */
+  health: string | null;
 }
 
 export interface OverviewTarget {
@@ -25,6 +27,8 @@ export interface OverviewTarget {
 }
 
 const LIVE = new Set(["full", "canary", "paused"]);
+/** Gated releases whose monitor the overview asks for the last verdict (one Durable Object call each). */
+const HEALTH_READS = 100;
 
 export async function consoleOverview(deps: Deps, ctx: Context): Promise<OverviewTarget[]> {
   const [apps, releases] = await Promise.all([listApps(deps, ctx), listReleases(deps, ctx, {})]);
@@ -47,6 +51,17 @@ export async function consoleOverview(deps: Deps, ctx: Context): Promise<Overvie
       });
     }
   }
+  // The gates' last verdicts, read in parallel from the releases' monitors (a failed read shows none).
+  const gated = targets
+    .flatMap((t) => t.miniPrograms.flatMap((m) => m.releases))
+    .filter((r) => r.gated && r.status !== "full")
+    .slice(0, HEALTH_READS);
+  await Promise.all(
+    gated.map(async (r) => {
+      const gate = await deps.stats.monitors.gate(r.id).catch(() => null);
+      r.health = gate?.last?.verdict ?? null;
+    }),
+  );
   return targets;
 }
 
@@ -80,5 +95,6 @@ function liveRelease(
     basisPoints: r.status === "full" ? null : basisPoints,
     ramp: ramp === null ? null : { step, of: ramp.length },
     gated,
+    health: null,
   };
 }

@@ -2,6 +2,7 @@
 // monitors), with the release's changes from the audit log as markers.
 import { describe, expect, it, vi } from "vitest";
 import { createApp, createMiniProgram, releaseFull } from "../support/admin-factories";
+import { sessionOf } from "../support/console";
 import { call, makeWorkspace } from "../support/workspace";
 
 describe("console charts", () => {
@@ -29,13 +30,7 @@ describe("console charts", () => {
       });
       expect(res.status).toBe(202);
     }
-    const signIn = await call("/console/sign-in", {
-      method: "POST",
-      redirect: "manual",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ token }).toString(),
-    });
-    const cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    const cookie = await sessionOf(token);
     const html = await vi.waitFor(
       async () => {
         const text = await (await call(`/console/releases/${release.id}`, { headers: { cookie } })).text();

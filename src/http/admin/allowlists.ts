@@ -17,6 +17,9 @@ import { adminErrors, budgetErrors, SecurityBearer } from "../schemas";
 import type { HttpEnv } from "../types";
 import { validationHook } from "../validate";
 
+/** A list's name: 1-100 letters, digits, dots, dashes or underscores (and not shaped like an id). */
+export const LIST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
 /** Largest list upload: 1,000,000 ids of up to ~60 characters. */
 export const LIST_BODY_LIMIT = 64 * 1024 * 1024;
 
@@ -52,10 +55,15 @@ const entriesBody = {
   required: true,
 };
 
-async function readEntries(request: Request): Promise<string> {
+/** A text/plain body of entries (at most LIST_BODY_LIMIT bytes), decoded as strict UTF-8. */
+export async function readEntries(request: Request): Promise<string> {
   const type = (request.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
   if (type !== "text/plain") throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Entries must be sent as text/plain.");
-  const bytes = await readBodyWithLimit(request, LIST_BODY_LIMIT);
+  return decodeEntries(await readBodyWithLimit(request, LIST_BODY_LIMIT));
+}
+
+/** Uploaded entries as text: VALIDATION_FAILED unless strict UTF-8. */
+export function decodeEntries(bytes: Uint8Array): string {
   try {
     return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {
@@ -98,7 +106,7 @@ export const allowlistsRouter = new OpenAPIHono<HttpEnv>({ defaultHook: validati
                 .object({
                   name: z
                     .string()
-                    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "1-100 letters, digits, dots, dashes or underscores.")
+                    .regex(LIST_NAME, "1-100 letters, digits, dots, dashes or underscores.")
                     .refine((v) => !looksLikeId(v), "Must not start like a generated id (such as al_ or mp_)."),
                   kind: z.enum(["user", "device"]),
                 })

@@ -13,6 +13,7 @@ export function Layout(props: { title: string; signedIn: boolean; csrf?: string;
           <meta name="viewport" content="width=device-width, initial-scale=1" />
           <title>{`${props.title} · Updraft console`}</title>
           <link rel="stylesheet" href="/console/assets/console.css" />
+          <script src="/console/assets/console.js" defer />
         </head>
         <body>
           <header>
@@ -21,6 +22,7 @@ export function Layout(props: { title: string; signedIn: boolean; csrf?: string;
               <nav aria-label="Console">
                 <a href="/console">Overview</a>
                 <a href="/console/reviews">Review queue</a>
+                <a href="/console/allowlists">Allowlists</a>
                 <a href="/console/explain">Explain</a>
               </nav>
             )}
@@ -97,7 +99,7 @@ export function OverviewPage(props: { targets: OverviewTarget[]; csrf: string })
                           {`${r.version} ${r.status}`}
                           {r.basisPoints !== null && ` ${percent(r.basisPoints)}`}
                           {r.ramp !== null && ` · step ${r.ramp.step}/${r.ramp.of}`}
-                          {r.gated && " · gated"}
+                          {r.gated && ` · gated${r.health ? `: ${r.health.replace("_", " ")}` : ""}`}
                         </a>
                       ))}
                     </td>

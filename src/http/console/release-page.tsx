@@ -1,8 +1,18 @@
 // The console's release page (docs/console.md): status and timeline, targeting, the rollout with its
 // audience estimate before saving, lifecycle actions with confirmation, and the health gate.
 import type { AuditEntry } from "../../usecases/ports";
+import type { RollbackChoice } from "../../usecases/rollback-release";
 import { LineChart, type Series } from "./chart";
 import { Layout } from "./pages";
+import {
+  bp,
+  EstimateBlock,
+  type EstimateView,
+  RampSection,
+  ROLLBACK_FROM,
+  RollbackSection,
+  rampOf,
+} from "./release-forms";
 
 export interface ReleaseView {
   id: string;
@@ -14,17 +24,9 @@ export interface ReleaseView {
   miniProgramKey: string;
   targeting: Record<string, unknown> | null;
   healthPolicy?: Record<string, unknown> | null;
+  /** Under a health gate: the ramp steps committed so far. */
+  rampCommitted?: number;
   pausedFrom?: string | null;
-}
-
-export interface EstimateView {
-  basisPoints: number;
-  sampled: number;
-  exact: boolean;
-  current: number;
-  proposed: number;
-  more: number;
-  standardError: number;
 }
 
 export interface HealthView {
@@ -34,6 +36,14 @@ export interface HealthView {
 
 /** Lifecycle moves the console offers from each status (the API refuses any other); see actionsFor. */
 export const ACTIONS: Record<string, { to: string; label: string }[]> = {
+  created: [
+    { to: "in_review", label: "Submit for review" },
+    { to: "cancelled", label: "Cancel the release" },
+  ],
+  rejected: [
+    { to: "created", label: "Back to draft" },
+    { to: "cancelled", label: "Cancel the release" },
+  ],
   canary: [
     { to: "paused", label: "Pause" },
     { to: "full", label: "Release to everyone" },
@@ -47,6 +57,7 @@ export const ACTIONS: Record<string, { to: string; label: string }[]> = {
   approved: [
     { to: "canary", label: "Start canary" },
     { to: "full", label: "Release to everyone" },
+    { to: "cancelled", label: "Cancel the release" },
   ],
 };
 
@@ -59,10 +70,15 @@ export function actionsFor(r: ReleaseView): { to: string; label: string }[] {
 /** Where a percentage means something: a canary, or a release not live yet. */
 const ROLLOUT_STATUSES = ["created", "in_review", "approved", "canary", "paused"];
 
-const bp = (n: number) => `${n / 100} %`;
-
 function percentageOf(r: ReleaseView): number {
   return (r.targeting?.percentage as { basisPoints?: number } | undefined)?.basisPoints ?? 0;
+}
+
+/** The percentage delivered now: the last ramp step reached (committed, under a gate), else the set one. */
+function percentageNow(r: ReleaseView, now: number): number {
+  const ramp = rampOf(r);
+  const reached = r.healthPolicy ? Math.min(r.rampCommitted ?? 0, ramp.length) : ramp.filter((s) => s.at <= now).length;
+  return reached > 0 ? (ramp[reached - 1]?.basisPoints ?? 0) : percentageOf(r);
 }
 
 export function ReleasePage(props: {
@@ -76,6 +92,9 @@ export function ReleasePage(props: {
   mayWrite: boolean;
   /** Hourly statistics of the last 24 hours (null: not readable now). */
   chart: { from: number; to: number; series: Series[] } | null;
+  /** Versions the release's devices could be rolled back to; null: not offered (status or role). */
+  rollbackChoices: RollbackChoice[] | null;
+  now: number;
 }) {
   const r = props.release;
   const actions = props.mayWrite ? actionsFor(r) : [];
@@ -95,7 +114,12 @@ export function ReleasePage(props: {
       {ROLLOUT_STATUSES.includes(r.status) && (
         <section>
           <h2>Rollout</h2>
-          <p>{`Percentage now: ${bp(percentageOf(r))}`}</p>
+          <p>{`Percentage now: ${bp(percentageNow(r, props.now))}`}</p>
+          {rampOf(r).length > 0 && (
+            <p class="muted">
+              {`Set before the ramp's first step: ${bp(percentageOf(r))}. The slider changes that; each step then sets its own.`}
+            </p>
+          )}
           <form method="get" action={`/console/releases/${r.id}`}>
             <label for="basisPoints">Proposed percentage, in basis points (100 = 1 %)</label>
             <input
@@ -106,34 +130,32 @@ export function ReleasePage(props: {
               max="10000"
               step="10"
               value={String(proposed)}
-            />
+              data-estimate={`/console/releases/${r.id}/estimate`}
+            />{" "}
+            <output id="basisPoints-value" for="basisPoints">
+              {bp(proposed)}
+            </output>
             <p>
               <button type="submit">Estimate the audience</button>
             </p>
           </form>
-          {props.estimate && (
-            <div role="status">
-              <p>
-                {`At ${bp(props.estimate.basisPoints)}: about ${props.estimate.proposed} devices (today ${props.estimate.current}, ` +
-                  `${props.estimate.more >= 0 ? "+" : ""}${props.estimate.more}; ±${props.estimate.standardError}) ` +
-                  `of ${props.estimate.sampled} devices ${props.estimate.exact ? "seen" : "sampled"} in the last 7 days.`}
-              </p>
-              {props.mayWrite && (
-                <form method="post" action={`/console/releases/${r.id}/rollout`}>
-                  <input type="hidden" name="_csrf" value={props.csrf} />
-                  <input type="hidden" name="basisPoints" value={String(props.estimate.basisPoints)} />
-                  <button type="submit">{`Save ${bp(props.estimate.basisPoints)}`}</button>
-                </form>
-              )}
-            </div>
-          )}
+          <div id="estimate" role="status">
+            <EstimateBlock releaseId={r.id} estimate={props.estimate} csrf={props.csrf} mayWrite={props.mayWrite} />
+          </div>
         </section>
+      )}
+      {ROLLOUT_STATUSES.includes(r.status) && (
+        <RampSection release={r} csrf={props.csrf} mayWrite={props.mayWrite} now={props.now} />
       )}
 
       <h2>Actions</h2>
       {actions.length === 0 ? (
         <p class="muted">
-          {props.mayWrite ? "No lifecycle action from this status here." : "Your role cannot change this release."}
+          {!props.mayWrite
+            ? "Your role cannot change this release."
+            : r.status === "in_review"
+              ? "Waiting for a reviewer: see the review queue."
+              : "No lifecycle action from this status here."}
         </p>
       ) : (
         actions.map((a) => (
@@ -143,6 +165,9 @@ export function ReleasePage(props: {
             <button type="submit">{a.label}</button>
           </form>
         ))
+      )}
+      {props.rollbackChoices !== null && ROLLBACK_FROM.includes(r.status) && (
+        <RollbackSection release={r} csrf={props.csrf} choices={props.rollbackChoices} />
       )}
 
       <h2>Adoption and failures, last 24 hours</h2>
@@ -226,13 +251,31 @@ export function ConfirmPage(props: { release: ReleaseView; csrf: string; to: str
   );
 }
 
-export function ErrorPage(props: { status: number; title: string; detail: string; signedIn: boolean }) {
+/** Field errors an error page lists (a long list of bad lines is cut). */
+const SHOWN_ERRORS = 20;
+
+export function ErrorPage(props: {
+  status: number;
+  title: string;
+  detail: string;
+  errors?: { pointer: string; message: string }[];
+  signedIn: boolean;
+}) {
+  const errors = props.errors ?? [];
   return (
     <Layout title={props.title} signedIn={props.signedIn}>
       <h1>{props.title}</h1>
       <p class="error" role="alert">
         {props.detail}
       </p>
+      {errors.length > 0 && (
+        <ul class="field-errors">
+          {errors.slice(0, SHOWN_ERRORS).map((e) => (
+            <li>{`${e.pointer}: ${e.message}`}</li>
+          ))}
+          {errors.length > SHOWN_ERRORS && <li>{`… and ${errors.length - SHOWN_ERRORS} more`}</li>}
+        </ul>
+      )}
       <p>
         <a href="/console">Back to the overview</a>
       </p>

@@ -3,6 +3,7 @@
 // style) and a CSRF token in every form.
 import { Hono } from "hono";
 import { AppError } from "../../domain/errors";
+import { looksLikeId } from "../../domain/keys";
 import { can } from "../../domain/permissions";
 import { REQUESTABLE_STATUSES, type RequestableStatus } from "../../domain/release-status";
 import { authenticate } from "../../usecases/authenticate";
@@ -12,16 +13,22 @@ import { explainDevice } from "../../usecases/explain-device";
 import { releaseHealth } from "../../usecases/health-gates";
 import { listAudit } from "../../usecases/list-audit";
 import { getRelease, listReleases } from "../../usecases/list-releases";
+import { createAllowlist, listAllowlists, uploadAllowlistEntries } from "../../usecases/manage-allowlists";
 import { createQrCode, getQrCode, listQrCodes, qrCodeImage } from "../../usecases/manage-qr-codes";
+import type { Deps, Context as UseCaseContext } from "../../usecases/ports";
 import { releaseStats } from "../../usecases/release-stats";
+import { createRollbackRelease, rollbackChoices } from "../../usecases/rollback-release";
 import { setReleaseRollout } from "../../usecases/set-release-targeting";
 import { transitionRelease } from "../../usecases/transition-release";
+import { decodeEntries, LIST_BODY_LIMIT, LIST_NAME, readEntries } from "../admin/allowlists";
 import { ctxOf } from "../auth";
 import { requestOrigin } from "../client/check";
 import { parseCheckRequest } from "../client/check-request";
 import { clientOf } from "../operator";
 import { errorResponse, PROBLEMS } from "../problem";
+import { AllowlistsPage } from "./allowlists-page";
 import { OverviewPage, SignInPage } from "./pages";
+import { EstimateBlock, type EstimateView, parseRampForm, ROLLBACK_FROM, RollbackConfirmPage } from "./release-forms";
 import {
   actionsFor,
   ConfirmPage,
@@ -33,7 +40,16 @@ import {
   type ReleaseView,
   ReviewPage,
 } from "./release-page";
-import { type ConsoleEnv, checkCsrf, consoleAuth, csrfToken, endSession, startSession } from "./session";
+import { CONSOLE_JS } from "./script";
+import {
+  type ConsoleEnv,
+  checkCsrf,
+  checkCsrfHeader,
+  consoleAuth,
+  csrfToken,
+  endSession,
+  startSession,
+} from "./session";
 import { CONSOLE_CSS } from "./style";
 
 /** Every console response's policy: only this origin's scripts, styles and forms; never framed. */
@@ -43,6 +59,9 @@ export const CONSOLE_CSP =
 
 /** Largest console form body (bytes). */
 const FORM_LIMIT = 64 * 1024;
+/** The allowlist upload: a raw body (the script's) as large as the admin API takes, a plain multipart form less. */
+const UPLOAD_PATH = "/console/allowlists/upload";
+const MULTIPART_UPLOAD_LIMIT = 16 * 1024 * 1024;
 
 export const consoleRouter = new Hono<ConsoleEnv>();
 
@@ -63,15 +82,33 @@ consoleRouter.use("*", async (c, next) => {
     if ((origin !== undefined && origin !== new URL(c.req.url).origin) || site === "cross-site") {
       return c.text("Cross-site form posts are refused.", 403);
     }
-    // Console forms are a few fields: a body without a length, or over 64 KiB, is not read.
+    // Console forms are a few fields: a body without a length, or over 64 KiB, is not read (an
+    // allowlist upload has its own bounds).
     const length = Number(c.req.header("content-length") ?? Number.NaN);
-    if (!(length <= FORM_LIMIT)) return c.text("The form is too large.", 413);
+    const raw = (c.req.header("content-type") ?? "").toLowerCase().startsWith("text/plain");
+    const limit =
+      new URL(c.req.url).pathname !== UPLOAD_PATH ? FORM_LIMIT : raw ? LIST_BODY_LIMIT : MULTIPART_UPLOAD_LIMIT;
+    if (!(length <= limit)) {
+      return c.text(
+        limit === MULTIPART_UPLOAD_LIMIT
+          ? "Without JavaScript a file of at most 16 MiB can be uploaded here; larger ones with the API or the CLI."
+          : "The form is too large.",
+        413,
+      );
+    }
   }
   await next();
 });
 
 consoleRouter.get("/assets/console.css", (c) =>
   c.body(CONSOLE_CSS, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "public, max-age=3600" }),
+);
+
+consoleRouter.get("/assets/console.js", (c) =>
+  c.body(CONSOLE_JS, 200, {
+    "content-type": "text/javascript; charset=utf-8",
+    "cache-control": "public, max-age=3600",
+  }),
 );
 
 consoleRouter.get("/sign-in", (c) =>
@@ -119,23 +156,11 @@ consoleRouter.get("/releases/:releaseId", async (c) => {
   const ctx = ctxOf(c);
   const id = c.req.param("releaseId");
   const release = (await getRelease(deps, ctx, id)) as ReleaseView;
-  const asked = c.req.query("basisPoints");
-  const basisPoints = asked !== undefined && /^\d{1,5}$/.test(asked) && Number(asked) <= 10_000 ? Number(asked) : null;
-  const [estimate, health, timeline, stats] = await Promise.all([
-    basisPoints === null
-      ? null
-      : estimateAudience(deps, ctx, id, { percentage: basisPoints }).then(
-          (e) => ({
-            basisPoints,
-            sampled: e.sampled,
-            exact: e.exact,
-            current: e.current.devices,
-            proposed: e.proposed.devices,
-            more: e.more.devices,
-            standardError: e.more.standardError,
-          }),
-          () => null,
-        ),
+  const basisPoints = basisPointsOf(c.req.query("basisPoints"));
+  const mayCreate = ROLLBACK_FROM.includes(release.status) && can(c.var.actor, "release:create", release.miniProgramId);
+  const [estimate, choices, health, timeline, stats] = await Promise.all([
+    basisPoints === null ? null : estimateView(deps, ctx, id, basisPoints),
+    mayCreate ? rollbackChoices(deps, ctx, id).catch(() => null) : null,
     release.healthPolicy ? releaseHealth(deps, ctx, id).catch(() => null) : null,
     listAudit(deps, ctx, { resourceId: id }, null, 50).then(
       (page) => page.items,
@@ -168,7 +193,13 @@ consoleRouter.get("/releases/:releaseId", async (c) => {
             ),
           ],
         };
-  const notice = c.req.query("saved") ? "Saved." : c.req.query("moved") ? "Done." : undefined;
+  const notice = c.req.query("saved")
+    ? "Saved."
+    : c.req.query("moved")
+      ? "Done."
+      : c.req.query("created") === "rollback"
+        ? "Rollback release created: submit it for review; once approved, release it to everyone (or as a canary)."
+        : undefined;
   return c.html(
     <ReleasePage
       release={release}
@@ -179,9 +210,47 @@ consoleRouter.get("/releases/:releaseId", async (c) => {
       notice={notice}
       mayWrite={can(c.var.actor, "release:write", release.miniProgramId)}
       chart={chart}
+      rollbackChoices={choices}
+      now={deps.clock.now()}
     />,
   );
 });
+
+/** The estimate block alone, for the slider's script (the page itself renders the same block). */
+consoleRouter.get("/releases/:releaseId/estimate", async (c) => {
+  const id = c.req.param("releaseId");
+  const basisPoints = basisPointsOf(c.req.query("basisPoints"));
+  if (basisPoints === null) throw new AppError("VALIDATION_FAILED", "basisPoints must be 0 to 10,000.");
+  const release = await getRelease(c.var.deps, ctxOf(c), id);
+  return c.html(
+    <EstimateBlock
+      releaseId={id}
+      estimate={await estimateView(c.var.deps, ctxOf(c), id, basisPoints)}
+      csrf={csrfToken(c)}
+      mayWrite={can(c.var.actor, "release:write", release.miniProgramId)}
+    />,
+  );
+});
+
+function basisPointsOf(asked: string | undefined): number | null {
+  return asked !== undefined && /^\d{1,5}$/.test(asked) && Number(asked) <= 10_000 ? Number(asked) : null;
+}
+
+/** The audience at a proposed percentage (null when it cannot be estimated now). */
+function estimateView(deps: Deps, ctx: UseCaseContext, id: string, basisPoints: number): Promise<EstimateView | null> {
+  return estimateAudience(deps, ctx, id, { percentage: basisPoints }).then(
+    (e) => ({
+      basisPoints,
+      sampled: e.sampled,
+      exact: e.exact,
+      current: e.current.devices,
+      proposed: e.proposed.devices,
+      more: e.more.devices,
+      standardError: e.more.standardError,
+    }),
+    () => null,
+  );
+}
 
 consoleRouter.post("/releases/:releaseId/rollout", async (c) => {
   const form = await checkCsrf(c);
@@ -194,6 +263,37 @@ consoleRouter.post("/releases/:releaseId/rollout", async (c) => {
   const current = (release.targeting?.percentage ?? {}) as { ramp?: { at: number; basisPoints: number }[] };
   await setReleaseRollout(c.var.deps, ctxOf(c), id, { ...current, basisPoints });
   return c.redirect(`/console/releases/${id}?saved=1`, 303);
+});
+
+consoleRouter.post("/releases/:releaseId/ramp", async (c) => {
+  const form = await checkCsrf(c);
+  const id = c.req.param("releaseId");
+  const parsed = parseRampForm(form);
+  if (!parsed.ok) throw new AppError("VALIDATION_FAILED", parsed.message);
+  const release = await getRelease(c.var.deps, ctxOf(c), id);
+  const basisPoints = (release.targeting?.percentage as { basisPoints?: number } | undefined)?.basisPoints ?? 0;
+  await setReleaseRollout(c.var.deps, ctxOf(c), id, {
+    basisPoints,
+    ...(parsed.ramp.length > 0 ? { ramp: parsed.ramp } : {}),
+  });
+  return c.redirect(`/console/releases/${id}?saved=1`, 303);
+});
+
+consoleRouter.post("/releases/:releaseId/rollback", async (c) => {
+  const form = await checkCsrf(c);
+  const id = c.req.param("releaseId");
+  const version = (form.version ?? "").trim();
+  const release = (await getRelease(c.var.deps, ctxOf(c), id)) as ReleaseView;
+  if (!can(c.var.actor, "release:create", release.miniProgramId)) {
+    throw new AppError("FORBIDDEN", "Your role cannot create releases of this mini program.");
+  }
+  if (form.confirmed !== "yes") {
+    const choice = (await rollbackChoices(c.var.deps, ctxOf(c), id)).find((v) => v.version === version);
+    if (choice === undefined) throw new AppError("VALIDATION_FAILED", "That version cannot be rolled back to here.");
+    return c.html(<RollbackConfirmPage release={release} csrf={csrfToken(c)} choice={choice} />);
+  }
+  const created = await createRollbackRelease(c.var.deps, ctxOf(c), id, version);
+  return c.redirect(`/console/releases/${created.id}?created=rollback`, 303);
 });
 
 consoleRouter.post("/releases/:releaseId/transition", async (c) => {
@@ -302,9 +402,69 @@ consoleRouter.post("/releases/:releaseId/qr-codes", async (c) => {
   return c.redirect(`/console/releases/${id}/qr-codes?added=1`, 303);
 });
 
+consoleRouter.get("/allowlists", async (c) => {
+  const lists = await listAllowlists(c.var.deps, ctxOf(c));
+  const uploaded = lists.find((l) => l.id === c.req.query("uploaded"));
+  const created = lists.find((l) => l.id === c.req.query("created"));
+  const notice = uploaded
+    ? `Uploaded: ${uploaded.name} now holds ${uploaded.exactCount.toLocaleString("en")} ids` +
+      `${uploaded.regexEntries ? ` and ${uploaded.regexEntries.length} patterns` : ""}.`
+    : created
+      ? `Created ${created.name}: upload its entries.`
+      : undefined;
+  return c.html(
+    <AllowlistsPage
+      lists={lists}
+      csrf={csrfToken(c)}
+      mayWrite={can(c.var.actor, "allowlist:write")}
+      selected={(uploaded ?? created)?.id ?? null}
+      notice={notice}
+    />,
+  );
+});
+
+consoleRouter.post("/allowlists", async (c) => {
+  const form = await checkCsrf(c);
+  const kind = form.kind === "device" ? "device" : "user";
+  const name = (form.name ?? "").trim();
+  if (!LIST_NAME.test(name) || looksLikeId(name)) {
+    throw new AppError(
+      "VALIDATION_FAILED",
+      "A list's name is 1-100 letters, digits, dots, dashes or underscores, not starting like an id (al_…).",
+    );
+  }
+  const list = await createAllowlist(c.var.deps, ctxOf(c), { name, kind });
+  return c.redirect(`/console/allowlists?created=${list.id}`, 303);
+});
+
+// The upload: a plain multipart form (file, list, mode), or the script's raw text/plain body with
+// the list and mode in the query and the CSRF token in a header (console.js, for the progress bar).
+consoleRouter.post("/allowlists/upload", async (c) => {
+  let fields: Record<string, string>;
+  let readBody: () => Promise<string>;
+  if ((c.req.header("content-type") ?? "").toLowerCase().startsWith("text/plain")) {
+    checkCsrfHeader(c);
+    fields = { list: c.req.query("list") ?? "", mode: c.req.query("mode") ?? "" };
+    readBody = () => readEntries(c.req.raw);
+  } else {
+    fields = await checkCsrf(c);
+    const file = (await c.req.parseBody()).file;
+    if (!(file instanceof File)) throw new AppError("VALIDATION_FAILED", "Choose a file to upload.");
+    readBody = async () => decodeEntries(new Uint8Array(await file.arrayBuffer()));
+  }
+  const mode = fields.mode === "append" ? "append" : fields.mode === "replace" ? "replace" : null;
+  if (mode === null)
+    throw new AppError("VALIDATION_FAILED", "Say whether the file replaces the entries or adds to them.");
+  const list = await uploadAllowlistEntries(c.var.deps, ctxOf(c), { idOrName: fields.list ?? "", mode, readBody });
+  return c.redirect(`/console/allowlists?uploaded=${list.id}`, 303);
+});
+
 consoleRouter.onError((error, c) => {
   if (!(error instanceof AppError)) return errorResponse(error, c.var.requestId ?? "unknown");
   const { status, title } = PROBLEMS[error.code];
   c.header("content-security-policy", CONSOLE_CSP);
-  return c.html(<ErrorPage status={status} title={title} detail={error.message} signedIn={true} />, status);
+  return c.html(
+    <ErrorPage status={status} title={title} detail={error.message} errors={error.errors ?? []} signedIn={true} />,
+    status,
+  );
 });

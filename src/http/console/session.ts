@@ -64,12 +64,21 @@ export function csrfToken(c: { var: ConsoleEnv["Variables"] }): string {
   return c.var.deps.consoleKeys.csrf(c.var.session);
 }
 
-/** Refuses (403) a form POST whose CSRF token is not the session's. */
-export async function checkCsrf(c: Context<ConsoleEnv>): Promise<Record<string, string>> {
-  const form = await c.req.parseBody();
-  const given = typeof form._csrf === "string" ? form._csrf : "";
+function verifyCsrf(c: Context<ConsoleEnv>, given: string): void {
   if (!c.var.deps.consoleKeys.verify(c.var.session, given)) {
     throw new AppError("FORBIDDEN", "The form is stale or did not come from the console: reload the page and retry.");
   }
+}
+
+/** Refuses (403) a form POST whose CSRF token is not the session's; else its string fields. */
+export async function checkCsrf(c: Context<ConsoleEnv>): Promise<Record<string, string>> {
+  const form = await c.req.parseBody();
+  verifyCsrf(c, typeof form._csrf === "string" ? form._csrf : "");
   return Object.fromEntries(Object.entries(form).filter((e): e is [string, string] => typeof e[1] === "string"));
+}
+
+/** The CSRF check of a request the console's script sends with a raw body: the token in a header. */
+export const CSRF_HEADER = "x-updraft-csrf";
+export function checkCsrfHeader(c: Context<ConsoleEnv>): void {
+  verifyCsrf(c, c.req.header(CSRF_HEADER) ?? "");
 }

@@ -30,4 +30,11 @@ button { font: inherit; padding: .3rem .9rem; cursor: pointer; }
 .legend.installs { color: var(--ok); } .legend.failures { color: var(--bad); } .legend.offers { color: var(--accent); }
 figure { margin: .5rem 0 1.5rem; }
 pre { overflow-x: auto; }
+fieldset { border: 1px solid var(--line); margin: .6rem 0; max-width: 44rem; }
+label.inline { display: inline; font-weight: normal; margin: 0 1rem 0 .3rem; }
+.ramp-row { display: flex; flex-wrap: wrap; gap: 0 1.2rem; }
+input[type=number], input[type=datetime-local], select { font: inherit; padding: .25rem; }
+td.count { text-align: right; font-variant-numeric: tabular-nums; }
+progress { vertical-align: middle; width: 12rem; }
+.field-errors { color: var(--bad); }
 `;

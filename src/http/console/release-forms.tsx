@@ -1,0 +1,231 @@
+// Parts of the console's release page (docs/console.md): the audience estimate (also served alone,
+// for the slider's script), the ramp schedule and its editor, and rolling back.
+import type { RollbackChoice } from "../../usecases/rollback-release";
+import { Layout } from "./pages";
+import type { ReleaseView } from "./release-page";
+
+export interface EstimateView {
+  basisPoints: number;
+  sampled: number;
+  exact: boolean;
+  current: number;
+  proposed: number;
+  more: number;
+  standardError: number;
+}
+
+export const bp = (n: number) => `${n / 100} %`;
+
+/** The estimate at a proposed percentage, with the form that saves it (the slider's script swaps it in). */
+export function EstimateBlock(props: {
+  releaseId: string;
+  estimate: EstimateView | null;
+  csrf: string;
+  mayWrite: boolean;
+}) {
+  const e = props.estimate;
+  if (e === null) return <p class="muted">Move the slider and estimate the audience before saving.</p>;
+  return (
+    <div>
+      <p>
+        {`At ${bp(e.basisPoints)}: about ${e.proposed} devices (today ${e.current}, ` +
+          `${e.more >= 0 ? "+" : ""}${e.more}; ±${e.standardError}) ` +
+          `of ${e.sampled} devices ${e.exact ? "seen" : "sampled"} in the last 7 days.`}
+      </p>
+      {props.mayWrite && (
+        <form method="post" action={`/console/releases/${props.releaseId}/rollout`}>
+          <input type="hidden" name="_csrf" value={props.csrf} />
+          <input type="hidden" name="basisPoints" value={String(e.basisPoints)} />
+          <button type="submit">{`Save ${bp(e.basisPoints)}`}</button>
+        </form>
+      )}
+    </div>
+  );
+}
+
+export interface RampStep {
+  at: number;
+  basisPoints: number;
+}
+
+export function rampOf(r: ReleaseView): RampStep[] {
+  const ramp = (r.targeting?.percentage as { ramp?: RampStep[] } | undefined)?.ramp;
+  return Array.isArray(ramp) ? ramp : [];
+}
+
+/** `2026-12-04T13:05` (UTC), the value of a datetime-local input. */
+export function utcMinute(at: number): string {
+  return new Date(at).toISOString().slice(0, 16);
+}
+
+/** Rows the editor shows below the schedule's steps, for new ones. */
+export const BLANK_RAMP_ROWS = 3;
+/** The most steps a ramp may have (the API's bound). */
+export const MAX_RAMP_STEPS = 100;
+
+/**
+ * The phased ramp: each step's time and percentage and whether it applies yet (under a health gate,
+ * a due step applies only once the gate commits it), then an editor with a row per step and blank
+ * rows to add more; a row left empty is removed.
+ */
+export function RampSection(props: { release: ReleaseView; csrf: string; mayWrite: boolean; now: number }) {
+  const r = props.release;
+  const ramp = rampOf(r);
+  const gated = Boolean(r.healthPolicy);
+  const state = (s: RampStep, i: number) =>
+    gated
+      ? i < (r.rampCommitted ?? 0)
+        ? "committed"
+        : s.at <= props.now
+          ? "due: held until the gate finds the canary healthy"
+          : "scheduled"
+      : s.at <= props.now
+        ? "reached"
+        : "scheduled";
+  const rows = Math.min(MAX_RAMP_STEPS, ramp.length + BLANK_RAMP_ROWS);
+  return (
+    <section>
+      <h2>Ramp schedule</h2>
+      {ramp.length === 0 ? (
+        <p class="muted">No ramp: the percentage stays where it is set.</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Step</th>
+              <th scope="col">From (UTC)</th>
+              <th scope="col">Percentage</th>
+              <th scope="col">State</th>
+            </tr>
+          </thead>
+          <tbody>
+            {ramp.map((s, i) => (
+              <tr>
+                <td>{String(i + 1)}</td>
+                <td>{utcMinute(s.at).replace("T", " ")}</td>
+                <td>{bp(s.basisPoints)}</td>
+                <td>{state(s, i)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {props.mayWrite && (
+        <form method="post" action={`/console/releases/${r.id}/ramp`}>
+          <input type="hidden" name="_csrf" value={props.csrf} />
+          <fieldset>
+            <legend>Edit the schedule: times in UTC; leave a row empty to remove its step</legend>
+            {Array.from({ length: rows }, (_, i) => {
+              const s = ramp[i];
+              return (
+                <div class="ramp-row">
+                  <div>
+                    <label for={`ramp-at-${i}`}>{`Step ${i + 1} from (UTC)`}</label>
+                    <input id={`ramp-at-${i}`} name={`at${i}`} type="datetime-local" value={s ? utcMinute(s.at) : ""} />
+                  </div>
+                  <div>
+                    <label for={`ramp-percent-${i}`}>{`Step ${i + 1} percentage`}</label>
+                    <input
+                      id={`ramp-percent-${i}`}
+                      name={`percent${i}`}
+                      type="number"
+                      min="0"
+                      max="100"
+                      step="0.01"
+                      value={s ? String(s.basisPoints / 100) : ""}
+                    />
+                  </div>
+                </div>
+              );
+            })}
+          </fieldset>
+          <p>
+            <button type="submit">Save the schedule</button>
+          </p>
+        </form>
+      )}
+    </section>
+  );
+}
+
+/**
+ * The ramp a submitted editor describes, in time order: rows with both a time and a percentage (a
+ * half-filled row is an error naming it); times are UTC minutes, percentages up to two decimals.
+ */
+export function parseRampForm(
+  form: Record<string, string>,
+): { ok: true; ramp: RampStep[] } | { ok: false; message: string } {
+  const ramp: RampStep[] = [];
+  for (let i = 0; i < MAX_RAMP_STEPS + BLANK_RAMP_ROWS; i++) {
+    const at = (form[`at${i}`] ?? "").trim();
+    const percent = (form[`percent${i}`] ?? "").trim();
+    if (at === "" && percent === "") continue;
+    if (at === "" || percent === "") return { ok: false, message: `Step ${i + 1} needs both a time and a percentage.` };
+    const time = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(at) ? Date.parse(`${at}Z`) : Number.NaN;
+    if (!Number.isFinite(time)) return { ok: false, message: `Step ${i + 1}: the time is not a date and time.` };
+    const value = /^\d{1,3}(\.\d{1,2})?$/.test(percent) ? Math.round(Number(percent) * 100) : Number.NaN;
+    if (!(value >= 0 && value <= 10_000)) {
+      return { ok: false, message: `Step ${i + 1}: the percentage must be 0 to 100, with at most two decimals.` };
+    }
+    ramp.push({ at: time, basisPoints: value });
+  }
+  if (ramp.length > MAX_RAMP_STEPS) return { ok: false, message: `A ramp has at most ${MAX_RAMP_STEPS} steps.` };
+  return { ok: true, ramp: ramp.sort((a, b) => a.at - b.at) };
+}
+
+/** Statuses from which the console offers to roll devices back. */
+export const ROLLBACK_FROM = ["canary", "full", "paused", "ended"];
+
+export function RollbackSection(props: { release: ReleaseView; csrf: string; choices: RollbackChoice[] }) {
+  const r = props.release;
+  return (
+    <section>
+      <h2>Roll back</h2>
+      {props.choices.length === 0 ? (
+        <p class="muted">
+          No lower version went full on this target without an open release of its own: there is nothing to roll back
+          to.
+        </p>
+      ) : (
+        <form method="post" action={`/console/releases/${r.id}/rollback`}>
+          <input type="hidden" name="_csrf" value={props.csrf} />
+          <label for="rollback-version">Version to send devices back to</label>
+          <select id="rollback-version" name="version">
+            {props.choices.map((c) => (
+              <option value={c.version}>{c.version}</option>
+            ))}
+          </select>{" "}
+          <button type="submit">Roll back…</button>
+        </form>
+      )}
+    </section>
+  );
+}
+
+export function RollbackConfirmPage(props: { release: ReleaseView; csrf: string; choice: RollbackChoice }) {
+  const r = props.release;
+  const v = props.choice.version;
+  return (
+    <Layout title="Confirm the rollback" signedIn={true} csrf={props.csrf}>
+      <h1>{`Roll ${r.miniProgramKey} back from ${r.version} to ${v}?`}</h1>
+      <p>
+        {`This creates a rollback release of ${v} on ${r.appKey} · ${r.env}, with the update mode and configuration ` +
+          `of ${props.choice.fromReleaseId}. Like any release it is then submitted, approved by a reviewer and ` +
+          "released (full, or a canary to roll back only some devices); devices on higher versions then go back to " +
+          `${v}.`}
+      </p>
+      {r.status === "paused" && (
+        <p>{`${r.version} is paused: releasing the rollback to everyone will not archive it, so end it too.`}</p>
+      )}
+      <form method="post" action={`/console/releases/${r.id}/rollback`}>
+        <input type="hidden" name="_csrf" value={props.csrf} />
+        <input type="hidden" name="version" value={v} />
+        <input type="hidden" name="confirmed" value="yes" />
+        <p>
+          <button type="submit">{`Yes, create the rollback release of ${v}`}</button>{" "}
+          <a href={`/console/releases/${r.id}`}>Cancel</a>
+        </p>
+      </form>
+    </Layout>
+  );
+}
