@@ -1,14 +1,15 @@
 // `npm run test:browser` (called by .ci/run after `npm test`): the console in a real browser.
 // Starts `npm start`'s server on a scratch state (127.0.0.1, a free port), drives Debian's headless
 // Chromium with puppeteer-core (never a downloaded browser), and checks what an SRE does: sign in,
-// move the rollout slider and see the estimate, save, pause and see the release paused, see a chart
-// with data, see test QR codes drawn, approve as a reviewer, and be refused an action the role lacks. A screenshot of each
-// page goes to test/browser/screenshots/ (git-ignored).
+// move the rollout slider and see the estimate (fetched by the page's script), save, schedule a ramp
+// step, pause and see the release paused, see a chart with data, see test QR codes drawn, upload an
+// allowlist with a progress bar and see its counts, approve as a reviewer, and be refused an action
+// the role lacks. A screenshot of each page goes to test/browser/screenshots/ (git-ignored).
 //   CHROMIUM  the browser binary (default: Debian's chromium-headless-shell, else chromium)
 // With CI=true a missing browser fails the run; elsewhere it is skipped with a note.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -90,11 +91,27 @@ try {
   for (let i = 0; i < 10; i++) await page.keyboard.press("ArrowRight");
   const moved = await page.$eval("#basisPoints", (el) => el.value);
   assert.equal(moved, "600");
-  await Promise.all([page.waitForNavigation(), page.click("form[method=get] button[type=submit]")]);
-  assert.match(await page.content(), /At 6 %: about \d+ devices/);
+  // The script shows the value as it moves and fetches the estimate once the slider rests.
+  assert.equal(await page.$eval("#basisPoints-value", (el) => el.textContent), "6 %");
+  await page.waitForFunction(() => /At 6 %: about \d+ devices/.test(document.getElementById("estimate").textContent));
   await shot(page, "release-estimate");
-  await Promise.all([page.waitForNavigation(), page.click(`form[action$="/rollout"] button`)]);
+  await Promise.all([page.waitForNavigation(), page.click(`#estimate form[action$="/rollout"] button`)]);
   assert.match(await page.content(), /Percentage now: 6 %/);
+
+  // The ramp schedule: a step tomorrow at 25 %, saved and listed as scheduled.
+  const tomorrow = new Date(Math.ceil(Date.now() / 3_600_000) * 3_600_000 + 86_400_000).toISOString().slice(0, 16);
+  await page.$eval(
+    "#ramp-at-0",
+    (el, v) => {
+      el.value = v;
+    },
+    tomorrow,
+  );
+  await page.type("#ramp-percent-0", "25");
+  await Promise.all([page.waitForNavigation(), page.click(`form[action$="/ramp"] button[type=submit]`)]);
+  const ramped = await page.content();
+  assert.match(ramped, new RegExp(`<td>${tomorrow.replace("T", " ")}</td><td>25 %</td><td>scheduled</td>`));
+  await shot(page, "release-ramp");
 
   // Pause, with confirmation.
   await Promise.all([page.waitForNavigation(), page.click(`form[action$="/transition"] button`)]);
@@ -151,6 +168,35 @@ try {
     return res.status;
   }, fixture.full);
   assert.equal(refused, 403);
+
+  // Allowlists: create one, upload a file of 200,000 ids with the progress bar, see the counts.
+  await page.goto(`${base}/console/allowlists`);
+  await page.type("#new-name", "browser-testers");
+  await Promise.all([page.waitForNavigation(), page.click(`form[action="/console/allowlists"] button`)]);
+  assert.match(await page.content(), /Created browser-testers: upload its entries/);
+  const file = join(state, "testers.txt");
+  writeFileSync(file, Array.from({ length: 200_000 }, (_, i) => `tester-${i}`).join("\n"));
+  const statuses = [];
+  await page.exposeFunction("reportUploadStatus", (text) => statuses.push(text));
+  await page.evaluate(() => {
+    const status = document.getElementById("upload-status");
+    const bar = document.getElementById("upload-progress");
+    new MutationObserver(() => window.reportUploadStatus(`${bar.hidden ? "" : "bar "}${status.textContent}`)).observe(
+      status,
+      { childList: true, characterData: true, subtree: true },
+    );
+  });
+  const input = await page.$("#upload-file");
+  await input.uploadFile(file);
+  await shot(page, "allowlists");
+  await Promise.all([page.waitForNavigation(), page.click("form[data-upload] button[type=submit]")]);
+  assert.ok(
+    statuses.some((t) => /^bar \d+ % sent$/.test(t)),
+    `no progress was shown: ${JSON.stringify(statuses)}`,
+  );
+  assert.match(await page.content(), /Uploaded: browser-testers now holds 200,000 ids/);
+  assert.match(await page.content(), /<td class="count">200,000<\/td>/);
+  await shot(page, "allowlists-uploaded");
 
   await page.goto(
     `${base}/console/explain?appId=demo-wallet&env=prod&deviceId=browser&miniPrograms=${fixture.miniProgram}`,

@@ -244,7 +244,7 @@ describe("console allowlists", () => {
     expect(plain.status, await plain.clone().text()).toBe(303);
     expect(plain.headers.get("location")).toBe(`/console/allowlists?uploaded=${listId}`);
     const counted = await html(`/console/allowlists?uploaded=${listId}`);
-    expect(counted).toContain("Uploaded: qa-team now holds 3 ids and 1 patterns.");
+    expect(counted).toContain("Uploaded: qa-team now holds 3 ids and 1 pattern.");
     expect(counted).toMatch(
       new RegExp(
         `<tr id="list-${listId}"><td>qa-team</td><td>user ids</td><td class="count">3</td><td class="count">1</td>`,
@@ -342,5 +342,32 @@ describe("console lifecycle from a draft", () => {
     });
     expect(cancelled.status).toBe(303);
     expect((await getRelease(token, r.id)).status).toBe("cancelled");
+  });
+});
+
+describe("console explain, pasted", () => {
+  it("explains a pasted check request and shows it back, with the profile fields filled in", async () => {
+    const { mp, release } = await canary();
+    const shown = await html("/console/explain");
+    expect(shown).toContain('<label for="explain-request">');
+    const request = JSON.stringify({
+      appId: appKey,
+      env: "prod",
+      deviceId: "pasted-device",
+      platform: "ios",
+      miniPrograms: [{ id: mp.key, version: "1.0.0" }],
+    });
+    const res = await post("/console/explain", cookie, { _csrf: csrfOf(shown), request });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toMatch(new RegExp(`${mp.key}: (update 1\\.1\\.0|none) \\(`));
+    expect(text).toContain(`href="/console/releases/${release.id}"`);
+    expect(text).toContain(`value="${mp.key}@1.0.0"`);
+    expect(text).toContain("&quot;deviceId&quot;:&quot;pasted-device&quot;");
+    const bad = await post("/console/explain", cookie, { _csrf: csrfOf(shown), request: '{"appId": 1}' });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('<ul class="field-errors">');
+    const forged = await post("/console/explain", cookie, { _csrf: "forged", request });
+    expect(forged.status).toBe(403);
   });
 });

@@ -373,10 +373,27 @@ const EXPLAIN_LABELS: [keyof ExplainFields, string][] = [
 ];
 
 /** Build a device profile and see, per mini program, what it would get and why (nothing is admitted). */
-export function ExplainPage(props: { fields: ExplainFields; csrf: string; results: ExplainResult[] | null }) {
+export function ExplainPage(props: {
+  fields: ExplainFields;
+  /** A pasted check request, shown back in its field. */
+  pasted: string;
+  csrf: string;
+  results: ExplainResult[] | null;
+}) {
   return (
     <Layout title="Explain a device" signedIn={true} csrf={props.csrf}>
       <h1>Explain a device</h1>
+      <form method="post" action="/console/explain">
+        <input type="hidden" name="_csrf" value={props.csrf} />
+        <label for="explain-request">Paste a check request: the JSON a device sends to /v1/check</label>
+        <textarea id="explain-request" name="request" rows={6} required>
+          {props.pasted}
+        </textarea>
+        <p>
+          <button type="submit">Explain this request</button>
+        </p>
+      </form>
+      <h2>Or build a device profile</h2>
       <form method="get" action="/console/explain">
         {EXPLAIN_LABELS.map(([name, label]) => (
           <div>

@@ -368,7 +368,29 @@ consoleRouter.get("/explain", async (c) => {
     const explained = await explainDevice(c.var.deps, ctxOf(c), input, requestOrigin(c.req.raw));
     results = explained.results as ExplainResult[];
   }
-  return c.html(<ExplainPage fields={fields} csrf={csrfToken(c)} results={results} />);
+  return c.html(<ExplainPage fields={fields} pasted="" csrf={csrfToken(c)} results={results} />);
+});
+
+/** A pasted check request (the JSON a device sends, say from its logs), explained as it stands. */
+consoleRouter.post("/explain", async (c) => {
+  const form = await checkCsrf(c);
+  const pasted = (form.request ?? "").trim();
+  const input = parseCheckRequest(pasted);
+  const explained = await explainDevice(c.var.deps, ctxOf(c), input, requestOrigin(c.req.raw));
+  const fields = {
+    appId: input.appId,
+    env: input.env,
+    deviceId: input.deviceId,
+    userId: input.userId ?? "",
+    platform: input.platform ?? "",
+    appVersion: input.appVersion ?? "",
+    osVersion: input.osVersion ?? "",
+    brand: input.brand ?? "",
+    miniPrograms: input.miniPrograms.map((m) => (m.version ? `${m.id}@${m.version}` : m.id)).join(", "),
+  };
+  return c.html(
+    <ExplainPage fields={fields} pasted={pasted} csrf={csrfToken(c)} results={explained.results as ExplainResult[]} />,
+  );
 });
 
 consoleRouter.get("/releases/:releaseId/qr-codes", async (c) => {
@@ -408,7 +430,7 @@ consoleRouter.get("/allowlists", async (c) => {
   const created = lists.find((l) => l.id === c.req.query("created"));
   const notice = uploaded
     ? `Uploaded: ${uploaded.name} now holds ${uploaded.exactCount.toLocaleString("en")} ids` +
-      `${uploaded.regexEntries ? ` and ${uploaded.regexEntries.length} patterns` : ""}.`
+      `${uploaded.regexEntries?.length ? ` and ${uploaded.regexEntries.length} pattern${uploaded.regexEntries.length === 1 ? "" : "s"}` : ""}.`
     : created
       ? `Created ${created.name}: upload its entries.`
       : undefined;

@@ -18,7 +18,7 @@ th { color: var(--muted); font-weight: 600; }
 .muted { color: var(--muted); }
 .error { color: var(--bad); }
 label { display: block; margin: .6rem 0 .2rem; font-weight: 600; }
-input[type=password], input[type=text] { width: 28rem; max-width: 100%; padding: .35rem; font: inherit; }
+input[type=password], input[type=text], textarea { width: 28rem; max-width: 100%; padding: .35rem; font: inherit; }
 button { font: inherit; padding: .3rem .9rem; cursor: pointer; }
 :focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
 .chart { max-width: 44rem; display: block; }
