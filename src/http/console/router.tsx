@@ -26,6 +26,7 @@ import { requestOrigin } from "../client/check";
 import { parseCheckRequest } from "../client/check-request";
 import { clientOf } from "../operator";
 import { errorResponse, PROBLEMS } from "../problem";
+import { assertConsoleAccess, consoleAccessOf } from "./access";
 import { AllowlistsPage } from "./allowlists-page";
 import { OverviewPage, SignInPage } from "./pages";
 import { EstimateBlock, type EstimateView, parseRampForm, ROLLBACK_FROM, RollbackConfirmPage } from "./release-forms";
@@ -134,10 +135,15 @@ consoleRouter.post("/sign-in", async (c) => {
   }
 });
 
+// Every route but the public ones needs a session, then the permission its table entry names
+// (console/access.ts; default deny).
 consoleRouter.use("/*", async (c, next) => {
-  const path = new URL(c.req.url).pathname;
-  if (path === "/console/sign-in" || path.startsWith("/console/assets/")) return next();
-  return consoleAuth(c, next);
+  const access = consoleAccessOf(c, c.req.method);
+  if (access === "public" || access === undefined) return next();
+  return consoleAuth(c, async () => {
+    assertConsoleAccess(c, access);
+    await next();
+  });
 });
 
 consoleRouter.post("/sign-out", async (c) => {
