@@ -106,9 +106,11 @@ export function ReleasePage(props: {
         <span class={`pill ${r.status}`}>{r.status}</span>
       </h1>
       <p class="muted">{`${r.appKey} · ${r.env} · ${r.id}`}</p>
-      <p>
-        <a href={`/console/releases/${r.id}/qr-codes`}>Test QR codes</a>
-      </p>
+      {props.mayWrite && (
+        <p>
+          <a href={`/console/releases/${r.id}/qr-codes`}>Test QR codes</a>
+        </p>
+      )}
       {props.notice && <p role="status">{props.notice}</p>}
 
       {ROLLOUT_STATUSES.includes(r.status) && (
