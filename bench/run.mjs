@@ -101,6 +101,12 @@ const PATCHES = process.env.BENCH_PATCHES === "1";
 /** With BENCH_CONSOLE=0, no console line. */
 const CONSOLE = process.env.BENCH_CONSOLE !== "0";
 const CONSOLE_REQUESTS = Number(process.env.BENCH_CONSOLE_REQUESTS ?? 200);
+/**
+ * The console line's two extra targets of bench-app (`test` exists; `staging` is added), seeded
+ * through the admin API up to EXTRA_TARGETS_MAX mini programs.
+ */
+const EXTRA_ENVS = ["test", "staging"];
+const EXTRA_TARGETS_MAX = 200;
 /** With BENCH_EVENTS=0, no events line. */
 const EVENTS = process.env.BENCH_EVENTS !== "0";
 const EVENTS_PER_REQUEST = 20;
@@ -267,11 +273,38 @@ async function main() {
 }
 
 /**
- * The console's pages (docs/console.md): workerd CPU per page at c=1, the overview and a canary's
- * release page (estimate, health, timeline and chart included), interleaved with the trivial route,
- * signed in with the bench token's session cookie. Target: under 50 ms a page.
+ * The console's pages (docs/console.md): workerd CPU per page at c=1, the overview and a bench-app
+ * prod canary's release page (estimate, health, timeline and chart included), interleaved with the
+ * trivial route, signed in with the bench token's session cookie. Target: under 50 ms a page, with a
+ * workspace of MINI_PROGRAMS mini programs × 3 targets: first, every mini program is released on two
+ * more targets of bench-app through the admin API (the app's `test` environment and a new `staging`),
+ * 1.0.0 full and a 1.1.0 canary at 10 % on each, beside its 1 full + 3 canaries on prod. Above
+ * EXTRA_TARGETS_MAX mini programs (bulk seeding) that would take too long: the console is then
+ * measured on prod alone, and the line says so.
  */
 async function consoleBench(pool, url, token) {
+  const call = adminCaller(url, token);
+  let workspace;
+  if (MINI_PROGRAMS <= EXTRA_TARGETS_MAX) {
+    const started = performance.now();
+    await call("POST", `/v1/admin/apps/${TARGET.appKey}/environments`, { name: "staging" });
+    const targets = EXTRA_ENVS.map((env) => ({ appId: TARGET.appKey, env }));
+    await forEachMiniProgram(async (m) => {
+      for (const target of targets) {
+        const mp = { ...target, miniProgramId: mpKey(m) };
+        await release(call, mp, "1.0.0", "full");
+        await release(call, mp, "1.1.0", "canary", { percentage: { basisPoints: 1000 } });
+      }
+    });
+    const seconds = (performance.now() - started) / 1000;
+    workspace =
+      `${MINI_PROGRAMS} mini programs × 3 targets (bench-app ${TARGET.env}: 1 full + 3 canary releases each; ` +
+      `${EXTRA_ENVS.join(" and ")}: 1 full + 1 canary each, seeded through the admin API in ${seconds.toFixed(1)} s)`;
+  } else {
+    workspace =
+      `${MINI_PROGRAMS} mini programs × 1 target (bench-app ${TARGET.env}: 1 full + 3 canary releases each; ` +
+      `the 2 extra targets skipped above ${EXTRA_TARGETS_MAX} mini programs: too slow to seed through the admin API)`;
+  }
   const signIn = await fetch(`${url}/console/sign-in`, {
     method: "POST",
     redirect: "manual",
@@ -279,10 +312,9 @@ async function consoleBench(pool, url, token) {
     body: new URLSearchParams({ token }).toString(),
   });
   const cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0];
-  const res = await fetch(`${url}/v1/admin/releases?status=canary&limit=1`, {
-    headers: { authorization: `Bearer ${token}` },
-  });
-  const [canary] = (await res.json()).items;
+  // A canary of the bench target (5 rules), as before the extra targets.
+  const query = `appId=${TARGET.appKey}&env=${TARGET.env}&status=canary&limit=1`;
+  const [canary] = (await call("GET", `/v1/admin/releases?${query}`)).items;
   const headers = { cookie };
   const [trivial, overview, release] = await perRequest(
     pool,
@@ -296,7 +328,7 @@ async function consoleBench(pool, url, token) {
   console.log(
     `console page_cpu_ms overview=${(overview.mean / 1000).toFixed(1)} release=${(release.mean / 1000).toFixed(1)} ` +
       `(trivial ${(trivial.mean / 1000).toFixed(2)} ms; trimmed means of ${CONSOLE_REQUESTS} requests per page; ` +
-      `${MINI_PROGRAMS} mini programs × 4 releases on the bench target; release page with an estimate)`,
+      `${workspace}; release page of a ${TARGET.env} canary with an estimate)`,
   );
 }
 
@@ -472,23 +504,7 @@ async function seed(url) {
   });
   if (!boot.ok) throw new Error(`bootstrap → ${boot.status} ${await boot.text()}`);
   const { token, workspaceId, memberId } = await boot.json();
-  // Seeding runs SEED_CONCURRENCY mini programs at once on one environment: a change that raced
-  // another on it answers 409 CONFLICT and is retried, as any client should.
-  const call = async (method, path, body, type = "application/json") => {
-    let res;
-    for (let attempt = 0; ; attempt++) {
-      res = await fetch(`${url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, "content-type": type },
-        body: body instanceof Uint8Array || typeof body === "string" ? body : JSON.stringify(body),
-      });
-      if (res.status !== 409 || attempt >= 20 || !path.endsWith("/transitions")) break;
-      await res.text();
-      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
-    }
-    if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${(await res.text()).slice(0, 500)}`);
-    return res.json();
-  };
+  const call = adminCaller(url, token);
   // One bench member plays every role: it approves its own releases. It uploads unsigned packages:
   // the bench measures the check path, and upload signatures are verified off it (publishing.md).
   await call("PATCH", "/v1/admin/workspace", { allowSelfApproval: true, requireSignedUploads: false });
@@ -547,27 +563,62 @@ async function seed(url) {
       const query = `version=${version}&compat=${encodeURIComponent(COMPAT)}`;
       await call("POST", `/v1/admin/mini-programs/${key}/versions?${query}`, bytes, "application/zip");
     }
-    const target = { miniProgramId: key, appId: "bench-app", env: "prod" };
-    const full = await call("POST", "/v1/admin/releases", { ...target, version: "1.0.0" });
-    for (const to of ["in_review", "approved", "full"]) {
-      await call("POST", `/v1/admin/releases/${full.id}/transitions`, { to });
-    }
+    const target = { miniProgramId: key, appId: TARGET.appKey, env: TARGET.env };
+    await release(call, target, "1.0.0", "full");
     for (const { version, targeting } of canaryReleases(m, { userList: users.id, deviceList: denied.id, now })) {
-      const rel = await call("POST", "/v1/admin/releases", { ...target, version });
-      await call("PUT", `/v1/admin/releases/${rel.id}/targeting`, targeting);
-      for (const to of ["in_review", "approved", "canary"]) {
-        await call("POST", `/v1/admin/releases/${rel.id}/transitions`, { to });
-      }
+      await release(call, target, version, "canary", targeting);
     }
   };
+  await forEachMiniProgram(seedMiniProgram);
+  result.seconds = (performance.now() - started) / 1000;
+  return result;
+}
+
+/**
+ * The admin API with `token`: `call(method, path, body, type)` sends `body` as JSON (or as is, with
+ * content type `type`, when bytes or text) and answers the parsed JSON, throwing unless 2xx. Seeding
+ * runs SEED_CONCURRENCY mini programs at once on one environment: a transition that raced another on
+ * it answers 409 CONFLICT and is retried, as any client should.
+ */
+function adminCaller(url, token) {
+  return async (method, path, body, type = "application/json") => {
+    let res;
+    for (let attempt = 0; ; attempt++) {
+      res = await fetch(`${url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": type },
+        body: body instanceof Uint8Array || typeof body === "string" ? body : JSON.stringify(body),
+      });
+      if (res.status !== 409 || attempt >= 20 || !path.endsWith("/transitions")) break;
+      await res.text();
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
+    }
+    if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${(await res.text()).slice(0, 500)}`);
+    return res.json();
+  };
+}
+
+/**
+ * A release of `version` on `target` ({ miniProgramId, appId, env }) through the admin API, with
+ * `targeting` when given, taken through in_review and approved to `to` (full or canary).
+ */
+async function release(call, target, version, to, targeting) {
+  const rel = await call("POST", "/v1/admin/releases", { ...target, version });
+  if (targeting) await call("PUT", `/v1/admin/releases/${rel.id}/targeting`, targeting);
+  for (const step of ["in_review", "approved", to]) {
+    await call("POST", `/v1/admin/releases/${rel.id}/transitions`, { to: step });
+  }
+  return rel;
+}
+
+/** `seedOne(m)` for every mini program number m, SEED_CONCURRENCY at a time. */
+async function forEachMiniProgram(seedOne) {
   let next = 0;
   await Promise.all(
     Array.from({ length: SEED_CONCURRENCY }, async () => {
-      while (next < MINI_PROGRAMS) await seedMiniProgram(next++);
+      while (next < MINI_PROGRAMS) await seedOne(next++);
     }),
   );
-  result.seconds = (performance.now() - started) / 1000;
-  return result;
 }
 
 /**

@@ -1,11 +1,72 @@
 // A small line chart drawn on the server as SVG (no script, nothing inline the CSP forbids):
-// series over time, with vertical markers for changes (from the audit log).
+// series over time, with vertical markers for changes (from the audit log), and its numbers as a
+// table for screen readers and copying. Also the release page's two charts, built from statistics.
 
 export interface Series {
   name: string;
   /** A class from console.css giving the line its colour. */
   className: string;
   points: { at: number; value: number }[];
+}
+
+export interface ChartData {
+  from: number;
+  to: number;
+  series: Series[];
+}
+
+const HOUR_MS = 3_600_000;
+
+/** Every hour of [from, to), valued by `value` (an hour without counts is valued on an empty record). */
+function hourly<T>(from: number, to: number, byHour: Map<number, T>, empty: T) {
+  const hours: number[] = [];
+  for (let at = from; at < to; at += HOUR_MS) hours.push(at);
+  return (name: string, className: string, value: (counts: T) => number): Series => ({
+    name,
+    className,
+    points: hours.map((at) => ({ at, value: value(byHour.get(at) ?? empty) })),
+  });
+}
+
+/** Offers, installs and failures per hour, from a release's statistics. */
+export function eventsChart(stats: {
+  from: number;
+  to: number;
+  buckets: { at: number; counts: Record<string, number | undefined> }[];
+}): ChartData {
+  const series = hourly(stats.from, stats.to, new Map(stats.buckets.map((b) => [b.at, b.counts])), {});
+  return {
+    from: stats.from,
+    to: stats.to,
+    series: [
+      series("offered", "offers", (n) => n.offered ?? 0),
+      series("installed", "installs", (n) => n.install_ok ?? 0),
+      series("failed", "failures", (n) => (n.download_failed ?? 0) + (n.install_failed ?? 0) + (n.launch_failed ?? 0)),
+    ],
+  };
+}
+
+/** Adoption: devices that checked in each hour on the release's version, and on any other, of its mini program. */
+export function adoptionChart(
+  installed: {
+    from: number;
+    to: number;
+    buckets: { at: number; versions: Record<string, { devices: number }> }[];
+  },
+  version: string,
+): ChartData {
+  const byHour = new Map(installed.buckets.map((b) => [b.at, b.versions]));
+  const series = hourly(installed.from, installed.to, byHour, {});
+  const others = (v: Record<string, { devices: number }>) =>
+    Object.entries(v).reduce((sum, [k, n]) => (k === version ? sum : sum + n.devices), 0);
+  return {
+    from: installed.from,
+    to: installed.to,
+    series: [
+      series(`on ${version}`, "adopted", (v) => v[version]?.devices ?? 0),
+      series("on other versions", "others", others),
+    ],
+  };
 }
 
 const W = 640;
@@ -60,6 +121,29 @@ export function LineChart(props: {
           <span class={`legend ${s.className}`}>{`${s.name} `}</span>
         ))}
       </figcaption>
+      <details>
+        <summary>The numbers</summary>
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Hour (UTC)</th>
+              {props.series.map((s) => (
+                <th scope="col">{s.name}</th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {(props.series[0]?.points ?? []).map((p, i) => (
+              <tr>
+                <td>{hour(p.at)}</td>
+                {props.series.map((s) => (
+                  <td class="count">{String(s.points[i]?.value ?? 0)}</td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </details>
     </figure>
   );
 }

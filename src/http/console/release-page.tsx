@@ -2,7 +2,7 @@
 // audience estimate before saving, lifecycle actions with confirmation, and the health gate.
 import type { AuditEntry } from "../../usecases/ports";
 import type { RollbackChoice } from "../../usecases/rollback-release";
-import { LineChart, type Series } from "./chart";
+import { type ChartData, LineChart } from "./chart";
 import { Layout } from "./pages";
 import {
   bp,
@@ -90,8 +90,8 @@ export function ReleasePage(props: {
   notice?: string | undefined;
   /** Whether the actor may change the release (release:write on its mini program): else no forms. */
   mayWrite: boolean;
-  /** Hourly statistics of the last 24 hours (null: not readable now). */
-  chart: { from: number; to: number; series: Series[] } | null;
+  /** Hourly charts of the last 24 hours (null: not readable now). */
+  charts: { events: ChartData | null; adoption: ChartData | null };
   /** Versions the release's devices could be rolled back to; null: not offered (status or role). */
   rollbackChoices: RollbackChoice[] | null;
   now: number;
@@ -99,6 +99,7 @@ export function ReleasePage(props: {
   const r = props.release;
   const actions = props.mayWrite ? actionsFor(r) : [];
   const proposed = props.estimate?.basisPoints ?? percentageOf(r);
+  const markers = (props.timeline ?? []).map((e) => ({ at: e.createdAt, label: `${e.action}${reasonOf(e)}` }));
   return (
     <Layout title={`${r.miniProgramKey} ${r.version}`} signedIn={true} csrf={props.csrf}>
       <h1>
@@ -173,15 +174,22 @@ export function ReleasePage(props: {
       )}
 
       <h2>Adoption and failures, last 24 hours</h2>
-      {props.chart === null ? (
+      {props.charts.events === null ? (
         <p class="muted">Statistics cannot be read right now.</p>
       ) : (
         <LineChart
           title="Offers, installs and failures per hour, with changes marked"
-          from={props.chart.from}
-          to={props.chart.to}
-          series={props.chart.series}
-          markers={(props.timeline ?? []).map((e) => ({ at: e.createdAt, label: `${e.action}${reasonOf(e)}` }))}
+          {...props.charts.events}
+          markers={markers}
+        />
+      )}
+      {props.charts.adoption === null ? (
+        <p class="muted">Installed versions cannot be read right now.</p>
+      ) : (
+        <LineChart
+          title={`Devices that checked in each hour on ${r.version} and on other versions of ${r.miniProgramKey}`}
+          {...props.charts.adoption}
+          markers={markers}
         />
       )}
 

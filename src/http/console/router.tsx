@@ -16,7 +16,7 @@ import { getRelease, listReleases } from "../../usecases/list-releases";
 import { createAllowlist, listAllowlists, uploadAllowlistEntries } from "../../usecases/manage-allowlists";
 import { createQrCode, getQrCode, listQrCodes, qrCodeImage } from "../../usecases/manage-qr-codes";
 import type { Deps, Context as UseCaseContext } from "../../usecases/ports";
-import { releaseStats } from "../../usecases/release-stats";
+import { installedVersions, releaseStats } from "../../usecases/release-stats";
 import { createRollbackRelease, rollbackChoices } from "../../usecases/rollback-release";
 import { setReleaseRollout } from "../../usecases/set-release-targeting";
 import { transitionRelease } from "../../usecases/transition-release";
@@ -28,6 +28,7 @@ import { clientOf } from "../operator";
 import { errorResponse, PROBLEMS } from "../problem";
 import { assertConsoleAccess, consoleAccessOf } from "./access";
 import { AllowlistsPage } from "./allowlists-page";
+import { adoptionChart, eventsChart } from "./chart";
 import { OverviewPage, SignInPage } from "./pages";
 import { EstimateBlock, type EstimateView, parseRampForm, ROLLBACK_FROM, RollbackConfirmPage } from "./release-forms";
 import {
@@ -164,7 +165,7 @@ consoleRouter.get("/releases/:releaseId", async (c) => {
   const release = (await getRelease(deps, ctx, id)) as ReleaseView;
   const basisPoints = basisPointsOf(c.req.query("basisPoints"));
   const mayCreate = ROLLBACK_FROM.includes(release.status) && can(c.var.actor, "release:create", release.miniProgramId);
-  const [estimate, choices, health, timeline, stats] = await Promise.all([
+  const [estimate, choices, health, timeline, stats, installed] = await Promise.all([
     basisPoints === null ? null : estimateView(deps, ctx, id, basisPoints),
     mayCreate ? rollbackChoices(deps, ctx, id).catch(() => null) : null,
     release.healthPolicy ? releaseHealth(deps, ctx, id).catch(() => null) : null,
@@ -173,32 +174,12 @@ consoleRouter.get("/releases/:releaseId", async (c) => {
       () => null,
     ),
     releaseStats(deps, ctx, id, { step: "hour" }).catch(() => null),
+    installedVersions(deps, ctx, release.miniProgramId, { appId: release.appKey, env: release.env }).catch(() => null),
   ]);
-  // Every hour of the range, an hour without counts at zero (buckets list only hours with counts).
-  const byHour = new Map((stats?.buckets ?? []).map((b) => [b.at, b.counts as Record<string, number>]));
-  const hours: number[] = [];
-  for (let at = stats?.from ?? 0; stats !== null && at < stats.to; at += 3_600_000) hours.push(at);
-  const series = (name: string, className: string, value: (counts: Record<string, number>) => number) => ({
-    name,
-    className,
-    points: hours.map((at) => ({ at, value: value(byHour.get(at) ?? {}) })),
-  });
-  const chart =
-    stats === null
-      ? null
-      : {
-          from: stats.from,
-          to: stats.to,
-          series: [
-            series("offered", "offers", (n) => n.offered ?? 0),
-            series("installed", "installs", (n) => n.install_ok ?? 0),
-            series(
-              "failed",
-              "failures",
-              (n) => (n.download_failed ?? 0) + (n.install_failed ?? 0) + (n.launch_failed ?? 0),
-            ),
-          ],
-        };
+  const charts = {
+    events: stats === null ? null : eventsChart(stats),
+    adoption: installed === null ? null : adoptionChart(installed, release.version),
+  };
   const notice = c.req.query("saved")
     ? "Saved."
     : c.req.query("moved")
@@ -215,7 +196,7 @@ consoleRouter.get("/releases/:releaseId", async (c) => {
       timeline={timeline}
       notice={notice}
       mayWrite={can(c.var.actor, "release:write", release.miniProgramId)}
-      chart={chart}
+      charts={charts}
       rollbackChoices={choices}
       now={deps.clock.now()}
     />,
