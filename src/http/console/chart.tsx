@@ -117,6 +117,7 @@ export function LineChart(props: {
         ))}
       </svg>
       <figcaption>
+        {`${props.title}: `}
         {props.series.map((s) => (
           <span class={`legend ${s.className}`}>{`${s.name} `}</span>
         ))}
