@@ -93,7 +93,7 @@ consoleRouter.use("*", async (c, next) => {
     if (!(length <= limit)) {
       return c.text(
         limit === MULTIPART_UPLOAD_LIMIT
-          ? "Without JavaScript a file of at most 16 MiB can be uploaded here; larger ones with the API or the CLI."
+          ? "Without JavaScript a file of at most 16 MiB can be uploaded here; a larger one with JavaScript on, or the admin API."
           : "The form is too large.",
         413,
       );
