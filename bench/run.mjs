@@ -292,8 +292,8 @@ async function consoleBench(pool, url, token) {
     await forEachMiniProgram(async (m) => {
       for (const target of targets) {
         const mp = { ...target, miniProgramId: mpKey(m) };
-        await release(call, mp, "1.0.0", "full");
-        await release(call, mp, "1.1.0", "canary", { percentage: { basisPoints: 1000 } });
+        await seedRelease(call, mp, "1.0.0", "full");
+        await seedRelease(call, mp, "1.1.0", "canary", { percentage: { basisPoints: 1000 } });
       }
     });
     const seconds = (performance.now() - started) / 1000;
@@ -564,9 +564,9 @@ async function seed(url) {
       await call("POST", `/v1/admin/mini-programs/${key}/versions?${query}`, bytes, "application/zip");
     }
     const target = { miniProgramId: key, appId: TARGET.appKey, env: TARGET.env };
-    await release(call, target, "1.0.0", "full");
+    await seedRelease(call, target, "1.0.0", "full");
     for (const { version, targeting } of canaryReleases(m, { userList: users.id, deviceList: denied.id, now })) {
-      await release(call, target, version, "canary", targeting);
+      await seedRelease(call, target, version, "canary", targeting);
     }
   };
   await forEachMiniProgram(seedMiniProgram);
@@ -602,7 +602,7 @@ function adminCaller(url, token) {
  * A release of `version` on `target` ({ miniProgramId, appId, env }) through the admin API, with
  * `targeting` when given, taken through in_review and approved to `to` (full or canary).
  */
-async function release(call, target, version, to, targeting) {
+async function seedRelease(call, target, version, to, targeting) {
   const rel = await call("POST", "/v1/admin/releases", { ...target, version });
   if (targeting) await call("PUT", `/v1/admin/releases/${rel.id}/targeting`, targeting);
   for (const step of ["in_review", "approved", to]) {

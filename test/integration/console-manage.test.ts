@@ -371,3 +371,88 @@ describe("console explain, pasted", () => {
     expect(forged.status).toBe(403);
   });
 });
+
+describe("console review mends", () => {
+  it("refuses a ramp or rollout saved over a change made since the page was loaded", async () => {
+    const { release } = await canary();
+    const stale = await html(`/console/releases/${release.id}?basisPoints=800`);
+    const rowVersion = /name="rowVersion" value="(\d+)"/.exec(stale)?.[1];
+    expect(rowVersion).toBeDefined();
+    // Someone else changes the percentage meanwhile.
+    const other = await call(`/v1/admin/releases/${release.id}/rollout`, {
+      method: "PUT",
+      token,
+      json: { basisPoints: 700 },
+    });
+    expect(other.status).toBe(200);
+    for (const [path, fields] of [
+      ["rollout", { basisPoints: "800" }],
+      ["ramp", {}],
+    ] as const) {
+      const res = await post(`/console/releases/${release.id}/${path}`, cookie, {
+        _csrf: csrfOf(stale),
+        rowVersion: rowVersion as string,
+        ...fields,
+      });
+      expect(res.status, path).toBe(409);
+      expect(await res.text()).toContain("The release changed since this page was loaded");
+    }
+    const after = (await getRelease(token, release.id)) as unknown as { targeting: { percentage: unknown } };
+    expect(after.targeting.percentage).toEqual({ basisPoints: 700 });
+  });
+
+  it("validates a QR code's page and parameters as the admin API does", async () => {
+    const mp = await createMiniProgram(token);
+    await uploadVersion(token, mp.id, "1.0.0");
+    const r = await createRelease(token, { miniProgramId: mp.id, version: "1.0.0", appId: appKey, env: "prod" });
+    const shown = await html(`/console/releases/${r.id}/qr-codes`);
+    for (const fields of [
+      { pagePath: "javascript:alert(1)", query: "" },
+      { pagePath: "pages/a", query: "bad key=1" },
+      { pagePath: "pages/a", query: Array.from({ length: 21 }, (_, i) => `k${i}=v`).join("&") },
+    ]) {
+      const res = await post(`/console/releases/${r.id}/qr-codes`, cookie, { _csrf: csrfOf(shown), ...fields });
+      expect(res.status, JSON.stringify(fields)).toBe(400);
+      expect(await res.text()).toContain('<ul class="field-errors">');
+    }
+  });
+
+  it("returns to the page asked for after signing in, and never to another origin", async () => {
+    const { release } = await canary();
+    const asked = await page(`/console/releases/${release.id}?basisPoints=100`);
+    expect(asked.status).toBe(303);
+    const location = asked.headers.get("location") ?? "";
+    expect(location).toBe(
+      `/console/sign-in?next=${encodeURIComponent(`/console/releases/${release.id}?basisPoints=100`)}`,
+    );
+    const form = await html(location, "");
+    expect(form).toContain(
+      `<input type="hidden" name="next" value="/console/releases/${release.id}?basisPoints=100"/>`,
+    );
+    const signIn = (next: string) =>
+      call("/console/sign-in", {
+        method: "POST",
+        redirect: "manual",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ token, next }).toString(),
+      });
+    expect((await signIn(`/console/releases/${release.id}`)).headers.get("location")).toBe(
+      `/console/releases/${release.id}`,
+    );
+    for (const evil of ["//evil.example/console/", "https://evil.example/", "/console//evil.example", "/\\evil"]) {
+      expect((await signIn(evil)).headers.get("location"), evil).toBe("/console");
+    }
+    expect(await html("/console/sign-in?next=//evil.example", "")).not.toContain('name="next"');
+  });
+
+  it("marks the current page in the navigation, offers a skip link, and voices the slider in percent", async () => {
+    const { release } = await canary();
+    const overview = await html("/console/allowlists");
+    expect(overview).toContain('<a href="/console/allowlists" aria-current="page">Allowlists</a>');
+    expect(overview).toContain('<a class="skip" href="#main">');
+    expect(overview).toContain('<main id="main">');
+    const shown = await html(`/console/releases/${release.id}`);
+    expect(shown).toContain('aria-valuetext="5 %"');
+    expect(shown).toContain('<p id="estimate-status" class="sr-only" role="status"></p>');
+  });
+});

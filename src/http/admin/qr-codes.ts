@@ -34,7 +34,7 @@ const QrCodeDetails = QrCodeSchema.extend({
   expiresAt: z.number().int().nullable().describe("When this link stops working (ms since epoch)."),
 }).openapi("QrCodeDetails");
 
-const CreateQrCode = z
+export const CreateQrCode = z
   .object({
     kind: z.enum(["default", "custom"]).default("custom"),
     pagePath: z.string().max(256).regex(PAGE_PATH, "Letters, digits and _ - . / ~ only.").optional(),

@@ -23,7 +23,7 @@ export function AllowlistsPage(props: {
   notice?: string | undefined;
 }) {
   return (
-    <Layout title="Allowlists" signedIn={true} csrf={props.csrf}>
+    <Layout title="Allowlists" signedIn={true} csrf={props.csrf} current="/console/allowlists">
       <h1>Allowlists</h1>
       <p class="muted">
         Lists of user ids or device ids that canaries include (allowlists) or exclude (denylists). One entry per line; a
@@ -73,14 +73,14 @@ export function AllowlistsPage(props: {
           <label for="upload-file">File: text, one id per line (up to 1,000,000 ids, 64 MiB)</label>
           <input id="upload-file" name="file" type="file" accept=".txt,.csv,.list,text/plain" required />
           <fieldset>
-            <legend>The file's entries</legend>
+            <legend>What the file does</legend>
             <input id="upload-replace" type="radio" name="mode" value="replace" checked />
             <label class="inline" for="upload-replace">
-              replace the list's entries
+              Replace the list's entries with the file's
             </label>
             <input id="upload-append" type="radio" name="mode" value="append" />
             <label class="inline" for="upload-append">
-              are added to them
+              Add the file's entries to the list's
             </label>
           </fieldset>
           <p>
@@ -88,6 +88,7 @@ export function AllowlistsPage(props: {
             <progress id="upload-progress" max="100" value="0" hidden aria-label="Upload progress" />{" "}
             <span id="upload-status" role="status" />
           </p>
+          <div id="upload-errors" role="alert" />
         </form>
       )}
       {props.mayWrite && (

@@ -123,7 +123,7 @@ export function LineChart(props: {
         ))}
       </figcaption>
       <details>
-        <summary>The numbers</summary>
+        <summary>{`The numbers: ${props.title}`}</summary>
         <table>
           <thead>
             <tr>

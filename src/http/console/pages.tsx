@@ -3,7 +3,21 @@ import { raw } from "hono/html";
 import type { Child } from "hono/jsx";
 import type { OverviewTarget } from "../../usecases/console-overview";
 
-export function Layout(props: { title: string; signedIn: boolean; csrf?: string; children: Child }) {
+const NAV = [
+  ["/console", "Overview"],
+  ["/console/reviews", "Review queue"],
+  ["/console/allowlists", "Allowlists"],
+  ["/console/explain", "Explain"],
+] as const;
+
+export function Layout(props: {
+  title: string;
+  signedIn: boolean;
+  csrf?: string;
+  /** The navigation entry of this page (marked as the current one). */
+  current?: (typeof NAV)[number][0];
+  children: Child;
+}) {
   return (
     <>
       {raw("<!DOCTYPE html>")}
@@ -16,14 +30,18 @@ export function Layout(props: { title: string; signedIn: boolean; csrf?: string;
           <script src="/console/assets/console.js" defer />
         </head>
         <body>
+          <a class="skip" href="#main">
+            Skip to the content
+          </a>
           <header>
             <strong>Updraft</strong>
             {props.signedIn && (
               <nav aria-label="Console">
-                <a href="/console">Overview</a>
-                <a href="/console/reviews">Review queue</a>
-                <a href="/console/allowlists">Allowlists</a>
-                <a href="/console/explain">Explain</a>
+                {NAV.map(([href, label]) => (
+                  <a href={href} aria-current={props.current === href ? "page" : undefined}>
+                    {label}
+                  </a>
+                ))}
               </nav>
             )}
             {props.signedIn && props.csrf && (
@@ -33,14 +51,19 @@ export function Layout(props: { title: string; signedIn: boolean; csrf?: string;
               </form>
             )}
           </header>
-          <main>{props.children}</main>
+          <main id="main">{props.children}</main>
         </body>
       </html>
     </>
   );
 }
 
-export function SignInPage(props: { error?: string | undefined; notice?: string | undefined }) {
+export function SignInPage(props: {
+  error?: string | undefined;
+  notice?: string | undefined;
+  /** The console page to return to after signing in (already checked by safeNext). */
+  next?: string | null;
+}) {
   return (
     <Layout title="Sign in" signedIn={false}>
       <h1>Sign in</h1>
@@ -55,6 +78,7 @@ export function SignInPage(props: { error?: string | undefined; notice?: string 
         </p>
       )}
       <form method="post" action="/console/sign-in">
+        {props.next && <input type="hidden" name="next" value={props.next} />}
         <label for="token">API token</label>
         <input id="token" name="token" type="password" autocomplete="off" required />
         <p>
@@ -71,7 +95,7 @@ function percent(basisPoints: number): string {
 
 export function OverviewPage(props: { targets: OverviewTarget[]; csrf: string }) {
   return (
-    <Layout title="Overview" signedIn={true} csrf={props.csrf}>
+    <Layout title="Overview" signedIn={true} csrf={props.csrf} current="/console">
       <h1>What is live where</h1>
       {props.targets.length === 0 && <p class="muted">No apps yet.</p>}
       {props.targets.map((t) => (

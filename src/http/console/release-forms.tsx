@@ -16,27 +16,38 @@ export interface EstimateView {
 
 export const bp = (n: number) => `${n / 100} %`;
 
-/** The estimate at a proposed percentage, with the form that saves it (the slider's script swaps it in). */
+/**
+ * The audience at a proposed percentage, with the form that saves it (the slider's script swaps the
+ * block in). The save form is there whenever a percentage is proposed, estimated or not: an
+ * estimate that cannot be made (statistics unreachable) never blocks setting a percentage.
+ */
 export function EstimateBlock(props: {
   releaseId: string;
+  rowVersion: number;
+  basisPoints: number | null;
   estimate: EstimateView | null;
   csrf: string;
   mayWrite: boolean;
 }) {
+  if (props.basisPoints === null) {
+    return <p class="muted">Move the slider: the audience at that percentage shows here before you save it.</p>;
+  }
   const e = props.estimate;
-  if (e === null) return <p class="muted">Move the slider and estimate the audience before saving.</p>;
   return (
     <div>
       <p>
-        {`At ${bp(e.basisPoints)}: about ${e.proposed} devices (today ${e.current}, ` +
-          `${e.more >= 0 ? "+" : ""}${e.more}; ±${e.standardError}) ` +
-          `of ${e.sampled} devices ${e.exact ? "seen" : "sampled"} in the last 7 days.`}
+        {e === null
+          ? `The audience at ${bp(props.basisPoints)} cannot be estimated right now; it can still be saved.`
+          : `At ${bp(e.basisPoints)}: about ${e.proposed} devices (today ${e.current}, ` +
+            `${e.more >= 0 ? "+" : ""}${e.more}; ±${e.standardError}) ` +
+            `of ${e.sampled} devices ${e.exact ? "seen" : "sampled"} in the last 7 days.`}
       </p>
       {props.mayWrite && (
         <form method="post" action={`/console/releases/${props.releaseId}/rollout`}>
           <input type="hidden" name="_csrf" value={props.csrf} />
-          <input type="hidden" name="basisPoints" value={String(e.basisPoints)} />
-          <button type="submit">{`Save ${bp(e.basisPoints)}`}</button>
+          <input type="hidden" name="rowVersion" value={String(props.rowVersion)} />
+          <input type="hidden" name="basisPoints" value={String(props.basisPoints)} />
+          <button type="submit">{`Save ${bp(props.basisPoints)}`}</button>
         </form>
       )}
     </div>
@@ -113,6 +124,7 @@ export function RampSection(props: { release: ReleaseView; csrf: string; mayWrit
       {props.mayWrite && (
         <form method="post" action={`/console/releases/${r.id}/ramp`}>
           <input type="hidden" name="_csrf" value={props.csrf} />
+          <input type="hidden" name="rowVersion" value={String(r.rowVersion)} />
           <fieldset>
             <legend>Edit the schedule: times in UTC; leave a row empty to remove its step</legend>
             {Array.from({ length: rows }, (_, i) => {

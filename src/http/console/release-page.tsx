@@ -16,6 +16,7 @@ import {
 
 export interface ReleaseView {
   id: string;
+  rowVersion: number;
   miniProgramId: string;
   version: string;
   status: string;
@@ -84,6 +85,8 @@ function percentageNow(r: ReleaseView, now: number): number {
 export function ReleasePage(props: {
   release: ReleaseView;
   csrf: string;
+  /** The proposed percentage asked for (null: none) and its audience (null: not estimated). */
+  basisPoints: number | null;
   estimate: EstimateView | null;
   health: HealthView | null;
   timeline: AuditEntry[] | null;
@@ -98,7 +101,7 @@ export function ReleasePage(props: {
 }) {
   const r = props.release;
   const actions = props.mayWrite ? actionsFor(r) : [];
-  const proposed = props.estimate?.basisPoints ?? percentageOf(r);
+  const proposed = props.basisPoints ?? percentageOf(r);
   const markers = (props.timeline ?? []).map((e) => ({ at: e.createdAt, label: `${e.action}${reasonOf(e)}` }));
   return (
     <Layout title={`${r.miniProgramKey} ${r.version}`} signedIn={true} csrf={props.csrf}>
@@ -133,6 +136,7 @@ export function ReleasePage(props: {
               max="10000"
               step="10"
               value={String(proposed)}
+              aria-valuetext={bp(proposed)}
               data-estimate={`/console/releases/${r.id}/estimate`}
             />{" "}
             <output id="basisPoints-value" for="basisPoints">
@@ -142,9 +146,17 @@ export function ReleasePage(props: {
               <button type="submit">Estimate the audience</button>
             </p>
           </form>
-          <div id="estimate" role="status">
-            <EstimateBlock releaseId={r.id} estimate={props.estimate} csrf={props.csrf} mayWrite={props.mayWrite} />
+          <div id="estimate">
+            <EstimateBlock
+              releaseId={r.id}
+              rowVersion={r.rowVersion}
+              basisPoints={props.basisPoints}
+              estimate={props.estimate}
+              csrf={props.csrf}
+              mayWrite={props.mayWrite}
+            />
           </div>
+          <p id="estimate-status" class="sr-only" role="status" />
         </section>
       )}
       {ROLLOUT_STATUSES.includes(r.status) && (
@@ -306,13 +318,13 @@ export interface ReviewItem {
 /** Releases waiting for review, each with approve and reject (a rejection needs a reason). */
 export function ReviewPage(props: { items: ReviewItem[]; csrf: string; notice?: string | undefined }) {
   return (
-    <Layout title="Review queue" signedIn={true} csrf={props.csrf}>
+    <Layout title="Review queue" signedIn={true} csrf={props.csrf} current="/console/reviews">
       <h1>Review queue</h1>
       {props.notice && <p role="status">{props.notice}</p>}
       {props.items.length === 0 && <p class="muted">Nothing is waiting for review.</p>}
       {props.items.map((r) => (
         <section>
-          <h2>
+          <h2 id={`review-${r.id}`}>
             <a href={`/console/releases/${r.id}`}>{`${r.miniProgramKey} ${r.version}`}</a>{" "}
             <span class="muted">{`${r.appKey} · ${r.env}, submitted by ${r.submittedBy ?? "unknown"}`}</span>
           </h2>
@@ -323,7 +335,9 @@ export function ReviewPage(props: { items: ReviewItem[]; csrf: string; notice?: 
                 <input type="hidden" name="to" value="approved" />
                 <input type="hidden" name="confirmed" value="yes" />
                 <input type="hidden" name="back" value="reviews" />
-                <button type="submit">Approve</button>
+                <button type="submit" aria-describedby={`review-${r.id}`}>
+                  Approve
+                </button>
               </form>
               <form method="post" action={`/console/releases/${r.id}/transition`}>
                 <input type="hidden" name="_csrf" value={props.csrf} />
@@ -331,8 +345,17 @@ export function ReviewPage(props: { items: ReviewItem[]; csrf: string; notice?: 
                 <input type="hidden" name="confirmed" value="yes" />
                 <input type="hidden" name="back" value="reviews" />
                 <label for={`reason-${r.id}`}>Reason for rejecting</label>
-                <input id={`reason-${r.id}`} name="reason" type="text" maxlength={500} required />
-                <button type="submit">Reject</button>
+                <input
+                  id={`reason-${r.id}`}
+                  name="reason"
+                  type="text"
+                  maxlength={500}
+                  required
+                  aria-describedby={`review-${r.id}`}
+                />
+                <button type="submit" aria-describedby={`review-${r.id}`}>
+                  Reject
+                </button>
               </form>
             </div>
           ) : (
@@ -391,7 +414,7 @@ export function ExplainPage(props: {
   results: ExplainResult[] | null;
 }) {
   return (
-    <Layout title="Explain a device" signedIn={true} csrf={props.csrf}>
+    <Layout title="Explain a device" signedIn={true} csrf={props.csrf} current="/console/explain">
       <h1>Explain a device</h1>
       <form method="post" action="/console/explain">
         <input type="hidden" name="_csrf" value={props.csrf} />

@@ -21,11 +21,13 @@ import { createRollbackRelease, rollbackChoices } from "../../usecases/rollback-
 import { setReleaseRollout } from "../../usecases/set-release-targeting";
 import { transitionRelease } from "../../usecases/transition-release";
 import { decodeEntries, LIST_BODY_LIMIT, LIST_NAME, readEntries } from "../admin/allowlists";
+import { CreateQrCode } from "../admin/qr-codes";
 import { ctxOf } from "../auth";
 import { requestOrigin } from "../client/check";
 import { parseCheckRequest } from "../client/check-request";
 import { clientOf } from "../operator";
 import { errorResponse, PROBLEMS } from "../problem";
+import { fieldErrors } from "../validate";
 import { assertConsoleAccess, consoleAccessOf } from "./access";
 import { AllowlistsPage } from "./allowlists-page";
 import { adoptionChart, eventsChart } from "./chart";
@@ -50,6 +52,7 @@ import {
   consoleAuth,
   csrfToken,
   endSession,
+  safeNext,
   startSession,
 } from "./session";
 import { CONSOLE_CSS } from "./style";
@@ -114,7 +117,12 @@ consoleRouter.get("/assets/console.js", (c) =>
 );
 
 consoleRouter.get("/sign-in", (c) =>
-  c.html(<SignInPage notice={c.req.query("expired") ? "Your session ended: sign in again." : undefined} />),
+  c.html(
+    <SignInPage
+      notice={c.req.query("expired") ? "Your session ended: sign in again." : undefined}
+      next={safeNext(c.req.query("next"))}
+    />,
+  ),
 );
 
 consoleRouter.post("/sign-in", async (c) => {
@@ -123,14 +131,15 @@ consoleRouter.post("/sign-in", async (c) => {
   try {
     const actor = await authenticate(c.var.deps, token, clientOf(c.req.header.bind(c.req)));
     startSession(c, token, actor, c.var.deps.clock.now());
-    return c.redirect("/console", 303);
+    return c.redirect(safeNext(typeof form.next === "string" ? form.next : null) ?? "/console", 303);
   } catch (error) {
     if (error instanceof AppError && (error.code === "UNAUTHENTICATED" || error.code === "RATE_LIMITED")) {
       const message =
         error.code === "RATE_LIMITED"
           ? "Too many failed attempts from this address: wait a few minutes."
           : "That token is not valid (unknown, revoked or expired).";
-      return c.html(<SignInPage error={message} />, error.code === "RATE_LIMITED" ? 429 : 401);
+      const next = safeNext(typeof form.next === "string" ? form.next : null);
+      return c.html(<SignInPage error={message} next={next} />, error.code === "RATE_LIMITED" ? 429 : 401);
     }
     throw error;
   }
@@ -191,6 +200,7 @@ consoleRouter.get("/releases/:releaseId", async (c) => {
     <ReleasePage
       release={release}
       csrf={csrfToken(c)}
+      basisPoints={basisPoints}
       estimate={estimate}
       health={health}
       timeline={timeline}
@@ -212,6 +222,8 @@ consoleRouter.get("/releases/:releaseId/estimate", async (c) => {
   return c.html(
     <EstimateBlock
       releaseId={id}
+      rowVersion={release.rowVersion}
+      basisPoints={basisPoints}
       estimate={await estimateView(c.var.deps, ctxOf(c), id, basisPoints)}
       csrf={csrfToken(c)}
       mayWrite={can(c.var.actor, "release:write", release.miniProgramId)}
@@ -247,10 +259,24 @@ consoleRouter.post("/releases/:releaseId/rollout", async (c) => {
     throw new AppError("VALIDATION_FAILED", "The percentage must be 0 to 10,000 basis points.");
   }
   const release = await getRelease(c.var.deps, ctxOf(c), id);
+  assertUnchanged(release, form);
   const current = (release.targeting?.percentage ?? {}) as { ramp?: { at: number; basisPoints: number }[] };
   await setReleaseRollout(c.var.deps, ctxOf(c), id, { ...current, basisPoints });
   return c.redirect(`/console/releases/${id}?saved=1`, 303);
 });
+
+/**
+ * A form that edits what the page showed carries the release's row version: a release changed
+ * since (by someone else) is a CONFLICT, not silently overwritten.
+ */
+function assertUnchanged(release: { rowVersion: number }, form: Record<string, string>): void {
+  if (form.rowVersion !== undefined && form.rowVersion !== String(release.rowVersion)) {
+    throw new AppError(
+      "CONFLICT",
+      "The release changed since this page was loaded (someone else saved): reload it, check, and retry.",
+    );
+  }
+}
 
 consoleRouter.post("/releases/:releaseId/ramp", async (c) => {
   const form = await checkCsrf(c);
@@ -258,6 +284,7 @@ consoleRouter.post("/releases/:releaseId/ramp", async (c) => {
   const parsed = parseRampForm(form);
   if (!parsed.ok) throw new AppError("VALIDATION_FAILED", parsed.message);
   const release = await getRelease(c.var.deps, ctxOf(c), id);
+  assertUnchanged(release, form);
   const basisPoints = (release.targeting?.percentage as { basisPoints?: number } | undefined)?.basisPoints ?? 0;
   await setReleaseRollout(c.var.deps, ctxOf(c), id, {
     basisPoints,
@@ -406,8 +433,14 @@ consoleRouter.get("/releases/:releaseId/qr-codes/:codeId/image.svg", async (c) =
 consoleRouter.post("/releases/:releaseId/qr-codes", async (c) => {
   const form = await checkCsrf(c);
   const id = c.req.param("releaseId");
-  const query = Object.fromEntries(new URLSearchParams(form.query ?? ""));
-  await createQrCode(c.var.deps, ctxOf(c), id, { kind: "custom", pagePath: (form.pagePath ?? "").trim(), query });
+  // Validated by the admin API's own schema (page path and parameter names, at most 20 of them).
+  const parsed = CreateQrCode.safeParse({
+    kind: "custom",
+    pagePath: (form.pagePath ?? "").trim(),
+    query: Object.fromEntries(new URLSearchParams(form.query ?? "")),
+  });
+  if (!parsed.success) throw new AppError("VALIDATION_FAILED", "The code is not valid.", fieldErrors(parsed.error));
+  await createQrCode(c.var.deps, ctxOf(c), id, parsed.data);
   return c.redirect(`/console/releases/${id}/qr-codes?added=1`, 303);
 });
 

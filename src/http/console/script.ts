@@ -20,7 +20,14 @@ export const CONSOLE_JS = `"use strict";
   document.querySelectorAll("form[data-upload]").forEach(function (form) {
     var bar = form.querySelector("progress");
     var status = form.querySelector("[role=status]");
+    var errors = form.querySelector("[role=alert]");
     var button = form.querySelector("button[type=submit]");
+    function failed(nodes) {
+      errors.replaceChildren.apply(errors, nodes);
+      status.textContent = "The upload failed.";
+      bar.hidden = true;
+      button.disabled = false;
+    }
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       // The file goes as the raw body (as the admin API takes it), the form's other fields in the
@@ -34,11 +41,14 @@ export const CONSOLE_JS = `"use strict";
       xhr.open("POST", url);
       xhr.setRequestHeader("content-type", "text/plain");
       xhr.setRequestHeader("x-updraft-csrf", form.elements._csrf.value);
+      var said = -1;
       xhr.upload.addEventListener("progress", function (e) {
         if (!e.lengthComputable) return;
         bar.max = e.total;
         bar.value = e.loaded;
-        status.textContent = Math.round((100 * e.loaded) / e.total) + " % sent";
+        // Announced in steps of 10 %, not on every progress event.
+        var step = Math.floor((10 * e.loaded) / e.total) * 10;
+        if (step !== said) status.textContent = (said = step) + " % sent";
       });
       xhr.upload.addEventListener("load", function () {
         status.textContent = "Sent; checking and storing the entries…";
@@ -48,16 +58,14 @@ export const CONSOLE_JS = `"use strict";
           window.location.assign(xhr.responseURL);
           return;
         }
-        var shown = fromPage(xhr.responseText, "[role=alert], ul.field-errors");
-        status.replaceChildren.apply(status, shown.length ? shown : ["The upload failed (" + xhr.status + ")."]);
-        bar.hidden = true;
-        button.disabled = false;
+        var html = (xhr.getResponseHeader("content-type") || "").indexOf("text/html") === 0;
+        var shown = html ? fromPage(xhr.responseText, "main [role=alert], ul.field-errors") : [];
+        failed(shown.length ? shown : [xhr.responseText || "The upload failed (" + xhr.status + ")."]);
       });
       xhr.addEventListener("error", function () {
-        status.textContent = "The upload did not reach the server: check the connection and retry.";
-        bar.hidden = true;
-        button.disabled = false;
+        failed(["The upload did not reach the server: check the connection and retry."]);
       });
+      errors.replaceChildren();
       bar.value = 0;
       bar.hidden = false;
       button.disabled = true;
@@ -69,31 +77,46 @@ export const CONSOLE_JS = `"use strict";
   var slider = document.querySelector("input[data-estimate]");
   var output = document.getElementById("basisPoints-value");
   var target = document.getElementById("estimate");
-  if (slider && output && target) {
+  var said = document.getElementById("estimate-status");
+  if (slider && output && target && said) {
     var timer = null;
     var inflight = null;
     slider.addEventListener("input", function () {
-      output.textContent = Number(slider.value) / 100 + " %";
+      var text = Number(slider.value) / 100 + " %";
+      output.textContent = text;
+      slider.setAttribute("aria-valuetext", text);
     });
     slider.addEventListener("change", function () {
       clearTimeout(timer);
       timer = setTimeout(function () {
         if (inflight) inflight.abort();
-        inflight = new AbortController();
+        var mine = (inflight = new AbortController());
         var url = new URL(slider.dataset.estimate, window.location.href);
         url.searchParams.set("basisPoints", slider.value);
         target.setAttribute("aria-busy", "true");
-        fetch(url, { credentials: "same-origin", signal: inflight.signal })
+        fetch(url, { credentials: "same-origin", signal: mine.signal })
           .then(function (res) {
             if (!res.ok || res.redirected) throw new Error("estimate " + res.status);
             return res.text();
           })
           .then(function (html) {
+            var hadFocus = target.contains(document.activeElement);
             target.replaceChildren.apply(target, fromPage(html, "body > *"));
+            var sentence = target.querySelector("p");
+            said.textContent = sentence ? sentence.textContent : "";
+            var save = target.querySelector("button");
+            if (hadFocus && save) save.focus();
           })
-          .catch(function () {})
+          .catch(function () {
+            if (mine.signal.aborted) return;
+            // No stale "Save" beside a moved slider: the plain button still estimates.
+            var p = document.createElement("p");
+            p.textContent = "The estimate could not be fetched: use Estimate the audience.";
+            target.replaceChildren(p);
+            said.textContent = p.textContent;
+          })
           .finally(function () {
-            target.removeAttribute("aria-busy");
+            if (inflight === mine) target.removeAttribute("aria-busy");
           });
       }, 250);
     });

@@ -45,19 +45,38 @@ export function endSession(c: Context): void {
  */
 export const consoleAuth = createMiddleware<ConsoleEnv>(async (c, next) => {
   const token = getCookie(c, SESSION_COOKIE) ?? null;
-  if (token === null) return c.redirect("/console/sign-in", 303);
+  if (token === null) return c.redirect(signInPath(c, {}), 303);
   try {
     c.set("actor", await authenticate(c.var.deps, token, clientOf(c.req.header.bind(c.req))));
   } catch (error) {
     if (error instanceof AppError && error.code === "UNAUTHENTICATED") {
       endSession(c);
-      return c.redirect("/console/sign-in?expired=1", 303);
+      return c.redirect(signInPath(c, { expired: "1" }), 303);
     }
     throw error;
   }
   c.set("session", token);
   await next();
 });
+
+/**
+ * Where a console page sends a visitor without a session: the sign-in page, with the page asked
+ * for (a GET beyond the overview, say a release linked from a chat) to return to after signing in.
+ */
+function signInPath(c: Context, query: Record<string, string>): string {
+  const url = new URL(c.req.url);
+  const asked = `${url.pathname}${url.search}`;
+  const params = new URLSearchParams(query);
+  if (c.req.method === "GET" && safeNext(asked) !== null) params.set("next", asked);
+  const search = params.toString();
+  return `/console/sign-in${search ? `?${search}` : ""}`;
+}
+
+/** A console page to go to after signing in, or null: only a path under /console/, never another origin. */
+export function safeNext(path: string | undefined | null): string | null {
+  if (typeof path !== "string" || path.length > 2000) return null;
+  return /^\/console\/[A-Za-z0-9_\-./?=&%~]*$/.test(path) && !path.includes("//") ? path : null;
+}
 
 /** The CSRF token of a session: every console form carries it, every POST must. */
 export function csrfToken(c: { var: ConsoleEnv["Variables"] }): string {

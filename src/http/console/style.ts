@@ -2,7 +2,8 @@
 export const CONSOLE_CSS = `
 :root { color-scheme: light dark; --fg: #1b1f24; --muted: #57606a; --line: #d0d7de; --bg: #fff; --accent: #0969da;
   --ok: #1a7f37; --warn: #9a6700; --bad: #cf222e; font: 15px/1.45 system-ui, sans-serif; }
-@media (prefers-color-scheme: dark) { :root { --fg: #e6edf3; --muted: #8d96a0; --line: #30363d; --bg: #0d1117; --accent: #4493f8; } }
+@media (prefers-color-scheme: dark) { :root { --fg: #e6edf3; --muted: #8d96a0; --line: #30363d; --bg: #0d1117; --accent: #4493f8;
+  --ok: #3fb950; --warn: #d29922; --bad: #ff7b72; } }
 body { margin: 0; color: var(--fg); background: var(--bg); }
 header { display: flex; gap: 1.5rem; align-items: center; padding: .6rem 1.2rem; border-bottom: 1px solid var(--line); }
 header strong { font-size: 1.05rem; }
@@ -33,6 +34,9 @@ details { margin: .3rem 0; } summary { cursor: pointer; color: var(--muted); }
 .legend.installs { color: var(--ok); } .legend.failures { color: var(--bad); } .legend.offers { color: var(--accent); }
 figure { margin: .5rem 0 1.5rem; }
 pre { overflow-x: auto; }
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
+.skip { position: absolute; left: -999rem; } .skip:focus { position: static; }
+header nav a[aria-current=page] { font-weight: 600; text-decoration: none; }
 fieldset { border: 1px solid var(--line); margin: .6rem 0; max-width: 44rem; }
 label.inline { display: inline; font-weight: normal; margin: 0 1rem 0 .3rem; }
 .ramp-row { display: flex; flex-wrap: wrap; gap: 0 1.2rem; }
