@@ -31,14 +31,19 @@ const LIVE = new Set(["full", "canary", "paused"]);
 const HEALTH_READS = 100;
 
 export async function consoleOverview(deps: Deps, ctx: Context): Promise<OverviewTarget[]> {
-  const [apps, releases] = await Promise.all([listApps(deps, ctx), listReleases(deps, ctx, {})]);
+  // Only live releases are read (one query per live status), not the workspace's whole history.
+  const [apps, ...live] = await Promise.all([
+    listApps(deps, ctx),
+    ...[...LIVE].map((status) => listReleases(deps, ctx, { status: status as "full" | "canary" | "paused" })),
+  ]);
+  const releases = live.flat();
   const now = deps.clock.now();
   const targets: OverviewTarget[] = [];
   for (const app of apps) {
     for (const env of app.environments) {
-      const live = releases.filter((r) => r.appId === app.id && r.environmentId === env.id && LIVE.has(r.status));
+      const here = releases.filter((r) => r.appId === app.id && r.environmentId === env.id);
       const byMp = new Map<string, { key: string; id: string; releases: LiveRelease[] }>();
-      for (const r of live) {
+      for (const r of here) {
         const entry = byMp.get(r.miniProgramId) ?? { key: r.miniProgramKey, id: r.miniProgramId, releases: [] };
         entry.releases.push(liveRelease(r, now));
         byMp.set(r.miniProgramId, entry);
