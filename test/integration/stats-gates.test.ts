@@ -14,6 +14,7 @@ import {
   transition,
   uploadVersion,
 } from "../support/admin-factories";
+import { sessionOf } from "../support/console";
 import { call, makeWorkspace } from "../support/workspace";
 
 let token: string;
@@ -105,6 +106,12 @@ describe("health gates", () => {
     const moved = audit.results.find((r) => r.action === "release.transition");
     expect(JSON.parse(moved?.after ?? "{}").reason).toMatch(
       /^Health gate: Failure rate lower bound .* is over the 1 % threshold\.$/,
+    );
+    // The console's release page says why it stopped.
+    const cookie = await sessionOf(token);
+    const page = await (await call(`/console/releases/${c.releaseId}`, { headers: { cookie } })).text();
+    expect(page).toMatch(
+      /<p class="error" role="alert">Halted by its health gate: Failure rate lower bound .* is over/,
     );
     // The paused release is not offered any more.
     const check = await expectJson<{ results: { action: string }[] }>(

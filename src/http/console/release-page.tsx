@@ -116,6 +116,9 @@ export function ReleasePage(props: {
         </p>
       )}
       {props.notice && <p role="status">{props.notice}</p>}
+      {(r.status === "paused" || r.status === "ended") && props.health?.last?.verdict === "breached" && (
+        <p class="error" role="alert">{`Halted by its health gate: ${props.health.last.reason}`}</p>
+      )}
 
       {ROLLOUT_STATUSES.includes(r.status) && (
         <section>
