@@ -113,6 +113,7 @@ describe("health gates", () => {
     expect(page).toMatch(
       /<p class="error" role="alert">Halted by its health gate: Failure rate lower bound .* is over/,
     );
+    expect(page).toContain("Pauses the release when its failure rate is over 1 % with 95 % confidence");
     // The paused release is not offered any more.
     const check = await expectJson<{ results: { action: string }[] }>(
       await call("/v1/check", {

@@ -213,6 +213,7 @@ export function ReleasePage(props: {
         <p class="muted">No health gate.</p>
       ) : (
         <div>
+          <p>{policySummary(r.healthPolicy)}</p>
           <p>{props.health.last ? `${props.health.last.verdict}: ${props.health.last.reason}` : "Not judged yet."}</p>
           <p>{`Ramp steps committed: ${props.health.ramp.committedSteps}`}</p>
           {props.health.ramp.holding && <p class="error">{props.health.ramp.holding}</p>}
@@ -246,6 +247,17 @@ export function ReleasePage(props: {
         </table>
       )}
     </Layout>
+  );
+}
+
+/** A health policy in words: its threshold, what it does, and when it judges. */
+function policySummary(p: Record<string, unknown>): string {
+  const n = (k: string) => (typeof p[k] === "number" ? (p[k] as number) : 0);
+  return (
+    `${p.action === "end" ? "Ends the release" : p.action === "notify" ? "Notifies the workspace" : "Pauses the release"} when its failure rate is over ` +
+    `${bp(n("failureRateBasisPoints"))} with ${Math.round(Number(p.confidence ?? 0.95) * 100)} % confidence, ` +
+    `over the last ${Math.round(n("windowMs") / 60_000)} minutes, once there are ${n("minAttempts")} attempts ` +
+    `and ${n("minFailures")} failures.`
   );
 }
 
