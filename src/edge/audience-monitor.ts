@@ -1,9 +1,10 @@
 import { DurableObject } from "cloudflare:workers";
+import type { SampledDevice } from "../domain/stats/audience-reach";
 import {
   AudienceSample,
   DEFAULT_SAMPLE_CAPACITY,
   mergeSamples,
-  type SerializedSample,
+  type SampleView,
 } from "../domain/stats/audience-sample";
 import { HyperLogLog } from "../domain/stats/hll";
 import { HOUR_MS } from "../domain/stats/release-stats";
@@ -32,6 +33,10 @@ export class AudienceMonitor extends DurableObject<Env> {
   private day = -1;
   private today: AudienceSample<SampledProfile> | null = null;
   private published = 2 ** 32;
+  /** Changes to a sample since the monitor started: the merged window below is kept until the next one. */
+  private changes = 0;
+  private window: { key: string; sample: AudienceSample<SampledProfile> } | null = null;
+  private past: { key: string; sample: AudienceSample<SampledProfile> } | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -75,14 +80,36 @@ export class AudienceMonitor extends DurableObject<Env> {
     if (alarm === null) await this.ctx.storage.setAlarm(now + HOUR_MS);
   }
 
-  /** The bottom-k of the devices seen on the days `[fromDay, toDay]`, merged. */
-  sample(fromDay: number, toDay: number): SerializedSample<SampledProfile> {
-    let merged: AudienceSample<SampledProfile> | null = null;
-    for (let day = fromDay; day <= toDay; day++) {
-      const s = this.load(day);
-      merged = merged === null ? s : mergeSamples(merged, s);
+  /**
+   * The bottom-k of the devices seen on the days `[fromDay, toDay]`, as one mini program's estimate
+   * needs it: the sample's size and population, and only the devices that asked about the mini
+   * program, without the list of what they asked (what an estimate sends is a fraction of the sample).
+   */
+  sampleFor(miniProgram: string, fromDay: number, toDay: number): SampleView<SampledDevice> {
+    return this.merged(fromDay, toDay).view((p) =>
+      p.miniPrograms.includes(miniProgram) ? { profile: p.profile, user: p.user } : null,
+    );
+  }
+
+  /**
+   * The merged sample of `[fromDay, toDay]`. Past days never change: their merge is kept in memory
+   * (one sample) and merged with today's, itself kept until a device enters it, so a page of
+   * estimates does not re-read and re-merge the window each time.
+   */
+  private merged(fromDay: number, toDay: number): AudienceSample<SampledProfile> {
+    const key = `${fromDay}:${toDay}:${this.changes}`;
+    if (this.window?.key === key) return this.window.sample;
+    const today = Math.floor(Date.now() / DAY_MS);
+    const lastPast = Math.min(toDay, today - 1);
+    const pastKey = `${fromDay}:${lastPast}`;
+    if (this.past?.key !== pastKey) {
+      let past = new AudienceSample<SampledProfile>(DEFAULT_SAMPLE_CAPACITY);
+      for (let day = fromDay; day <= lastPast; day++) past = mergeSamples(past, this.load(day));
+      this.past = { key: pastKey, sample: past };
     }
-    return (merged ?? new AudienceSample<SampledProfile>(DEFAULT_SAMPLE_CAPACITY)).serialize();
+    const sample = toDay >= today ? mergeSamples(this.past.sample, this.sampleOf(today)) : this.past.sample;
+    this.window = { key, sample };
+    return sample;
   }
 
   /** Installed versions of a mini program per hour in `[from, to)`: checks and distinct devices. */
@@ -119,6 +146,7 @@ export class AudienceMonitor extends DurableObject<Env> {
 
   private async sampleAll(group: AudienceGroup, day: number): Promise<void> {
     const sample = this.sampleOf(day);
+    this.changes++;
     const before = new Set(sample.entries().map((e) => e.hash));
     for (const [hash, seenAt, profile] of group.sample) sample.offer(hash, profile, seenAt);
     const sql = this.ctx.storage.sql;

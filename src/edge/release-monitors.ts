@@ -1,6 +1,6 @@
-import type { SerializedSample } from "../domain/stats/audience-sample";
+import type { SampledDevice } from "../domain/stats/audience-reach";
 import type { AudienceMonitors, ReleaseMonitors } from "../usecases/ingest-stats";
-import type { SampledProfile, StatsBucket } from "../usecases/stats-ports";
+import type { StatsBucket } from "../usecases/stats-ports";
 import type { AudienceMonitor } from "./audience-monitor";
 import { within } from "./deadline";
 import type { ReleaseMonitorBase as ReleaseMonitor } from "./release-monitor";
@@ -56,13 +56,19 @@ export function durableObjectAudiences(ns: DurableObjectNamespace<AudienceMonito
         monitor(group.appKey, group.env).record(group, messageId, now),
       );
     },
-    async sample(appKey, env, fromDay, toDay) {
-      const s = await within(MONITOR_TIME_LIMIT, "an audience monitor", monitor(appKey, env).sample(fromDay, toDay));
+    async sampleFor(appKey, env, miniProgram, fromDay, toDay) {
+      const v = await within(
+        MONITOR_TIME_LIMIT,
+        "an audience monitor",
+        monitor(appKey, env).sampleFor(miniProgram, fromDay, toDay),
+      );
       return {
-        v: s.v,
-        capacity: s.capacity,
-        entries: s.entries.map((e) => [e[0], e[1], e[2]]),
-      } as SerializedSample<SampledProfile>;
+        capacity: v.capacity,
+        size: v.size,
+        population: v.population,
+        full: v.full,
+        entries: v.entries as [string, SampledDevice][],
+      };
     },
     async installed(appKey, env, miniProgram, from, to) {
       const rows = await within(

@@ -2,8 +2,8 @@
 // window a proposed targeting would reach, and how many more than the release reaches today, from
 // the target's bottom-k sample of device profiles (edge/audience-monitor.ts).
 import { AppError, type FieldError } from "../domain/errors";
-import { type Audience, reachOf, type SampledDevice } from "../domain/stats/audience-reach";
-import { AudienceSample } from "../domain/stats/audience-sample";
+import { type Audience, reachOf } from "../domain/stats/audience-reach";
+import { estimateAll } from "../domain/stats/audience-sample";
 import { gatedTargeting } from "../domain/stats/gated-ramp";
 import { compileTargeting, type Targeting } from "../domain/targeting/evaluate";
 import type { Context, Deps, ReleaseDetails } from "./ports";
@@ -95,20 +95,27 @@ export async function estimateAudience(deps: Deps, ctx: Context, releaseId: stri
   const now = deps.clock.now();
   const days = input.windowDays ?? 7;
   const today = Math.floor(now / DAY_MS);
-  const stored = await deps.stats.audiences.sample(release.appKey, release.env, today - days + 1, today);
-  const sample = AudienceSample.deserialize<SampledDevice>(stored) ?? new AudienceSample<SampledDevice>();
-  const currentReach = reachOf(current, release.miniProgramKey, now, lists);
-  const proposedReach = reachOf({ kind: "canary", targeting: proposed }, release.miniProgramKey, now, lists);
-  const delta = sample.estimateDelta(currentReach, proposedReach);
-  const cur = sample.estimate(currentReach);
-  const pro = sample.estimate(proposedReach);
+  // Only the sampled devices that asked about the mini program come back (the others reach nothing).
+  const view = await deps.stats.audiences.sampleFor(
+    release.appKey,
+    release.env,
+    release.miniProgramKey,
+    today - days + 1,
+    today,
+  );
+  const estimates = estimateAll(
+    view,
+    reachOf(current, null, now, lists),
+    reachOf({ kind: "canary", targeting: proposed }, null, now, lists),
+  );
+  const { current: cur, proposed: pro, delta } = estimates;
   const round = (n: number) => Math.round(n);
   return {
     releaseId,
     window: { days, from: (today - days + 1) * DAY_MS, to: (today + 1) * DAY_MS },
-    sampled: sample.size,
-    population: round(sample.population()),
-    exact: !sample.full,
+    sampled: view.size,
+    population: round(view.population),
+    exact: !view.full,
     current: { devices: round(cur.estimate), standardError: round(cur.standardError) },
     proposed: { devices: round(pro.estimate), standardError: round(pro.standardError) },
     more: { devices: round(delta.estimate), standardError: round(delta.standardError) },

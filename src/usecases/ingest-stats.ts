@@ -4,7 +4,8 @@
 // release and is dropped, like one naming an unknown release) and handed to the release's monitor in
 // one call per release per batch.
 
-import type { SerializedSample } from "../domain/stats/audience-sample";
+import type { SampledDevice } from "../domain/stats/audience-reach";
+import type { SampleView } from "../domain/stats/audience-sample";
 import type { GateRecord } from "./health-gates";
 import type { Clock } from "./ports";
 import type {
@@ -77,7 +78,14 @@ export class ReleaseAddresses {
 /** The per-target audience monitors (edge/audience-monitor.ts), one Durable Object per (app, environment). */
 export interface AudienceMonitors {
   record(group: AudienceGroup, messageId: string, now: number): Promise<void>;
-  sample(appKey: string, env: string, fromDay: number, toDay: number): Promise<SerializedSample<SampledProfile>>;
+  /** The sample of the days `[fromDay, toDay]` seen by one mini program: the devices that asked about it. */
+  sampleFor(
+    appKey: string,
+    env: string,
+    miniProgram: string,
+    fromDay: number,
+    toDay: number,
+  ): Promise<SampleView<SampledDevice>>;
   installed(
     appKey: string,
     env: string,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { reachOf, type SampledDevice } from "../../src/domain/stats/audience-reach";
-import { AudienceSample } from "../../src/domain/stats/audience-sample";
+import { AudienceSample, estimateAll } from "../../src/domain/stats/audience-sample";
 import { compileTargeting, type Targeting } from "../../src/domain/targeting/evaluate";
 import { EMPTY_PROFILE } from "../support/profiles";
 
@@ -72,5 +72,41 @@ describe("reach of a targeting over sampled devices", () => {
     const share = e.estimate / e.population;
     expect(Math.abs(share - acme / 100_000)).toBeLessThan(0.02);
     expect(Math.abs(e.population - 100_000) / 100_000).toBeLessThan(0.04);
+  });
+});
+
+describe("estimate over a monitor's view of one mini program", () => {
+  it("equals the whole sample's estimates and difference, from only the devices that asked about it", () => {
+    const sample = new AudienceSample<SampledDevice>(50);
+    let x = 0x2545f491;
+    const next = () => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return x >>> 0;
+    };
+    for (let i = 0; i < 400; i++) {
+      const hash = next().toString(16).padStart(8, "0") + next().toString(16).padStart(8, "0");
+      sample.offer(hash, device(i % 3 === 0 ? "acme" : "other", null, i % 4 === 0 ? ["shop", "news"] : ["news"]), i);
+    }
+    const lists = new Map<string, Set<string>>();
+    const current = compiled({ percentage: { basisPoints: 1000 } });
+    const proposed = compiled({
+      rules: [{ attribute: "brand", operator: "include", values: ["acme"] }],
+      percentage: { basisPoints: 5000 },
+    });
+    const reach = (t: Targeting, mp: string | null) => reachOf({ kind: "canary", targeting: t }, mp, 10_000, lists);
+    const view = sample.view((p) => (p.miniPrograms?.includes("shop") ? { profile: p.profile, user: p.user } : null));
+    expect(view.size).toBe(50);
+    expect(view.full).toBe(true);
+    expect(view.entries.length).toBeLessThan(25);
+    expect(view.entries.length).toBeGreaterThan(0);
+    const all = estimateAll(view, reach(current, null), reach(proposed, null));
+    const close = (a: object, b: object) => {
+      for (const [k, v] of Object.entries(b)) expect((a as Record<string, number>)[k], k).toBeCloseTo(v as number, 9);
+    };
+    close(all.current, sample.estimate(reach(current, "shop")));
+    close(all.proposed, sample.estimate(reach(proposed, "shop")));
+    close(all.delta, sample.estimateDelta(reach(current, "shop"), reach(proposed, "shop")));
   });
 });

@@ -11,8 +11,8 @@ export interface SampledDevice {
   profile: DeviceProfile;
   /** Keyed hash of the user id, or null. */
   user: string | null;
-  /** The mini programs (keys) it asked about. */
-  miniPrograms: string[];
+  /** The mini programs (keys) it asked about; absent in a view already limited to one (SampleView). */
+  miniPrograms?: string[];
 }
 
 /** What a release reaches: nobody, every device asking (full), or a canary's targeting. */
@@ -20,17 +20,17 @@ export type Audience = { kind: "none" } | { kind: "full" } | { kind: "canary"; t
 
 /**
  * The probability that a sampled device is offered the release: 0 unless it asks about the mini
- * program; for a canary, the targeting's steps in order with lists matched by hash, a time window
+ * program (null: the devices given are those that asked, a monitor's view); for a canary, the targeting's steps in order with lists matched by hash, a time window
  * never admitting (its cap bounds what it adds), and a percentage as its share at `now`.
  */
 export function reachOf(
   audience: Audience,
-  miniProgram: string,
+  miniProgram: string | null,
   now: number,
   lists: ReadonlyMap<string, ReadonlySet<string>>,
 ): ReachProbability<SampledDevice> {
   return (device, hash) => {
-    if (!device.miniPrograms.includes(miniProgram)) return 0;
+    if (miniProgram !== null && !device.miniPrograms?.includes(miniProgram)) return 0;
     if (audience.kind !== "canary") return audience.kind === "full" ? 1 : 0;
     const t = audience.targeting;
     let byPercentage = false;

@@ -58,6 +58,27 @@ export interface AudienceDelta extends AudienceEstimate {
   proposed: number;
 }
 
+/**
+ * What an estimate needs of a sample, without the entries it cannot reach: the sample's size,
+ * population and fullness, and only the entries kept (an entry left out is one every reach gives
+ * probability 0, so it adds nothing to any sum). What a monitor sends for one mini program's
+ * estimate instead of its whole sample.
+ */
+export interface SampleView<P> {
+  capacity: number;
+  size: number;
+  population: number;
+  full: boolean;
+  entries: [hash: string, profile: P][];
+}
+
+/** The estimates of `estimateAll`: each reach's, and the difference. */
+export interface AudienceEstimates {
+  current: AudienceEstimate;
+  proposed: AudienceEstimate;
+  delta: AudienceDelta;
+}
+
 /** The stored form: entries sorted by hash, each `[hash, seenAt, encoded profile]`. */
 export interface SerializedSample<S = unknown> {
   v: typeof SAMPLE_FORMAT_VERSION;
@@ -246,26 +267,25 @@ export class AudienceSample<P> {
     return { ...delta, current: sumCurrent * scale, proposed: sumProposed * scale };
   }
 
-  /**
-   * Estimate and standard error from sums over the sample of a per-device value x (Σx, Σx², and
-   * Σ Bernoulli variance of the real outcome around x). Share variance: (1 − n/N)·var(x)/n for drawing
-   * n of N devices, plus mean Bernoulli variance / N for the real buckets; the population's relative
-   * variance 1/(k−2) once estimated.
-   */
   private summarize(sum: number, sumSq: number, sumBernoulli: number): AudienceEstimate {
-    const n = this.heap.length;
-    if (n === 0) return { estimate: 0, sampled: 0, population: 0, standardError: 0 };
-    const population = this.population();
-    const mean = sum / n;
-    const variance = n > 1 ? Math.max(0, (sumSq - n * mean * mean) / (n - 1)) : 0;
-    const finite = Math.max(0, 1 - n / population);
-    const shareVariance = (finite * variance) / n + sumBernoulli / n / population;
-    const estimate = population * mean;
-    const populationRelVariance = this.full ? 1 / (this.capacity - 2) : 0;
-    const standardError = Math.sqrt(
-      population * population * shareVariance + estimate * estimate * populationRelVariance,
-    );
-    return { estimate, sampled: n, population, standardError };
+    return summarize(this.shape(), sum, sumSq, sumBernoulli);
+  }
+
+  private shape(): SampleShape {
+    return { capacity: this.capacity, size: this.heap.length, population: this.population(), full: this.full };
+  }
+
+  /**
+   * The sample's view for one estimate: `keep` maps a profile to what the reach needs, or null for
+   * one no reach can reach (left out).
+   */
+  view<Q>(keep: (profile: P) => Q | null): SampleView<Q> {
+    const entries: [string, Q][] = [];
+    for (const s of this.heap) {
+      const kept = keep(s.profile);
+      if (kept !== null) entries.push([s.hash, kept]);
+    }
+    return { ...this.shape(), entries };
   }
 
   /** The stored form; `encode` turns a profile into JSON-safe data (identity by default). */
@@ -299,6 +319,69 @@ export class AudienceSample<P> {
     }
     return sample;
   }
+}
+
+type SampleShape = Omit<SampleView<unknown>, "entries">;
+
+/**
+ * Estimate and standard error from sums over the sample of a per-device value x (Σx, Σx², and
+ * Σ Bernoulli variance of the real outcome around x). Share variance: (1 − n/N)·var(x)/n for drawing
+ * n of N devices, plus mean Bernoulli variance / N for the real buckets; the population's relative
+ * variance 1/(k−2) once estimated.
+ */
+function summarize(shape: SampleShape, sum: number, sumSq: number, sumBernoulli: number): AudienceEstimate {
+  const n = shape.size;
+  if (n === 0) return { estimate: 0, sampled: 0, population: 0, standardError: 0 };
+  const population = shape.population;
+  const mean = sum / n;
+  const variance = n > 1 ? Math.max(0, (sumSq - n * mean * mean) / (n - 1)) : 0;
+  const finite = Math.max(0, 1 - n / population);
+  const shareVariance = (finite * variance) / n + sumBernoulli / n / population;
+  const estimate = population * mean;
+  const populationRelVariance = shape.full ? 1 / (shape.capacity - 2) : 0;
+  const standardError = Math.sqrt(
+    population * population * shareVariance + estimate * estimate * populationRelVariance,
+  );
+  return { estimate, sampled: n, population, standardError };
+}
+
+/**
+ * Both reaches' estimates and their difference in one pass over a view (what `estimate` twice and
+ * `estimateDelta` give on the whole sample: the entries a view leaves out add 0 to every sum).
+ */
+export function estimateAll<P>(
+  view: SampleView<P>,
+  current: ReachProbability<P>,
+  proposed: ReachProbability<P>,
+): AudienceEstimates {
+  let s1 = 0;
+  let q1 = 0;
+  let b1 = 0;
+  let s2 = 0;
+  let q2 = 0;
+  let b2 = 0;
+  let qd = 0;
+  let bd = 0;
+  for (const [hash, profile] of view.entries) {
+    const p1 = probability(current(profile, hash));
+    const p2 = probability(proposed(profile, hash));
+    const d = Math.abs(p2 - p1);
+    s1 += p1;
+    q1 += p1 * p1;
+    b1 += p1 * (1 - p1);
+    s2 += p2;
+    q2 += p2 * p2;
+    b2 += p2 * (1 - p2);
+    qd += d * d;
+    bd += d * (1 - d);
+  }
+  const delta = summarize(view, s2 - s1, qd, bd);
+  const scale = view.size === 0 ? 0 : delta.population / view.size;
+  return {
+    current: summarize(view, s1, q1, b1),
+    proposed: summarize(view, s2, q2, b2),
+    delta: { ...delta, current: s1 * scale, proposed: s2 * scale },
+  };
 }
 
 /** The bottom-k of the union of two samples, k being the smaller capacity (all a full sample can vouch for). */
