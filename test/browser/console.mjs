@@ -51,7 +51,13 @@ const port = await new Promise((resolve) => {
 const base = `http://127.0.0.1:${port}`;
 const state = mkdtempSync(join(tmpdir(), "updraft-browser-"));
 const server = spawn(process.execPath, ["scripts/start.mjs"], {
-  env: { ...process.env, PORT: String(port), UPDRAFT_STATE_DIR: state, STATS_FLUSH_MS: "200" },
+  env: {
+    ...process.env,
+    PORT: String(port),
+    UPDRAFT_STATE_DIR: state,
+    STATS_FLUSH_MS: "200",
+    STATS_CHECKS_FLUSH_MS: "200",
+  },
   stdio: ["ignore", "pipe", "pipe"],
 });
 let serverLog = "";
@@ -93,13 +99,23 @@ try {
   assert.equal(moved, "600");
   // The script shows the value as it moves and fetches the estimate once the slider rests.
   assert.equal(await page.$eval("#basisPoints-value", (el) => el.textContent), "6 %");
-  await page.waitForFunction(() => /At 6 %: about \d+ devices/.test(document.getElementById("estimate").textContent));
+  await page.waitForFunction(
+    (seen) =>
+      new RegExp(`At 6 %: about \\d+ devices .* of ${seen} devices seen`).test(
+        document.getElementById("estimate").textContent,
+      ),
+    {},
+    fixture.sampled,
+  );
   await shot(page, "release-estimate");
+  // The README's picture of the console (docs/images/console-release.png): the top of this page.
+  await page.screenshot({ path: join(SHOTS, "readme-release.png"), clip: { x: 0, y: 0, width: 800, height: 1250 } });
   await Promise.all([page.waitForNavigation(), page.click(`#estimate form[action$="/rollout"] button`)]);
   assert.match(await page.content(), /Percentage now: 6 %/);
 
   // The ramp schedule: a step tomorrow at 25 %, saved and listed as scheduled.
   const tomorrow = new Date(Math.ceil(Date.now() / 3_600_000) * 3_600_000 + 86_400_000).toISOString().slice(0, 16);
+  await page.click("details:has(form[action$='/ramp']) > summary");
   await page.$eval(
     "#ramp-at-0",
     (el, v) => {
@@ -304,6 +320,30 @@ async function makeFixture(token) {
     });
     assert.equal(res.status, 202);
   }
+  // Devices check in with the full release installed: the audience sample and the adoption chart
+  // get them (the estimate then has devices to count).
+  const devices = 40;
+  for (let i = 0; i < devices; i++) {
+    const res = await fetch(`${base}/v1/check`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        appId: full.appKey,
+        env: full.env,
+        deviceId: `browser-device-${i}`,
+        platform: i % 2 ? "ios" : "android",
+        miniPrograms: [{ id: full.miniProgramKey, version: full.version }],
+      }),
+    });
+    assert.equal(res.status, 200);
+  }
+  // Until they are in the audience sample (the demo's own devices may be there too).
+  let sampled = 0;
+  for (let i = 0; i < 150 && sampled < devices; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 200));
+    sampled = (await api(token, "POST", `/v1/admin/releases/${canary.id}/estimate`, { percentage: 600 })).sampled;
+  }
+  assert.ok(sampled >= devices, `the audience sample holds ${sampled} devices, not the ${devices} that checked`);
   const member = await api(token, "POST", "/v1/admin/members", {
     kind: "service",
     name: "Browser reviewer",
@@ -316,6 +356,7 @@ async function makeFixture(token) {
     inReview: inReview.id,
     full: full.id,
     miniProgram: full.miniProgramKey,
+    sampled,
     reviewerToken: issued.token ?? issued.secret,
   };
 }

@@ -122,39 +122,47 @@ export function RampSection(props: { release: ReleaseView; csrf: string; mayWrit
         </table>
       )}
       {props.mayWrite && (
-        <form method="post" action={`/console/releases/${r.id}/ramp`}>
-          <input type="hidden" name="_csrf" value={props.csrf} />
-          <input type="hidden" name="rowVersion" value={String(r.rowVersion)} />
-          <fieldset>
-            <legend>Edit the schedule: times in UTC; leave a row empty to remove its step</legend>
-            {Array.from({ length: rows }, (_, i) => {
-              const s = ramp[i];
-              return (
-                <div class="ramp-row">
-                  <div>
-                    <label for={`ramp-at-${i}`}>{`Step ${i + 1} from (UTC)`}</label>
-                    <input id={`ramp-at-${i}`} name={`at${i}`} type="datetime-local" value={s ? utcMinute(s.at) : ""} />
+        <details>
+          <summary>Edit the schedule</summary>
+          <form method="post" action={`/console/releases/${r.id}/ramp`}>
+            <input type="hidden" name="_csrf" value={props.csrf} />
+            <input type="hidden" name="rowVersion" value={String(r.rowVersion)} />
+            <fieldset>
+              <legend>Times in UTC; leave a row empty to remove its step</legend>
+              {Array.from({ length: rows }, (_, i) => {
+                const s = ramp[i];
+                return (
+                  <div class="ramp-row">
+                    <div>
+                      <label for={`ramp-at-${i}`}>{`Step ${i + 1} from (UTC)`}</label>
+                      <input
+                        id={`ramp-at-${i}`}
+                        name={`at${i}`}
+                        type="datetime-local"
+                        value={s ? utcMinute(s.at) : ""}
+                      />
+                    </div>
+                    <div>
+                      <label for={`ramp-percent-${i}`}>{`Step ${i + 1} percentage`}</label>
+                      <input
+                        id={`ramp-percent-${i}`}
+                        name={`percent${i}`}
+                        type="number"
+                        min="0"
+                        max="100"
+                        step="0.01"
+                        value={s ? String(s.basisPoints / 100) : ""}
+                      />
+                    </div>
                   </div>
-                  <div>
-                    <label for={`ramp-percent-${i}`}>{`Step ${i + 1} percentage`}</label>
-                    <input
-                      id={`ramp-percent-${i}`}
-                      name={`percent${i}`}
-                      type="number"
-                      min="0"
-                      max="100"
-                      step="0.01"
-                      value={s ? String(s.basisPoints / 100) : ""}
-                    />
-                  </div>
-                </div>
-              );
-            })}
-          </fieldset>
-          <p>
-            <button type="submit">Save the schedule</button>
-          </p>
-        </form>
+                );
+              })}
+            </fieldset>
+            <p>
+              <button type="submit">Save the schedule</button>
+            </p>
+          </form>
+        </details>
       )}
     </section>
   );

@@ -176,13 +176,15 @@ export function ReleasePage(props: {
               : "No lifecycle action from this status here."}
         </p>
       ) : (
-        actions.map((a) => (
-          <form method="post" action={`/console/releases/${r.id}/transition`}>
-            <input type="hidden" name="_csrf" value={props.csrf} />
-            <input type="hidden" name="to" value={a.to} />
-            <button type="submit">{a.label}</button>
-          </form>
-        ))
+        <div class="actions">
+          {actions.map((a) => (
+            <form method="post" action={`/console/releases/${r.id}/transition`}>
+              <input type="hidden" name="_csrf" value={props.csrf} />
+              <input type="hidden" name="to" value={a.to} />
+              <button type="submit">{a.label}</button>
+            </form>
+          ))}
+        </div>
       )}
       {props.rollbackChoices !== null && ROLLBACK_FROM.includes(r.status) && (
         <RollbackSection release={r} csrf={props.csrf} choices={props.rollbackChoices} />

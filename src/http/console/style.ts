@@ -30,7 +30,8 @@ button { font: inherit; padding: .3rem .9rem; cursor: pointer; }
 .chart .installs { stroke: var(--ok); } .chart .failures { stroke: var(--bad); } .chart .offers { stroke: var(--accent); }
 .chart .adopted { stroke: var(--ok); } .chart .others { stroke: var(--muted); }
 .legend.adopted { color: var(--ok); } .legend.others { color: var(--muted); }
-details { margin: .3rem 0; } summary { cursor: pointer; color: var(--muted); }
+details { margin: .3rem 0; }
+.actions form { display: inline-block; margin: 0 .5rem .5rem 0; } summary { cursor: pointer; color: var(--muted); }
 .legend.installs { color: var(--ok); } .legend.failures { color: var(--bad); } .legend.offers { color: var(--accent); }
 figure { margin: .5rem 0 1.5rem; }
 pre { overflow-x: auto; }
