@@ -249,3 +249,61 @@ export function RollbackConfirmPage(props: { release: ReleaseView; csrf: string;
     </Layout>
   );
 }
+
+const ruleText = (r: { attribute?: unknown; operator?: unknown; values?: unknown }) =>
+  `${String(r.attribute)} ${String(r.operator)} ${Array.isArray(r.values) ? r.values.map(String).join(", ") : ""}`;
+
+const listRefs = (refs: unknown) =>
+  (Array.isArray(refs) ? refs : []).map((l: { kind?: unknown; listId?: unknown }) => ({
+    id: String(l.listId),
+    kind: l.kind === "device" ? "device ids" : "user ids",
+  }));
+
+/**
+ * A canary's targeting in words, in the order it is evaluated (denylists, allowlists, rules, time
+ * window, percentage), with the stored JSON folded below it.
+ */
+export function TargetingSummary(props: { targeting: Record<string, unknown> | null }) {
+  const t = props.targeting ?? {};
+  const deny = listRefs(t.denylists);
+  const allow = listRefs(t.allowlists);
+  const rules = Array.isArray(t.rules) ? (t.rules as Record<string, unknown>[]) : [];
+  const window = t.timeWindow as { startsAt?: number; endsAt?: number; cap?: number } | undefined;
+  const p = t.percentage as { basisPoints?: number; ramp?: unknown[] } | undefined;
+  const at = (ms: number | undefined) => (typeof ms === "number" ? utcMinute(ms).replace("T", " ") : "?");
+  const lists = (refs: { id: string; kind: string }[]) =>
+    refs.map((l, i) => (
+      <>
+        {i > 0 && ", "}
+        <a href={`/console/allowlists#list-${l.id}`}>{l.id}</a>
+        {` (${l.kind})`}
+      </>
+    ));
+  return (
+    <div>
+      {props.targeting === null ? (
+        <p class="muted">No targeting: as a canary it would reach nobody.</p>
+      ) : (
+        <ul>
+          {deny.length > 0 && <li>Never: {lists(deny)}</li>}
+          {allow.length > 0 && <li>Always: {lists(allow)}</li>}
+          {rules.length > 0 && <li>{`Devices matching every rule: ${rules.map(ruleText).join("; ")}`}</li>}
+          {window && (
+            <li>{`Time window: ${at(window.startsAt)} to ${at(window.endsAt)} UTC, at most ${window.cap} devices admitted`}</li>
+          )}
+          {p && (
+            <li>
+              {`Percentage: ${bp(p.basisPoints ?? 0)} of ${rules.length > 0 || window ? "the devices past the steps above" : "all devices"}` +
+                (Array.isArray(p.ramp) && p.ramp.length > 0 ? `, then a ramp of ${p.ramp.length} steps` : "")}
+            </li>
+          )}
+          {typeof t.stickyKey === "string" && <li>{`Sticky by ${t.stickyKey}`}</li>}
+        </ul>
+      )}
+      <details>
+        <summary>As stored (JSON)</summary>
+        <pre>{JSON.stringify(props.targeting ?? {}, null, 2)}</pre>
+      </details>
+    </div>
+  );
+}

@@ -12,6 +12,7 @@ import {
   ROLLBACK_FROM,
   RollbackSection,
   rampOf,
+  TargetingSummary,
 } from "./release-forms";
 
 export interface ReleaseView {
@@ -223,7 +224,7 @@ export function ReleasePage(props: {
       )}
 
       <h2>Targeting</h2>
-      <pre>{JSON.stringify(r.targeting ?? {}, null, 2)}</pre>
+      <TargetingSummary targeting={r.targeting} />
 
       <h2>Timeline</h2>
       {props.timeline === null ? (
