@@ -5,7 +5,7 @@
 // the isolate's work alive until it is sent.
 import { Buffer } from "node:buffer";
 import { HyperLogLog } from "../domain/stats/hll";
-import type { DeviceProfile } from "../domain/targeting/rules";
+import type { CheckObserver } from "../usecases/ports";
 import type { StatsHashes } from "../usecases/record-events";
 import type {
   AudienceGroup,
@@ -188,7 +188,7 @@ interface TargetBuffer {
   installed: Map<string, Map<string, { miniProgram: string; version: string; count: number; sketch: HyperLogLog }>>;
 }
 
-export class CheckRecorder {
+export class CheckRecorder implements CheckObserver {
   private offers = new Map<string, { count: number; sketch: HyperLogLog }>();
   private targets = new Map<string, TargetBuffer>();
   private windowStart = 0;
@@ -208,16 +208,7 @@ export class CheckRecorder {
    * device's profile if its hash is under the target's sample threshold. Synchronous and small (a
    * keyed hash, a few map updates); returns the flush to keep alive, or null.
    */
-  observe(
-    appKey: string,
-    env: string,
-    deviceId: string,
-    userId: string | null,
-    profile: DeviceProfile,
-    asked: readonly { id: string; version: string | null }[],
-    offered: readonly string[],
-    now: number,
-  ): Promise<void> | null {
+  readonly observe: CheckObserver["observe"] = (appKey, env, deviceId, userId, profile, asked, offered, now) => {
     const hash = this.hashes.device(deviceId);
     const hi = Number.parseInt(hash.slice(0, 8), 16);
     const lo = Number.parseInt(hash.slice(8), 16);
@@ -264,7 +255,7 @@ export class CheckRecorder {
     if (this.scheduled) return null;
     this.scheduled = new Promise<void>((resolve) => setTimeout(resolve, this.flushMs)).then(() => this.flush());
     return this.scheduled;
-  }
+  };
 
   /**
    * Whether this isolate has not sampled the device on the target today (then remembers it): a device

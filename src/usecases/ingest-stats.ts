@@ -8,15 +8,7 @@ import type { SampledDevice } from "../domain/stats/audience-reach";
 import type { SampleView } from "../domain/stats/audience-sample";
 import type { GateRecord } from "./health-gates";
 import type { Clock } from "./ports";
-import type {
-  AudienceGroup,
-  EventRecord,
-  ReleaseAddress,
-  SampledProfile,
-  StatsBucket,
-  StatsMessage,
-  StatsStore,
-} from "./stats-ports";
+import type { AudienceGroup, EventRecord, ReleaseAddress, StatsBucket, StatsMessage, StatsStore } from "./stats-ports";
 
 /** The per-release monitors (edge/release-monitor.ts), one Durable Object each. */
 export interface ReleaseMonitors {

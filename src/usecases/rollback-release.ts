@@ -4,7 +4,7 @@
 import { AppError } from "../domain/errors";
 import { compareVersions } from "../domain/semver";
 import { createRelease } from "./create-release";
-import type { Context, Deps } from "./ports";
+import type { Context, Deps, ReleaseDetails } from "./ports";
 import { notFound, requirePermission } from "./support";
 
 /** Statuses of a release still open: a version with one on the target cannot get a rollback release. */
@@ -33,6 +33,10 @@ async function targetReleases(deps: Deps, ctx: Context, releaseId: string) {
  */
 export async function rollbackChoices(deps: Deps, ctx: Context, releaseId: string): Promise<RollbackChoice[]> {
   const { bad, all } = await targetReleases(deps, ctx, releaseId);
+  return choicesAmong(bad, all);
+}
+
+function choicesAmong(bad: ReleaseDetails, all: ReleaseDetails[]): RollbackChoice[] {
   const open = new Set(all.filter((r) => OPEN.has(r.status)).map((r) => r.version));
   const choices = new Map<string, RollbackChoice>();
   // Newest first (by sequence): the first release seen of a version is the one inherited from.
@@ -50,7 +54,7 @@ export async function rollbackChoices(deps: Deps, ctx: Context, releaseId: strin
  */
 export async function createRollbackRelease(deps: Deps, ctx: Context, releaseId: string, version: string) {
   const { bad, all } = await targetReleases(deps, ctx, releaseId);
-  const choice = (await rollbackChoices(deps, ctx, releaseId)).find((c) => c.version === version);
+  const choice = choicesAmong(bad, all).find((c) => c.version === version);
   if (choice === undefined) {
     throw new AppError("VALIDATION_FAILED", "That version cannot be rolled back to here.", [
       {

@@ -3,6 +3,7 @@
 // rolling back, the lifecycle from a draft, and the allowlists page with its uploads.
 import { beforeAll, describe, expect, it } from "vitest";
 import {
+  canaryOverFull,
   createApp,
   createMiniProgram,
   createRelease,
@@ -36,13 +37,12 @@ async function html(path: string, session = cookie): Promise<string> {
 /** A canary at 5 % of a new mini program's 1.1.0 over its full 1.0.0. */
 async function canary() {
   const mp = await createMiniProgram(token);
-  await releaseFull(token, { miniProgram: mp.id, appKey, env: "prod" }, "1.0.0");
-  await uploadVersion(token, mp.id, "1.1.0");
-  const c = await createRelease(token, { miniProgramId: mp.id, version: "1.1.0", appId: appKey, env: "prod" });
-  const set = await call(`/v1/admin/releases/${c.id}/rollout`, { method: "PUT", token, json: { basisPoints: 500 } });
-  expect(set.status).toBe(200);
-  for (const to of ["in_review", "approved", "canary"]) await transition(token, c.id, to);
-  return { mp, release: c };
+  const { canary: release } = await canaryOverFull(
+    token,
+    { miniProgram: mp.id, appKey, env: "prod" },
+    { percentage: { basisPoints: 500 } },
+  );
+  return { mp, release };
 }
 
 describe("console script", () => {

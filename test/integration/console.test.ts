@@ -4,11 +4,11 @@
 // page is served under a Content-Security-Policy without 'unsafe-inline'.
 import { beforeAll, describe, expect, it } from "vitest";
 import {
+  canaryOverFull,
   createApp,
   createMiniProgram,
   createRelease,
   getRelease,
-  goFull,
   transition,
   uploadVersion,
 } from "../support/admin-factories";
@@ -28,15 +28,12 @@ beforeAll(async () => {
   appKey = (await createApp(token)).key;
   const mp = await createMiniProgram(token);
   mpKey = mp.key;
-  await uploadVersion(token, mp.id, "1.0.0");
-  const r = await createRelease(token, { miniProgramId: mp.id, version: "1.0.0", appId: appKey, env: "prod" });
-  await goFull(token, r.id);
-  await uploadVersion(token, mp.id, "1.1.0");
-  const c = await createRelease(token, { miniProgramId: mp.id, version: "1.1.0", appId: appKey, env: "prod" });
-  const t = await call(`/v1/admin/releases/${c.id}/rollout`, { method: "PUT", token, json: { basisPoints: 500 } });
-  expect(t.status, await t.text()).toBe(200);
-  for (const to of ["in_review", "approved", "canary"]) await transition(token, c.id, to);
-  canaryId = c.id;
+  const { canary } = await canaryOverFull(
+    token,
+    { miniProgram: mp.id, appKey, env: "prod" },
+    { percentage: { basisPoints: 500 } },
+  );
+  canaryId = canary.id;
 });
 
 describe("console sign-in", () => {

@@ -2,16 +2,7 @@
 // offered (counts and distinct devices), the installed versions devices report per hour, and the
 // audience sample the estimate reads, which answers within its standard error on a known population.
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import {
-  createApp,
-  createMiniProgram,
-  createRelease,
-  expectJson,
-  expectProblem,
-  goFull,
-  transition,
-  uploadVersion,
-} from "../support/admin-factories";
+import { canaryOverFull, createApp, createMiniProgram, expectJson, expectProblem } from "../support/admin-factories";
 import { call, makeWorkspace } from "../support/workspace";
 
 let token: string;
@@ -47,20 +38,11 @@ beforeAll(async () => {
   token = (await makeWorkspace()).token;
   appKey = (await createApp(token)).key;
   mp = await createMiniProgram(token);
-  await uploadVersion(token, mp.id, "1.0.0");
-  await uploadVersion(token, mp.id, "1.1.0");
-  full = await createRelease(token, { miniProgramId: mp.id, version: "1.0.0", appId: appKey, env: "prod" });
-  await goFull(token, full.id);
-  canary = await createRelease(token, { miniProgramId: mp.id, version: "1.1.0", appId: appKey, env: "prod" });
-  const targeted = await call(`/v1/admin/releases/${canary.id}/targeting`, {
-    method: "PUT",
+  ({ full, canary } = await canaryOverFull(
     token,
-    json: { rules: [{ attribute: "brand", operator: "include", values: ["acme"] }] },
-  });
-  expect(targeted.status, await targeted.text()).toBe(200);
-  await transition(token, canary.id, "in_review");
-  await transition(token, canary.id, "approved");
-  await transition(token, canary.id, "canary");
+    { miniProgram: mp.id, appKey, env: "prod" },
+    { rules: [{ attribute: "brand", operator: "include", values: ["acme"] }] },
+  ));
   // Half the devices have nothing installed, half report 1.0.0.
   for (const [i, d] of DEVICES.entries()) await check(d, i % 2 === 0 ? null : "1.0.0");
 });

@@ -93,7 +93,7 @@ describe("POST /v1/events", () => {
     expect(s.devices.download_ok?.estimate).toBe(2);
     expect(s.devices.install_ok?.estimate).toBe(1);
     // Minute buckets add up to the same totals.
-    const minutes = await stats("?step=minute&from=" + (Date.now() - 3_600_000));
+    const minutes = await stats(`?step=minute&from=${Date.now() - 3_600_000}`);
     const sum = minutes.buckets.reduce((n, b) => n + (b.counts.download_ok ?? 0), 0);
     expect(sum).toBe(2);
   });

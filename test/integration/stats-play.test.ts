@@ -6,15 +6,7 @@
 import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { createClient, type FetchLike, fetchHttp, memoryStorage } from "../../packages/sdk/src/index.ts";
-import {
-  createApp,
-  createMiniProgram,
-  createRelease,
-  expectJson,
-  goFull,
-  transition,
-  uploadVersion,
-} from "../support/admin-factories";
+import { canaryOverFull, createApp, createMiniProgram, expectJson } from "../support/admin-factories";
 import { publicKeyOf, TEST_SEEDS } from "../support/trust";
 import { BASE, call, makeWorkspace } from "../support/workspace";
 
@@ -41,18 +33,11 @@ beforeAll(async () => {
   token = (await makeWorkspace()).token;
   appKey = (await createApp(token)).key;
   mp = await createMiniProgram(token);
-  await uploadVersion(token, mp.id, "1.0.0");
-  await uploadVersion(token, mp.id, "1.1.0");
-  full = await createRelease(token, { miniProgramId: mp.id, version: "1.0.0", appId: appKey, env: "prod" });
-  await goFull(token, full.id);
-  canary = await createRelease(token, { miniProgramId: mp.id, version: "1.1.0", appId: appKey, env: "prod" });
-  const t = await call(`/v1/admin/releases/${canary.id}/targeting`, {
-    method: "PUT",
+  ({ full, canary } = await canaryOverFull(
     token,
-    json: { rules: [{ attribute: "brand", operator: "include", values: ["acme"] }] },
-  });
-  expect(t.status, await t.text()).toBe(200);
-  for (const to of ["in_review", "approved", "canary"]) await transition(token, canary.id, to);
+    { miniProgram: mp.id, appKey, env: "prod" },
+    { rules: [{ attribute: "brand", operator: "include", values: ["acme"] }] },
+  ));
 }, 120_000);
 
 async function play(i: number): Promise<void> {

@@ -176,6 +176,24 @@ export async function releaseFull(
   return { version: uploaded, release };
 }
 
+/**
+ * A full release of `versions[0]` and, over it, a canary of `versions[1]` with `targeting` (as
+ * PUT …/targeting takes it), both on (app, env) and both versions uploaded here.
+ */
+export async function canaryOverFull(
+  token: string,
+  target: { miniProgram: string; appKey: string; env: string },
+  targeting: unknown,
+  versions: [string, string] = ["1.0.0", "1.1.0"],
+) {
+  const { release: full } = await releaseFull(token, target, versions[0]);
+  const canary = await uploadAndRelease(token, target, versions[1]);
+  const t = await call(`/v1/admin/releases/${canary.id}/targeting`, { method: "PUT", token, json: targeting });
+  expect(t.status, await t.text()).toBe(200);
+  for (const to of ["in_review", "approved", "canary"]) await transition(token, canary.id, to);
+  return { full, canary };
+}
+
 export async function getRelease(token: string, releaseId: string) {
   return expectJson<ReleaseJson>(await call(`/v1/admin/releases/${releaseId}`, { token }), 200);
 }

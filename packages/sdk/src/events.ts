@@ -5,35 +5,10 @@ import type { Clock, HttpClient, HttpResponse, RandomBytes, Timer, UpdraftStorag
 import { toBase64url, utf8Encode } from "./bytes.ts";
 import { httpError } from "./download.ts";
 import { UpdraftError } from "./errors.ts";
+import { type DeviceEvent, EVENT_TYPES, EVENT_WIRE_LIMITS } from "./event-types.ts";
 import { backoffDelay, discard, parseRetryAfter, type RetryPolicy } from "./retry.ts";
 
-/** What a device reports about one version of one mini program (the service's closed list). */
-export const EVENT_TYPES = [
-  "download_ok",
-  "download_failed",
-  "install_ok",
-  "install_failed",
-  "launch_ok",
-  "launch_failed",
-  "rolled_back",
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
-
-/** One event as sent (exactly these fields: the service refuses any other). */
-export interface DeviceEvent {
-  /** 16 random bytes, base64url: the service counts an id once, so a batch sent twice is harmless. */
-  id: string;
-  type: EventType;
-  /** The mini program's key, as the client sends it in checks. */
-  miniProgram: string;
-  version: string;
-  /** The releaseId of the check result that offered `version`. */
-  releaseId: string;
-  /** When it happened, by the local clock (Unix ms). */
-  at: number;
-  /** `[A-Z0-9_]{1,64}` for a failure (an UpdraftError code), else null. */
-  errorCode: string | null;
-}
+export { type DeviceEvent, EVENT_TYPES, type EventType } from "./event-types.ts";
 
 /** Options of the event queue (`ClientOptions.events`). */
 export interface EventOptions {
@@ -57,13 +32,13 @@ export const DEFAULT_EVENT_OPTIONS: Readonly<Required<EventOptions>> = {
 /** What the service accepts (docs/sdk.md, "Device events"). */
 export const EVENT_LIMITS = {
   /** Events per batch. */
-  batch: 100,
+  batch: EVENT_WIRE_LIMITS.events,
   /** Bytes of one request body. */
-  bodyBytes: 64 * 1024,
+  bodyBytes: EVENT_WIRE_LIMITS.bodyBytes,
   /** The service refuses events older than this (by its clock). */
-  maxAgeMs: 7 * 24 * 60 * 60 * 1000,
+  maxAgeMs: EVENT_WIRE_LIMITS.maxAgeMs,
   /** … and further ahead than this. */
-  maxAheadMs: 24 * 60 * 60 * 1000,
+  maxAheadMs: EVENT_WIRE_LIMITS.maxAheadMs,
   /** Bounds of `maxQueued`. */
   maxQueued: 10_000,
   /** Longest `flushIntervalMs`. */

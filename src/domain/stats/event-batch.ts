@@ -1,33 +1,10 @@
 // A batch of device events (issue #16, `POST /v1/events`): what one is, and its strict validation.
 // Pure: the request path calls it before anything is buffered, so a bad batch is refused whole with
 // a problem per field (problem+json) and nothing of it is counted.
+import { type DeviceEvent, EVENT_TYPES, EVENT_WIRE_LIMITS, type EventType } from "@updraft/sdk/event-types";
 import { type FieldError, MAX_FIELD_ERRORS } from "../errors";
 
-/** What a device reports about one version of one mini program (closed list). */
-export const EVENT_TYPES = [
-  "download_ok",
-  "download_failed",
-  "install_ok",
-  "install_failed",
-  "launch_ok",
-  "launch_failed",
-  "rolled_back",
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
-
-export interface DeviceEvent {
-  /** Chosen by the device, unique per device: an event sent twice (a retried batch) counts once. */
-  id: string;
-  type: EventType;
-  /** The mini program's key (what the device sends in checks). */
-  miniProgram: string;
-  version: string;
-  releaseId: string;
-  /** When it happened on the device (ms since the epoch). */
-  at: number;
-  /** A short code for a failure (`[A-Z0-9_]`), or null. */
-  errorCode: string | null;
-}
+export { type DeviceEvent, EVENT_TYPES, type EventType } from "@updraft/sdk/event-types";
 
 export interface EventBatch {
   appId: string;
@@ -37,7 +14,7 @@ export interface EventBatch {
 }
 
 export const EVENT_LIMITS = {
-  events: 100,
+  events: EVENT_WIRE_LIMITS.events,
   id: 64,
   appId: 100,
   env: 32,
@@ -46,10 +23,8 @@ export const EVENT_LIMITS = {
   version: 64,
   releaseId: 64,
   errorCode: 64,
-  /** Oldest event accepted: the window in which a duplicate id is still recognised. */
-  maxAgeMs: 7 * 24 * 60 * 60 * 1000,
-  /** Device clocks run ahead: an event up to this far in the future is accepted. */
-  maxAheadMs: 24 * 60 * 60 * 1000,
+  maxAgeMs: EVENT_WIRE_LIMITS.maxAgeMs,
+  maxAheadMs: EVENT_WIRE_LIMITS.maxAheadMs,
 } as const;
 
 const ID = /^[A-Za-z0-9_-]+$/;

@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { EVENT_WIRE_LIMITS } from "@updraft/sdk/event-types";
 import { EVENT_LIMITS, EVENT_TYPES } from "../../domain/stats/event-batch";
 import type { Deps } from "../../usecases/ports";
 import { recordEvents } from "../../usecases/record-events";
@@ -7,7 +8,7 @@ import { problemResponse } from "../schemas";
 import type { HttpEnv } from "../types";
 
 /** Largest event batch body: 100 events of bounded fields fit with room to spare. */
-export const EVENTS_BODY_LIMIT = 64 * 1024;
+export const EVENTS_BODY_LIMIT = EVENT_WIRE_LIMITS.bodyBytes;
 
 const Event = z
   .object({
