@@ -4,7 +4,7 @@
 import { type DeviceEvent, EVENT_TYPES, EVENT_WIRE_LIMITS, type EventType } from "@updraft/sdk/event-types";
 import { type FieldError, MAX_FIELD_ERRORS } from "../errors";
 
-export { type DeviceEvent, EVENT_TYPES, type EventType } from "@updraft/sdk/event-types";
+export { type DeviceEvent, EVENT_TYPES, EVENT_WIRE_LIMITS, type EventType } from "@updraft/sdk/event-types";
 
 export interface EventBatch {
   appId: string;

@@ -1,6 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { EVENT_WIRE_LIMITS } from "@updraft/sdk/event-types";
-import { EVENT_LIMITS, EVENT_TYPES } from "../../domain/stats/event-batch";
+import { EVENT_LIMITS, EVENT_TYPES, EVENT_WIRE_LIMITS } from "../../domain/stats/event-batch";
 import type { Deps } from "../../usecases/ports";
 import { recordEvents } from "../../usecases/record-events";
 import { parseJson, readJsonText } from "../json-body";
